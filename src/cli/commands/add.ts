@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { describeError, isTokenkeeperError, TokenkeeperError } from '../../core/errors.ts';
+import { resolveSecretRef } from '../../config/secret-ref.ts';
+import { withKeeper } from '../context.ts';
+import { formatDuration, printJson } from '../output.ts';
+import { assertOneStdinSecret, decodeBasicCredentials, secretArg } from '../secrets.ts';
+import { summaryJson } from './summary-json.ts';
+
+interface AddOptions {
+  provider: string;
+  clientId?: string;
+  clientSecret?: string;
+  basicCredentials?: string;
+  refreshToken: string;
+  verify: boolean;
+  json?: boolean;
+}
+
+export function registerAdd(program: Command): void {
+  program
+    .command('add')
+    .description(
+      "import an existing refresh token (e.g. from the old Azure Function's Key Vault) as a connection",
+    )
+    .argument('<name>', 'connection name')
+    .requiredOption('--provider <id>', 'provider id (fitbit, google-health, or one from your config)')
+    .option('--client-id <id>', 'OAuth client id (default: providers.<id>.clientId from the config)')
+    .option('--client-secret <ref>', 'client secret as env:NAME, file:PATH or - (stdin)')
+    .option(
+      '--basic-credentials <ref>',
+      'the seed\'s "FitbitCredentials" value, base64("id:secret"), as env:NAME, file:PATH or -',
+    )
+    .option('--refresh-token <ref>', 'refresh token as env:NAME, file:PATH or - (stdin)', '-')
+    .option('--no-verify', 'do not refresh once right away to prove the token works')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: AddOptions, command: Command) => {
+      assertOneStdinSecret([options.clientSecret, options.basicCredentials, options.refreshToken]);
+      await withKeeper(command, async (keeper) => {
+        keeper.providers.get(options.provider);
+        const configured = keeper.providers.clientSettings(options.provider);
+        let clientId = options.clientId ?? configured.clientId;
+        let clientSecret: string | undefined;
+        if (options.basicCredentials) {
+          const decoded = decodeBasicCredentials(
+            await secretArg(options.basicCredentials, 'Basic client credentials'),
+          );
+          clientId = decoded.clientId;
+          clientSecret = decoded.clientSecret;
+        } else if (options.clientSecret) {
+          clientSecret = await secretArg(options.clientSecret, 'client secret');
+        } else if (configured.clientSecretRef) {
+          clientSecret = resolveSecretRef(
+            configured.clientSecretRef,
+            `providers.${options.provider}.clientSecret`,
+          );
+        }
+        if (!clientId) {
+          throw new TokenkeeperError(
+            'usage',
+            `no client id: pass --client-id or set providers.${options.provider}.clientId in the config`,
+          );
+        }
+        const refreshToken = await secretArg(options.refreshToken, 'refresh token');
+        await keeper.addConnection({
+          name,
+          provider: options.provider,
+          clientId,
+          clientSecret,
+          tokens: { refreshToken },
+        });
+        if (!options.verify) {
+          const summary = await keeper.get(name);
+          if (options.json) printJson(summary && summaryJson(summary));
+          else
+            process.stdout.write(
+              `${name}: imported (not verified; the first refresh happens when a token is asked for)\n`,
+            );
+          return;
+        }
+        try {
+          const summary = await keeper.refresh(name, { force: true });
+          if (options.json) return printJson(summaryJson(summary));
+          const left = summary.expiresAt === undefined ? '?' : formatDuration(summary.expiresAt - Date.now());
+          process.stdout.write(
+            `${name}: imported and verified${summary.account ? ` (account ${summary.account})` : ''}; access token valid for ${left}\n` +
+              'If another system (such as the old Azure Function) still refreshes this token, stop it now: only one refresher may hold a rotating refresh token.\n',
+          );
+        } catch (error) {
+          if (isTokenkeeperError(error, 'needs_reauth') || isTokenkeeperError(error, 'invalid_client')) {
+            await keeper.remove(name);
+            throw new TokenkeeperError(error.code, `${describeError(error)} — nothing was saved`);
+          }
+          throw new TokenkeeperError(
+            isTokenkeeperError(error) ? error.code : 'provider_unavailable',
+            `${name}: imported, but the first refresh failed (${describeError(error)}); it will be retried`,
+          );
+        }
+      });
+    });
+}

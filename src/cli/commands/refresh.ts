@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { describeError, TokenkeeperError } from '../../core/errors.ts';
+import { withKeeper } from '../context.ts';
+import { formatDuration, printJson } from '../output.ts';
+import { summaryJson } from './summary-json.ts';
+
+export function registerRefresh(program: Command): void {
+  program
+    .command('refresh')
+    .description('refresh connections that are due (or all with --force); exits non-zero if any failed')
+    .argument('[names...]', 'connection names')
+    .option('--all', 'every connection')
+    .option('--force', 'refresh even if the access token is not due yet')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        names: string[],
+        options: { all?: boolean; force?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        if (names.length === 0 && !options.all) {
+          throw new TokenkeeperError('usage', 'name the connections to refresh, or pass --all');
+        }
+        await withKeeper(
+          command,
+          async (keeper) => {
+            const targets = options.all ? (await keeper.status()).map((c) => c.name) : names;
+            const results = [];
+            let worst: TokenkeeperError | undefined;
+            for (const name of targets) {
+              try {
+                const summary = await keeper.refresh(name, { force: options.force });
+                results.push({ ...summaryJson(summary), ok: true });
+                if (!options.json) {
+                  const left =
+                    summary.expiresAt === undefined ? '?' : formatDuration(summary.expiresAt - Date.now());
+                  process.stdout.write(`${name}: ok, access token valid for ${left}\n`);
+                }
+              } catch (error) {
+                const message = describeError(error);
+                results.push({ name, ok: false, error: message });
+                if (!options.json) process.stdout.write(`${name}: FAILED: ${message}\n`);
+                const failure =
+                  error instanceof TokenkeeperError
+                    ? error
+                    : new TokenkeeperError('provider_unavailable', message);
+                if (!worst || failure.exitCode > worst.exitCode) worst = failure;
+              }
+            }
+            if (options.json) printJson(results);
+            if (worst) process.exitCode = worst.exitCode;
+          },
+          'info',
+        );
+      },
+    );
+}

@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, platform } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TokenkeeperError } from '../core/errors.ts';
+import { configSchema, type ConfigFile } from './schema.ts';
+
+export interface LoadedConfig {
+  config: ConfigFile;
+  /** The file it came from, if any. */
+  path?: string;
+  dataDir: string;
+  storePath: string;
+}
+
+export interface LoadConfigOptions {
+  /** Explicit config file (--config); must exist. */
+  path?: string;
+  /** Store override (--store). */
+  store?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/**
+ * Reads the config: --config, else TOKENKEEPER_CONFIG, else ./tokenkeeper.json if present, else defaults.
+ * Env overrides: TOKENKEEPER_HOME (data dir), TOKENKEEPER_STORE, TOKENKEEPER_LOG_LEVEL.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.path ?? env.TOKENKEEPER_CONFIG;
+  const candidate = explicit ? resolve(cwd, explicit) : resolve(cwd, 'tokenkeeper.json');
+  let config: ConfigFile = {};
+  let path: string | undefined;
+  if (explicit || existsSync(candidate)) {
+    path = candidate;
+    config = parseConfigFile(candidate);
+  }
+  if (env.TOKENKEEPER_LOG_LEVEL) {
+    config = { ...config, logLevel: parseLogLevel(env.TOKENKEEPER_LOG_LEVEL) };
+  }
+  const dataDir = resolve(cwd, env.TOKENKEEPER_HOME ?? config.dataDir ?? defaultDataDir(env));
+  const storeSetting = options.store ?? env.TOKENKEEPER_STORE ?? config.store;
+  const storePath = storeSetting
+    ? resolve(cwd, storeSetting.replace(/^sqlite:(\/\/)?/, ''))
+    : join(dataDir, 'tokenkeeper.db');
+  return { config, path, dataDir, storePath };
+}
+
+function parseConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new TokenkeeperError(
+      'config',
+      `cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new TokenkeeperError(
+      'config',
+      `config file ${path} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  const parsed = configSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : '(top level)';
+    throw new TokenkeeperError('config', `config file ${path}: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+function parseLogLevel(value: string): NonNullable<ConfigFile['logLevel']> {
+  const levels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+  const level = levels.find((candidate) => candidate === value);
+  if (!level)
+    throw new TokenkeeperError('config', `TOKENKEEPER_LOG_LEVEL must be one of ${levels.join(', ')}`);
+  return level;
+}
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (platform() === 'win32')
+    return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'tokenkeeper');
+  if (platform() === 'darwin') return join(homedir(), 'Library', 'Application Support', 'tokenkeeper');
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'tokenkeeper');
+}

@@ -1,0 +1,421 @@
+import { randomUUID } from 'node:crypto';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { describeError, TokenkeeperError, VersionConflictError } from './errors.ts';
+import type { KeeperEventListener } from './events.ts';
+import { isDue, type ExpiryPolicy } from './expiry.ts';
+import { sleep, withStoreLock, type HeldLock, type LockOptions } from './lock.ts';
+import type { Logger } from './logger.ts';
+import type { Clock, Connection, ConnectionStatus, TokenSet } from './types.ts';
+import type { ConnectionStore } from '../stores/store.ts';
+import type { RescueEntry, RescueJournal } from '../stores/rescue-journal.ts';
+import type { ProviderDefinition } from '../providers/types.ts';
+import { TokenEndpointError, type TokenRequestOptions, type TokenResponse } from '../oauth/token-client.ts';
+import { tokenSetFromResponse } from '../oauth/token-set.ts';
+
+export interface RefreshSettings {
+  expiry: ExpiryPolicy;
+  lock: LockOptions;
+  /** Attempts inside one refresh call for failures worth retrying at once (5xx, timeouts, 429…). */
+  maxAttempts: number;
+  /** Backoff between those attempts and, across calls, before the scheduler tries a failing connection again. */
+  backoff: BackoffPolicy;
+  /** A retry inside one call is made only if its wait is at most this long; longer waits go to the scheduler. */
+  maxInlineWaitMs: number;
+  /** How long a failed store write of new tokens is retried before giving up to the rescue journal. */
+  saveRetryMs: number;
+  http: { timeoutMs: number; maxBodyBytes: number };
+}
+
+export interface RefresherDeps {
+  store: ConnectionStore;
+  journal: RescueJournal;
+  provider: (id: string) => ProviderDefinition;
+  requestToken: (options: TokenRequestOptions) => Promise<TokenResponse>;
+  clock: Clock;
+  logger: Logger;
+  emit: KeeperEventListener;
+  /** Unique per keeper instance; recorded as the lock owner and in write-ahead records. */
+  owner: string;
+  settings: RefreshSettings;
+}
+
+export interface RefreshOptions {
+  /** Refresh even if the access token is not due. Coalesces with a refresh that finished after the call began. */
+  force?: boolean;
+}
+
+/**
+ * The refresh of design.md, steps 1–7: decide due; single-flight in process; store lock; re-read; write-ahead;
+ * call the token endpoint; save durably (rescue journal if the store fails); classify failures.
+ */
+export class Refresher {
+  private readonly deps: RefresherDeps;
+  private readonly inFlight = new Map<string, Promise<Connection>>();
+
+  constructor(deps: RefresherDeps) {
+    this.deps = deps;
+  }
+
+  /** Returns the connection with a fresh token set, refreshing only when due (or forced). */
+  refresh(name: string, options: RefreshOptions = {}): Promise<Connection> {
+    const running = this.inFlight.get(name);
+    if (running) return running;
+    const started = this.deps.clock.now();
+    const work = this.refreshOnce(name, options.force ?? false, started).finally(() =>
+      this.inFlight.delete(name),
+    );
+    this.inFlight.set(name, work);
+    return work;
+  }
+
+  /** Replays rescued token sets into the store. Returns how many entries were applied or found already saved. */
+  async replayRescued(name?: string): Promise<number> {
+    const { journal, logger } = this.deps;
+    const { entries, unreadable } = journal.read(name);
+    for (const path of unreadable) {
+      logger.error(
+        { path },
+        'rescue journal entry cannot be decrypted with the loaded key; kept for manual recovery',
+      );
+    }
+    let settled = 0;
+    for (const entry of entries) {
+      try {
+        await this.applyRescued(entry);
+        journal.remove(entry.path);
+        settled++;
+      } catch (error) {
+        logger.warn(
+          { connection: entry.name, error: describeError(error) },
+          'rescued tokens not yet saved; will retry',
+        );
+      }
+    }
+    return settled;
+  }
+
+  private async refreshOnce(name: string, force: boolean, requestedAt: number): Promise<Connection> {
+    const { store, clock, settings } = this.deps;
+    await this.replayRescued(name);
+    const current = await this.load(name);
+    assertRefreshable(current);
+    if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) return current;
+
+    return withStoreLock(store, name, this.deps.owner, settings.lock, async (lock) => {
+      const connection = await this.load(name);
+      assertRefreshable(connection);
+      if (!connection.pending) {
+        if (!force && !isDue(connection.tokens, clock.now(), settings.expiry)) return connection;
+        if (force && connection.lastRefreshAt !== undefined && connection.lastRefreshAt >= requestedAt)
+          return connection;
+      }
+      if (!connection.tokens.refreshToken) {
+        return this.fail(
+          connection,
+          'needs_reauth',
+          `connection "${name}" has no refresh token: reconnect it`,
+        );
+      }
+      return this.refreshLocked(connection, lock);
+    });
+  }
+
+  private async refreshLocked(start: Connection, lock: HeldLock): Promise<Connection> {
+    const { clock, settings, logger, emit } = this.deps;
+    const provider = this.deps.provider(start.provider);
+    const recovering = start.pending !== undefined;
+    let connection = start;
+    for (let attempt = 1; ; attempt++) {
+      const spent = connection.tokens.refreshToken as string;
+      const attemptId = randomUUID();
+      connection = await this.deps.store.update({
+        ...connection,
+        status: 'refreshing',
+        pending: { attemptId, refreshToken: spent, startedAt: clock.now(), owner: this.deps.owner },
+      });
+      if (recovering && attempt === 1) {
+        logger.warn(
+          { connection: connection.name, provider: provider.id },
+          'previous refresh did not finish; retrying the same refresh token at once to recover its result',
+        );
+      }
+      let response: TokenResponse;
+      try {
+        response = await this.deps.requestToken({
+          provider,
+          clientId: connection.clientId,
+          clientSecret: connection.clientSecret,
+          params: { grant_type: 'refresh_token', refresh_token: spent },
+          timeoutMs: settings.http.timeoutMs,
+          maxBodyBytes: settings.http.maxBodyBytes,
+          signal: lock.signal,
+        });
+      } catch (error) {
+        const failure = await this.recordFailure(connection, error, attempt);
+        connection = failure.connection;
+        if (failure.retryInMs === undefined) throw failure.error;
+        emit({
+          type: 'refresh_failed',
+          name: connection.name,
+          provider: provider.id,
+          error: describeError(error),
+          attempt,
+          retryInMs: failure.retryInMs,
+        });
+        if (attempt >= settings.maxAttempts || failure.retryInMs > settings.maxInlineWaitMs)
+          throw failure.error;
+        await sleep(failure.retryInMs, lock.signal);
+        continue;
+      }
+      const now = clock.now();
+      const tokens = tokenSetFromResponse(response, now, settings.expiry, connection.tokens);
+      const wasUnhealthy = start.status === 'failing' || start.failureCount > 0;
+      const saved = await this.saveDurably(connection, tokens, spent, attemptId);
+      logger.info(
+        {
+          connection: saved.name,
+          provider: provider.id,
+          expiresAt: new Date(tokens.expiresAt ?? 0).toISOString(),
+          attempt,
+        },
+        'refreshed',
+      );
+      emit({
+        type: 'refreshed',
+        name: saved.name,
+        provider: provider.id,
+        expiresAt: tokens.expiresAt ?? now,
+        rotated: tokens.refreshToken !== spent,
+        recovered: recovering,
+      });
+      if (wasUnhealthy || start.status === 'refreshing') {
+        emit({
+          type: 'status_changed',
+          name: saved.name,
+          provider: provider.id,
+          from: start.status,
+          to: 'active',
+        });
+      }
+      return saved;
+    }
+  }
+
+  /**
+   * Design step 5: the new token set goes to the store before anything else. If the store refuses, the set goes
+   * to the fsynced rescue journal first, then the store write is retried with backoff; if it still fails the
+   * journal keeps it for the next start. A rotated refresh token is never only in memory.
+   */
+  private async saveDurably(
+    connection: Connection,
+    tokens: TokenSet,
+    spent: string,
+    attemptId: string,
+  ): Promise<Connection> {
+    const { store, journal, logger, emit, settings, clock } = this.deps;
+    try {
+      return await store.update(activeWith(connection, tokens, clock.now()));
+    } catch (firstError) {
+      const entry: RescueEntry = {
+        name: connection.name,
+        attemptId,
+        spentRefreshToken: spent,
+        tokens,
+        writtenAt: clock.now(),
+      };
+      const path = journal.write(entry);
+      emit({ type: 'rescued', name: connection.name, provider: connection.provider, journalPath: path });
+      logger.error(
+        { connection: connection.name, error: describeError(firstError), journal: path },
+        'store write of new tokens failed; tokens saved to the rescue journal, retrying the store',
+      );
+      const deadline = Date.now() + settings.saveRetryMs;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const saved = await this.applyRescued(entry);
+          journal.remove(path);
+          return saved ?? (await this.load(connection.name));
+        } catch (error) {
+          const wait = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 });
+          if (Date.now() + wait > deadline) {
+            throw new TokenkeeperError(
+              'store',
+              `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`,
+              { cause: error },
+            );
+          }
+          await sleep(wait);
+        }
+      }
+    }
+  }
+
+  /**
+   * Puts a rescued token set into the store if the store still holds the token that was spent for it.
+   * Returns undefined when there is nothing to apply (already saved, superseded, or connection removed).
+   */
+  private async applyRescued(entry: RescueEntry): Promise<Connection | undefined> {
+    const { store, logger, emit, clock } = this.deps;
+    for (;;) {
+      const current = await store.get(entry.name);
+      if (!current) return undefined;
+      const stored = current.tokens;
+      if (
+        stored.accessToken === entry.tokens.accessToken &&
+        stored.refreshToken === entry.tokens.refreshToken
+      ) {
+        return current;
+      }
+      const holdsSpent = stored.refreshToken === entry.spentRefreshToken;
+      const newer = (stored.obtainedAt ?? 0) > (entry.tokens.obtainedAt ?? 0);
+      if (!holdsSpent || newer) {
+        logger.warn(
+          { connection: entry.name },
+          'rescued token set is older than the stored one; discarding it',
+        );
+        return undefined;
+      }
+      try {
+        const saved = await store.update(activeWith(current, entry.tokens, clock.now()));
+        emit({ type: 'rescue_applied', name: entry.name, provider: current.provider });
+        return saved;
+      } catch (error) {
+        if (!(error instanceof VersionConflictError)) throw error;
+      }
+    }
+  }
+
+  /** Design step 6: classify, record, and say whether (and when) to retry. */
+  private async recordFailure(
+    connection: Connection,
+    error: unknown,
+    attempt: number,
+  ): Promise<{ connection: Connection; error: unknown; retryInMs?: number }> {
+    const { settings, clock } = this.deps;
+    if (error instanceof TokenEndpointError) {
+      if (error.kind === 'invalid_grant') {
+        const hint = `connection "${connection.name}" needs re-authorisation: the provider rejected its refresh token; run \`tokenkeeper connect ${connection.provider} --name ${connection.name}\``;
+        return { connection, error: await this.failWith(connection, 'needs_reauth', error, hint) };
+      }
+      if (error.kind === 'retired') {
+        const hint = `connection "${connection.name}": ${error.message}`;
+        return { connection, error: await this.failWith(connection, 'provider_retired', error, hint) };
+      }
+    }
+    const failureCount = connection.failureCount + 1;
+    const retryAfterMs = error instanceof TokenEndpointError ? error.retryAfterMs : undefined;
+    const retryInMs = backoffDelay(failureCount, settings.backoff, retryAfterMs);
+    const keepPending = !(error instanceof TokenEndpointError) || error.outcomeUnknown;
+    const retryable = !(error instanceof TokenEndpointError) || error.retryable;
+    const updated = await this.deps.store.update({
+      ...connection,
+      status: 'failing',
+      // The outcome is unknown (timeout, 5xx, cut connection): keep the write-ahead record so the next attempt,
+      // by this or any process, retries the same refresh token at once.
+      pending: keepPending ? connection.pending : undefined,
+      failureCount,
+      lastError: describeError(error),
+      lastErrorAt: clock.now(),
+      nextAttemptAt: clock.now() + retryInMs,
+    });
+    this.deps.logger.warn(
+      {
+        connection: connection.name,
+        provider: connection.provider,
+        attempt,
+        failureCount,
+        retryInMs,
+        error: describeError(error),
+      },
+      'refresh failed',
+    );
+    if (connection.status !== 'failing') {
+      this.deps.emit({
+        type: 'status_changed',
+        name: connection.name,
+        provider: connection.provider,
+        from: connection.status === 'refreshing' ? 'active' : connection.status,
+        to: 'failing',
+        error: describeError(error),
+      });
+    }
+    return { connection: updated, error, retryInMs: retryable ? retryInMs : undefined };
+  }
+
+  private async failWith(
+    connection: Connection,
+    status: Extract<ConnectionStatus, 'needs_reauth' | 'provider_retired'>,
+    cause: TokenEndpointError,
+    message: string,
+  ): Promise<TokenkeeperError> {
+    await this.deps.store.update({
+      ...connection,
+      status,
+      pending: undefined,
+      failureCount: connection.failureCount + 1,
+      lastError: describeError(cause),
+      lastErrorAt: this.deps.clock.now(),
+      nextAttemptAt: undefined,
+    });
+    this.deps.logger.error({ connection: connection.name, provider: connection.provider, status }, message);
+    this.deps.emit({
+      type: 'status_changed',
+      name: connection.name,
+      provider: connection.provider,
+      from: connection.status,
+      to: status,
+      error: describeError(cause),
+    });
+    return new TokenkeeperError(status, message, { cause });
+  }
+
+  private async fail(connection: Connection, status: 'needs_reauth', message: string): Promise<never> {
+    await this.deps.store.update({
+      ...connection,
+      status,
+      lastError: message,
+      lastErrorAt: this.deps.clock.now(),
+    });
+    throw new TokenkeeperError(status, message);
+  }
+
+  private async load(name: string): Promise<Connection> {
+    const connection = await this.deps.store.get(name);
+    if (!connection) {
+      throw new TokenkeeperError(
+        'not_found',
+        `no connection named "${name}": see \`tokenkeeper status\` for the names`,
+      );
+    }
+    return connection;
+  }
+}
+
+function activeWith(connection: Connection, tokens: TokenSet, now: number): Connection {
+  return {
+    ...connection,
+    tokens,
+    status: 'active',
+    pending: undefined,
+    failureCount: 0,
+    lastError: undefined,
+    lastErrorAt: undefined,
+    nextAttemptAt: undefined,
+    lastRefreshAt: now,
+  };
+}
+
+export function assertRefreshable(connection: Connection): void {
+  if (connection.status === 'needs_reauth') {
+    throw new TokenkeeperError(
+      'needs_reauth',
+      `connection "${connection.name}" needs re-authorisation (${connection.lastError ?? 'refresh token rejected'}): run \`tokenkeeper connect ${connection.provider} --name ${connection.name}\``,
+    );
+  }
+  if (connection.status === 'provider_retired') {
+    throw new TokenkeeperError(
+      'provider_retired',
+      `connection "${connection.name}": provider ${connection.provider} is retired (${connection.lastError ?? '410 Gone'})`,
+    );
+  }
+}

@@ -1,0 +1,50 @@
+/** Lifecycle of a connection. `refreshing` is the write-ahead mark of an attempt whose outcome is not yet saved. */
+export type ConnectionStatus = 'active' | 'refreshing' | 'needs_reauth' | 'provider_retired' | 'failing';
+
+export interface TokenSet {
+  accessToken?: string;
+  refreshToken?: string;
+  /** Epoch milliseconds at which the access token stops working. */
+  expiresAt?: number;
+  /** Epoch milliseconds at which this token set was issued (used for the "10 % of lifetime" margin). */
+  obtainedAt?: number;
+  scope?: string;
+  tokenType?: string;
+  providerUserId?: string;
+}
+
+/** The write-ahead record of a refresh in flight (design step 3). */
+export interface PendingAttempt {
+  attemptId: string;
+  /** The refresh token being spent; equal to tokens.refreshToken until the new set is saved. */
+  refreshToken: string;
+  startedAt: number;
+  owner: string;
+}
+
+export interface Connection {
+  name: string;
+  provider: string;
+  clientId: string;
+  clientSecret?: string;
+  tokens: TokenSet;
+  status: ConnectionStatus;
+  pending?: PendingAttempt;
+  failureCount: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  lastRefreshAt?: number;
+  /** Earliest time the scheduler may try again after a failure (epoch ms). */
+  nextAttemptAt?: number;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewConnection = Omit<Connection, 'version' | 'createdAt' | 'updatedAt'>;
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

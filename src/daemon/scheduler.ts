@@ -1,0 +1,78 @@
+import { describeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Keeper } from '../keeper.ts';
+
+export interface SchedulerOptions {
+  /** Refreshes running at once. */
+  concurrency: number;
+  /** Upper bound on one sleep, so connections added by other processes are picked up. */
+  maxSleepMs: number;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export interface SchedulerStats {
+  refreshed: number;
+  failed: number;
+}
+
+const inactive = new Set(['needs_reauth', 'provider_retired']);
+
+/**
+ * The daemon loop: refreshes every connection when it falls due (and at once if an earlier attempt was cut
+ * off), at most `concurrency` at a time, and sleeps until the next due time. When `signal` aborts it starts
+ * nothing new and resolves after in-flight refreshes finish.
+ */
+export async function runScheduler(keeper: Keeper, options: SchedulerOptions): Promise<SchedulerStats> {
+  const { signal, logger } = options;
+  const running = new Map<string, Promise<void>>();
+  const stats: SchedulerStats = { refreshed: 0, failed: 0 };
+  let wake: () => void = () => undefined;
+
+  while (!signal.aborted) {
+    let nextWake = keeper.now() + options.maxSleepMs;
+    try {
+      const connections = await keeper.connectionsForScheduling();
+      const now = keeper.now();
+      for (const connection of connections) {
+        if (inactive.has(connection.status) || running.has(connection.name)) continue;
+        const dueAt = keeper.nextRefreshAt(connection);
+        if (dueAt > now) {
+          nextWake = Math.min(nextWake, dueAt);
+          continue;
+        }
+        if (running.size >= options.concurrency) continue;
+        const name = connection.name;
+        const work = keeper
+          .refresh(name)
+          .then(
+            () => void stats.refreshed++,
+            (error: unknown) => {
+              stats.failed++;
+              logger.warn({ connection: name, error: describeError(error) }, 'scheduled refresh failed');
+            },
+          )
+          .finally(() => {
+            running.delete(name);
+            wake();
+          });
+        running.set(name, work);
+      }
+    } catch (error) {
+      logger.error({ error: describeError(error) }, 'cannot read connections from the store; retrying');
+      nextWake = Math.min(nextWake, keeper.now() + 5_000);
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(10, nextWake - keeper.now()));
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+  await Promise.all(running.values());
+  return stats;
+}

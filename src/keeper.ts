@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type LoadedConfig } from './config/load.ts';
+import type { ConfigFile } from './config/schema.ts';
+import { defaultBackoff } from './core/backoff.ts';
+import { TokenkeeperError } from './core/errors.ts';
+import type { KeeperEventListener } from './core/events.ts';
+import {
+  defaultExpiryPolicy,
+  isUsable,
+  nextRefreshAt,
+  stableFraction,
+  type ExpiryPolicy,
+} from './core/expiry.ts';
+import { defaultLockOptions } from './core/lock.ts';
+import { silentLogger, type Logger } from './core/logger.ts';
+import { Refresher, type RefreshSettings } from './core/refresher.ts';
+import {
+  systemClock,
+  type Clock,
+  type Connection,
+  type ConnectionStatus,
+  type TokenSet,
+} from './core/types.ts';
+import { loadKeyring } from './crypto/key-source.ts';
+import { requestToken } from './oauth/token-client.ts';
+import { revokeToken } from './oauth/revoke.ts';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
+import { RescueJournal } from './stores/rescue-journal.ts';
+import { SqliteStore } from './stores/sqlite-store.ts';
+import type { ConnectionStore } from './stores/store.ts';
+import { assertConnectionName } from './core/names.ts';
+
+export interface KeeperOptions {
+  /** Config file path, or the config itself. Default: TOKENKEEPER_CONFIG or ./tokenkeeper.json if present. */
+  config?: string | ConfigFile;
+  /** SQLite store path (overrides config and TOKENKEEPER_STORE). */
+  store?: string;
+  /** A ready store (e.g. a custom implementation); takes precedence over `store`. */
+  connectionStore?: ConnectionStore;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Time source for expiry decisions (tests and simulations). Locks always use real time. */
+  clock?: Clock;
+  onEvent?: KeeperEventListener;
+}
+
+/** What callers see of a connection: everything but the secrets. */
+export interface ConnectionSummary {
+  name: string;
+  provider: string;
+  account?: string;
+  status: ConnectionStatus;
+  scope?: string;
+  expiresAt?: number;
+  lastRefreshAt?: number;
+  nextRefreshAt?: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  failureCount: number;
+  refreshInProgress: boolean;
+  createdAt: number;
+}
+
+export interface NewConnectionInput {
+  name: string;
+  provider: string;
+  clientId: string;
+  clientSecret?: string;
+  tokens: TokenSet;
+}
+
+export class Keeper {
+  readonly providers: ProviderRegistry;
+  readonly store: ConnectionStore;
+  readonly settings: RefreshSettings;
+  readonly loaded: LoadedConfig;
+  private readonly refresher: Refresher;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<KeeperEventListener>();
+
+  constructor(parts: {
+    loaded: LoadedConfig;
+    providers: ProviderRegistry;
+    store: ConnectionStore;
+    journal: RescueJournal;
+    settings: RefreshSettings;
+    clock: Clock;
+    logger: Logger;
+  }) {
+    this.loaded = parts.loaded;
+    this.providers = parts.providers;
+    this.store = parts.store;
+    this.settings = parts.settings;
+    this.clock = parts.clock;
+    this.logger = parts.logger;
+    this.refresher = new Refresher({
+      store: parts.store,
+      journal: parts.journal,
+      provider: (id) => parts.providers.get(id),
+      requestToken,
+      clock: parts.clock,
+      logger: parts.logger,
+      emit: (event) => this.listeners.forEach((listener) => listener(event)),
+      owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      settings: parts.settings,
+    });
+  }
+
+  onEvent(listener: KeeperEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A valid access token, refreshed first when due. The refresh token never leaves the keeper. */
+  async accessToken(name: string): Promise<string> {
+    const connection = await this.refresher.refresh(name);
+    if (!isUsable(connection.tokens, this.clock.now(), 0)) {
+      // Due but not refreshed (e.g. provider down): an expired token is useless, so refresh is attempted once more.
+      const refreshed = await this.refresher.refresh(name, { force: true });
+      return refreshed.tokens.accessToken as string;
+    }
+    return connection.tokens.accessToken as string;
+  }
+
+  async refresh(name: string, options: { force?: boolean } = {}): Promise<ConnectionSummary> {
+    return this.summarize(await this.refresher.refresh(name, options));
+  }
+
+  async get(name: string): Promise<ConnectionSummary | undefined> {
+    const connection = await this.store.get(name);
+    return connection && this.summarize(connection);
+  }
+
+  async status(): Promise<ConnectionSummary[]> {
+    return (await this.store.list()).map((connection) => this.summarize(connection));
+  }
+
+  /** Saves a newly consented or imported connection. */
+  async addConnection(input: NewConnectionInput): Promise<ConnectionSummary> {
+    assertConnectionName(input.name);
+    this.providers.get(input.provider);
+    if (!input.tokens.refreshToken) {
+      throw new TokenkeeperError(
+        'needs_reauth',
+        `provider ${input.provider} issued no refresh token for "${input.name}": check the app's offline-access settings and connect again`,
+      );
+    }
+    const saved = await this.store.insert({
+      name: input.name,
+      provider: input.provider,
+      clientId: input.clientId,
+      clientSecret: input.clientSecret,
+      tokens: input.tokens,
+      status: 'active',
+      failureCount: 0,
+    });
+    return this.summarize(saved);
+  }
+
+  /** Replaces the tokens of an existing connection after the user re-authorised it. */
+  async reconnect(input: NewConnectionInput): Promise<ConnectionSummary> {
+    const existing = await this.store.get(input.name);
+    if (!existing) return this.addConnection(input);
+    const saved = await this.store.update({
+      ...existing,
+      provider: input.provider,
+      clientId: input.clientId,
+      clientSecret: input.clientSecret,
+      tokens: input.tokens,
+      status: 'active',
+      pending: undefined,
+      failureCount: 0,
+      lastError: undefined,
+      lastErrorAt: undefined,
+      nextAttemptAt: undefined,
+      lastRefreshAt: this.clock.now(),
+    });
+    return this.summarize(saved);
+  }
+
+  /** Removes a connection; with `revoke`, first asks the provider to revoke its tokens (RFC 7009). */
+  async remove(
+    name: string,
+    options: { revoke?: boolean } = {},
+  ): Promise<{ removed: boolean; revoked: boolean }> {
+    const connection = await this.store.get(name);
+    if (!connection) throw new TokenkeeperError('not_found', `no connection named "${name}"`);
+    let revoked = false;
+    if (options.revoke) {
+      const provider = this.providers.get(connection.provider);
+      const token = connection.tokens.refreshToken ?? connection.tokens.accessToken;
+      if (token) {
+        await revokeToken({
+          provider,
+          clientId: connection.clientId,
+          clientSecret: connection.clientSecret,
+          token,
+          timeoutMs: this.settings.http.timeoutMs,
+        });
+        revoked = true;
+      }
+    }
+    return { removed: await this.store.delete(name), revoked };
+  }
+
+  /** Replays token sets left in the rescue journal by an earlier run whose store write failed. */
+  replayRescued(): Promise<number> {
+    return this.refresher.replayRescued();
+  }
+
+  /** Raw connections for the scheduler (secrets included: internal use only). */
+  async connectionsForScheduling(): Promise<Connection[]> {
+    return this.store.list();
+  }
+
+  /** When the scheduler should refresh this connection next (epoch ms of the keeper's clock). */
+  nextRefreshAt(connection: Connection): number {
+    const seed = `${connection.name}:${connection.tokens.expiresAt ?? 0}`;
+    return nextRefreshAt(connection, this.settings.expiry, () => stableFraction(seed));
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  summarize(connection: Connection): ConnectionSummary {
+    return {
+      name: connection.name,
+      provider: connection.provider,
+      account: connection.tokens.providerUserId,
+      status: connection.status,
+      scope: connection.tokens.scope,
+      expiresAt: connection.tokens.expiresAt,
+      lastRefreshAt: connection.lastRefreshAt,
+      nextRefreshAt:
+        connection.status === 'needs_reauth' || connection.status === 'provider_retired'
+          ? undefined
+          : this.nextRefreshAt(connection),
+      lastError: connection.lastError,
+      lastErrorAt: connection.lastErrorAt,
+      failureCount: connection.failureCount,
+      refreshInProgress: connection.pending !== undefined,
+      createdAt: connection.createdAt,
+    };
+  }
+}
+
+export function refreshSettingsFrom(config: ConfigFile): RefreshSettings {
+  const refresh = config.refresh ?? {};
+  const expiry: ExpiryPolicy = {
+    ...defaultExpiryPolicy,
+    ...(refresh.marginSeconds !== undefined && { marginMs: refresh.marginSeconds * 1000 }),
+    ...(refresh.marginRatio !== undefined && { marginRatio: refresh.marginRatio }),
+    ...(refresh.defaultLifetimeSeconds !== undefined && {
+      defaultLifetimeMs: refresh.defaultLifetimeSeconds * 1000,
+    }),
+  };
+  return {
+    expiry,
+    lock: {
+      ttlMs: (refresh.lockTtlSeconds ?? defaultLockOptions.ttlMs / 1000) * 1000,
+      waitMs: (refresh.lockWaitSeconds ?? defaultLockOptions.waitMs / 1000) * 1000,
+    },
+    maxAttempts: refresh.maxAttempts ?? 3,
+    backoff: defaultBackoff,
+    maxInlineWaitMs: 30_000,
+    saveRetryMs: 30_000,
+    http: {
+      timeoutMs: (refresh.timeoutSeconds ?? 15) * 1000,
+      maxBodyBytes: refresh.maxResponseBytes ?? 1024 * 1024,
+    },
+  };
+}
+
+/** Opens the keeper: config, key, store, rescue journal (replayed at once), providers. */
+export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper> {
+  const env = options.env ?? process.env;
+  const loaded =
+    typeof options.config === 'object'
+      ? withInlineConfig(options.config, options.store, env)
+      : loadConfig({ path: options.config, store: options.store, env });
+  const providers = createProviderRegistry(loaded.config.providers);
+  const keyring = loadKeyring({ dataDir: loaded.dataDir, env });
+  const store = options.connectionStore ?? SqliteStore.open({ path: loaded.storePath, keyring });
+  const journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
+  const keeper = new Keeper({
+    loaded,
+    providers,
+    store,
+    journal,
+    settings: refreshSettingsFrom(loaded.config),
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  });
+  if (options.onEvent) keeper.onEvent(options.onEvent);
+  try {
+    await keeper.replayRescued();
+  } catch (error) {
+    await keeper.close();
+    throw error;
+  }
+  return keeper;
+}
+
+function withInlineConfig(
+  config: ConfigFile,
+  store: string | undefined,
+  env: NodeJS.ProcessEnv,
+): LoadedConfig {
+  const base = loadConfig({ store, env, path: undefined, cwd: process.cwd() });
+  const dataDir = env.TOKENKEEPER_HOME ?? config.dataDir ?? base.dataDir;
+  const storePath = store ?? env.TOKENKEEPER_STORE ?? config.store ?? join(dataDir, 'tokenkeeper.db');
+  return { config, dataDir, storePath };
+}

@@ -1,0 +1,303 @@
+import { TokenkeeperError, type ErrorCode } from '../core/errors.ts';
+import { parseRetryAfter } from '../core/backoff.ts';
+import type { ProviderDefinition, ProviderErrorInfo } from '../providers/types.ts';
+import { checkEndpointUrl } from './url-policy.ts';
+import { applyClientAuth } from './client-auth.ts';
+import { redactSecrets } from '../core/redact.ts';
+
+export type TokenFailureKind =
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'retired'
+  | 'rate_limited'
+  | 'server'
+  | 'network'
+  | 'timeout'
+  | 'bad_response'
+  | 'rejected';
+
+const codeByKind: Record<TokenFailureKind, ErrorCode> = {
+  invalid_grant: 'needs_reauth',
+  invalid_client: 'invalid_client',
+  retired: 'provider_retired',
+  rate_limited: 'provider_unavailable',
+  server: 'provider_unavailable',
+  network: 'provider_unavailable',
+  timeout: 'timeout',
+  bad_response: 'bad_provider_response',
+  rejected: 'provider_rejected',
+};
+
+/** Failures after which the provider may have spent the refresh token even though we got no usable answer. */
+const outcomeUnknown: ReadonlySet<TokenFailureKind> = new Set([
+  'server',
+  'network',
+  'timeout',
+  'bad_response',
+]);
+
+export class TokenEndpointError extends TokenkeeperError {
+  readonly kind: TokenFailureKind;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly providerCode?: string;
+
+  constructor(
+    kind: TokenFailureKind,
+    message: string,
+    details: { status?: number; retryAfterMs?: number; providerCode?: string; cause?: unknown } = {},
+  ) {
+    super(codeByKind[kind], message, { cause: details.cause });
+    this.name = 'TokenEndpointError';
+    this.kind = kind;
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+    this.providerCode = details.providerCode;
+  }
+
+  /** True when the provider may have rotated the refresh token: retry the same one soon, inside its grace window. */
+  get outcomeUnknown(): boolean {
+    return outcomeUnknown.has(this.kind);
+  }
+
+  /** Worth retrying within the same call (after a backoff); other failures wait for the scheduler or a human. */
+  get retryable(): boolean {
+    return this.outcomeUnknown || this.kind === 'rate_limited';
+  }
+}
+
+export interface TokenResponse {
+  accessToken: string;
+  refreshToken?: string;
+  expiresIn?: number;
+  scope?: string;
+  tokenType?: string;
+  providerUserId?: string;
+  /** Provider rate-limit headers, if any (e.g. fitbit-rate-limit-remaining). */
+  rateLimit?: Record<string, string>;
+}
+
+export interface TokenRequestOptions {
+  provider: ProviderDefinition;
+  clientId: string;
+  clientSecret?: string;
+  /** Grant parameters, e.g. {grant_type: 'refresh_token', refresh_token}. */
+  params: Record<string, string>;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  signal?: AbortSignal;
+  userAgent?: string;
+}
+
+/**
+ * One POST to a token endpoint with a timeout, a bounded response body, client authentication in the provider's
+ * style and every failure classified. Error messages are scrubbed of every secret the request carried, because
+ * some providers (Fitbit) echo the refresh token back in their error text.
+ */
+export async function requestToken(options: TokenRequestOptions): Promise<TokenResponse> {
+  const { provider, clientId, clientSecret, params } = options;
+  const url = checkEndpointUrl(provider.tokenUrl, `token URL of provider "${provider.id}"`);
+  const secrets = [clientSecret, ...Object.values(params)].filter((value): value is string => !!value);
+  const scrub = (text: string) => redactSecrets(text, secrets);
+
+  const body = new URLSearchParams({ ...provider.extraTokenParams, ...params });
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+    'user-agent': options.userAgent ?? 'tokenkeeper',
+  };
+  applyClientAuth(provider, clientId, clientSecret, headers, body);
+
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, { method: 'POST', headers, body, signal, redirect: 'manual' });
+    text = await readBounded(response, options.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof TokenEndpointError) throw error;
+    if (timeout.aborted) {
+      throw new TokenEndpointError(
+        'timeout',
+        `${provider.id} token endpoint did not answer within ${options.timeoutMs} ms`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (options.signal?.aborted) throw options.signal.reason;
+    const reason = scrub(describeFetchError(error));
+    throw new TokenEndpointError(
+      'network',
+      `cannot reach ${provider.id} token endpoint ${url.origin}: ${reason}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return interpretResponse(provider, response, text, scrub);
+}
+
+function interpretResponse(
+  provider: ProviderDefinition,
+  response: Response,
+  text: string,
+  scrub: (text: string) => string,
+): TokenResponse {
+  const { status } = response;
+  const json = parseJson(text);
+  const where = `${provider.id} token endpoint`;
+  if (status >= 200 && status < 300) {
+    if (json === undefined || typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new TokenEndpointError(
+        'bad_response',
+        `${where} answered HTTP ${status} with a body that is not a JSON object`,
+        {
+          status,
+        },
+      );
+    }
+    return parseTokenBody(json as Record<string, unknown>, where, rateLimitHeaders(response));
+  }
+  const info = readProviderError(provider, json);
+  const detail = info?.code
+    ? `${info.code}${info.message ? `: ${scrub(truncate(info.message))}` : ''}`
+    : `HTTP ${status}`;
+  const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+  const details = { status, retryAfterMs, providerCode: info?.code };
+  if (status === 410) {
+    throw new TokenEndpointError(
+      'retired',
+      provider.retiredHint ?? `${where} answered 410 Gone: the provider retired this API`,
+      details,
+    );
+  }
+  if (status === 429)
+    throw new TokenEndpointError('rate_limited', `${where} is rate limiting (${detail})`, details);
+  if (status >= 500)
+    throw new TokenEndpointError('server', `${where} failed with HTTP ${status} (${detail})`, details);
+  if (status >= 300 && status < 400) {
+    throw new TokenEndpointError(
+      'bad_response',
+      `${where} answered with a redirect (HTTP ${status}); check the token URL`,
+      details,
+    );
+  }
+  const code = info?.code;
+  if (code === 'invalid_grant' || code === 'expired_token') {
+    throw new TokenEndpointError('invalid_grant', `${where} rejected the refresh token (${detail})`, details);
+  }
+  if (code === 'invalid_client' || code === 'unauthorized_client' || (status === 401 && code === undefined)) {
+    throw new TokenEndpointError(
+      'invalid_client',
+      `${where} rejected the client credentials (${detail}): check the client id and secret`,
+      details,
+    );
+  }
+  throw new TokenEndpointError('rejected', `${where} rejected the request (${detail})`, details);
+}
+
+function parseTokenBody(
+  body: Record<string, unknown>,
+  where: string,
+  rateLimit?: Record<string, string>,
+): TokenResponse {
+  const accessToken = body.access_token;
+  if (typeof accessToken !== 'string' || accessToken.length === 0) {
+    throw new TokenEndpointError('bad_response', `${where} answered without an access_token`);
+  }
+  const refreshToken = body.refresh_token;
+  if (
+    refreshToken !== undefined &&
+    refreshToken !== null &&
+    (typeof refreshToken !== 'string' || !refreshToken)
+  ) {
+    throw new TokenEndpointError(
+      'bad_response',
+      `${where} answered with a refresh_token that is not a string`,
+    );
+  }
+  const expiresIn = typeof body.expires_in === 'string' ? Number(body.expires_in) : body.expires_in;
+  const scope = Array.isArray(body.scope) ? body.scope.join(' ') : body.scope;
+  const userId = body.user_id ?? body.userid;
+  return {
+    accessToken,
+    refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
+    expiresIn:
+      typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : undefined,
+    scope: typeof scope === 'string' ? scope : undefined,
+    tokenType: typeof body.token_type === 'string' ? body.token_type : undefined,
+    providerUserId: typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined,
+    rateLimit,
+  };
+}
+
+function readProviderError(provider: ProviderDefinition, json: unknown): ProviderErrorInfo | undefined {
+  const custom = provider.parseError?.(json);
+  if (custom) return custom;
+  if (typeof json !== 'object' || json === null) return undefined;
+  const { error, error_description: description } = json as { error?: unknown; error_description?: unknown };
+  if (typeof error !== 'string') return undefined;
+  return { code: error, message: typeof description === 'string' ? description : undefined };
+}
+
+function rateLimitHeaders(response: Response): Record<string, string> | undefined {
+  const found: Record<string, string> = {};
+  response.headers.forEach((value, key) => {
+    if (key.includes('rate-limit') || key.includes('ratelimit')) found[key] = value;
+  });
+  return Object.keys(found).length > 0 ? found : undefined;
+}
+
+async function readBounded(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new TokenEndpointError(
+      'bad_response',
+      `token endpoint response is ${declared} bytes, over the ${maxBytes}-byte limit`,
+      {
+        status: response.status,
+      },
+    );
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new TokenEndpointError(
+        'bad_response',
+        `token endpoint response exceeded the ${maxBytes}-byte limit`,
+        {
+          status: response.status,
+        },
+      );
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function truncate(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+}

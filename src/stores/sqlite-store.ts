@@ -1,0 +1,403 @@
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { dirname } from 'node:path';
+import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
+import type { Connection, ConnectionStatus, NewConnection } from '../core/types.ts';
+import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
+import { ensurePrivateDir } from './files.ts';
+import type { ConnectionStore, LockHandle } from './store.ts';
+
+const SCHEMA_VERSION = 1;
+const KEY_CHECK_PLAINTEXT = 'tokenkeeper-key-check';
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS connections (
+  name TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  client_secret TEXT,
+  access_token TEXT,
+  refresh_token TEXT,
+  expires_at INTEGER,
+  obtained_at INTEGER,
+  scope TEXT,
+  token_type TEXT,
+  provider_user_id TEXT,
+  status TEXT NOT NULL,
+  pending_attempt_id TEXT,
+  pending_refresh_token TEXT,
+  pending_started_at INTEGER,
+  pending_owner TEXT,
+  failure_count INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  last_error_at INTEGER,
+  last_refresh_at INTEGER,
+  next_attempt_at INTEGER,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS locks (
+  name TEXT PRIMARY KEY,
+  owner TEXT,
+  host TEXT,
+  pid INTEGER,
+  fence INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+`;
+
+type Row = Record<string, SQLInputValue>;
+
+export interface SqliteStoreOptions {
+  path: string;
+  keyring: Keyring;
+  /** How long a writer waits for another process's transaction (ms). */
+  busyTimeoutMs?: number;
+  now?: () => number;
+}
+
+/**
+ * The embedded default store: one SQLite file (WAL, synchronous=FULL so a commit survives power loss), secrets
+ * encrypted per field with the connection name and field bound in. Locks are rows with an owner, host, pid and
+ * expiry; a lock whose owner process is gone (same host, pid not alive) is taken over at once, so a crashed
+ * refresher is recovered without waiting for its lease to run out.
+ */
+export class SqliteStore implements ConnectionStore {
+  readonly location: string;
+  private readonly db: DatabaseSync;
+  private readonly keyring: Keyring;
+  private readonly now: () => number;
+  private readonly host = hostname();
+
+  private constructor(path: string, db: DatabaseSync, keyring: Keyring, now: () => number) {
+    this.location = path;
+    this.db = db;
+    this.keyring = keyring;
+    this.now = now;
+  }
+
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const { path } = options;
+    if (path !== ':memory:') {
+      ensurePrivateDir(dirname(path));
+      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+      db.exec(schema);
+    } catch (cause) {
+      throw new TokenkeeperError(
+        'store',
+        `cannot open store ${path}: ${(cause as Error).message} (is it a tokenkeeper SQLite file, and writable?)`,
+        { cause },
+      );
+    }
+    const store = new SqliteStore(path, db, options.keyring, options.now ?? Date.now);
+    try {
+      store.checkSchemaAndKey();
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Refuses a store written by a newer tokenkeeper or with another key, before anything can be overwritten. */
+  private checkSchemaAndKey(): void {
+    this.transaction(() => {
+      const version = this.meta('schema_version');
+      if (version === undefined) this.setMeta('schema_version', String(SCHEMA_VERSION));
+      else if (Number(version) > SCHEMA_VERSION) {
+        throw new TokenkeeperError(
+          'store',
+          `store ${this.location} has schema version ${version}, newer than this tokenkeeper understands (${SCHEMA_VERSION}): upgrade tokenkeeper`,
+        );
+      }
+      const check = this.meta('key_check');
+      if (check === undefined) {
+        this.setMeta('key_check', encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check'));
+        return;
+      }
+      const keyId = envelopeKeyId(check);
+      const known = [this.keyring.current, ...this.keyring.previous].some((key) => key.id === keyId);
+      if (!known) {
+        throw new TokenkeeperError(
+          'wrong_key',
+          `store ${this.location} was encrypted with key ${keyId ?? '?'}, but the loaded key is ${this.keyring.current.id}: set TOKENKEEPER_KEY (or the key file) to the key that created this store; nothing was changed`,
+        );
+      }
+      if (decrypt(this.keyring, check, 'meta:key_check') !== KEY_CHECK_PLAINTEXT) {
+        throw new TokenkeeperError('wrong_key', `store ${this.location} key check failed: wrong key`);
+      }
+    });
+  }
+
+  private meta(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      { value: string } | undefined;
+    return row?.value;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  private transaction<T>(work: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  private guard<T>(what: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof TokenkeeperError) throw error;
+      throw new TokenkeeperError(
+        'store',
+        `store ${this.location}: ${what} failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async get(name: string): Promise<Connection | undefined> {
+    return this.guard('read', () => {
+      const row = this.db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as Row | undefined;
+      return row ? this.fromRow(row) : undefined;
+    });
+  }
+
+  async list(): Promise<Connection[]> {
+    return this.guard('list', () =>
+      (this.db.prepare('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>
+        this.fromRow(row),
+      ),
+    );
+  }
+
+  async insert(connection: NewConnection): Promise<Connection> {
+    return this.guard('insert', () => {
+      const now = this.now();
+      const stored: Connection = { ...connection, version: 1, createdAt: now, updatedAt: now };
+      const row = this.toRow(stored);
+      const columns = Object.keys(row);
+      try {
+        this.db
+          .prepare(
+            `INSERT INTO connections (${columns.join(', ')}) VALUES (${columns.map((c) => `:${c}`).join(', ')})`,
+          )
+          .run(row);
+      } catch (error) {
+        if (/UNIQUE constraint failed/.test((error as Error).message)) {
+          throw new TokenkeeperError(
+            'already_exists',
+            `connection "${connection.name}" already exists: pick another --name or remove it first`,
+          );
+        }
+        throw error;
+      }
+      return stored;
+    });
+  }
+
+  async update(connection: Connection): Promise<Connection> {
+    return this.guard('write', () => {
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: this.now() };
+      const row = this.toRow(stored);
+      const assignments = Object.keys(row)
+        .filter((column) => column !== 'name' && column !== 'created_at')
+        .map((column) => `${column} = :${column}`);
+      const result = this.db
+        .prepare(
+          `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
+        )
+        .run({ ...withoutCreatedAt(row), expected_version: connection.version });
+      if (Number(result.changes) !== 1) throw new VersionConflictError(connection.name, connection.version);
+      return stored;
+    });
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.guard('delete', () =>
+      this.transaction(() => {
+        this.db.prepare('DELETE FROM locks WHERE name = ?').run(name);
+        return Number(this.db.prepare('DELETE FROM connections WHERE name = ?').run(name).changes) === 1;
+      }),
+    );
+  }
+
+  async tryLock(name: string, owner: string, ttlMs: number): Promise<LockHandle | undefined> {
+    return this.guard('lock', () =>
+      this.transaction(() => {
+        const now = Date.now();
+        const row = this.db.prepare('SELECT * FROM locks WHERE name = ?').get(name) as
+          | {
+              owner: string | null;
+              host: string | null;
+              pid: number | null;
+              fence: number;
+              expires_at: number;
+            }
+          | undefined;
+        const free =
+          !row ||
+          row.owner === null ||
+          row.expires_at <= now ||
+          (row.host === this.host && row.pid !== null && !processAlive(row.pid));
+        if (!free) return undefined;
+        const fence = (row?.fence ?? 0) + 1;
+        const expiresAt = now + ttlMs;
+        this.db
+          .prepare(
+            `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+               fence = excluded.fence, expires_at = excluded.expires_at`,
+          )
+          .run(name, owner, this.host, process.pid, fence, expiresAt);
+        return { name, owner, fence, expiresAt };
+      }),
+    );
+  }
+
+  async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {
+    return this.guard('lock renewal', () => {
+      const expiresAt = Date.now() + ttlMs;
+      const result = this.db
+        .prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND fence = ?')
+        .run(expiresAt, handle.name, handle.owner, handle.fence);
+      if (Number(result.changes) !== 1) return false;
+      handle.expiresAt = expiresAt;
+      return true;
+    });
+  }
+
+  async releaseLock(handle: LockHandle): Promise<void> {
+    this.guard('lock release', () => {
+      this.db
+        .prepare(
+          'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
+        )
+        .run(handle.name, handle.owner, handle.fence);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  private seal(value: string | undefined, name: string, field: string): string | null {
+    return value === undefined ? null : encrypt(this.keyring, value, `${name}:${field}`);
+  }
+
+  private open(value: SQLInputValue | undefined, name: string, field: string): string | undefined {
+    return typeof value === 'string' ? decrypt(this.keyring, value, `${name}:${field}`) : undefined;
+  }
+
+  private toRow(c: Connection): Row {
+    return {
+      name: c.name,
+      provider: c.provider,
+      client_id: c.clientId,
+      client_secret: this.seal(c.clientSecret, c.name, 'client_secret'),
+      access_token: this.seal(c.tokens.accessToken, c.name, 'access_token'),
+      refresh_token: this.seal(c.tokens.refreshToken, c.name, 'refresh_token'),
+      expires_at: c.tokens.expiresAt ?? null,
+      obtained_at: c.tokens.obtainedAt ?? null,
+      scope: c.tokens.scope ?? null,
+      token_type: c.tokens.tokenType ?? null,
+      provider_user_id: c.tokens.providerUserId ?? null,
+      status: c.status,
+      pending_attempt_id: c.pending?.attemptId ?? null,
+      pending_refresh_token: this.seal(c.pending?.refreshToken, c.name, 'pending_refresh_token'),
+      pending_started_at: c.pending?.startedAt ?? null,
+      pending_owner: c.pending?.owner ?? null,
+      failure_count: c.failureCount,
+      last_error: c.lastError ?? null,
+      last_error_at: c.lastErrorAt ?? null,
+      last_refresh_at: c.lastRefreshAt ?? null,
+      next_attempt_at: c.nextAttemptAt ?? null,
+      version: c.version,
+      created_at: c.createdAt,
+      updated_at: c.updatedAt,
+    };
+  }
+
+  private fromRow(row: Row): Connection {
+    const name = String(row.name);
+    const pendingToken = this.open(row.pending_refresh_token, name, 'pending_refresh_token');
+    return {
+      name,
+      provider: String(row.provider),
+      clientId: String(row.client_id),
+      clientSecret: this.open(row.client_secret, name, 'client_secret'),
+      tokens: {
+        accessToken: this.open(row.access_token, name, 'access_token'),
+        refreshToken: this.open(row.refresh_token, name, 'refresh_token'),
+        expiresAt: optionalNumber(row.expires_at),
+        obtainedAt: optionalNumber(row.obtained_at),
+        scope: optionalString(row.scope),
+        tokenType: optionalString(row.token_type),
+        providerUserId: optionalString(row.provider_user_id),
+      },
+      status: String(row.status) as ConnectionStatus,
+      pending:
+        row.pending_attempt_id && pendingToken
+          ? {
+              attemptId: String(row.pending_attempt_id),
+              refreshToken: pendingToken,
+              startedAt: Number(row.pending_started_at),
+              owner: String(row.pending_owner),
+            }
+          : undefined,
+      failureCount: Number(row.failure_count),
+      lastError: optionalString(row.last_error),
+      lastErrorAt: optionalNumber(row.last_error_at),
+      lastRefreshAt: optionalNumber(row.last_refresh_at),
+      nextAttemptAt: optionalNumber(row.next_attempt_at),
+      version: Number(row.version),
+      createdAt: Number(row.created_at),
+      updatedAt: Number(row.updated_at),
+    };
+  }
+}
+
+function withoutCreatedAt(row: Row): Row {
+  const { created_at: _createdAt, ...rest } = row;
+  return rest;
+}
+
+function optionalNumber(value: SQLInputValue | undefined): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
+}
+
+function optionalString(value: SQLInputValue | undefined): string | undefined {
+  return value === null || value === undefined ? undefined : String(value);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
