@@ -1,0 +1,10 @@
+export { createKeeper, Keeper } from './keeper.ts';
+export type { ConnectionSummary, KeeperOptions, NewConnectionInput } from './keeper.ts';
+export { TokenkeeperError, exitCodes } from './core/errors.ts';
+export type { ErrorCode } from './core/errors.ts';
+export type { KeeperEvent, KeeperEventListener } from './core/events.ts';
+export type { Logger } from './core/logger.ts';
+export type { Clock, Connection, ConnectionStatus, TokenSet } from './core/types.ts';
+export type { ConnectionStore, LockHandle } from './stores/store.ts';
+export type { ProviderDefinition } from './providers/types.ts';
+export type { ConfigFile } from './config/schema.ts';

@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  startSimulatedFitbit,
+  type FitbitSimulatorOptions,
+  type SeededGrant,
+  type SeedGrantOptions,
+  type SimulatedFitbit,
+} from '../fakes/index.ts';
+import { killRunningClis, runCli, startCli, type CliProcess, type CliResult } from './run-cli.ts';
+
+/** Every token the simulated Fitbit issues looks like this (fa_… access, fr_… refresh). */
+export const SIM_TOKEN_PATTERN = /\bf[ar]_[A-Za-z0-9_-]{20,}/g;
+
+export interface CliCallOptions {
+  stdin?: string;
+  /** Extra environment variables (merged over the harness environment; undefined removes one). */
+  env?: NodeJS.ProcessEnv;
+  /** Config file to pass with --config; false passes none. Default: the harness config. */
+  config?: string | false;
+  logFormat?: 'json' | 'pretty';
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  timeoutMs?: number;
+  keepStdinOpen?: boolean;
+}
+
+export interface Harness {
+  /** TOKENKEEPER_HOME of this test (a fresh temp dir). */
+  home: string;
+  sim: SimulatedFitbit;
+  /** The default config: provider fitbit pointing at the simulator, secret from env:FITBIT_SECRET. */
+  configPath: string;
+  env: NodeJS.ProcessEnv;
+  /** Every finished CLI run of this harness, in order. */
+  results: CliResult[];
+  /** Every secret seen so far: seeded tokens, the client secret, tokens active at the simulator after each run. */
+  secrets: Set<string>;
+  cli(args: string[], options?: CliCallOptions): Promise<CliResult>;
+  start(args: string[], options?: CliCallOptions): CliProcess;
+  writeConfig(config: unknown, fileName?: string): string;
+  writeText(text: string, fileName: string): string;
+  /** Seeds a grant at the simulator and remembers its tokens as secrets. */
+  seed(options?: SeedGrantOptions): SeededGrant;
+  /** Seeds a grant for `userId` and imports it as connection `name` (refresh token on stdin); expects exit 0. */
+  addConnection(name: string, userId?: string): Promise<{ seed: SeededGrant; result: CliResult }>;
+  /** Remembers the simulator's current refresh tokens of these users as secrets. */
+  snapshotSecrets(): void;
+}
+
+export const DEFAULT_USER = 'USER01';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+export function providerConfig(sim: SimulatedFitbit, extra: Record<string, unknown> = {}) {
+  return {
+    tokenUrl: sim.tokenUrl,
+    authorizationUrl: sim.authorizeUrl,
+    revokeUrl: sim.revokeUrl,
+    clientId: sim.clientId,
+    clientSecret: 'env:FITBIT_SECRET',
+    ...extra,
+  };
+}
+
+/** A fresh TOKENKEEPER_HOME, a simulated Fitbit and a config pointing at it; torn down by `cleanupHarnesses`. */
+export async function createHarness(
+  options: { sim?: FitbitSimulatorOptions; config?: Record<string, unknown> } = {},
+): Promise<Harness> {
+  const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+  const sim = await startSimulatedFitbit({
+    clientId: `client-${randomBytes(3).toString('hex')}`,
+    clientSecret: `cs_${randomBytes(24).toString('base64url')}`,
+    userId: DEFAULT_USER,
+    ...options.sim,
+  });
+  cleanups.push(() => sim.close());
+  const users = new Set<string>([DEFAULT_USER]);
+  const secrets = new Set<string>();
+  if (sim.clientSecret) secrets.add(sim.clientSecret);
+
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    TOKENKEEPER_HOME: home,
+    FITBIT_SECRET: sim.clientSecret,
+  };
+  const writeText = (text: string, fileName: string) => {
+    const path = join(home, fileName);
+    writeFileSync(path, text);
+    return path;
+  };
+  const writeConfig = (config: unknown, fileName = 'tokenkeeper.json') =>
+    writeText(`${JSON.stringify(config, null, 2)}\n`, fileName);
+  const configPath = writeConfig(
+    { ...options.config, providers: { fitbit: providerConfig(sim) } },
+    'config.json',
+  );
+
+  const snapshotSecrets = () => {
+    for (const user of users) {
+      const token = sim.activeRefreshToken(user);
+      if (token) secrets.add(token);
+    }
+  };
+  const argv = (args: string[], call: CliCallOptions) => [
+    ...(call.config === false ? [] : ['--config', call.config ?? configPath]),
+    '--log-format',
+    call.logFormat ?? 'json',
+    ...(call.logLevel ? ['--log-level', call.logLevel] : []),
+    ...args,
+  ];
+  const spawnOptions = (call: CliCallOptions) => {
+    const merged: NodeJS.ProcessEnv = { ...env, ...call.env };
+    for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
+    return {
+      env: merged,
+      cwd: home,
+      stdin: call.stdin,
+      keepStdinOpen: call.keepStdinOpen,
+      timeoutMs: call.timeoutMs,
+    };
+  };
+  const results: CliResult[] = [];
+  const record = (result: CliResult) => {
+    results.push(result);
+    snapshotSecrets();
+    return result;
+  };
+  const harness: Harness = {
+    home,
+    sim,
+    configPath,
+    env,
+    results,
+    secrets,
+    writeConfig,
+    writeText,
+    snapshotSecrets,
+    cli: (args, call = {}) => runCli(argv(args, call), spawnOptions(call)).then(record),
+    start(args, call = {}) {
+      const started = startCli(argv(args, call), spawnOptions(call));
+      void started.done.then(record, () => undefined);
+      return started;
+    },
+    seed(seedOptions = {}) {
+      const seeded = sim.seedGrant(seedOptions);
+      users.add(seeded.userId);
+      secrets.add(seeded.accessToken).add(seeded.refreshToken);
+      return seeded;
+    },
+    async addConnection(name, userId = DEFAULT_USER) {
+      const seed = harness.seed({ userId });
+      const result = await harness.cli(['add', name, '--provider', 'fitbit', '--refresh-token', '-'], {
+        stdin: `${seed.refreshToken}\n`,
+      });
+      expectSuccess(result);
+      return { seed, result };
+    },
+  };
+  return harness;
+}
+
+/** For afterEach: kills CLI processes still running, closes simulators, removes temp dirs. */
+export async function cleanupHarnesses(): Promise<void> {
+  await killRunningClis();
+  const pending = cleanups.splice(0).reverse();
+  for (const cleanup of pending) await cleanup();
+}
+
+/** Throws with the CLI's output when it did not exit 0, so failures explain themselves. */
+export function expectSuccess(result: CliResult): CliResult {
+  if (result.code !== 0) {
+    throw new Error(
+      `tokenkeeper ${result.args.join(' ')} exited ${result.code ?? result.signal}${result.timedOut ? ' (timed out)' : ''}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/** The non-empty lines of a text. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** Lines of stderr that are not JSON log records (i.e. what the CLI says to a human). */
+export function humanLines(text: string): string[] {
+  return lines(text).filter((line) => !line.startsWith('{'));
+}
+
+/** JSON log records on stderr. */
+export function logRecords(text: string): Array<Record<string, unknown>> {
+  return lines(text)
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export interface StatusJson {
+  name: string;
+  provider: string;
+  account: string | null;
+  status: string;
+  scope: string | null;
+  expiresAt: string | null;
+  lastRefreshAt: string | null;
+  nextRefreshAt: string | null;
+  lastError: string | null;
+  failureCount: number;
+  refreshInProgress: boolean;
+  createdAt: string | null;
+}
+
+export async function statusJson(harness: Harness, options: CliCallOptions = {}): Promise<StatusJson[]> {
+  const result = expectSuccess(await harness.cli(['status', '--json'], options));
+  return JSON.parse(result.stdout) as StatusJson[];
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}

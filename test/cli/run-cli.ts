@@ -1,0 +1,150 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root and the CLI entry point, derived from this file's location. */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const cliEntry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface CliResult {
+  args: string[];
+  /** Exit code, or null when the process was ended by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** True when the process was killed because it ran past its timeout. */
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export interface RunCliOptions {
+  /** The complete environment of the child (nothing is inherited implicitly). */
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Written to stdin, which is then closed. Without it stdin is closed at once (unless `keepStdinOpen`). */
+  stdin?: string;
+  keepStdinOpen?: boolean;
+  /** Killed (SIGKILL) after this long. Default 20 s. */
+  timeoutMs?: number;
+}
+
+export interface CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly args: string[];
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `pattern` in stderr (or stdout with `stream`), rejects after `timeoutMs`. */
+  waitFor(
+    pattern: RegExp,
+    options?: { stream?: 'stdout' | 'stderr'; timeoutMs?: number },
+  ): Promise<RegExpMatchArray>;
+  /** Resolves when the process has exited. */
+  readonly done: Promise<CliResult>;
+}
+
+const running = new Set<ChildProcessWithoutNullStreams>();
+
+/** Starts the real CLI (`node src/cli/main.ts …`) as a subprocess. */
+export function startCli(args: string[], options: RunCliOptions): CliProcess {
+  const started = Date.now();
+  const child = spawn(process.execPath, [cliEntry, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    notify();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    notify();
+  });
+  // A child that exits before reading all of stdin must not crash the test with EPIPE.
+  child.stdin.on('error', () => undefined);
+  if (options.stdin !== undefined) child.stdin.end(options.stdin);
+  else if (!options.keepStdinOpen) child.stdin.end();
+
+  let closed = false;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 20_000);
+
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      running.delete(child);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      closed = true;
+      clearTimeout(timer);
+      running.delete(child);
+      notify();
+      resolve({ args, code, signal, stdout, stderr, timedOut, durationMs: Date.now() - started });
+    });
+  });
+
+  return {
+    child,
+    args,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    done,
+    waitFor(pattern, { stream = 'stderr', timeoutMs = 10_000 } = {}) {
+      return new Promise<RegExpMatchArray>((resolve, reject) => {
+        const check = () => {
+          const match = (stream === 'stderr' ? stderr : stdout).match(pattern);
+          if (match) {
+            finish();
+            resolve(match);
+          } else if (closed) {
+            finish();
+            reject(
+              new Error(
+                `CLI exited (${child.exitCode ?? child.signalCode}) before ${stream} matched ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`,
+              ),
+            );
+          }
+        };
+        const timeout = setTimeout(() => {
+          finish();
+          reject(new Error(`${stream} did not match ${pattern} within ${timeoutMs} ms\nstderr: ${stderr}`));
+        }, timeoutMs);
+        const finish = () => {
+          clearTimeout(timeout);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export function runCli(args: string[], options: RunCliOptions): Promise<CliResult> {
+  return startCli(args, options).done;
+}
+
+/** Kills (SIGKILL) every CLI process started by this module that is still running; for afterEach. */
+export async function killRunningClis(): Promise<void> {
+  const children = [...running];
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('close', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}

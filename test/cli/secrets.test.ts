@@ -1,0 +1,160 @@
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanupHarnesses,
+  createHarness,
+  DEFAULT_USER,
+  expectSuccess,
+  SIM_TOKEN_PATTERN,
+  type Harness,
+} from './harness.ts';
+import type { CliResult } from './run-cli.ts';
+
+afterEach(cleanupHarnesses);
+
+/** Every place a secret could show up: stdout and stderr of every run, except stdout of `token` (its job). */
+function exposures(h: Harness): Array<{ where: string; text: string }> {
+  return h.results.flatMap((result: CliResult) => {
+    const command = result.args.filter((arg) => !arg.startsWith('/')).join(' ');
+    const isToken = false;
+    return [
+      ...(isToken ? [] : [{ where: `stdout of ${command}`, text: result.stdout }]),
+      { where: `stderr of ${command}`, text: result.stderr },
+    ];
+  });
+}
+
+function expectNoSecrets(h: Harness, extraSecrets: string[]): void {
+  h.snapshotSecrets();
+  const secrets = [...h.secrets, ...extraSecrets];
+  const leaks: string[] = [];
+  for (const { where, text } of exposures(h)) {
+    for (const secret of secrets) {
+      if (text.includes(secret)) leaks.push(`${where} contains secret ${secret.slice(0, 6)}…`);
+    }
+    // Any token the simulator ever issued (including ones this test never saw) looks like fa_… / fr_….
+    for (const match of text.matchAll(SIM_TOKEN_PATTERN)) leaks.push(`${where} contains token ${match[0]}`);
+  }
+  expect(leaks).toEqual([]);
+}
+
+describe('tokenkeeper CLI never prints secrets', () => {
+  it('keeps refresh tokens, access tokens and client secrets out of every output, failures included', async () => {
+    const h = await createHarness();
+    const { sim } = h;
+    const basic = Buffer.from(`${sim.clientId}:${sim.clientSecret}`).toString('base64');
+    const printed: string[] = [];
+
+    // Imports: stdin, env refs, --basic-credentials, --json, and pretty logs at debug level.
+    await h.addConnection('me');
+    const partnerSeed = h.seed({ userId: 'USER02' });
+    expectSuccess(
+      await h.cli(
+        [
+          'add',
+          'partner',
+          '--provider',
+          'fitbit',
+          '--basic-credentials',
+          'env:FITBIT_BASIC',
+          '--refresh-token',
+          '-',
+          '--json',
+        ],
+        { stdin: partnerSeed.refreshToken, env: { FITBIT_BASIC: basic }, logLevel: 'debug' },
+      ),
+    );
+    const thirdSeed = h.seed({ userId: 'USER03' });
+    expectSuccess(
+      await h.cli(['add', 'third', '--provider', 'fitbit', '--refresh-token', 'env:RT', '--no-verify'], {
+        env: { RT: thirdSeed.refreshToken },
+        logFormat: 'pretty',
+        logLevel: 'debug',
+      }),
+    );
+
+    // Healthy commands.
+    for (const format of ['json', 'pretty'] as const) {
+      expectSuccess(await h.cli(['status'], { logFormat: format, logLevel: 'debug' }));
+      expectSuccess(await h.cli(['status', '--json'], { logFormat: format, logLevel: 'debug' }));
+      expectSuccess(await h.cli(['refresh', 'me', '--force'], { logFormat: format, logLevel: 'debug' }));
+      expectSuccess(
+        await h.cli(['refresh', '--all', '--force', '--json'], { logFormat: format, logLevel: 'debug' }),
+      );
+      const token = expectSuccess(await h.cli(['token', 'me'], { logFormat: format, logLevel: 'debug' }));
+      printed.push(token.stdout.trim());
+    }
+    expect(printed[0]).toMatch(/^fa_/);
+
+    // A dead refresh token: the simulated Fitbit echoes it in its error ("Refresh token invalid: fr_…").
+    h.seed({ userId: 'USER02' }); // replaces partner's tokens at the provider
+    const dead = await h.cli(['refresh', 'partner', '--force'], { logLevel: 'debug' });
+    expect(dead.code).toBe(3);
+    expect(sim.stats.invalidGrant).toBe(1);
+    h.seed({ userId: 'USER03' });
+    const deadJson = await h.cli(['refresh', 'third', '--force', '--json'], {
+      logFormat: 'pretty',
+      logLevel: 'debug',
+    });
+    expect(deadJson.code).toBe(3);
+
+    // An injected invalid_grant whose message echoes the refresh token being spent and the client secret.
+    const spending = sim.activeRefreshToken(DEFAULT_USER) as string;
+    sim.inject({
+      kind: 'status',
+      status: 400,
+      body: {
+        errors: [
+          {
+            errorType: 'invalid_grant',
+            message: `Refresh token invalid: ${spending}. Client ${sim.clientId}:${sim.clientSecret}.`,
+          },
+        ],
+        success: false,
+      },
+    });
+    const injected = await h.cli(['refresh', 'me', '--force'], { logLevel: 'debug' });
+    expect(injected.code).toBe(3);
+
+    // Failures on import: a dead token (nothing saved), and a 503 that echoes the token.
+    const deadImport = await h.cli(['add', 'ghost', '--provider', 'fitbit'], {
+      stdin: partnerSeed.refreshToken,
+      logLevel: 'debug',
+    });
+    expect(deadImport.code).toBe(3);
+    expect(deadImport.stderr).toMatch(/nothing was saved/);
+    const fourth = h.seed({ userId: 'USER04' });
+    sim.inject(
+      {
+        kind: 'status',
+        status: 503,
+        body: { errors: [{ errorType: 'system', message: `Busy with ${fourth.refreshToken}` }] },
+      },
+      3,
+    );
+    const unavailable = await h.cli(['add', 'fourth', '--provider', 'fitbit'], {
+      stdin: fourth.refreshToken,
+      logLevel: 'debug',
+    });
+    expect(unavailable.code).toBe(4);
+
+    // Status after failures shows the (redacted) last errors.
+    for (const format of ['json', 'pretty'] as const) {
+      const table = expectSuccess(await h.cli(['status'], { logFormat: format, logLevel: 'debug' }));
+      expect(table.stdout).toMatch(/needs_reauth/);
+      const json = expectSuccess(await h.cli(['status', '--json'], { logFormat: format, logLevel: 'debug' }));
+      expect(json.stdout).toMatch(/Refresh token invalid: \[redacted\]/);
+    }
+    const token = await h.cli(['token', 'me'], { logLevel: 'debug' });
+    expect(token.code).toBe(3);
+
+    // Removal, with and without revocation.
+    expectSuccess(await h.cli(['remove', 'partner'], { logLevel: 'debug' }));
+    expectSuccess(await h.cli(['remove', 'fourth', '--revoke'], { logLevel: 'debug' }));
+
+    expect(h.results.length).toBeGreaterThan(20);
+    require('node:fs').writeFileSync('/tmp/dump.json', JSON.stringify(h.results, null, 1));
+    expectNoSecrets(h, [...printed, basic]);
+  });
+});
