@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig, type LoadedConfig } from './config/load.ts';
+import { join, resolve } from 'node:path';
+import { defaultDataDir, loadConfig, resolveStoreSpec, type LoadedConfig } from './config/load.ts';
 import type { ConfigFile } from './config/schema.ts';
 import { defaultBackoff } from './core/backoff.ts';
 import { TokenkeeperError } from './core/errors.ts';
@@ -28,7 +28,7 @@ import { requestToken } from './oauth/token-client.ts';
 import { revokeToken } from './oauth/revoke.ts';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { RescueJournal } from './stores/rescue-journal.ts';
-import { SqliteStore } from './stores/sqlite-store.ts';
+import { openStore } from './stores/open-store.ts';
 import type { ConnectionStore } from './stores/store.ts';
 import { assertConnectionName } from './core/names.ts';
 
@@ -288,7 +288,7 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
       : loadConfig({ path: options.config, store: options.store, env });
   const providers = createProviderRegistry(loaded.config.providers);
   const keyring = loadKeyring({ dataDir: loaded.dataDir, env });
-  const store = options.connectionStore ?? SqliteStore.open({ path: loaded.storePath, keyring });
+  const store = options.connectionStore ?? (await openStore(loaded.store, { keyring, dataDir: loaded.dataDir, env }));
   const journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
   const keeper = new Keeper({
     loaded,
@@ -309,13 +309,8 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
   return keeper;
 }
 
-function withInlineConfig(
-  config: ConfigFile,
-  store: string | undefined,
-  env: NodeJS.ProcessEnv,
-): LoadedConfig {
-  const base = loadConfig({ store, env, path: undefined, cwd: process.cwd() });
-  const dataDir = env.TOKENKEEPER_HOME ?? config.dataDir ?? base.dataDir;
-  const storePath = store ?? env.TOKENKEEPER_STORE ?? config.store ?? join(dataDir, 'tokenkeeper.db');
-  return { config, dataDir, storePath };
+function withInlineConfig(config: ConfigFile, store: string | undefined, env: NodeJS.ProcessEnv): LoadedConfig {
+  const cwd = process.cwd();
+  const dataDir = resolve(cwd, env.TOKENKEEPER_HOME ?? config.dataDir ?? defaultDataDir(env));
+  return { config, dataDir, store: resolveStoreSpec(store ?? env.TOKENKEEPER_STORE ?? config.store, dataDir, cwd) };
 }

@@ -9,7 +9,8 @@ export interface LoadedConfig {
   /** The file it came from, if any. */
   path?: string;
   dataDir: string;
-  storePath: string;
+  /** Where connections live: a SQLite file path, or a URL (postgres://…, keyvault://…) for other stores. */
+  store: string;
 }
 
 export interface LoadConfigOptions {
@@ -41,10 +42,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   const dataDir = resolve(cwd, env.TOKENKEEPER_HOME ?? config.dataDir ?? defaultDataDir(env));
   const storeSetting = options.store ?? env.TOKENKEEPER_STORE ?? config.store;
-  const storePath = storeSetting
-    ? resolve(cwd, storeSetting.replace(/^sqlite:(\/\/)?/, ''))
-    : join(dataDir, 'tokenkeeper.db');
-  return { config, path, dataDir, storePath };
+  return { config, path, dataDir, store: resolveStoreSpec(storeSetting, dataDir, cwd) };
+}
+
+/** A store URL stays as it is; `sqlite:PATH` and bare paths become absolute file paths. */
+export function resolveStoreSpec(setting: string | undefined, dataDir: string, cwd: string): string {
+  if (!setting) return join(dataDir, 'tokenkeeper.db');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(setting) && !setting.startsWith('sqlite:')) return setting;
+  return resolve(cwd, setting.replace(/^sqlite:(\/\/)?/, ''));
 }
 
 function parseConfigFile(path: string): ConfigFile {

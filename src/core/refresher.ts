@@ -50,7 +50,7 @@ export interface RefreshOptions {
  */
 export class Refresher {
   private readonly deps: RefresherDeps;
-  private readonly inFlight = new Map<string, Promise<Connection>>();
+  private readonly inFlight = new Map<string, { work: Promise<Connection>; force: boolean }>();
 
   constructor(deps: RefresherDeps) {
     this.deps = deps;
@@ -58,13 +58,17 @@ export class Refresher {
 
   /** Returns the connection with a fresh token set, refreshing only when due (or forced). */
   refresh(name: string, options: RefreshOptions = {}): Promise<Connection> {
+    const force = options.force ?? false;
     const running = this.inFlight.get(name);
-    if (running) return running;
-    const started = this.deps.clock.now();
-    const work = this.refreshOnce(name, options.force ?? false, started).finally(() =>
-      this.inFlight.delete(name),
-    );
-    this.inFlight.set(name, work);
+    // Join a refresh already under way, unless this one is forced and that one may decide not to refresh.
+    if (running && (running.force || !force)) return running.work;
+    const previous = running?.work.catch(() => undefined) ?? Promise.resolve();
+    const work = previous
+      .then(() => this.refreshOnce(name, force))
+      .finally(() => {
+        if (this.inFlight.get(name)?.work === work) this.inFlight.delete(name);
+      });
+    this.inFlight.set(name, { work, force });
     return work;
   }
 
@@ -94,7 +98,7 @@ export class Refresher {
     return settled;
   }
 
-  private async refreshOnce(name: string, force: boolean, requestedAt: number): Promise<Connection> {
+  private async refreshOnce(name: string, force: boolean): Promise<Connection> {
     const { store, clock, settings } = this.deps;
     await this.replayRescued(name);
     const current = await this.load(name);
@@ -106,8 +110,8 @@ export class Refresher {
       assertRefreshable(connection);
       if (!connection.pending) {
         if (!force && !isDue(connection.tokens, clock.now(), settings.expiry)) return connection;
-        if (force && connection.lastRefreshAt !== undefined && connection.lastRefreshAt >= requestedAt)
-          return connection;
+        // A forced refresh is satisfied by one that another process completed while this one waited for the lock.
+        if (force && connection.lastRefreshAt !== current.lastRefreshAt) return connection;
       }
       if (!connection.tokens.refreshToken) {
         return this.fail(

@@ -22,9 +22,17 @@ export interface PendingAttempt {
   owner: string;
 }
 
+/**
+ * How a connection renews its access token: with its refresh token (consented accounts), or by asking again
+ * with the client's own credentials (RFC 6749 §4.4 client-credentials connections, which have no refresh token).
+ */
+export type RenewalGrant = 'refresh_token' | 'client_credentials';
+
 export interface Connection {
   name: string;
   provider: string;
+  /** Default 'refresh_token'. */
+  grant?: RenewalGrant;
   clientId: string;
   clientSecret?: string;
   tokens: TokenSet;

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
-import type { Connection, ConnectionStatus, NewConnection } from '../core/types.ts';
+import type { Connection, ConnectionStatus, NewConnection, RenewalGrant } from '../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
 import { ensurePrivateDir } from './files.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS connections (
   name TEXT PRIMARY KEY,
   provider TEXT NOT NULL,
+  grant_type TEXT NOT NULL DEFAULT 'refresh_token',
   client_id TEXT NOT NULL,
   client_secret TEXT,
   access_token TEXT,
@@ -316,6 +317,7 @@ export class SqliteStore implements ConnectionStore {
     return {
       name: c.name,
       provider: c.provider,
+      grant_type: c.grant ?? 'refresh_token',
       client_id: c.clientId,
       client_secret: this.seal(c.clientSecret, c.name, 'client_secret'),
       access_token: this.seal(c.tokens.accessToken, c.name, 'access_token'),
@@ -347,6 +349,7 @@ export class SqliteStore implements ConnectionStore {
     return {
       name,
       provider: String(row.provider),
+      grant: String(row.grant_type ?? 'refresh_token') as RenewalGrant,
       clientId: String(row.client_id),
       clientSecret: this.open(row.client_secret, name, 'client_secret'),
       tokens: {

@@ -1,0 +1,25 @@
+import { TokenkeeperError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Keyring } from '../crypto/envelope.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import type { ConnectionStore } from './store.ts';
+
+export interface StoreContext {
+  keyring: Keyring;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+/**
+ * Opens the store named by a spec: a SQLite file path (the embedded default), or a URL whose scheme picks
+ * another store. Other stores are imported only when used, so the CLI does not load their SDKs otherwise.
+ */
+export async function openStore(spec: string, context: StoreContext): Promise<ConnectionStore> {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec)?.[1]?.toLowerCase();
+  if (scheme === undefined) return SqliteStore.open({ path: spec, keyring: context.keyring });
+  throw new TokenkeeperError(
+    'config',
+    `unsupported store "${scheme}://…": use a SQLite file path (the default), postgres://… or keyvault://…`,
+  );
+}
