@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { defaultDataDir, loadConfig, resolveStoreSpec, type LoadedConfig } from './config/load.ts';
 import type { ConfigFile } from './config/schema.ts';
 import { defaultBackoff } from './core/backoff.ts';
-import { TokenkeeperError } from './core/errors.ts';
+import { describeError, isTokenkeeperError, TokenkeeperError } from './core/errors.ts';
 import type { KeeperEventListener } from './core/events.ts';
 import {
   defaultExpiryPolicy,
@@ -116,13 +116,20 @@ export class Keeper {
 
   /** A valid access token, refreshed first when due. The refresh token never leaves the keeper. */
   async accessToken(name: string): Promise<string> {
-    const connection = await this.refresher.refresh(name);
-    if (!isUsable(connection.tokens, this.clock.now(), 0)) {
-      // Due but not refreshed (e.g. provider down): an expired token is useless, so refresh is attempted once more.
-      const refreshed = await this.refresher.refresh(name, { force: true });
-      return refreshed.tokens.accessToken as string;
+    try {
+      const connection = await this.refresher.refresh(name);
+      return connection.tokens.accessToken as string;
+    } catch (error) {
+      // A due refresh that failed for a passing reason (provider down, store busy) must not break callers while
+      // the current access token still works; a rejected or retired connection always surfaces.
+      const stale = isTokenkeeperError(error, 'needs_reauth') || isTokenkeeperError(error, 'provider_retired');
+      const current = stale ? undefined : await this.store.get(name).catch(() => undefined);
+      if (current && isUsable(current.tokens, this.clock.now())) {
+        this.logger.warn({ connection: name, error: describeError(error) }, 'refresh failed; serving the still-valid access token');
+        return current.tokens.accessToken as string;
+      }
+      throw error;
     }
-    return connection.tokens.accessToken as string;
   }
 
   async refresh(name: string, options: { force?: boolean } = {}): Promise<ConnectionSummary> {
