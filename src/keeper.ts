@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { defaultDataDir, loadConfig, resolveStoreSpec, type LoadedConfig } from './config/load.ts';
+import {
+  defaultDataDir,
+  loadConfig,
+  resolveStoreSpec,
+  validateConfig,
+  type LoadedConfig,
+} from './config/load.ts';
 import type { ConfigFile } from './config/schema.ts';
 import { defaultBackoff } from './core/backoff.ts';
 import { describeError, isTokenkeeperError, TokenkeeperError } from './core/errors.ts';
@@ -22,6 +28,7 @@ import {
   type Connection,
   type ConnectionStatus,
   type TokenSet,
+  type RenewalGrant,
 } from './core/types.ts';
 import { loadKeyring } from './crypto/key-source.ts';
 import { requestToken } from './oauth/token-client.ts';
@@ -69,6 +76,8 @@ export interface NewConnectionInput {
   clientId: string;
   clientSecret?: string;
   tokens: TokenSet;
+  /** 'client_credentials' connections have no refresh token and renew by asking again. Default 'refresh_token'. */
+  grant?: RenewalGrant;
 }
 
 export class Keeper {
@@ -122,10 +131,16 @@ export class Keeper {
     } catch (error) {
       // A due refresh that failed for a passing reason (provider down, store busy) must not break callers while
       // the current access token still works; a rejected or retired connection always surfaces.
-      const stale = isTokenkeeperError(error, 'needs_reauth') || isTokenkeeperError(error, 'provider_retired');
+      // A store error may mean new tokens were issued (and the old access token revoked) but not yet saved.
+      const stale = ['needs_reauth', 'provider_retired', 'store'].some((code) =>
+        isTokenkeeperError(error, code as 'store'),
+      );
       const current = stale ? undefined : await this.store.get(name).catch(() => undefined);
       if (current && isUsable(current.tokens, this.clock.now())) {
-        this.logger.warn({ connection: name, error: describeError(error) }, 'refresh failed; serving the still-valid access token');
+        this.logger.warn(
+          { connection: name, error: describeError(error) },
+          'refresh failed; serving the still-valid access token',
+        );
         return current.tokens.accessToken as string;
       }
       throw error;
@@ -149,7 +164,7 @@ export class Keeper {
   async addConnection(input: NewConnectionInput): Promise<ConnectionSummary> {
     assertConnectionName(input.name);
     this.providers.get(input.provider);
-    if (!input.tokens.refreshToken) {
+    if (!input.tokens.refreshToken && input.grant !== 'client_credentials') {
       throw new TokenkeeperError(
         'needs_reauth',
         `provider ${input.provider} issued no refresh token for "${input.name}": check the app's offline-access settings and connect again`,
@@ -158,6 +173,7 @@ export class Keeper {
     const saved = await this.store.insert({
       name: input.name,
       provider: input.provider,
+      grant: input.grant ?? 'refresh_token',
       clientId: input.clientId,
       clientSecret: input.clientSecret,
       tokens: input.tokens,
@@ -174,6 +190,7 @@ export class Keeper {
     const saved = await this.store.update({
       ...existing,
       provider: input.provider,
+      grant: input.grant ?? 'refresh_token',
       clientId: input.clientId,
       clientSecret: input.clientSecret,
       tokens: input.tokens,
@@ -278,7 +295,7 @@ export function refreshSettingsFrom(config: ConfigFile): RefreshSettings {
     maxAttempts: refresh.maxAttempts ?? 3,
     backoff: defaultBackoff,
     maxInlineWaitMs: 30_000,
-    saveRetryMs: 30_000,
+    saveRetryMs: (refresh.saveRetrySeconds ?? 30) * 1000,
     http: {
       timeoutMs: (refresh.timeoutSeconds ?? 15) * 1000,
       maxBodyBytes: refresh.maxResponseBytes ?? 1024 * 1024,
@@ -295,7 +312,8 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
       : loadConfig({ path: options.config, store: options.store, env });
   const providers = createProviderRegistry(loaded.config.providers);
   const keyring = loadKeyring({ dataDir: loaded.dataDir, env });
-  const store = options.connectionStore ?? (await openStore(loaded.store, { keyring, dataDir: loaded.dataDir, env }));
+  const store =
+    options.connectionStore ?? (await openStore(loaded.store, { keyring, dataDir: loaded.dataDir, env }));
   const journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
   const keeper = new Keeper({
     loaded,
@@ -316,8 +334,17 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
   return keeper;
 }
 
-function withInlineConfig(config: ConfigFile, store: string | undefined, env: NodeJS.ProcessEnv): LoadedConfig {
+function withInlineConfig(
+  inline: ConfigFile,
+  store: string | undefined,
+  env: NodeJS.ProcessEnv,
+): LoadedConfig {
+  const config = validateConfig(inline, 'config passed to createKeeper');
   const cwd = process.cwd();
   const dataDir = resolve(cwd, env.TOKENKEEPER_HOME ?? config.dataDir ?? defaultDataDir(env));
-  return { config, dataDir, store: resolveStoreSpec(store ?? env.TOKENKEEPER_STORE ?? config.store, dataDir, cwd) };
+  return {
+    config,
+    dataDir,
+    store: resolveStoreSpec(store ?? env.TOKENKEEPER_STORE ?? config.store, dataDir, cwd),
+  };
 }

@@ -68,16 +68,35 @@ function parseConfigFile(path: string): ConfigFile {
   } catch (error) {
     throw new TokenkeeperError(
       'config',
-      `config file ${path} is not valid JSON: ${(error as Error).message}`,
+      `config file ${path} is not valid JSON ${jsonErrorLocation(text, error)}`,
     );
   }
-  const parsed = configSchema.safeParse(json);
+  return validateConfig(json, `config file ${path}`);
+}
+
+/** Checks a config object (from a file or passed to createKeeper) against the schema; one-line error. */
+export function validateConfig(value: unknown, origin: string): ConfigFile {
+  const parsed = configSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : '(top level)';
-    throw new TokenkeeperError('config', `config file ${path}: ${where}: ${issue?.message ?? 'invalid'}`);
+    throw new TokenkeeperError('config', `${origin}: ${where}: ${issue?.message ?? 'invalid'}`);
   }
   return parsed.data;
+}
+
+/** "(line 3, column 7)" from a JSON.parse error, without quoting the file (it may hold secrets or span lines). */
+function jsonErrorLocation(text: string, error: unknown): string {
+  const message = (error as Error).message;
+  const hint = 'check commas, quotes and brackets';
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return `(line ${lineColumn[1]}, column ${lineColumn[2]}): ${hint}`;
+  const position = /position (\d+)/.exec(message)?.[1];
+  if (position !== undefined) {
+    const before = text.slice(0, Number(position)).split('\n');
+    return `(line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}): ${hint}`;
+  }
+  return /end of JSON input/i.test(message) ? '(it ends too early)' : `(${hint})`;
 }
 
 function parseLogLevel(value: string): NonNullable<ConfigFile['logLevel']> {

@@ -9,7 +9,17 @@ const providerSettings = z
     authorizationUrl: z.string().optional(),
     tokenUrl: z.string().optional(),
     revokeUrl: z.string().optional(),
+    /** RFC 8628 device authorization endpoint (enables `connect --device`). */
+    deviceAuthorizationUrl: z.string().optional(),
     apiBaseUrl: z.string().optional(),
+    /** Fills `{tenant}` in the endpoint URLs (Microsoft: a tenant id or domain, or common/organizations/consumers). */
+    tenant: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9.-]*$/,
+        'must be a tenant id, a domain, or common/organizations/consumers',
+      )
+      .optional(),
     clientAuth: z.enum(['basic', 'body']).optional(),
     pkce: z.boolean().optional(),
     scopeSeparator: z.string().optional(),
@@ -20,6 +30,50 @@ const providerSettings = z
     /** A secret reference: env:NAME or file:PATH. */
     clientSecret: z.string().optional(),
     redirectUri: z.string().optional(),
+  })
+  .strict();
+
+/** The daemon's HTTP server (`tokenkeeper run`); see docs/serving.md. */
+const serverSettings = z
+  .object({
+    /** Set false to run the scheduler only (same as `run --no-server`). */
+    enabled: z.boolean().optional(),
+    /** host:port, default 127.0.0.1:8977. */
+    listen: z.string().min(1).optional(),
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1) })
+      .strict()
+      .optional(),
+    /** Requests per API key per window on /v1 (default 600 per 60 s). */
+    rateLimit: z
+      .object({ max: z.number().int().min(1), windowSeconds: seconds.optional() })
+      .strict()
+      .optional(),
+    /** Set false to turn off the status page at / (the API, /metrics and health checks stay). */
+    statusPage: z.boolean().optional(),
+  })
+  .strict();
+
+const webhookSettings = z
+  .object({
+    endpoints: z.array(
+      z
+        .object({
+          url: z.string().min(1),
+          /** Signing secret reference: env:NAME or file:PATH. */
+          secret: z.string().min(1),
+          name: z.string().min(1).optional(),
+          events: z
+            .array(z.enum(['needs_reauth', 'provider_retired', 'recovered', 'refresh_failed']))
+            .min(1)
+            .optional(),
+        })
+        .strict(),
+    ),
+    maxAttempts: z.number().int().min(1).max(20).optional(),
+    retryBaseSeconds: seconds.optional(),
+    retryMaxSeconds: seconds.optional(),
+    timeoutSeconds: seconds.optional(),
   })
   .strict();
 
@@ -40,6 +94,8 @@ export const configSchema = z
         maxResponseBytes: z.number().int().min(1024).optional(),
         lockTtlSeconds: seconds.optional(),
         lockWaitSeconds: seconds.optional(),
+        /** How long a failed store write of new tokens is retried before they wait in the rescue journal. */
+        saveRetrySeconds: seconds.optional(),
       })
       .strict()
       .optional(),
@@ -58,6 +114,8 @@ export const configSchema = z
       .strict()
       .optional(),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerSettings).optional(),
+    server: serverSettings.optional(),
+    webhooks: webhookSettings.optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import { describeError, TokenkeeperError, VersionConflictError } from './errors.ts';
+import { describeError, isTokenkeeperError, TokenkeeperError, VersionConflictError } from './errors.ts';
 import type { KeeperEventListener } from './events.ts';
 import { isDue, type ExpiryPolicy } from './expiry.ts';
 import { sleep, withStoreLock, type HeldLock, type LockOptions } from './lock.ts';
@@ -65,6 +65,12 @@ export class Refresher {
     const previous = running?.work.catch(() => undefined) ?? Promise.resolve();
     const work = previous
       .then(() => this.refreshOnce(name, force))
+      .catch((error: unknown) => {
+        if (isTokenkeeperError(error, 'store')) {
+          this.deps.emit({ type: 'store_error', name, error: describeError(error) });
+        }
+        throw error;
+      })
       .finally(() => {
         if (this.inFlight.get(name)?.work === work) this.inFlight.delete(name);
       });
@@ -101,11 +107,27 @@ export class Refresher {
   private async refreshOnce(name: string, force: boolean): Promise<Connection> {
     const { store, clock, settings } = this.deps;
     await this.replayRescued(name);
+    if (this.deps.journal.read(name).entries.length > 0) {
+      throw new TokenkeeperError(
+        'store',
+        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.dir}) because the store refuses writes; not refreshing, which would spend an outdated refresh token`,
+      );
+    }
     const current = await this.load(name);
     assertRefreshable(current);
     if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) return current;
+    const backoffLeft = (current.nextAttemptAt ?? 0) - clock.now();
+    if (!force && !current.pending && current.status === 'failing' && backoffLeft > 0) {
+      // Honour the backoff (and the provider's Retry-After) across calls, not only inside one. An attempt with an
+      // unknown outcome (pending) is exempt: it must be retried at once, inside the provider's grace window.
+      throw new TokenkeeperError(
+        'provider_unavailable',
+        `refresh of "${name}" is backing off after: ${current.lastError ?? 'an error'}; next attempt in ${Math.ceil(backoffLeft / 1000)} s (force to try now)`,
+      );
+    }
 
     return withStoreLock(store, name, this.deps.owner, settings.lock, async (lock) => {
+      this.deps.emit({ type: 'lock_acquired', name, provider: current.provider, waitedMs: lock.waitedMs });
       const connection = await this.load(name);
       assertRefreshable(connection);
       if (!connection.pending) {
@@ -113,7 +135,7 @@ export class Refresher {
         // A forced refresh is satisfied by one that another process completed while this one waited for the lock.
         if (force && connection.lastRefreshAt !== current.lastRefreshAt) return connection;
       }
-      if (!connection.tokens.refreshToken) {
+      if (!connection.tokens.refreshToken && connection.grant !== 'client_credentials') {
         return this.fail(
           connection,
           'needs_reauth',
@@ -130,7 +152,8 @@ export class Refresher {
     const recovering = start.pending !== undefined;
     let connection = start;
     for (let attempt = 1; ; attempt++) {
-      const spent = connection.tokens.refreshToken as string;
+      // Client-credentials connections have no refresh token: nothing is spent, they just ask again.
+      const spent = connection.tokens.refreshToken ?? '';
       const attemptId = randomUUID();
       connection = await this.deps.store.update({
         ...connection,
@@ -149,7 +172,7 @@ export class Refresher {
           provider,
           clientId: connection.clientId,
           clientSecret: connection.clientSecret,
-          params: { grant_type: 'refresh_token', refresh_token: spent },
+          params: renewalParams(connection, spent),
           timeoutMs: settings.http.timeoutMs,
           maxBodyBytes: settings.http.maxBodyBytes,
           signal: lock.signal,
@@ -157,7 +180,20 @@ export class Refresher {
       } catch (error) {
         const failure = await this.recordFailure(connection, error, attempt);
         connection = failure.connection;
-        if (failure.retryInMs === undefined) throw failure.error;
+        if (failure.retryInMs === undefined) {
+          // A final failure that leaves the connection failing (e.g. invalid_client) is reported too;
+          // needs_reauth and provider_retired are reported by their status change.
+          if (failure.connection.status === 'failing') {
+            emit({
+              type: 'refresh_failed',
+              name: connection.name,
+              provider: provider.id,
+              error: describeError(error),
+              attempt,
+            });
+          }
+          throw failure.error;
+        }
         emit({
           type: 'refresh_failed',
           name: connection.name,
@@ -189,7 +225,7 @@ export class Refresher {
         name: saved.name,
         provider: provider.id,
         expiresAt: tokens.expiresAt ?? now,
-        rotated: tokens.refreshToken !== spent,
+        rotated: (tokens.refreshToken ?? '') !== spent,
         recovered: recovering,
       });
       if (wasUnhealthy || start.status === 'refreshing') {
@@ -393,6 +429,15 @@ export class Refresher {
     }
     return connection;
   }
+}
+
+/** The token request that renews a connection: its refresh token, or (client credentials) the same request again. */
+function renewalParams(connection: Connection, refreshToken: string): Record<string, string> {
+  if (connection.grant !== 'client_credentials') {
+    return { grant_type: 'refresh_token', refresh_token: refreshToken };
+  }
+  const scope = connection.tokens.scope;
+  return scope ? { grant_type: 'client_credentials', scope } : { grant_type: 'client_credentials' };
 }
 
 function activeWith(connection: Connection, tokens: TokenSet, now: number): Connection {

@@ -92,6 +92,7 @@ export class SqliteStore implements ConnectionStore {
       db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
       db.exec(schema);
+      addMissingColumns(db);
     } catch (cause) {
       throw new TokenkeeperError(
         'store',
@@ -136,7 +137,32 @@ export class SqliteStore implements ConnectionStore {
       if (decrypt(this.keyring, check, 'meta:key_check') !== KEY_CHECK_PLAINTEXT) {
         throw new TokenkeeperError('wrong_key', `store ${this.location} key check failed: wrong key`);
       }
+      if (keyId !== this.keyring.current.id) this.reencryptAll();
     });
+  }
+
+  /**
+   * Key rotation: the store was written with a previous key, so every sealed field is re-encrypted with the
+   * current one in the same transaction. Afterwards the previous key is no longer needed.
+   */
+  private reencryptAll(): void {
+    const rows = this.db.prepare('SELECT * FROM connections').all() as Row[];
+    for (const row of rows) {
+      const sealed = this.toRow(this.fromRow(row));
+      this.db
+        .prepare(
+          `UPDATE connections SET client_secret = :client_secret, access_token = :access_token,
+             refresh_token = :refresh_token, pending_refresh_token = :pending_refresh_token WHERE name = :name`,
+        )
+        .run({
+          name: sealed.name ?? null,
+          client_secret: sealed.client_secret ?? null,
+          access_token: sealed.access_token ?? null,
+          refresh_token: sealed.refresh_token ?? null,
+          pending_refresh_token: sealed.pending_refresh_token ?? null,
+        });
+    }
+    this.setMeta('key_check', encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check'));
   }
 
   private meta(key: string): string | undefined {
@@ -380,6 +406,18 @@ export class SqliteStore implements ConnectionStore {
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
     };
+  }
+}
+
+/** Columns added after a store file may have been created (CREATE TABLE IF NOT EXISTS does not add them). */
+function addMissingColumns(db: DatabaseSync): void {
+  const columns = new Set(
+    (db.prepare('PRAGMA table_info(connections)').all() as Array<{ name: string }>).map(
+      (column) => column.name,
+    ),
+  );
+  if (!columns.has('grant_type')) {
+    db.exec("ALTER TABLE connections ADD COLUMN grant_type TEXT NOT NULL DEFAULT 'refresh_token'");
   }
 }
 

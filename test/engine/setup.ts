@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { RefreshSettings } from '../../src/core/refresher.ts';
@@ -96,10 +97,15 @@ export async function openCustomKeeper(
 ): Promise<Keeper> {
   const env = options.env ?? {};
   const keyring = loadKeyring({ dataDir: options.dataDir, env });
-  const storePath = join(options.dataDir, 'tokenkeeper.db');
-  const store = options.connectionStore ?? SqliteStore.open({ path: storePath, keyring });
+  const store =
+    options.connectionStore ?? SqliteStore.open({ path: join(options.dataDir, 'tokenkeeper.db'), keyring });
+  // What createKeeper would have loaded for this data dir, with the inline config.
+  const loaded = {
+    ...loadConfig({ env: { ...env, TOKENKEEPER_HOME: options.dataDir }, cwd: options.dataDir }),
+    config: options.config,
+  };
   const keeper = new Keeper({
-    loaded: { config: options.config, dataDir: options.dataDir, storePath },
+    loaded,
     providers: createProviderRegistry(options.config.providers),
     store,
     journal: new RescueJournal(join(options.dataDir, 'rescue'), keyring),
