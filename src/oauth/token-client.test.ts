@@ -367,6 +367,13 @@ describe('redaction of echoed secrets', () => {
     expect(error.message).not.toContain(REFRESH_TOKEN);
   });
 
+  it('plain parameter names and values (grant_type, redirect_uri) stay readable in provider messages', async () => {
+    handler = (_req, res) =>
+      json(res, 400, { error: 'invalid_request', error_description: 'Missing parameters: refresh_token.' });
+    const error = await failure(requestToken(options(googleHealth)));
+    expect(error.message).toContain('Missing parameters: refresh_token.');
+  });
+
   it('RFC 6749 error_description echoing the client secret and refresh token', async () => {
     handler = (_req, res) =>
       json(res, 400, {

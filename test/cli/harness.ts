@@ -10,7 +10,7 @@ import {
   type SeedGrantOptions,
   type SimulatedFitbit,
 } from '../fakes/index.ts';
-import { killRunningClis, runCli, startCli, type CliProcess, type CliResult } from './run-cli.ts';
+import { startCli, type CliProcess, type CliResult } from './run-cli.ts';
 
 /** Every token the simulated Fitbit issues looks like this (fa_… access, fr_… refresh). */
 export const SIM_TOKEN_PATTERN = /\bf[ar]_[A-Za-z0-9_-]{20,}/g;
@@ -52,7 +52,8 @@ export interface Harness {
 
 export const DEFAULT_USER = 'USER01';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+/** Registers work to run after the current test (vitest's `onTestFinished` from the test context). */
+export type OnFinished = (fn: () => Promise<void> | void) => void;
 
 export function providerConfig(sim: SimulatedFitbit, extra: Record<string, unknown> = {}) {
   return {
@@ -65,19 +66,28 @@ export function providerConfig(sim: SimulatedFitbit, extra: Record<string, unkno
   };
 }
 
-/** A fresh TOKENKEEPER_HOME, a simulated Fitbit and a config pointing at it; torn down by `cleanupHarnesses`. */
+/**
+ * A fresh TOKENKEEPER_HOME, a simulated Fitbit and a config pointing at it. Everything (CLI processes still
+ * running, the simulator, the temp dir) is torn down when the test finishes, so tests may run concurrently.
+ */
 export async function createHarness(
+  onFinished: OnFinished,
   options: { sim?: FitbitSimulatorOptions; config?: Record<string, unknown> } = {},
 ): Promise<Harness> {
-  const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
-  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
   const sim = await startSimulatedFitbit({
     clientId: `client-${randomBytes(3).toString('hex')}`,
     clientSecret: `cs_${randomBytes(24).toString('base64url')}`,
     userId: DEFAULT_USER,
     ...options.sim,
   });
-  cleanups.push(() => sim.close());
+  const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
+  const processes = new Set<CliProcess>();
+  // One hook, in order: no CLI may still be writing to the home or talking to the simulator when they go.
+  onFinished(async () => {
+    await Promise.all([...processes].map((cli) => cli.stop()));
+    await sim.close();
+    rmSync(home, { recursive: true, force: true });
+  });
   const users = new Set<string>([DEFAULT_USER]);
   const secrets = new Set<string>();
   if (sim.clientSecret) secrets.add(sim.clientSecret);
@@ -140,10 +150,18 @@ export async function createHarness(
     writeConfig,
     writeText,
     snapshotSecrets,
-    cli: (args, call = {}) => runCli(argv(args, call), spawnOptions(call)).then(record),
+    cli: (args, call = {}) => harness.start(args, call).done,
     start(args, call = {}) {
       const started = startCli(argv(args, call), spawnOptions(call));
-      void started.done.then(record, () => undefined);
+      processes.add(started);
+      // Registered before any caller's own `then`, so results and secrets are recorded before the caller goes on.
+      void started.done.then(
+        (result) => {
+          processes.delete(started);
+          record(result);
+        },
+        () => processes.delete(started),
+      );
       return started;
     },
     seed(seedOptions = {}) {
@@ -164,11 +182,23 @@ export async function createHarness(
   return harness;
 }
 
-/** For afterEach: kills CLI processes still running, closes simulators, removes temp dirs. */
-export async function cleanupHarnesses(): Promise<void> {
-  await killRunningClis();
-  const pending = cleanups.splice(0).reverse();
-  for (const cleanup of pending) await cleanup();
+/** Runs the CLI with a clean environment and its own TOKENKEEPER_HOME, no simulator and no config. */
+export function runIsolated(args: string[], onFinished: OnFinished, timeoutMs?: number): Promise<CliResult> {
+  const home = tempHome(onFinished);
+  const cli = startCli(args, {
+    env: { PATH: process.env.PATH, HOME: home, TOKENKEEPER_HOME: home },
+    cwd: home,
+    timeoutMs,
+  });
+  onFinished(() => cli.stop());
+  return cli.done;
+}
+
+/** A fresh empty directory, removed when the test finishes. */
+export function tempHome(onFinished: OnFinished): string {
+  const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
+  onFinished(() => rmSync(home, { recursive: true, force: true }));
+  return home;
 }
 
 /** Throws with the CLI's output when it did not exit 0, so failures explain themselves. */

@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  cleanupHarnesses,
-  createHarness,
-  DEFAULT_USER,
-  expectSuccess,
-  lines,
-  providerConfig,
-  statusJson,
-} from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { createHarness, DEFAULT_USER, expectSuccess, lines, providerConfig, statusJson } from './harness.ts';
 
-afterEach(cleanupHarnesses);
-
-describe('tokenkeeper CLI: add, token, status, refresh, remove', () => {
-  it('add reads the refresh token from stdin, verifies it and rotates it at the provider', async () => {
-    const h = await createHarness();
+describe.concurrent('tokenkeeper CLI: add, token, status, refresh, remove', () => {
+  it('add reads the refresh token from stdin, verifies it and rotates it at the provider', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
     const seed = h.seed();
     const result = await h.cli(['add', 'me', '--provider', 'fitbit', '--refresh-token', '-'], {
       stdin: `${seed.refreshToken}\n`,
@@ -34,8 +26,10 @@ describe('tokenkeeper CLI: add, token, status, refresh, remove', () => {
     });
   });
 
-  it('add accepts the seed\'s base64 "id:secret" via --basic-credentials env:NAME', async () => {
-    const h = await createHarness();
+  it('add accepts the seed\'s base64 "id:secret" via --basic-credentials env:NAME', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
     // A config that names only the endpoints: the client id and secret can come only from --basic-credentials.
     const { clientId: _id, clientSecret: _secret, ...endpoints } = providerConfig(h.sim);
     const config = h.writeConfig({ providers: { fitbit: endpoints } }, 'endpoints-only.json');
@@ -62,8 +56,10 @@ describe('tokenkeeper CLI: add, token, status, refresh, remove', () => {
     expect(h.sim.stats.refreshSuccesses).toBe(2);
   });
 
-  it('token prints one line holding a working access token, and does not refresh again while it is valid', async () => {
-    const h = await createHarness();
+  it('token prints one line holding a working access token, and does not refresh again while it is valid', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
     await h.addConnection('me');
     const first = expectSuccess(await h.cli(['token', 'me']));
     expect(first.stdout).toMatch(/^\S+\n$/);
@@ -78,8 +74,8 @@ describe('tokenkeeper CLI: add, token, status, refresh, remove', () => {
     expect(h.sim.stats.refreshRequests).toBe(refreshes);
   });
 
-  it('status prints a table and valid JSON', async () => {
-    const h = await createHarness();
+  it('status prints a table and valid JSON', async ({ onTestFinished }) => {
+    const h = await createHarness(onTestFinished);
     const empty = expectSuccess(await h.cli(['status']));
     expect(empty.stdout).toMatch(/No connections yet/);
     expect(JSON.parse(expectSuccess(await h.cli(['status', '--json'])).stdout)).toEqual([]);
@@ -110,8 +106,10 @@ describe('tokenkeeper CLI: add, token, status, refresh, remove', () => {
     expect(me?.scope).toBe('activity heartrate profile sleep');
   });
 
-  it('refresh --force rotates; refresh --all covers every connection; refresh alone is a usage error', async () => {
-    const h = await createHarness();
+  it('refresh --force rotates; refresh --all covers every connection; refresh alone is a usage error', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
     await h.addConnection('me');
     await h.addConnection('partner', 'USER02');
 
@@ -149,8 +147,10 @@ describe('tokenkeeper CLI: add, token, status, refresh, remove', () => {
     expect(unknown.stdout).toMatch(/nobody: FAILED: no connection named "nobody"/);
   });
 
-  it('remove --revoke revokes the tokens at the provider and deletes the connection', async () => {
-    const h = await createHarness();
+  it('remove --revoke revokes the tokens at the provider and deletes the connection', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
     await h.addConnection('me');
     await h.addConnection('other', 'USER02');
     const result = expectSuccess(await h.cli(['remove', 'me', '--revoke']));

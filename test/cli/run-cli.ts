@@ -1,9 +1,17 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root and the CLI entry point, derived from this file's location. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const cliEntry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+/**
+ * Node's on-disk compile cache, shared by every CLI the tests start: it cuts a CLI start from ~250 ms to ~100 ms
+ * of CPU. It only caches V8 bytecode and does not change behaviour.
+ */
+const compileCache = join(tmpdir(), 'tokenkeeper-test-compile-cache');
 
 export interface CliResult {
   args: string[];
@@ -18,7 +26,7 @@ export interface CliResult {
 }
 
 export interface RunCliOptions {
-  /** The complete environment of the child (nothing is inherited implicitly). */
+  /** The complete environment of the child (nothing is inherited implicitly, except NODE_COMPILE_CACHE). */
   env: NodeJS.ProcessEnv;
   cwd?: string;
   /** Written to stdin, which is then closed. Without it stdin is closed at once (unless `keepStdinOpen`). */
@@ -40,19 +48,18 @@ export interface CliProcess {
   ): Promise<RegExpMatchArray>;
   /** Resolves when the process has exited. */
   readonly done: Promise<CliResult>;
+  /** Kills the process (SIGKILL) if it is still running and waits for it to exit. */
+  stop(): Promise<void>;
 }
-
-const running = new Set<ChildProcessWithoutNullStreams>();
 
 /** Starts the real CLI (`node src/cli/main.ts …`) as a subprocess. */
 export function startCli(args: string[], options: RunCliOptions): CliProcess {
   const started = Date.now();
   const child = spawn(process.execPath, [cliEntry, ...args], {
     cwd: options.cwd ?? repoRoot,
-    env: options.env,
+    env: { NODE_COMPILE_CACHE: compileCache, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  running.add(child);
   let stdout = '';
   let stderr = '';
   const listeners = new Set<() => void>();
@@ -79,14 +86,13 @@ export function startCli(args: string[], options: RunCliOptions): CliProcess {
 
   const done = new Promise<CliResult>((resolve, reject) => {
     child.once('error', (error) => {
+      closed = true;
       clearTimeout(timer);
-      running.delete(child);
       reject(error);
     });
     child.once('close', (code, signal) => {
       closed = true;
       clearTimeout(timer);
-      running.delete(child);
       notify();
       resolve({ args, code, signal, stdout, stderr, timedOut, durationMs: Date.now() - started });
     });
@@ -98,6 +104,10 @@ export function startCli(args: string[], options: RunCliOptions): CliProcess {
     stdout: () => stdout,
     stderr: () => stderr,
     done,
+    async stop() {
+      if (!closed) child.kill('SIGKILL');
+      await done.catch(() => undefined);
+    },
     waitFor(pattern, { stream = 'stderr', timeoutMs = 10_000 } = {}) {
       return new Promise<RegExpMatchArray>((resolve, reject) => {
         const check = () => {
@@ -132,19 +142,4 @@ export function startCli(args: string[], options: RunCliOptions): CliProcess {
 /** Runs the CLI to completion and returns its exit code and output. */
 export function runCli(args: string[], options: RunCliOptions): Promise<CliResult> {
   return startCli(args, options).done;
-}
-
-/** Kills (SIGKILL) every CLI process started by this module that is still running; for afterEach. */
-export async function killRunningClis(): Promise<void> {
-  const children = [...running];
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('close', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
 }

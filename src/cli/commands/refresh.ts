@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeError, TokenkeeperError } from '../../core/errors.ts';
+import { describeError, exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { withKeeper } from '../context.ts';
 import { formatDuration, printJson } from '../output.ts';
 import { summaryJson } from './summary-json.ts';
@@ -26,7 +26,7 @@ export function registerRefresh(program: Command): void {
           async (keeper) => {
             const targets = options.all ? (await keeper.status()).map((c) => c.name) : names;
             const results = [];
-            let worst: TokenkeeperError | undefined;
+            let worstExitCode: number = exitCodes.ok;
             for (const name of targets) {
               try {
                 const summary = await keeper.refresh(name, { force: options.force });
@@ -40,15 +40,14 @@ export function registerRefresh(program: Command): void {
                 const message = describeError(error);
                 results.push({ name, ok: false, error: message });
                 if (!options.json) process.stdout.write(`${name}: FAILED: ${message}\n`);
-                const failure =
-                  error instanceof TokenkeeperError
-                    ? error
-                    : new TokenkeeperError('provider_unavailable', message);
-                if (!worst || failure.exitCode > worst.exitCode) worst = failure;
+                worstExitCode = Math.max(
+                  worstExitCode,
+                  error instanceof TokenkeeperError ? error.exitCode : exitCodes.failure,
+                );
               }
             }
             if (options.json) printJson(results);
-            if (worst) process.exitCode = worst.exitCode;
+            if (worstExitCode !== exitCodes.ok) process.exitCode = worstExitCode;
           },
           'info',
         );

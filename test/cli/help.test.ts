@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { runIsolated as run } from './harness.ts';
+
+describe.concurrent('tokenkeeper --help', () => {
+  const commands = ['connect', 'add', 'refresh', 'token', 'status', 'remove', 'run', 'demo'];
+
+  it('main help lists every command and the exit codes', async ({ onTestFinished }) => {
+    const result = await run(['--help'], onTestFinished);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    for (const command of commands) expect(result.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
+    expect(result.stdout).toMatch(/^Exit codes:$/m);
+    for (const code of [0, 1, 2, 3, 4, 5]) {
+      expect(result.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
+    }
+  });
+
+  it.for(commands)('%s --help exits 0 and shows its usage', async (command, { onTestFinished }) => {
+    const result = await run([command, '--help'], onTestFinished);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Usage: tokenkeeper ${command} `));
+    expect(result.stdout).toMatch(/-h, --help/);
+  });
+
+  it('help <command> and --version work', async ({ onTestFinished }) => {
+    const help = await run(['help', 'refresh'], onTestFinished);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: tokenkeeper refresh /);
+    const version = await run(['--version'], onTestFinished);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
