@@ -164,12 +164,7 @@ export class Keeper {
   async addConnection(input: NewConnectionInput): Promise<ConnectionSummary> {
     assertConnectionName(input.name);
     this.providers.get(input.provider);
-    if (!input.tokens.refreshToken && input.grant !== 'client_credentials') {
-      throw new TokenkeeperError(
-        'needs_reauth',
-        `provider ${input.provider} issued no refresh token for "${input.name}": check the app's offline-access settings and connect again`,
-      );
-    }
+    assertRenewable(input, input.tokens);
     const saved = await this.store.insert({
       name: input.name,
       provider: input.provider,
@@ -183,17 +178,30 @@ export class Keeper {
     return this.summarize(saved);
   }
 
-  /** Replaces the tokens of an existing connection after the user re-authorised it. */
+  /**
+   * Replaces the tokens of an existing connection after the user re-authorised it. A consent that returns no
+   * refresh token (Google without prompt=consent) keeps the old one if it is still alive at the same provider.
+   */
   async reconnect(input: NewConnectionInput): Promise<ConnectionSummary> {
     const existing = await this.store.get(input.name);
     if (!existing) return this.addConnection(input);
+    const oldStillValid =
+      existing.provider === input.provider &&
+      existing.clientId === input.clientId &&
+      existing.status !== 'needs_reauth' &&
+      existing.status !== 'provider_retired';
+    const tokens: TokenSet = {
+      ...input.tokens,
+      refreshToken: input.tokens.refreshToken ?? (oldStillValid ? existing.tokens.refreshToken : undefined),
+    };
+    assertRenewable(input, tokens);
     const saved = await this.store.update({
       ...existing,
       provider: input.provider,
       grant: input.grant ?? 'refresh_token',
       clientId: input.clientId,
       clientSecret: input.clientSecret,
-      tokens: input.tokens,
+      tokens,
       status: 'active',
       pending: undefined,
       failureCount: 0,
@@ -273,6 +281,15 @@ export class Keeper {
       refreshInProgress: connection.pending !== undefined,
       createdAt: connection.createdAt,
     };
+  }
+}
+
+function assertRenewable(input: NewConnectionInput, tokens: TokenSet): void {
+  if (!tokens.refreshToken && input.grant !== 'client_credentials') {
+    throw new TokenkeeperError(
+      'needs_reauth',
+      `provider ${input.provider} issued no refresh token for "${input.name}": check the app's offline-access settings (e.g. an offline scope) and connect again`,
+    );
   }
 }
 

@@ -2,13 +2,18 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, exitCodes, TokenkeeperError } from '../core/errors.ts';
 import { registerAdd } from './commands/add.ts';
+import { registerApiKey } from './commands/api-key.ts';
 import { registerConnect } from './commands/connect.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerFetch } from './commands/fetch.ts';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerProviders } from './commands/providers.ts';
 import { registerRefresh } from './commands/refresh.ts';
 import { registerRemove } from './commands/remove.ts';
 import { registerRun } from './commands/run.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerToken } from './commands/token.ts';
+import { registerWebhook } from './commands/webhook.ts';
 import { version } from '../version.ts';
 
 const exitCodeHelp = `
@@ -47,8 +52,13 @@ export function buildProgram(): Command {
     registerRefresh,
     registerToken,
     registerStatus,
+    registerProviders,
     registerRemove,
     registerRun,
+    registerMigrate,
+    registerApiKey,
+    registerWebhook,
+    registerFetch,
     registerDemo,
   ]) {
     register(program);

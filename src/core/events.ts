@@ -27,6 +27,10 @@ export type KeeperEvent =
       error?: string;
     }
   | { type: 'rescued'; name: string; provider: string; journalPath: string }
-  | { type: 'rescue_applied'; name: string; provider: string };
+  | { type: 'rescue_applied'; name: string; provider: string }
+  /** The store-level lock was taken after waiting `waitedMs` for another refresher (metrics). */
+  | { type: 'lock_acquired'; name: string; provider: string; waitedMs: number }
+  /** A refresh call failed because the store could not be read or written (metrics). */
+  | { type: 'store_error'; name: string; error: string };
 
 export type KeeperEventListener = (event: KeeperEvent) => void;

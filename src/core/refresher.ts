@@ -306,7 +306,8 @@ export class Refresher {
       ) {
         return current;
       }
-      const holdsSpent = stored.refreshToken === entry.spentRefreshToken;
+      // Client-credentials connections hold no refresh token and spend '' (see refreshLocked).
+      const holdsSpent = (stored.refreshToken ?? '') === entry.spentRefreshToken;
       const newer = (stored.obtainedAt ?? 0) > (entry.tokens.obtainedAt ?? 0);
       if (!holdsSpent || newer) {
         logger.warn(

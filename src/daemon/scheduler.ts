@@ -1,6 +1,9 @@
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keeper } from '../keeper.ts';
+import type { ProviderRateLimit } from '../stores/store.ts';
+import { runFleetScheduler } from './fleet-scheduler.ts';
+import { rateLimitsFrom } from './rate-limits.ts';
 
 export interface SchedulerOptions {
   /** Refreshes running at once. */
@@ -9,6 +12,11 @@ export interface SchedulerOptions {
   maxSleepMs: number;
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * Fleet mode only (stores with `joinFleet`): per-provider token-request limits the whole fleet respects.
+   * Default: the built-in limits, overridden by TOKENKEEPER_RATE_LIMITS (see rate-limits.ts).
+   */
+  rateLimits?: readonly ProviderRateLimit[];
 }
 
 export interface SchedulerStats {
@@ -24,6 +32,19 @@ const inactive = new Set(['needs_reauth', 'provider_retired']);
  * nothing new and resolves after in-flight refreshes finish.
  */
 export async function runScheduler(keeper: Keeper, options: SchedulerOptions): Promise<SchedulerStats> {
+  const { store } = keeper;
+  if (store.joinFleet) {
+    // A store shared by a fleet (PostgreSQL): claim due connections instead of listing them all every tick.
+    store.setRefreshPlanner?.((connection) => keeper.nextRefreshAt(connection));
+    return runFleetScheduler(
+      keeper,
+      (owner) => (store.joinFleet as NonNullable<typeof store.joinFleet>).call(store, owner),
+      {
+        ...options,
+        rateLimits: options.rateLimits ?? rateLimitsFrom(process.env),
+      },
+    );
+  }
   const { signal, logger } = options;
   const running = new Map<string, Promise<void>>();
   const stats: SchedulerStats = { refreshed: 0, failed: 0 };

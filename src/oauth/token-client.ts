@@ -66,6 +66,17 @@ export class TokenEndpointError extends TokenkeeperError {
   }
 }
 
+/** Request parameters that carry secrets (and are scrubbed from provider error texts); others are plain words. */
+const secretParams = [
+  'refresh_token',
+  'code',
+  'code_verifier',
+  'client_secret',
+  'device_code',
+  'assertion',
+  'password',
+];
+
 export interface TokenResponse {
   accessToken: string;
   refreshToken?: string;
@@ -95,12 +106,48 @@ export interface TokenRequestOptions {
  * some providers (Fitbit) echo the refresh token back in their error text.
  */
 export async function requestToken(options: TokenRequestOptions): Promise<TokenResponse> {
+  const { provider, params } = options;
+  const refreshParams = params.grant_type === 'refresh_token' ? provider.extraRefreshParams : undefined;
+  const answer = await postForm({
+    ...options,
+    url: provider.tokenUrl,
+    what: 'token endpoint',
+    params: { ...provider.extraTokenParams, ...refreshParams, ...params },
+  });
+  return interpretResponse(provider, answer);
+}
+
+export interface FormPostOptions extends Omit<TokenRequestOptions, 'params'> {
+  url: string;
+  /** Names the endpoint in messages, e.g. "token endpoint". */
+  what: string;
+  /** The complete form body (before client authentication is added). */
+  params: Record<string, string>;
+}
+
+/** A provider's answer to a form POST, normalized by the provider's hook, with a scrubber for its secrets. */
+export interface FormAnswer {
+  status: number;
+  json: unknown;
+  headers: Headers;
+  where: string;
+  scrub: (text: string) => string;
+}
+
+/**
+ * POSTs a form to one of the provider's OAuth endpoints (token, device authorization): client authentication in
+ * the provider's style, timeout, bounded body, no redirects, network failures classified. The answer goes through
+ * the provider's `normalizeResponse` hook, so callers see RFC 6749-shaped statuses and bodies.
+ */
+export async function postForm(options: FormPostOptions): Promise<FormAnswer> {
   const { provider, clientId, clientSecret, params } = options;
-  const url = checkEndpointUrl(provider.tokenUrl, `token URL of provider "${provider.id}"`);
-  const secrets = [clientSecret, ...Object.values(params)].filter((value): value is string => !!value);
+  const url = checkEndpointUrl(options.url, `${options.what} URL of provider "${provider.id}"`);
+  const secrets = [clientSecret, ...secretParams.map((key) => params[key])].filter(
+    (value): value is string => !!value,
+  );
   const scrub = (text: string) => redactSecrets(text, secrets);
 
-  const body = new URLSearchParams({ ...provider.extraTokenParams, ...params });
+  const body = new URLSearchParams(params);
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
@@ -120,7 +167,7 @@ export async function requestToken(options: TokenRequestOptions): Promise<TokenR
     if (timeout.aborted) {
       throw new TokenEndpointError(
         'timeout',
-        `${provider.id} token endpoint did not answer within ${options.timeoutMs} ms`,
+        `${provider.id} ${options.what} did not answer within ${options.timeoutMs} ms`,
         {
           cause: error,
         },
@@ -130,24 +177,25 @@ export async function requestToken(options: TokenRequestOptions): Promise<TokenR
     const reason = scrub(describeFetchError(error));
     throw new TokenEndpointError(
       'network',
-      `cannot reach ${provider.id} token endpoint ${url.origin}: ${reason}`,
+      `cannot reach ${provider.id} ${options.what} ${url.origin}: ${reason}`,
       {
         cause: error,
       },
     );
   }
-  return interpretResponse(provider, response, text, scrub);
+  const raw = { status: response.status, json: parseJson(text) };
+  const normalized = provider.normalizeResponse ? provider.normalizeResponse(raw) : raw;
+  return {
+    status: normalized.status,
+    json: normalized.json,
+    headers: response.headers,
+    where: `${provider.id} ${options.what}`,
+    scrub,
+  };
 }
 
-function interpretResponse(
-  provider: ProviderDefinition,
-  response: Response,
-  text: string,
-  scrub: (text: string) => string,
-): TokenResponse {
-  const { status } = response;
-  const json = parseJson(text);
-  const where = `${provider.id} token endpoint`;
+function interpretResponse(provider: ProviderDefinition, answer: FormAnswer): TokenResponse {
+  const { status, json, where } = answer;
   if (status >= 200 && status < 300) {
     if (json === undefined || typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new TokenEndpointError(
@@ -158,27 +206,33 @@ function interpretResponse(
         },
       );
     }
-    return parseTokenBody(json as Record<string, unknown>, where, rateLimitHeaders(response));
+    return parseTokenBody(json as Record<string, unknown>, where, rateLimitHeaders(answer.headers), provider);
   }
+  throw endpointFailure(provider, answer);
+}
+
+/** Classifies an error answer (status outside 2xx) into the TokenEndpointError the engine acts on. */
+export function endpointFailure(provider: ProviderDefinition, answer: FormAnswer): TokenEndpointError {
+  const { status, json, where, scrub } = answer;
   const info = readProviderError(provider, json);
   const detail = info?.code
-    ? `${info.code}${info.message ? `: ${scrub(truncate(info.message))}` : ''}`
+    ? `${info.code}${info.message ? `: ${truncate(scrub(info.message))}` : ''}`
     : `HTTP ${status}`;
-  const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+  const retryAfterMs = parseRetryAfter(answer.headers.get('retry-after'), Date.now());
   const details = { status, retryAfterMs, providerCode: info?.code };
   if (status === 410) {
-    throw new TokenEndpointError(
+    return new TokenEndpointError(
       'retired',
       provider.retiredHint ?? `${where} answered 410 Gone: the provider retired this API`,
       details,
     );
   }
   if (status === 429)
-    throw new TokenEndpointError('rate_limited', `${where} is rate limiting (${detail})`, details);
+    return new TokenEndpointError('rate_limited', `${where} is rate limiting (${detail})`, details);
   if (status >= 500)
-    throw new TokenEndpointError('server', `${where} failed with HTTP ${status} (${detail})`, details);
+    return new TokenEndpointError('server', `${where} failed with HTTP ${status} (${detail})`, details);
   if (status >= 300 && status < 400) {
-    throw new TokenEndpointError(
+    return new TokenEndpointError(
       'bad_response',
       `${where} answered with a redirect (HTTP ${status}); check the token URL`,
       details,
@@ -186,22 +240,27 @@ function interpretResponse(
   }
   const code = info?.code;
   if (code === 'invalid_grant' || code === 'expired_token') {
-    throw new TokenEndpointError('invalid_grant', `${where} rejected the refresh token (${detail})`, details);
+    return new TokenEndpointError(
+      'invalid_grant',
+      `${where} rejected the refresh token (${detail})`,
+      details,
+    );
   }
   if (code === 'invalid_client' || code === 'unauthorized_client' || (status === 401 && code === undefined)) {
-    throw new TokenEndpointError(
+    return new TokenEndpointError(
       'invalid_client',
       `${where} rejected the client credentials (${detail}): check the client id and secret`,
       details,
     );
   }
-  throw new TokenEndpointError('rejected', `${where} rejected the request (${detail})`, details);
+  return new TokenEndpointError('rejected', `${where} rejected the request (${detail})`, details);
 }
 
 function parseTokenBody(
   body: Record<string, unknown>,
   where: string,
-  rateLimit?: Record<string, string>,
+  rateLimit: Record<string, string> | undefined,
+  provider: ProviderDefinition,
 ): TokenResponse {
   const accessToken = body.access_token;
   if (typeof accessToken !== 'string' || accessToken.length === 0) {
@@ -220,7 +279,7 @@ function parseTokenBody(
   }
   const expiresIn = typeof body.expires_in === 'string' ? Number(body.expires_in) : body.expires_in;
   const scope = Array.isArray(body.scope) ? body.scope.join(' ') : body.scope;
-  const userId = body.user_id ?? body.userid;
+  const userId = body.user_id ?? body.userid ?? provider.accountIdFrom?.(body);
   return {
     accessToken,
     refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
@@ -242,9 +301,9 @@ function readProviderError(provider: ProviderDefinition, json: unknown): Provide
   return { code: error, message: typeof description === 'string' ? description : undefined };
 }
 
-function rateLimitHeaders(response: Response): Record<string, string> | undefined {
+function rateLimitHeaders(headers: Headers): Record<string, string> | undefined {
   const found: Record<string, string> = {};
-  response.headers.forEach((value, key) => {
+  headers.forEach((value, key) => {
     if (key.includes('rate-limit') || key.includes('ratelimit')) found[key] = value;
   });
   return Object.keys(found).length > 0 ? found : undefined;

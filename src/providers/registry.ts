@@ -2,6 +2,7 @@ import { TokenkeeperError } from '../core/errors.ts';
 import type { ProviderSettings } from '../config/schema.ts';
 import { checkEndpointUrl } from '../oauth/url-policy.ts';
 import { builtInProviders } from './catalog.ts';
+import { fillUrlParameters } from './url-parameters.ts';
 import type { ProviderDefinition } from './types.ts';
 
 /** Client credentials and redirect URI configured for a provider (secrets still as references). */
@@ -19,29 +20,31 @@ export interface ProviderRegistry {
 
 /**
  * Built-in providers with config overrides applied, plus user-defined ones (`extends` a built-in, usually
- * `oauth2`). Every endpoint is checked here, so a bad URL is reported when the config loads, not mid-refresh.
+ * `oauth2`). URL placeholders such as `{tenant}` are filled and every endpoint is checked here, so a bad URL is
+ * reported when the config loads, not mid-refresh.
  */
 export function createProviderRegistry(settings: Record<string, ProviderSettings> = {}): ProviderRegistry {
-  const definitions = new Map<string, ProviderDefinition>(
+  const templates = new Map<string, ProviderDefinition>(
     builtInProviders.map((provider) => [provider.id, provider]),
   );
   const clients = new Map<string, ProviderClientSettings>();
   for (const [id, entry] of Object.entries(settings)) {
     const baseId = entry.extends ?? id;
-    const base = definitions.get(baseId) ?? builtInProviders.find((provider) => provider.id === baseId);
+    const base = templates.get(baseId) ?? builtInProviders.find((provider) => provider.id === baseId);
     if (!base) {
       throw new TokenkeeperError(
         'config',
         `providers.${id}: unknown provider "${baseId}"; add "extends": "oauth2" to define your own, or use one of ${builtInProviders.map((p) => p.id).join(', ')}`,
       );
     }
-    const merged: ProviderDefinition = {
+    templates.set(id, {
       ...base,
       id,
       displayName: entry.displayName ?? (entry.extends ? id : base.displayName),
       authorizationUrl: entry.authorizationUrl ?? base.authorizationUrl,
       tokenUrl: entry.tokenUrl ?? base.tokenUrl,
       revokeUrl: entry.revokeUrl ?? base.revokeUrl,
+      deviceAuthorizationUrl: entry.deviceAuthorizationUrl ?? base.deviceAuthorizationUrl,
       apiBaseUrl: entry.apiBaseUrl ?? base.apiBaseUrl,
       clientAuth: entry.clientAuth ?? base.clientAuth,
       pkce: entry.pkce ?? base.pkce,
@@ -49,14 +52,23 @@ export function createProviderRegistry(settings: Record<string, ProviderSettings
       defaultScopes: entry.scopes ?? base.defaultScopes,
       extraAuthParams: { ...base.extraAuthParams, ...entry.extraAuthParams },
       extraTokenParams: { ...base.extraTokenParams, ...entry.extraTokenParams },
-    };
-    validateEndpoints(merged, `providers.${id}`);
-    definitions.set(id, merged);
+      urlParameters: {
+        ...base.urlParameters,
+        ...(entry.tenant === undefined ? {} : { tenant: entry.tenant }),
+      },
+    });
     clients.set(id, {
       clientId: entry.clientId,
       clientSecretRef: entry.clientSecret,
       redirectUri: entry.redirectUri,
     });
+  }
+  const definitions = new Map<string, ProviderDefinition>();
+  for (const [id, template] of templates) {
+    const where = settings[id] ? `providers.${id}` : `built-in provider ${id}`;
+    const provider = fillUrlParameters(template, where);
+    validateEndpoints(provider, where);
+    definitions.set(id, provider);
   }
   return {
     get(id) {
@@ -84,5 +96,8 @@ function validateEndpoints(provider: ProviderDefinition, where: string): void {
   if (provider.tokenUrl) checkEndpointUrl(provider.tokenUrl, `${where}.tokenUrl`);
   if (provider.authorizationUrl) checkEndpointUrl(provider.authorizationUrl, `${where}.authorizationUrl`);
   if (provider.revokeUrl) checkEndpointUrl(provider.revokeUrl, `${where}.revokeUrl`);
+  if (provider.deviceAuthorizationUrl) {
+    checkEndpointUrl(provider.deviceAuthorizationUrl, `${where}.deviceAuthorizationUrl`);
+  }
   if (provider.apiBaseUrl) checkEndpointUrl(provider.apiBaseUrl, `${where}.apiBaseUrl`);
 }

@@ -29,6 +29,8 @@ export interface TokenRequestContext {
   wait(ms: number): Promise<void>;
   /** The provider's error body for a status fault that brings none. */
   errorBody(status: number): object;
+  /** Renders status faults in the provider's own way (e.g. Withings reports errors inside HTTP 200). */
+  faultReply?: (fault: { status: number; body?: string | object; headers?: Record<string, string> }) => Reply;
 }
 
 /** Answers a token-endpoint request, letting the fault (if any) replace or wrap the normal processing. */
@@ -61,13 +63,23 @@ export async function answerTokenRequest(ctx: TokenRequestContext, process: () =
   // The client may have given up meanwhile; a real provider still processes what it received.
   const reply = process();
   if (fault?.kind === 'rotate-then-hang') return;
+  if (fault?.kind === 'omit') return send(res, omitFields(reply, fault.fields));
   send(res, fault?.kind === 'rotate-then-status' ? faultReply(fault, ctx) : reply);
+}
+
+/** Strips top-level fields from a JSON success body (simulators that wrap their bodies strip them themselves). */
+function omitFields(reply: Reply, fields: readonly string[]): Reply {
+  if (reply.status !== 200 || typeof reply.body !== 'object') return reply;
+  const body: Record<string, unknown> = { ...(reply.body as Record<string, unknown>) };
+  for (const field of fields) delete body[field];
+  return { ...reply, body };
 }
 
 function faultReply(
   fault: { status: number; body?: string | object; headers?: Record<string, string> },
   ctx: TokenRequestContext,
 ): Reply {
+  if (ctx.faultReply && fault.body === undefined) return ctx.faultReply(fault);
   const reply: Reply = { status: fault.status, body: fault.body ?? ctx.errorBody(fault.status) };
   if (fault.headers) reply.headers = fault.headers;
   return reply;

@@ -14,7 +14,12 @@ export type Fault =
   /** Process the request (the refresh token is now spent, the new pair exists) but never send the answer. */
   | { kind: 'rotate-then-hang' }
   /** Process the request, then answer an error instead of the result. */
-  | { kind: 'rotate-then-status'; status: number; body?: string | object; headers?: Record<string, string> };
+  | { kind: 'rotate-then-status'; status: number; body?: string | object; headers?: Record<string, string> }
+  /**
+   * Answer successfully but leave these fields out of the token response. Leaving out `refresh_token` means the
+   * provider did not rotate (the presented one stays valid); leaving out `expires_in` drops every expiry field.
+   */
+  | { kind: 'omit'; fields: Array<'refresh_token' | 'expires_in' | 'scope'> };
 
 export interface RequestRecord {
   method: string;

@@ -18,6 +18,14 @@ export interface StoreContext {
 export async function openStore(spec: string, context: StoreContext): Promise<ConnectionStore> {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec)?.[1]?.toLowerCase();
   if (scheme === undefined) return SqliteStore.open({ path: spec, keyring: context.keyring });
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    const { PostgresStore } = await import('./postgres/postgres-store.ts');
+    return PostgresStore.open({ spec, keyring: context.keyring });
+  }
+  if (scheme === 'keyvault') {
+    const { openKeyVaultStore } = await import('./keyvault/index.ts');
+    return openKeyVaultStore(spec, { env: context.env });
+  }
   throw new TokenkeeperError(
     'config',
     `unsupported store "${scheme}://…": use a SQLite file path (the default), postgres://… or keyvault://…`,

@@ -29,4 +29,50 @@ export interface ConnectionStore {
   renewLock(handle: LockHandle, ttlMs: number): Promise<boolean>;
   releaseLock(handle: LockHandle): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional, for stores shared by a fleet of daemons (PostgreSQL): join as a worker that claims due
+   * connections, so the daemon reads only what it will refresh instead of listing every connection.
+   */
+  joinFleet?(owner: string): Promise<FleetMember>;
+  /** Optional: how the store computes the due time it indexes; the daemon installs its own expiry policy. */
+  setRefreshPlanner?(plan: (connection: Connection) => number | undefined): void;
+  /** Optional: how many connections and the earliest due time, without reading secrets (cheap on big stores). */
+  overview?(): Promise<{ connections: number; nextRefreshAt?: number }>;
+}
+
+/** At most `requests` token requests per `windowMs` for each connection (one user at one app) of `provider`. */
+export interface ProviderRateLimit {
+  provider: string;
+  requests: number;
+  windowMs: number;
+}
+
+export interface ClaimRequest {
+  /** Keeper-clock time: connections due at or before it are claimed. */
+  now: number;
+  limit: number;
+  rateLimits: readonly ProviderRateLimit[];
+  /** Token requests one claimed refresh may make, charged to the rate limit up front. */
+  requestsPerClaim: number;
+}
+
+/** A connection handed to one fleet worker; `fence` grows with every claim of that connection. */
+export interface Claim {
+  name: string;
+  fence: number;
+}
+
+/** One worker's membership of a fleet; it stays alive while the process heartbeats, and its claims with it. */
+export interface FleetMember {
+  readonly owner: string;
+  /** How often the worker should look for work left by dead members, at least (ms). */
+  readonly recheckMs: number;
+  /** Claims due connections no live worker holds; connections over their rate limit are postponed instead. */
+  claimDue(request: ClaimRequest): Promise<{ claimed: Claim[]; postponed: number }>;
+  /** Hands a claim back; `notBefore` pushes the connection's next due time to at least that moment. */
+  release(claim: Claim, options?: { notBefore?: number }): Promise<void>;
+  /** The earliest due time among unclaimed connections (keeper clock), if any. */
+  nextDueAt(): Promise<number | undefined>;
+  /** Releases every claim still held and leaves the fleet. */
+  leave(): Promise<void>;
 }

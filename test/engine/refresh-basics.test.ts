@@ -144,3 +144,35 @@ describe('missing expires_in', () => {
     expect(sim.stats.tokenRequests).toBe(2);
   });
 });
+
+describe('reconnect', () => {
+  it('a consent that returns no refresh token keeps the old, still valid one; a dead one is refused', async () => {
+    const { keeper, sim, name, grant } = await fitbitWithConnection();
+    const before = await stored(keeper, name);
+
+    await keeper.reconnect({
+      name,
+      provider: 'fitbit',
+      clientId: before.clientId,
+      clientSecret: before.clientSecret,
+      tokens: { accessToken: 'fa_new-access-token-without-refresh', expiresAt: Date.now() + 3_600_000 },
+    });
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(grant.refreshToken);
+    const refreshed = await keeper.refresh(name, { force: true });
+    expect(refreshed.status).toBe('active');
+    expect(sim.stats.invalidGrant).toBe(0);
+
+    const current = await stored(keeper, name);
+    await keeper.store.update({ ...current, status: 'needs_reauth' });
+    await expect(
+      keeper.reconnect({
+        name,
+        provider: 'fitbit',
+        clientId: current.clientId,
+        clientSecret: current.clientSecret,
+        tokens: { accessToken: 'fa_another-access-token-without-refresh' },
+      }),
+    ).rejects.toMatchObject({ code: 'needs_reauth' });
+    expect((await stored(keeper, name)).status).toBe('needs_reauth');
+  });
+});

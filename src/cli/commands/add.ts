@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeError, isTokenkeeperError, TokenkeeperError } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
+import type { Keeper } from '../../keeper.ts';
 import { withKeeper } from '../context.ts';
 import { formatDuration, printJson } from '../output.ts';
 import { assertOneStdinSecret, decodeBasicCredentials, secretArg } from '../secrets.ts';
@@ -12,6 +13,8 @@ interface AddOptions {
   clientSecret?: string;
   basicCredentials?: string;
   refreshToken: string;
+  clientCredentials?: boolean;
+  scope?: string[];
   verify: boolean;
   json?: boolean;
 }
@@ -31,10 +34,31 @@ export function registerAdd(program: Command): void {
       'the seed\'s "FitbitCredentials" value, base64("id:secret"), as env:NAME, file:PATH or -',
     )
     .option('--refresh-token <ref>', 'refresh token as env:NAME, file:PATH or - (stdin)', '-')
+    .option(
+      '--client-credentials',
+      'a client-credentials connection (RFC 6749 §4.4): no refresh token, renewed by asking again with the client secret',
+    )
+    .option('--scope <scope...>', 'scopes to request (client credentials only)')
     .option('--no-verify', 'do not refresh once right away to prove the token works')
     .option('--json', 'print JSON')
     .action(async (name: string, options: AddOptions, command: Command) => {
-      assertOneStdinSecret([options.clientSecret, options.basicCredentials, options.refreshToken]);
+      if (options.clientCredentials && command.getOptionValueSource('refreshToken') === 'cli') {
+        throw new TokenkeeperError(
+          'usage',
+          '--client-credentials connections have no refresh token: drop --refresh-token',
+        );
+      }
+      if (options.scope && !options.clientCredentials) {
+        throw new TokenkeeperError(
+          'usage',
+          '--scope applies to --client-credentials only (an imported refresh token keeps its own scopes)',
+        );
+      }
+      assertOneStdinSecret([
+        options.clientSecret,
+        options.basicCredentials,
+        options.clientCredentials ? undefined : options.refreshToken,
+      ]);
       await withKeeper(command, async (keeper) => {
         keeper.providers.get(options.provider);
         const configured = keeper.providers.clientSettings(options.provider);
@@ -59,6 +83,10 @@ export function registerAdd(program: Command): void {
             'usage',
             `no client id: pass --client-id or set providers.${options.provider}.clientId in the config`,
           );
+        }
+        if (options.clientCredentials) {
+          await addClientCredentials(keeper, name, options, clientId, clientSecret);
+          return;
         }
         const refreshToken = await secretArg(options.refreshToken, 'refresh token');
         await keeper.addConnection({
@@ -97,4 +125,59 @@ export function registerAdd(program: Command): void {
         }
       });
     });
+}
+
+/** `add --client-credentials`: save the connection, then get its first access token (unless --no-verify). */
+async function addClientCredentials(
+  keeper: Keeper,
+  name: string,
+  options: AddOptions,
+  clientId: string,
+  clientSecret: string | undefined,
+): Promise<void> {
+  const provider = keeper.providers.get(options.provider);
+  if (!(provider.grants ?? ['authorization_code']).includes('client_credentials')) {
+    throw new TokenkeeperError(
+      'usage',
+      `provider ${provider.id} does not offer the client credentials grant: use connect or add with a refresh token`,
+    );
+  }
+  if (clientSecret === undefined) {
+    throw new TokenkeeperError(
+      'usage',
+      `client credentials need the client secret: pass --client-secret or set providers.${provider.id}.clientSecret`,
+    );
+  }
+  const scopes = options.scope ?? [];
+  await keeper.addConnection({
+    name,
+    provider: provider.id,
+    clientId,
+    clientSecret,
+    grant: 'client_credentials',
+    tokens: scopes.length > 0 ? { scope: scopes.join(provider.scopeSeparator) } : {},
+  });
+  if (!options.verify) {
+    const summary = await keeper.get(name);
+    if (options.json) printJson(summary && summaryJson(summary));
+    else process.stdout.write(`${name}: saved (the first access token is requested when one is asked for)\n`);
+    return;
+  }
+  try {
+    const summary = await keeper.refresh(name, { force: true });
+    if (options.json) return printJson(summaryJson(summary));
+    const left = summary.expiresAt === undefined ? '?' : formatDuration(summary.expiresAt - Date.now());
+    process.stdout.write(
+      `${name}: client-credentials connection to ${provider.displayName} saved; access token valid for ${left}, renewed by asking again\n`,
+    );
+  } catch (error) {
+    if (isTokenkeeperError(error, 'invalid_client') || isTokenkeeperError(error, 'provider_rejected')) {
+      await keeper.remove(name);
+      throw new TokenkeeperError(error.code, `${describeError(error)} — nothing was saved`);
+    }
+    throw new TokenkeeperError(
+      isTokenkeeperError(error) ? error.code : 'provider_unavailable',
+      `${name}: saved, but the first token request failed (${describeError(error)}); it will be retried`,
+    );
+  }
 }

@@ -4,6 +4,7 @@ import { platform } from 'node:os';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
 import { connectAccount } from '../../oauth/connect-flow.ts';
+import { connectWithDevice, type DeviceAuthorization } from '../../oauth/device-flow.ts';
 import { withKeeper } from '../context.ts';
 import { printJson } from '../output.ts';
 import { secretArg } from '../secrets.ts';
@@ -19,6 +20,7 @@ interface ConnectCliOptions {
   redirectUri?: string;
   browser: boolean;
   paste?: boolean;
+  device?: boolean;
   timeout: string;
   json?: boolean;
 }
@@ -49,6 +51,10 @@ export function registerConnect(program: Command): void {
     )
     .option('--no-browser', 'print the consent URL instead of opening a browser')
     .option('--paste', 'headless: print the URL, then paste the address the browser was redirected to')
+    .option(
+      '--device',
+      'device authorization grant (RFC 8628): print a code to enter on another device; no redirect URI needed',
+    )
     .option('--timeout <seconds>', 'how long to wait for the consent', '300')
     .option('--json', 'print JSON')
     .action(async (providerId: string, options: ConnectCliOptions, command: Command) => {
@@ -76,6 +82,22 @@ export function registerConnect(program: Command): void {
             : configured.clientSecretRef
               ? resolveSecretRef(configured.clientSecretRef, `providers.${providerId}.clientSecret`)
               : undefined;
+          if (options.device) {
+            const summary = await connectWithDevice(keeper, {
+              provider: provider.id,
+              name: options.name ?? provider.id,
+              clientId,
+              clientSecret,
+              scopes: options.scope ?? provider.defaultScopes,
+              presentUserCode: presentDeviceCode,
+              signal: AbortSignal.timeout(timeoutSeconds * 1000),
+            });
+            if (options.json) return printJson(summaryJson(summary));
+            process.stdout.write(
+              `${summary.name}: connected to ${provider.displayName}${summary.account ? ` (account ${summary.account})` : ''}\n`,
+            );
+            return;
+          }
           const port =
             options.port === undefined
               ? (keeper.loaded.config.connect?.port ?? DEFAULT_PORT)
@@ -113,6 +135,15 @@ export function registerConnect(program: Command): void {
         'info',
       );
     });
+}
+
+function presentDeviceCode(device: DeviceAuthorization): void {
+  const minutes = Math.round(device.expiresInSeconds / 60);
+  process.stderr.write(
+    `To authorise tokenkeeper, open ${device.verificationUri} on any device and enter the code:\n\n  ${device.userCode}\n\n` +
+      (device.verificationUriComplete ? `(or open ${device.verificationUriComplete})\n` : '') +
+      `Waiting for the sign-in (the code expires in ${minutes} min)…\n`,
+  );
 }
 
 function openBrowser(url: string): void {

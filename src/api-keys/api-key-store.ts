@@ -1,0 +1,169 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { TokenkeeperError } from '../core/errors.ts';
+import { assertConnectionName } from '../core/names.ts';
+import { ensurePrivateDir } from '../stores/files.ts';
+import { generateApiKey, hashSecret, parseApiKey, sameHash } from './key-format.ts';
+
+/** Scope entry that grants every connection. */
+export const ALL_CONNECTIONS = '*';
+
+export interface ApiKeyRecord {
+  id: string;
+  label?: string;
+  /** Connection names this key may use, or ['*'] for all. */
+  scopes: string[];
+  createdAt: number;
+  lastUsedAt?: number;
+  revokedAt?: number;
+}
+
+export interface CreatedApiKey extends ApiKeyRecord {
+  /** The key itself: shown once, never stored. */
+  key: string;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  label TEXT,
+  hash TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+`;
+
+/** How often a key's last-used time is written at most (a write on every request would dominate its cost). */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+/** A dummy hash compared against when the key id is unknown, so unknown and wrong keys take the same time. */
+const DUMMY_HASH = hashSecret('tokenkeeper-no-such-key');
+
+type Row = {
+  id: string;
+  label: string | null;
+  hash: string;
+  scopes: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+};
+
+export function apiKeyStorePath(dataDir: string): string {
+  return join(dataDir, 'api-keys.db');
+}
+
+/**
+ * API keys for the daemon's HTTP API, in their own small SQLite file (0600), independent of the connection
+ * store. Only SHA-256 hashes of the key secrets are kept.
+ */
+export class ApiKeyStore {
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly lastUsedWritten = new Map<string, number>();
+  private readonly now: () => number;
+
+  private constructor(path: string, db: DatabaseSync, now: () => number) {
+    this.path = path;
+    this.db = db;
+    this.now = now;
+  }
+
+  static open(path: string, options: { now?: () => number } = {}): ApiKeyStore {
+    try {
+      ensurePrivateDir(dirname(path));
+      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+      const db = new DatabaseSync(path);
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+      db.exec(schema);
+      return new ApiKeyStore(path, db, options.now ?? Date.now);
+    } catch (error) {
+      throw new TokenkeeperError(
+        'store',
+        `cannot open the API key store ${path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  create(input: { scopes: string[]; label?: string }): CreatedApiKey {
+    const scopes = normalizeScopes(input.scopes);
+    const material = generateApiKey();
+    const createdAt = this.now();
+    this.db
+      .prepare('INSERT INTO api_keys (id, label, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(material.id, input.label ?? null, material.hash, JSON.stringify(scopes), createdAt);
+    return { id: material.id, label: input.label, scopes, createdAt, key: material.key };
+  }
+
+  list(): ApiKeyRecord[] {
+    return (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as Row[]).map(fromRow);
+  }
+
+  /** Returns false when no key has that id. Revoked keys stay listed (with revokedAt) for the audit trail. */
+  revoke(id: string): boolean {
+    const result = this.db
+      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+      .run(this.now(), id);
+    if (result.changes > 0) return true;
+    return this.db.prepare('SELECT 1 FROM api_keys WHERE id = ?').get(id) !== undefined;
+  }
+
+  /** The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). */
+  verify(presented: string): ApiKeyRecord | undefined {
+    const parsed = parseApiKey(presented);
+    const row = parsed
+      ? (this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(parsed.id) as Row | undefined)
+      : undefined;
+    const matches = sameHash(hashSecret(parsed?.secret ?? ''), row?.hash ?? DUMMY_HASH);
+    if (!row || !matches || row.revoked_at !== null) return undefined;
+    this.touch(row.id);
+    return fromRow(row);
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  private touch(id: string): void {
+    const now = this.now();
+    if (now - (this.lastUsedWritten.get(id) ?? 0) < LAST_USED_WRITE_INTERVAL_MS) return;
+    this.lastUsedWritten.set(id, now);
+    try {
+      this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, id);
+    } catch {
+      // Last-used is informational; a busy database must not fail the request.
+    }
+  }
+}
+
+export function keyAllows(record: ApiKeyRecord, connection: string): boolean {
+  return record.scopes.includes(ALL_CONNECTIONS) || record.scopes.includes(connection);
+}
+
+function normalizeScopes(scopes: string[]): string[] {
+  const unique = [...new Set(scopes.map((scope) => scope.trim()).filter(Boolean))];
+  if (unique.length === 0) {
+    throw new TokenkeeperError(
+      'usage',
+      'an API key needs a scope: pass --scope with connection names, or --scope "*" for all connections',
+    );
+  }
+  for (const scope of unique) if (scope !== ALL_CONNECTIONS) assertConnectionName(scope);
+  return unique.includes(ALL_CONNECTIONS) ? [ALL_CONNECTIONS] : unique.sort();
+}
+
+function fromRow(row: Row): ApiKeyRecord {
+  return {
+    id: row.id,
+    label: row.label ?? undefined,
+    scopes: JSON.parse(row.scopes) as string[],
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at ?? undefined,
+    revokedAt: row.revoked_at ?? undefined,
+  };
+}

@@ -1,0 +1,38 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** `tkk_<id>_<secret>`: the id finds the stored record, the secret proves possession. */
+const KEY_PATTERN = /^tkk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+export interface NewKeyMaterial {
+  id: string;
+  /** The full key, shown to the user once. */
+  key: string;
+  /** What is stored: never the key itself. */
+  hash: string;
+}
+
+export function generateApiKey(): NewKeyMaterial {
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  return { id, key: `tkk_${id}_${secret}`, hash: hashSecret(secret) };
+}
+
+export function parseApiKey(key: string): { id: string; secret: string } | undefined {
+  const match = KEY_PATTERN.exec(key.trim());
+  return match ? { id: match[1] as string, secret: match[2] as string } : undefined;
+}
+
+/**
+ * SHA-256, unsalted: the secret is 256 random bits, so there is nothing for a slow password hash to protect
+ * against, and every API request has to verify one.
+ */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Constant-time comparison of two hex digests of equal length. */
+export function sameHash(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && timingSafeEqual(left, right);
+}

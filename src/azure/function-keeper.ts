@@ -1,0 +1,56 @@
+import { loadConfig } from '../config/load.ts';
+import type { ConfigFile } from '../config/schema.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Clock } from '../core/types.ts';
+import { createKeeper, type Keeper } from '../keeper.ts';
+import { scheduleIntervalSeconds } from './schedule.ts';
+import type { FunctionSettings } from './settings.ts';
+
+export interface FunctionKeeperOptions {
+  env: NodeJS.ProcessEnv;
+  settings: FunctionSettings;
+  /** Config object instead of TOKENKEEPER_CONFIG / ./tokenkeeper.json (tests). */
+  config?: ConfigFile;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/**
+ * The keeper of one Functions instance. Its refresh margin covers the gap to the next timer run, so a token is
+ * refreshed on the last run before it would expire — with the seed's 6-hourly schedule too — while the decision
+ * is still taken under the lock, after re-reading the vault.
+ */
+export async function createFunctionKeeper(options: FunctionKeeperOptions): Promise<Keeper> {
+  const { env, settings } = options;
+  const keeperEnv = { ...env, TOKENKEEPER_HOME: settings.dataDir };
+  const config = options.config ?? loadConfig({ env: keeperEnv }).config;
+  const gapSeconds = scheduleIntervalSeconds(settings.schedule) + 60;
+  const marginSeconds = Math.max(config.refresh?.marginSeconds ?? 900, gapSeconds);
+  return createKeeper({
+    config: { ...config, refresh: { ...config.refresh, marginSeconds } },
+    store: settings.store,
+    env: keeperEnv,
+    ...(options.logger && { logger: options.logger }),
+    ...(options.clock && { clock: options.clock }),
+  });
+}
+
+/** One keeper per Functions instance, created on first use and kept while the instance is warm. */
+export function lazyKeeper(create: () => Promise<Keeper>): () => Promise<Keeper> {
+  let keeper: Promise<Keeper> | undefined;
+  return () => {
+    keeper ??= create().catch((error: unknown) => {
+      keeper = undefined; // a failed start (vault unreachable, bad setting) is retried on the next invocation
+      throw error;
+    });
+    return keeper;
+  };
+}
+
+/** Keeper logs as JSON lines on the console, which the Functions host collects (no secrets in the fields). */
+export const consoleLogger: Logger = {
+  debug: () => undefined,
+  info: (fields, message) => console.info(JSON.stringify({ level: 'info', message, ...fields })),
+  warn: (fields, message) => console.warn(JSON.stringify({ level: 'warn', message, ...fields })),
+  error: (fields, message) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
+};

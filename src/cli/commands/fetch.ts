@@ -1,0 +1,163 @@
+import type { Command } from 'commander';
+import { TokenkeeperError } from '../../core/errors.ts';
+import { redactSecrets } from '../../core/redact.ts';
+import { checkEndpointUrl } from '../../oauth/url-policy.ts';
+import type { ProviderDefinition } from '../../providers/types.ts';
+import { withKeeper } from '../context.ts';
+
+interface FetchOptions {
+  method: string;
+  header: string[];
+  data?: string;
+  include?: boolean;
+  timeout: string;
+}
+
+interface ProviderAnswer {
+  response: Response;
+  text: string;
+}
+
+const RATE_LIMIT_HEADER = /rate-?limit|^retry-after$/i;
+
+export function registerFetch(program: Command): void {
+  program
+    .command('fetch')
+    .description(
+      "call the provider's API with the connection's access token, e.g. `tokenkeeper fetch me /1/user/-/profile.json`: checks a connection end to end",
+    )
+    .argument('<name>', 'connection name')
+    .argument('<path>', "path under the provider's API base URL (providers.<id>.apiBaseUrl), or a full https URL")
+    .option('-X, --method <method>', 'HTTP method', 'GET')
+    .option('-H, --header <header...>', 'extra request header(s), "Name: value"', [])
+    .option('--data <body>', 'request body (sent as is)')
+    .option('-i, --include', 'print all response headers (to stderr)')
+    .option('--timeout <seconds>', 'give up after this long', '30')
+    .action(async (name: string, path: string, options: FetchOptions, command: Command) => {
+      const timeoutSeconds = Number(options.timeout);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        throw new TokenkeeperError('usage', `--timeout must be a positive number of seconds, got "${options.timeout}"`);
+      }
+      const headers = parseHeaders(options.header);
+      await withKeeper(command, async (keeper, { logger }) => {
+        const summary = await keeper.get(name);
+        if (!summary) {
+          throw new TokenkeeperError('not_found', `no connection named "${name}": see \`tokenkeeper status\` for the names`);
+        }
+        const url = resolveUrl(keeper.providers.get(summary.provider), path);
+        const call = async (): Promise<ProviderAnswer & { token: string }> => {
+          const token = await keeper.accessToken(name);
+          const answer = await send(url, token, options, headers, timeoutSeconds * 1000);
+          return { ...answer, token };
+        };
+        let answer = await call();
+        if (isExpiredTokenAnswer(answer, keeper.providers.get(summary.provider))) {
+          logger.warn({ connection: name }, 'the provider says the access token expired; refreshing and retrying once');
+          await keeper.refresh(name, { force: true });
+          answer = await call();
+        }
+        const stored = await keeper.store.get(name);
+        const secrets = [answer.token, stored?.tokens.refreshToken, stored?.clientSecret];
+        report(answer, url, options.include ?? false, secrets);
+        if (!answer.response.ok) {
+          throw new TokenkeeperError(
+            'provider_rejected',
+            `${url.origin} answered ${answer.response.status} ${answer.response.statusText}`.trim(),
+          );
+        }
+      });
+    });
+}
+
+function resolveUrl(provider: ProviderDefinition, path: string): URL {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return checkEndpointUrl(path, 'the URL');
+  if (!provider.apiBaseUrl) {
+    throw new TokenkeeperError(
+      'usage',
+      `provider "${provider.id}" has no API base URL: set providers.${provider.id}.apiBaseUrl in the config, or pass a full https URL`,
+    );
+  }
+  const base = provider.apiBaseUrl.replace(/\/+$/, '');
+  return new URL(`${base}${path.startsWith('/') ? path : `/${path}`}`);
+}
+
+function parseHeaders(values: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const value of values) {
+    const colon = value.indexOf(':');
+    if (colon <= 0) throw new TokenkeeperError('usage', `--header must look like "Name: value", got "${value}"`);
+    const key = value.slice(0, colon).trim().toLowerCase();
+    if (key === 'authorization') {
+      throw new TokenkeeperError('usage', "--header authorization is set by tokenkeeper from the connection's token");
+    }
+    headers[key] = value.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+async function send(
+  url: URL,
+  token: string,
+  options: FetchOptions,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<ProviderAnswer> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: options.method.toUpperCase(),
+      // Never follow a redirect with the token attached.
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: 'application/json', ...headers, authorization: `Bearer ${token}` },
+      body: options.data,
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+    throw new TokenkeeperError(
+      timedOut ? 'timeout' : 'provider_unavailable',
+      timedOut ? `${url.origin} did not answer within ${timeoutMs / 1000} s` : `cannot reach ${url.origin}${cause ? ` (${cause})` : ''}`,
+    );
+  }
+  return { response, text: await response.text() };
+}
+
+/** A 401 whose body or WWW-Authenticate says the token expired or is invalid (Fitbit: errorType expired_token). */
+function isExpiredTokenAnswer(answer: ProviderAnswer, provider: ProviderDefinition): boolean {
+  if (answer.response.status !== 401) return false;
+  if (/error="?(invalid_token|expired_token)/i.test(answer.response.headers.get('www-authenticate') ?? '')) return true;
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    return false;
+  }
+  const code =
+    provider.parseError?.(body)?.code ??
+    (typeof body === 'object' && body !== null && 'error' in body ? String(body.error) : undefined);
+  return code === 'expired_token' || code === 'invalid_token';
+}
+
+function report(answer: ProviderAnswer, url: URL, include: boolean, secrets: Array<string | undefined>): void {
+  const { response } = answer;
+  const lines = [`${response.status} ${response.statusText} ${url.origin}${url.pathname}`.trim()];
+  const limits: string[] = [];
+  response.headers.forEach((value, key) => {
+    if (include) lines.push(`${key}: ${value}`);
+    else if (RATE_LIMIT_HEADER.test(key)) limits.push(`${key}: ${value}`);
+  });
+  if (limits.length > 0) lines.push('rate limit:', ...limits.map((line) => `  ${line}`));
+  else if (!include) lines.push('rate limit: (no rate-limit headers)');
+  process.stderr.write(`${redactSecrets(lines.join('\n'), secrets)}\n`);
+  let body = answer.text;
+  if (/json/i.test(response.headers.get('content-type') ?? '')) {
+    try {
+      body = JSON.stringify(JSON.parse(body), null, 2);
+    } catch {
+      // Not JSON after all: print it as it came.
+    }
+  }
+  if (body) process.stdout.write(`${redactSecrets(body, secrets)}${body.endsWith('\n') ? '' : '\n'}`);
+}
+

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { TokenkeeperError } from '../../core/errors.ts';
+import { builtInProviders } from '../../providers/catalog.ts';
+import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry.ts';
+import type { ProviderDefinition, RotationRule } from '../../providers/types.ts';
+import { configOf } from '../context.ts';
+import { printJson } from '../output.ts';
+
+const DEFAULT_PORT = 8976;
+
+const rotationText: Record<RotationRule, string> = {
+  'single-use': 'single-use (each refresh returns a new one)',
+  'reuse-revokes-family': 'single-use; reusing an old one revokes the grant',
+  reusable: 'reusable (refreshes return none)',
+  'may-rotate': 'may rotate (the newest is always kept)',
+};
+
+export function registerProviders(program: Command): void {
+  program
+    .command('providers')
+    .description(
+      'list the providers you can connect (built in and from your config), with docs links and the app settings they need',
+    )
+    .argument('[id]', 'show one provider')
+    .option('--json', 'print JSON')
+    .action((id: string | undefined, options: { json?: boolean }, command: Command) => {
+      const loaded = configOf(command);
+      const registry = createProviderRegistry(loaded.config.providers);
+      const port = loaded.config.connect?.port ?? DEFAULT_PORT;
+      const providers = id ? [findProvider(registry, id)] : registry.list();
+      const views = providers.map((provider) => providerView(provider, registry, port));
+      if (options.json) return printJson(id ? views[0] : views);
+      process.stdout.write(`${views.map(formatView).join('\n\n')}\n`);
+    });
+}
+
+function findProvider(registry: ProviderRegistry, id: string): ProviderDefinition {
+  const provider = registry.list().find((candidate) => candidate.id === id);
+  if (!provider) {
+    throw new TokenkeeperError(
+      'not_found',
+      `unknown provider "${id}": run \`tokenkeeper providers\` for the list, or define it in the config with "extends": "oauth2"`,
+    );
+  }
+  return provider;
+}
+
+/** What a user needs to register an app and connect: no secrets, only whether they are configured. */
+function providerView(provider: ProviderDefinition, registry: ProviderRegistry, port: number) {
+  const client = registry.clientSettings(provider.id);
+  return {
+    id: provider.id,
+    displayName: provider.displayName,
+    builtIn: builtInProviders.some((builtIn) => builtIn.id === provider.id),
+    docsUrl: provider.docsUrl ?? null,
+    grants: provider.grants ?? ['authorization_code'],
+    appSettings: {
+      redirectUri: client.redirectUri ?? `http://127.0.0.1:${port}/callback`,
+      scopes: provider.defaultScopes,
+      scopeSeparator: provider.scopeSeparator,
+      clientIdConfigured: client.clientId !== undefined,
+      clientSecretConfigured: client.clientSecretRef !== undefined,
+    },
+    clientAuth: provider.clientAuth,
+    pkce: provider.pkce,
+    refreshTokens: provider.rotation,
+    endpoints: {
+      authorization: provider.authorizationUrl ?? null,
+      token: provider.tokenUrl || null,
+      revocation: provider.revokeUrl ?? null,
+      deviceAuthorization: provider.deviceAuthorizationUrl ?? null,
+    },
+    notes: provider.setupNotes ?? null,
+  };
+}
+
+type ProviderView = ReturnType<typeof providerView>;
+
+function formatView(view: ProviderView): string {
+  const { appSettings: app } = view;
+  const lines: Array<[string, string | null]> = [
+    ['docs', view.docsUrl],
+    ['redirect URI', app.redirectUri],
+    ['scopes', app.scopes.length > 0 ? app.scopes.join(app.scopeSeparator) : '(none by default)'],
+    ['grants', view.grants.join(', ')],
+    [
+      'client auth',
+      `${view.clientAuth === 'basic' ? 'HTTP Basic' : 'id and secret in the body'}${view.pkce ? ', PKCE' : ''}`,
+    ],
+    ['refresh', `refresh tokens ${rotationText[view.refreshTokens]}`],
+    ['token URL', view.endpoints.token ?? '(set providers.<id>.tokenUrl in the config)'],
+    ['client id', app.clientIdConfigured ? 'configured' : 'not configured (pass --client-id)'],
+    ['notes', view.notes],
+  ];
+  const body = lines
+    .filter((line): line is [string, string] => line[1] !== null)
+    .map(([label, value]) => `  ${`${label}:`.padEnd(14)}${value}`);
+  return [`${view.id} — ${view.displayName}${view.builtIn ? '' : ' (from your config)'}`, ...body].join('\n');
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { describeError } from '../core/errors.ts';
+import type { Keeper } from '../keeper.ts';
+import type { Claim, FleetMember, ProviderRateLimit } from '../stores/store.ts';
+import type { SchedulerOptions, SchedulerStats } from './scheduler.ts';
+
+export interface FleetOptions extends SchedulerOptions {
+  rateLimits: readonly ProviderRateLimit[];
+  /** Pause before a connection whose refresh failed without recording a retry time is tried again (ms). */
+  minRetryMs?: number;
+}
+
+/**
+ * The daemon loop of a worker in a fleet sharing one store: instead of listing every connection, it claims due
+ * ones (up to twice its concurrency, so a slot that frees up starts the next refresh without a round trip),
+ * refreshes at most `concurrency` at once, and hands each claim back with its next due time. Claims of workers
+ * that die go back to the others. On abort it starts nothing new, finishes in-flight refreshes, returns unstarted
+ * claims and leaves the fleet.
+ */
+export async function runFleetScheduler(
+  keeper: Keeper,
+  joinFleet: (owner: string) => Promise<FleetMember>,
+  options: FleetOptions,
+): Promise<SchedulerStats> {
+  const { signal, logger, concurrency } = options;
+  const minRetryMs = options.minRetryMs ?? 1_000;
+  const member = await joinFleet(`${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+  const stats: SchedulerStats = { refreshed: 0, failed: 0 };
+  const queue: Claim[] = [];
+  const running = new Map<string, Promise<void>>();
+  // Releases that failed (store briefly unreachable) are retried, or the claim would stay ours until we leave.
+  const unreleased: Array<{ claim: Claim; notBefore?: number }> = [];
+  let wake: () => void = () => undefined;
+  // Set by a finished refresh; a wake-up that comes while the loop is busy (not sleeping) must not be lost.
+  let woken: boolean;
+  logger.info({ owner: member.owner, concurrency }, 'joined the worker fleet');
+
+  const release = async (claim: Claim, notBefore?: number) => {
+    try {
+      await member.release(claim, { notBefore });
+    } catch (error) {
+      unreleased.push({ claim, notBefore });
+      logger.warn(
+        { connection: claim.name, error: describeError(error) },
+        'cannot release claim; will retry',
+      );
+    }
+  };
+
+  const start = (claim: Claim) => {
+    const { name } = claim;
+    const work = keeper
+      .refresh(name)
+      .then(
+        (summary) => {
+          stats.refreshed++;
+          return summary.nextRefreshAt;
+        },
+        async (error: unknown) => {
+          stats.failed++;
+          logger.warn({ connection: name, error: describeError(error) }, 'scheduled refresh failed');
+          const after = await keeper.get(name).catch(() => undefined);
+          return Math.max(after?.nextRefreshAt ?? 0, keeper.now() + minRetryMs);
+        },
+      )
+      .then((notBefore) => {
+        // Off the running list before the release, so a claim that returns it is never mistaken for in-flight.
+        running.delete(name);
+        return release(claim, notBefore);
+      })
+      .finally(() => {
+        running.delete(name);
+        woken = true;
+        wake();
+      });
+    running.set(name, work);
+  };
+
+  try {
+    while (!signal.aborted) {
+      let sleepUntil = keeper.now() + Math.min(options.maxSleepMs, member.recheckMs);
+      woken = false;
+      try {
+        for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
+        const holding = queue.length + running.size;
+        let exhausted = false;
+        if (holding <= concurrency) {
+          const want = 2 * concurrency - holding;
+          const { claimed, postponed } = await member.claimDue({
+            now: keeper.now(),
+            limit: want,
+            rateLimits: options.rateLimits,
+            requestsPerClaim: keeper.settings.maxAttempts,
+          });
+          queue.push(...claimed);
+          exhausted = claimed.length + postponed < want;
+          if (!exhausted && claimed.length === 0) continue; // a batch of postponements: look again at once
+        }
+        while (running.size < concurrency && queue.length > 0 && !signal.aborted) {
+          start(queue.shift() as Claim);
+        }
+        if (exhausted && queue.length === 0 && running.size < concurrency) {
+          const next = await member.nextDueAt();
+          // Never spin: a due row we could not claim is being claimed by a peer right now.
+          if (next !== undefined) sleepUntil = Math.min(sleepUntil, Math.max(next, keeper.now() + 25));
+        } else if (running.size < concurrency && queue.length === 0) {
+          continue;
+        }
+      } catch (error) {
+        logger.error({ error: describeError(error) }, 'cannot claim connections from the store; retrying');
+        sleepUntil = Math.min(sleepUntil, keeper.now() + 5_000);
+      }
+      if (!woken) await sleepOrWake(sleepUntil - keeper.now(), signal, (resolve) => (wake = resolve));
+    }
+  } finally {
+    await Promise.all(running.values());
+    for (const claim of queue.splice(0)) await release(claim);
+    for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
+    await member
+      .leave()
+      .catch((error: unknown) =>
+        logger.warn(
+          { error: describeError(error) },
+          'cannot leave the fleet cleanly; peers take over after the TTL',
+        ),
+      );
+  }
+  return stats;
+}
+
+function sleepOrWake(ms: number, signal: AbortSignal, setWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(10, ms));
+    setWake(done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,19 @@
+import type { ProviderDefinition } from '../types.ts';
+
+/** The template for user-defined RFC 6749 providers: config supplies the endpoints. */
+export const genericOAuth2: ProviderDefinition = {
+  id: 'oauth2',
+  displayName: 'Generic OAuth 2.0',
+  tokenUrl: '',
+  clientAuth: 'basic',
+  pkce: true,
+  scopeSeparator: ' ',
+  defaultScopes: [],
+  extraAuthParams: {},
+  extraTokenParams: {},
+  rotation: 'may-rotate',
+  grants: ['authorization_code', 'device_code', 'client_credentials'],
+  docsUrl: 'https://www.rfc-editor.org/rfc/rfc6749',
+  setupNotes:
+    'A template: define your own provider in the config with "extends": "oauth2" and its endpoints (deviceAuthorizationUrl enables --device).',
+};

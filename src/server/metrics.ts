@@ -1,0 +1,153 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeeperEvent } from '../core/events.ts';
+import type { ConnectionStatus } from '../core/types.ts';
+import type { ConnectionSummary } from '../keeper.ts';
+import type { DeliveryRecord } from '../webhooks/delivery-log.ts';
+
+const statuses: readonly ConnectionStatus[] = [
+  'active',
+  'refreshing',
+  'needs_reauth',
+  'provider_retired',
+  'failing',
+];
+
+export interface MetricsSource {
+  /** Current connections (no secrets); read on every scrape. */
+  status(): Promise<ConnectionSummary[]>;
+  now(): number;
+}
+
+/**
+ * The daemon's Prometheus metrics, in a registry of its own. Labels are connection names, provider ids,
+ * outcomes and routes: never tokens, secrets or key ids.
+ */
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly refreshes: Counter<'provider' | 'outcome'>;
+  private readonly lockWait: Histogram<'provider'>;
+  private readonly storeErrors: Counter<'operation'>;
+  private readonly webhookDeliveries: Counter<'event' | 'outcome'>;
+  private readonly apiRequests: Counter<'route' | 'method' | 'status'>;
+  private pending?: Promise<ConnectionSummary[]>;
+
+  constructor(source: MetricsSource) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.refreshes = new Counter({
+      name: 'tokenkeeper_refreshes_total',
+      help: 'Refresh attempts by provider and outcome (success, failed, needs_reauth, provider_retired).',
+      labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.lockWait = new Histogram({
+      name: 'tokenkeeper_lock_wait_seconds',
+      help: 'Time spent waiting for the per-connection store lock before a refresh.',
+      labelNames: ['provider'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: 'tokenkeeper_store_errors_total',
+      help: 'Store failures: refresh (a refresh failed on the store), save_tokens (new tokens went to the rescue journal), read (status read for the API, status page or metrics).',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'tokenkeeper_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by event and outcome (delivered, retrying, failed, abandoned).',
+      labelNames: ['event', 'outcome'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'tokenkeeper_http_requests_total',
+      help: 'HTTP requests served, by route pattern, method and status code.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    const metrics = this;
+    const expiry = new Gauge({
+      name: 'tokenkeeper_token_expiry_seconds',
+      help: "Seconds until the connection's access token expires (negative once expired).",
+      labelNames: ['connection', 'provider'],
+      registers,
+      async collect() {
+        const connections = await metrics.readConnections(source);
+        this.reset();
+        const now = source.now();
+        for (const c of connections) {
+          if (c.expiresAt !== undefined) {
+            this.set({ connection: c.name, provider: c.provider }, (c.expiresAt - now) / 1000);
+          }
+        }
+      },
+    });
+    const status = new Gauge({
+      name: 'tokenkeeper_connection_status',
+      help: 'Current status of each connection: 1 for the status it is in, 0 for the others.',
+      labelNames: ['connection', 'provider', 'status'],
+      registers,
+      async collect() {
+        const connections = await metrics.readConnections(source);
+        this.reset();
+        for (const c of connections) {
+          for (const candidate of statuses) {
+            this.set({ connection: c.name, provider: c.provider, status: candidate }, c.status === candidate ? 1 : 0);
+          }
+        }
+      },
+    });
+    void expiry;
+    void status;
+  }
+
+  /** A KeeperEventListener. */
+  readonly handle = (event: KeeperEvent): void => {
+    switch (event.type) {
+      case 'refreshed':
+        this.refreshes.inc({ provider: event.provider, outcome: 'success' });
+        break;
+      case 'refresh_failed':
+        this.refreshes.inc({ provider: event.provider, outcome: 'failed' });
+        break;
+      case 'status_changed':
+        if (event.to === 'needs_reauth' || event.to === 'provider_retired') {
+          this.refreshes.inc({ provider: event.provider, outcome: event.to });
+        }
+        break;
+      case 'lock_acquired':
+        this.lockWait.observe({ provider: event.provider }, event.waitedMs / 1000);
+        break;
+      case 'store_error':
+        this.storeErrors.inc({ operation: 'refresh' });
+        break;
+      case 'rescued':
+        this.storeErrors.inc({ operation: 'save_tokens' });
+        break;
+    }
+  };
+
+  storeReadFailed(): void {
+    this.storeErrors.inc({ operation: 'read' });
+  }
+
+  webhookAttempt(record: DeliveryRecord): void {
+    this.webhookDeliveries.inc({ event: record.event, outcome: record.outcome });
+  }
+
+  httpRequest(route: string, method: string, status: number): void {
+    this.apiRequests.inc({ route, method, status: String(status) });
+  }
+
+  /** One store read shared by the gauges of a scrape; a failure counts as a store error and shows no series. */
+  private readConnections(source: MetricsSource): Promise<ConnectionSummary[]> {
+    this.pending ??= source
+      .status()
+      .catch(() => {
+        this.storeReadFailed();
+        return [];
+      })
+      .finally(() => setImmediate(() => (this.pending = undefined)));
+    return this.pending;
+  }
+}

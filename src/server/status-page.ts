@@ -1,0 +1,192 @@
+import { formatAgo, formatDuration } from '../cli/output.ts';
+import type { ConnectionSummary } from '../keeper.ts';
+import { renderHistoryChart } from './history-chart.ts';
+import type { RefreshHistory } from './history.ts';
+import { escapeHtml } from './html.ts';
+
+export interface StatusPageInput {
+  connections: ConnectionSummary[];
+  history: RefreshHistory;
+  now: number;
+  /** CSP nonce for the inline style and script. */
+  nonce: string;
+  version: string;
+  /** Set when the store could not be read. */
+  storeError?: string;
+}
+
+type Health = { label: string; tone: 'ok' | 'busy' | 'warn' | 'bad' };
+
+function healthOf(c: ConnectionSummary, now: number): Health {
+  switch (c.status) {
+    case 'needs_reauth':
+      return { label: 'needs reauth', tone: 'bad' };
+    case 'provider_retired':
+      return { label: 'provider retired', tone: 'bad' };
+    case 'failing':
+      return { label: `failing (${c.failureCount})`, tone: 'warn' };
+    case 'refreshing':
+      return { label: 'refreshing', tone: 'busy' };
+    default:
+      if (c.expiresAt !== undefined && c.expiresAt <= now) return { label: 'expired', tone: 'warn' };
+      return { label: 'healthy', tone: 'ok' };
+  }
+}
+
+function row(c: ConnectionSummary, input: StatusPageInput): string {
+  const { now } = input;
+  const health = healthOf(c, now);
+  const human = c.status === 'needs_reauth' || c.status === 'provider_retired';
+  const expires =
+    c.expiresAt === undefined
+      ? '<span class="muted">unknown</span>'
+      : `<span class="countdown" data-expires-at="${c.expiresAt}" title="${new Date(c.expiresAt).toISOString()}">${
+          c.expiresAt > now ? formatDuration(c.expiresAt - now) : 'expired'
+        }</span>`;
+  const lastRefresh =
+    c.lastRefreshAt === undefined
+      ? '<span class="muted">never</span>'
+      : `<time class="ago" data-at="${c.lastRefreshAt}" datetime="${new Date(c.lastRefreshAt).toISOString()}">${formatAgo(
+          c.lastRefreshAt,
+          now,
+        )}</time>`;
+  const lastError = c.lastError
+    ? `<span class="error" title="${escapeHtml(c.lastError)}">${escapeHtml(c.lastError.slice(0, 140))}</span>${
+        c.lastErrorAt === undefined
+          ? ''
+          : ` <time class="ago muted" data-at="${c.lastErrorAt}">${formatAgo(c.lastErrorAt, now)}</time>`
+      }`
+    : '<span class="muted">none</span>';
+  const reconnectHref = `/connections/${encodeURIComponent(c.name)}/reconnect`;
+  return `<tr data-connection="${escapeHtml(c.name)}" data-status="${escapeHtml(c.status)}">
+  <td class="name">${escapeHtml(c.name)}</td>
+  <td>${escapeHtml(c.provider)}</td>
+  <td>${c.account ? escapeHtml(c.account) : '<span class="muted">-</span>'}</td>
+  <td><span class="badge ${health.tone}">${escapeHtml(health.label)}</span></td>
+  <td>${expires}</td>
+  <td>${lastRefresh}</td>
+  <td class="last-error">${lastError}</td>
+  <td>${renderHistoryChart(input.history.entries(c.name), now)}</td>
+  <td><a class="reconnect${human ? ' urgent' : ''}" href="${reconnectHref}">Reconnect</a></td>
+</tr>`;
+}
+
+function summaryLine(connections: ConnectionSummary[], now: number): string {
+  const tones = connections.map((c) => healthOf(c, now).tone);
+  const attention = tones.filter((tone) => tone === 'bad').length;
+  const degraded = tones.filter((tone) => tone === 'warn').length;
+  const parts = [`${connections.length} connection${connections.length === 1 ? '' : 's'}`];
+  parts.push(`${tones.filter((tone) => tone === 'ok' || tone === 'busy').length} healthy`);
+  if (degraded) parts.push(`${degraded} degraded`);
+  if (attention) parts.push(`${attention} need${attention === 1 ? 's' : ''} a human`);
+  return parts.join(' · ');
+}
+
+const style = `
+:root{color-scheme:light;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--busy:#0969da;--muted:#6e7781;--line:#d0d7de}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f8fa;color:#1f2328}
+header{background:#fff;border-bottom:1px solid var(--line);padding:14px 24px;display:flex;align-items:baseline;gap:16px}
+header h1{font-size:18px;margin:0}
+header .summary{color:var(--muted)}
+main{padding:20px 24px}
+table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line);border-radius:6px}
+th,td{text-align:left;padding:9px 12px;border-bottom:1px solid var(--line);vertical-align:middle}
+th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:#f6f8fa}
+tr:last-child td{border-bottom:none}
+td.name{font-weight:600}
+.muted{color:var(--muted)}
+.badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid currentColor;white-space:nowrap}
+.badge.ok{color:var(--ok)}.badge.warn{color:var(--warn)}.badge.bad{color:var(--bad)}.badge.busy{color:var(--busy)}
+.countdown{font-variant-numeric:tabular-nums;white-space:nowrap}
+.countdown.expired{color:var(--bad);font-weight:600}
+.error{color:var(--bad)}
+td.last-error{max-width:320px}
+.chart{display:block}
+.chart .slot{fill:#eaeef2}.chart .ok{fill:#2da44e}.chart .fail{fill:#fa4549}.chart .stop{fill:#82071e}
+a.reconnect{color:var(--busy);text-decoration:none;white-space:nowrap}
+a.reconnect.urgent{background:var(--bad);color:#fff;padding:3px 10px;border-radius:6px;font-weight:600}
+.banner{background:#ffebe9;border:1px solid var(--bad);color:var(--bad);padding:10px 14px;border-radius:6px;margin-bottom:14px}
+.empty{background:#fff;border:1px dashed var(--line);padding:24px;border-radius:6px}
+footer{padding:0 24px 24px;color:var(--muted);font-size:12px}
+footer a{color:inherit}
+`;
+
+/** Runs in the browser: live countdowns and relative times every second, fresh data every 10 seconds. */
+const script = `
+(() => {
+  const fmt = (ms) => {
+    let s = Math.max(0, Math.floor(ms / 1000));
+    const d = Math.floor(s / 86400); s -= d * 86400;
+    const h = Math.floor(s / 3600); s -= h * 3600;
+    const m = Math.floor(s / 60); s -= m * 60;
+    const p = (n) => String(n).padStart(2, '0');
+    return d ? d + 'd ' + h + 'h ' + p(m) + 'm' : h ? h + 'h ' + p(m) + 'm ' + p(s) + 's' : m ? m + 'm ' + p(s) + 's' : s + 's';
+  };
+  const tick = () => {
+    const now = Date.now();
+    for (const el of document.querySelectorAll('.countdown')) {
+      const left = Number(el.dataset.expiresAt) - now;
+      el.textContent = left > 0 ? fmt(left) : 'expired ' + fmt(-left) + ' ago';
+      el.classList.toggle('expired', left <= 0);
+    }
+    for (const el of document.querySelectorAll('time.ago')) el.textContent = fmt(now - Number(el.dataset.at)) + ' ago';
+  };
+  const reload = async () => {
+    try {
+      const response = await fetch(location.pathname, { headers: { accept: 'text/html' }, cache: 'no-store' });
+      if (!response.ok) return;
+      const next = new DOMParser().parseFromString(await response.text(), 'text/html');
+      for (const id of ['content', 'summary']) {
+        const fresh = next.getElementById(id);
+        const current = document.getElementById(id);
+        if (fresh && current) current.replaceWith(fresh);
+      }
+      tick();
+    } catch {}
+  };
+  tick();
+  setInterval(tick, 1000);
+  setInterval(reload, 10000);
+})();
+`;
+
+/** The status page: server-rendered HTML with a tiny inline script; no secrets, every value escaped. */
+/** A key in a circle, so browsers stop asking for /favicon.ico. */
+export const faviconSvg =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="15" fill="#0969da"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h9m-3 0v4" stroke="#fff" stroke-width="3" fill="none"/></svg>';
+
+export function renderStatusPage(input: StatusPageInput): string {
+  const { connections, now, nonce } = input;
+  const banner = input.storeError
+    ? `<div class="banner">Cannot read the store: ${escapeHtml(input.storeError)}</div>`
+    : '';
+  const body =
+    connections.length === 0
+      ? `<div class="empty">No connections yet. Add one with <code>tokenkeeper connect &lt;provider&gt;</code> or <code>tokenkeeper add</code>.</div>`
+      : `<table>
+<thead><tr><th>Connection</th><th>Provider</th><th>Account</th><th>Health</th><th>Expires in</th><th>Last refresh</th><th>Last error</th><th>Refresh history</th><th></th></tr></thead>
+<tbody>
+${connections.map((c) => row(c, input)).join('\n')}
+</tbody>
+</table>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tokenkeeper status</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<style nonce="${nonce}">${style}</style>
+</head>
+<body>
+<header><h1>tokenkeeper</h1><span class="summary" id="summary">${escapeHtml(summaryLine(connections, now))}</span></header>
+<main id="content" data-rendered-at="${now}">
+${banner}${body}
+</main>
+<footer>tokenkeeper ${escapeHtml(input.version)} · <a href="/openapi.json">API (OpenAPI)</a> · <a href="/metrics">metrics</a> · updates every 10 s</footer>
+<script nonce="${nonce}">${script}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,233 @@
+import { TokenkeeperError } from '../../core/errors.ts';
+import type { Connection, ConnectionStatus, RenewalGrant, TokenSet } from '../../core/types.ts';
+
+/** One secret as read from Key Vault (latest version). */
+export interface RawSecret {
+  value: string;
+  version: string;
+  createdOn?: number;
+  expiresOn?: number;
+  tags?: Record<string, string>;
+}
+
+/** What one connection's secrets hold right now. */
+export interface RawConnection {
+  state?: RawSecret;
+  refreshToken?: RawSecret;
+  accessToken?: RawSecret;
+  clientId?: RawSecret;
+  clientSecret?: RawSecret;
+  /** The seed's pre-encoded Basic value. */
+  basicCredentials?: RawSecret;
+}
+
+/** tokenkeeper's bookkeeping secret. Tokens themselves live only in their own secrets. */
+export interface StoredState {
+  schema: 1;
+  provider: string;
+  grant?: RenewalGrant;
+  clientId: string;
+  status: ConnectionStatus;
+  pending?: {
+    attemptId: string;
+    startedAt: number;
+    owner: string;
+    /** Set only if the token being spent is not the stored refresh token (the engine never does that today). */
+    refreshToken?: string;
+  };
+  failureCount: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  lastRefreshAt?: number;
+  nextAttemptAt?: number;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Versions of the token secrets this state was written with: a mismatch means a torn or outside write. */
+  refreshTokenVersion?: string;
+  accessTokenVersion?: string;
+  tokens: Omit<TokenSet, 'accessToken' | 'refreshToken'>;
+}
+
+/** Tags on the access-token secret, readable in the portal and by other tools (values ≤ 256 chars). */
+export const accessTokenTagNames = {
+  expiry: 'expiry',
+  user: 'user',
+  scope: 'scope',
+  tokenType: 'tokenType',
+  obtainedAt: 'obtainedAt',
+  connection: 'connection',
+} as const;
+
+export interface DecodedConnection {
+  connection: Connection;
+  /** Changes whenever any of the connection's secrets changes: compared under the lease before writing. */
+  revision: string;
+}
+
+/**
+ * Builds the connection from its secrets. The refresh-token secret is the truth for the refresh token (it is
+ * written first); the access-token secret carries its own expiry. Without a state secret (the seed C# function's
+ * vault) the connection is read as active at version 0. When the token secrets moved on after the state was
+ * written (a writer stopped between its writes, or an outside tool wrote), the write-ahead record is void —
+ * the new tokens were saved — and the version counts one up so a writer holding the old one is refused.
+ */
+export function decodeConnection(
+  name: string,
+  raw: RawConnection,
+  defaults: { provider: string },
+): DecodedConnection | undefined {
+  if (!raw.state && !raw.refreshToken) return undefined;
+  const state = raw.state ? parseState(name, raw.state.value) : undefined;
+  const credentials = decodeCredentials(raw);
+  const rtVersion = raw.refreshToken?.version;
+  const atVersion = raw.accessToken?.version;
+  const torn =
+    state !== undefined &&
+    ((state.refreshTokenVersion ?? '') !== (rtVersion ?? '') ||
+      (state.accessTokenVersion ?? '') !== (atVersion ?? ''));
+  const tokens: TokenSet = {
+    refreshToken: raw.refreshToken?.value,
+    accessToken: raw.accessToken?.value,
+    ...(state && !torn ? state.tokens : accessTokenMetadata(raw.accessToken)),
+  };
+  const createdAt = state?.createdAt ?? raw.refreshToken?.createdOn ?? Date.now();
+  const base: Connection = {
+    name,
+    provider: state?.provider ?? defaults.provider,
+    grant: state?.grant,
+    clientId: credentials.clientId ?? state?.clientId ?? '',
+    clientSecret: credentials.clientSecret,
+    tokens,
+    status: state?.status ?? 'active',
+    failureCount: state?.failureCount ?? 0,
+    lastError: state?.lastError,
+    lastErrorAt: state?.lastErrorAt,
+    lastRefreshAt: state?.lastRefreshAt,
+    nextAttemptAt: state?.nextAttemptAt,
+    version: state ? state.version + (torn ? 1 : 0) : 0,
+    createdAt,
+    updatedAt: state?.updatedAt ?? raw.refreshToken?.createdOn ?? createdAt,
+  };
+  if (state?.pending && !torn && tokens.refreshToken !== undefined) {
+    base.pending = {
+      attemptId: state.pending.attemptId,
+      startedAt: state.pending.startedAt,
+      owner: state.pending.owner,
+      refreshToken: state.pending.refreshToken ?? tokens.refreshToken,
+    };
+  }
+  if (torn && (base.status === 'refreshing' || base.status === 'failing')) {
+    base.status = 'active';
+    base.failureCount = 0;
+    base.nextAttemptAt = undefined;
+  }
+  if (base.status === 'refreshing' && !base.pending) base.status = 'active';
+  const revision = [state?.version ?? '-', rtVersion ?? '-', atVersion ?? '-'].join(':');
+  return { connection: base, revision };
+}
+
+export function encodeState(
+  connection: Connection,
+  versions: { refreshToken?: string; accessToken?: string },
+): StoredState {
+  const { accessToken: _access, refreshToken: _refresh, ...tokenMetadata } = connection.tokens;
+  const pending = connection.pending;
+  return {
+    schema: 1,
+    provider: connection.provider,
+    ...(connection.grant && { grant: connection.grant }),
+    clientId: connection.clientId,
+    status: connection.status,
+    ...(pending && {
+      pending: {
+        attemptId: pending.attemptId,
+        startedAt: pending.startedAt,
+        owner: pending.owner,
+        ...(pending.refreshToken !== connection.tokens.refreshToken && { refreshToken: pending.refreshToken }),
+      },
+    }),
+    failureCount: connection.failureCount,
+    lastError: connection.lastError,
+    lastErrorAt: connection.lastErrorAt,
+    lastRefreshAt: connection.lastRefreshAt,
+    nextAttemptAt: connection.nextAttemptAt,
+    version: connection.version,
+    createdAt: connection.createdAt,
+    updatedAt: connection.updatedAt,
+    refreshTokenVersion: versions.refreshToken,
+    accessTokenVersion: versions.accessToken,
+    tokens: tokenMetadata,
+  };
+}
+
+/** Tags of the access-token secret: expiry, account and scope visible without reading the value. */
+export function accessTokenTags(connection: Connection): Record<string, string> {
+  const { tokens } = connection;
+  const tags: Record<string, string> = { [accessTokenTagNames.connection]: connection.name };
+  if (tokens.expiresAt !== undefined) tags[accessTokenTagNames.expiry] = new Date(tokens.expiresAt).toISOString();
+  if (tokens.obtainedAt !== undefined) {
+    tags[accessTokenTagNames.obtainedAt] = new Date(tokens.obtainedAt).toISOString();
+  }
+  if (tokens.providerUserId) tags[accessTokenTagNames.user] = tagValue(tokens.providerUserId);
+  if (tokens.scope) tags[accessTokenTagNames.scope] = tagValue(tokens.scope);
+  if (tokens.tokenType) tags[accessTokenTagNames.tokenType] = tagValue(tokens.tokenType);
+  return tags;
+}
+
+/** base64("client_id:client_secret"), the seed's FitbitCredentials value. */
+export function encodeBasicCredentials(clientId: string, clientSecret: string): string {
+  return Buffer.from(`${clientId}:${clientSecret}`, 'utf8').toString('base64');
+}
+
+function accessTokenMetadata(secret: RawSecret | undefined): Omit<TokenSet, 'accessToken' | 'refreshToken'> {
+  if (!secret) return {};
+  const tags = secret.tags ?? {};
+  const expiry = secret.expiresOn ?? parseTime(tags[accessTokenTagNames.expiry]);
+  return {
+    expiresAt: expiry,
+    obtainedAt: parseTime(tags[accessTokenTagNames.obtainedAt]) ?? (expiry !== undefined ? secret.createdOn : undefined),
+    scope: tags[accessTokenTagNames.scope],
+    tokenType: tags[accessTokenTagNames.tokenType],
+    providerUserId: tags[accessTokenTagNames.user],
+  };
+}
+
+function decodeCredentials(raw: RawConnection): { clientId?: string; clientSecret?: string } {
+  if (raw.basicCredentials) {
+    const encoded = raw.basicCredentials.value.replace(/^Basic\s+/i, '').trim();
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0 || colon === decoded.length - 1) {
+      throw new TokenkeeperError(
+        'store',
+        'the Key Vault credentials secret is not base64("client_id:client_secret"): fix the secret (e.g. FitbitCredentials) or use clientIdSecret/clientSecretSecret',
+      );
+    }
+    return { clientId: decoded.slice(0, colon), clientSecret: decoded.slice(colon + 1) };
+  }
+  return { clientId: raw.clientId?.value.trim(), clientSecret: raw.clientSecret?.value };
+}
+
+function parseState(name: string, text: string): StoredState {
+  try {
+    const parsed = JSON.parse(text) as StoredState;
+    if (parsed.schema !== 1 || typeof parsed.version !== 'number') throw new Error('unknown schema');
+    return parsed;
+  } catch (error) {
+    throw new TokenkeeperError(
+      'store',
+      `the tokenkeeper state secret of connection "${name}" is unreadable (${(error as Error).message}): restore an earlier version of it, or delete it to start from the token secrets alone`,
+    );
+  }
+}
+
+function parseTime(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const time = Date.parse(text);
+  return Number.isFinite(time) ? time : undefined;
+}
+
+function tagValue(text: string): string {
+  return text.length <= 256 ? text : `${text.slice(0, 255)}…`;
+}

@@ -1,0 +1,367 @@
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { describeError, TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
+import { sleep } from '../../core/lock.ts';
+import type { Connection, NewConnection } from '../../core/types.ts';
+import type { ConnectionStore, LockHandle } from '../store.ts';
+import { statusOf, type BlobLeaseLocks, type HeldLease } from './blob-lease.ts';
+import {
+  accessTokenTags,
+  decodeConnection,
+  encodeBasicCredentials,
+  encodeState,
+  type DecodedConnection,
+  type RawConnection,
+  type RawSecret,
+} from './codec.ts';
+import type { KeyVaultLocation } from './location.ts';
+import {
+  assertSecretValueFits,
+  connectionNamesIn,
+  secretNamesFor,
+  type ConnectionSecretNames,
+} from './secret-names.ts';
+
+export interface KeyVaultStoreOptions {
+  client: SecretClient;
+  locks: BlobLeaseLocks;
+  location: KeyVaultLocation;
+  /** How long a write outside a held lock waits for the lease (ms). */
+  writeLockWaitMs?: number;
+  /** Lease length for writes outside a held lock (ms; leases are 15–60 s). */
+  writeLockTtlMs?: number;
+}
+
+/**
+ * Connections in Azure Key Vault, one group of secrets each (the seed's "RefreshToken", "AccessToken",
+ * "FitbitCredentials", plus tokenkeeper's "TokenkeeperState"). Key Vault has no compare-and-swap, so every write
+ * runs under the connection's blob lease: the lease this process already holds for a refresh (renewed first, so
+ * the writes have its full length), or a short one taken just for the write. Under the lease the secrets are
+ * re-read and the version compared, then the refresh token is written before the access token, and the state last.
+ */
+export class KeyVaultStore implements ConnectionStore {
+  readonly location: string;
+  private readonly client: SecretClient;
+  private readonly locks: BlobLeaseLocks;
+  private readonly vault: KeyVaultLocation;
+  private readonly held = new Map<string, HeldLease>();
+  private readonly leases = new WeakMap<LockHandle, HeldLease>();
+  /** Revision last seen per connection and version: catches outside writers that leave no state behind. */
+  private readonly seen = new Map<string, { version: number; revision: string }>();
+  private readonly writeLockWaitMs: number;
+  private readonly writeLockTtlMs: number;
+  private readonly writeOwner = `write:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+
+  constructor(options: KeyVaultStoreOptions) {
+    this.client = options.client;
+    this.locks = options.locks;
+    this.vault = options.location;
+    this.location = `Key Vault ${options.location.vaultUrl}`;
+    this.writeLockWaitMs = options.writeLockWaitMs ?? 60_000;
+    this.writeLockTtlMs = options.writeLockTtlMs ?? 30_000;
+  }
+
+  async get(name: string): Promise<Connection | undefined> {
+    const decoded = await this.read(name);
+    return decoded?.connection;
+  }
+
+  async list(): Promise<Connection[]> {
+    const secretNames: string[] = [];
+    try {
+      for await (const properties of this.client.listPropertiesOfSecrets()) secretNames.push(properties.name);
+    } catch (error) {
+      throw this.failure('list secrets', undefined, error);
+    }
+    const names = connectionNamesIn(secretNames, this.vault.names, this.vault.seedConnection);
+    const connections: Connection[] = [];
+    for (let start = 0; start < names.length; start += 8) {
+      const batch = await Promise.all(names.slice(start, start + 8).map((name) => this.get(name)));
+      for (const connection of batch) if (connection) connections.push(connection);
+    }
+    return connections;
+  }
+
+  async insert(connection: NewConnection): Promise<Connection> {
+    const names = this.namesOf(connection.name);
+    return this.underLease(connection.name, async () => {
+      const existing = await this.read(connection.name);
+      if (existing) {
+        throw new TokenkeeperError(
+          'already_exists',
+          `connection "${connection.name}" already exists in ${this.location} (secret ${names.refreshToken}): pick another --name or remove it first`,
+        );
+      }
+      const now = Date.now();
+      const stored: Connection = { ...connection, version: 1, createdAt: now, updatedAt: now };
+      return this.writeConnection(stored, names, {});
+    });
+  }
+
+  async update(connection: Connection): Promise<Connection> {
+    const names = this.namesOf(connection.name);
+    return this.underLease(connection.name, async () => {
+      const seen = this.seen.get(connection.name.toLowerCase());
+      const current = await this.read(connection.name);
+      if (!current || current.connection.version !== connection.version) {
+        throw new VersionConflictError(connection.name, connection.version);
+      }
+      if (seen && seen.version === connection.version && seen.revision !== current.revision) {
+        throw new VersionConflictError(connection.name, connection.version);
+      }
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      return this.writeConnection(stored, names, current.connection, current.raw);
+    });
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const names = this.namesOf(name);
+    return this.underLease(name, async () => {
+      const current = await this.read(name);
+      if (!current) return false;
+      const credentialSecrets =
+        names.credentials.kind === 'basic'
+          ? [names.credentials.secret]
+          : [names.credentials.clientId, names.credentials.clientSecret];
+      // State first and refresh token last: a delete cut short leaves the refresh token, never a state alone.
+      for (const secret of [names.state, names.accessToken, ...credentialSecrets, names.refreshToken]) {
+        await this.deleteSecret(secret);
+      }
+      this.seen.delete(name.toLowerCase());
+      return true;
+    });
+  }
+
+  async tryLock(name: string, owner: string, ttlMs: number): Promise<LockHandle | undefined> {
+    this.namesOf(name);
+    const lease = await this.locks.tryAcquire(name, owner, ttlMs);
+    if (!lease) return undefined;
+    this.held.set(name.toLowerCase(), lease);
+    const handle: LockHandle = { name, owner, fence: lease.fence, expiresAt: lease.expiresAt };
+    this.leases.set(handle, lease);
+    return handle;
+  }
+
+  async renewLock(handle: LockHandle, _ttlMs: number): Promise<boolean> {
+    const lease = this.leases.get(handle);
+    if (!lease) return false;
+    const ok = await this.locks.renew(lease);
+    if (ok) handle.expiresAt = lease.expiresAt;
+    else this.forget(lease);
+    return ok;
+  }
+
+  async releaseLock(handle: LockHandle): Promise<void> {
+    const lease = this.leases.get(handle);
+    if (!lease) return;
+    this.forget(lease);
+    await this.locks.release(lease);
+  }
+
+  async close(): Promise<void> {
+    const leases = [...this.held.values()];
+    this.held.clear();
+    await Promise.all(leases.map((lease) => this.locks.release(lease).catch(() => undefined)));
+  }
+
+  /** For operators and tests: break whatever lease is held on a connection's lock. */
+  breakLock(name: string): Promise<void> {
+    return this.locks.breakLock(name);
+  }
+
+  private forget(lease: HeldLease): void {
+    const key = lease.name.toLowerCase();
+    if (this.held.get(key) === lease) this.held.delete(key);
+  }
+
+  /**
+   * Runs a write holding the connection's lease: the one this process holds (renewed first, which also proves it
+   * was not lost), else a short lease taken for this write alone, waiting for another holder to finish.
+   */
+  private async underLease<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const mine = this.held.get(name.toLowerCase());
+    if (mine) {
+      if (await this.locks.renew(mine)) return work();
+      this.forget(mine);
+    }
+    const started = Date.now();
+    let pause = 10;
+    let lease: HeldLease | undefined;
+    while (!(lease = await this.locks.tryAcquire(name, this.writeOwner, this.writeLockTtlMs))) {
+      if (Date.now() - started > this.writeLockWaitMs) {
+        throw new TokenkeeperError(
+          'lock_timeout',
+          `connection "${name}" stayed locked for ${Math.round(this.writeLockWaitMs / 1000)} s while writing to ${this.location}; try again`,
+        );
+      }
+      await sleep(pause + Math.random() * pause);
+      pause = Math.min(200, pause * 2);
+    }
+    try {
+      return await work();
+    } finally {
+      await this.locks.release(lease).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Writes what changed, in the order that keeps a rotated refresh token safe: credentials, refresh token,
+   * access token (with its expiry and tags), then the state that records the versions just written.
+   */
+  private async writeConnection(
+    stored: Connection,
+    names: ConnectionSecretNames,
+    previous: Partial<Connection>,
+    raw: RawConnection = {},
+  ): Promise<Connection> {
+    const writes: Array<{ secret: string; value: string }> = [];
+    const credentialWrites = this.credentialWrites(stored, names, previous);
+    for (const write of credentialWrites) writes.push(write);
+    const { refreshToken, accessToken } = stored.tokens;
+    const newRefreshToken = refreshToken !== undefined && refreshToken !== raw.refreshToken?.value;
+    const newAccessToken =
+      accessToken !== undefined &&
+      (accessToken !== raw.accessToken?.value || stored.tokens.expiresAt !== previous.tokens?.expiresAt);
+    if (newRefreshToken) writes.push({ secret: names.refreshToken, value: refreshToken });
+    if (newAccessToken) writes.push({ secret: names.accessToken, value: accessToken });
+    for (const write of writes) assertSecretValueFits(write.secret, write.value);
+
+    for (const write of credentialWrites) await this.setSecret(write.secret, write.value, {});
+    let refreshTokenVersion = raw.refreshToken?.version;
+    let accessTokenVersion = raw.accessToken?.version;
+    if (newRefreshToken) {
+      refreshTokenVersion = await this.setSecret(names.refreshToken, refreshToken, {
+        tags: { connection: stored.name },
+      });
+    }
+    if (newAccessToken) {
+      accessTokenVersion = await this.setSecret(names.accessToken, accessToken, {
+        tags: accessTokenTags(stored),
+        ...(stored.tokens.expiresAt !== undefined && { expiresOn: new Date(stored.tokens.expiresAt) }),
+      });
+    }
+    const state = JSON.stringify(
+      encodeState(stored, { refreshToken: refreshTokenVersion, accessToken: accessTokenVersion }),
+    );
+    assertSecretValueFits(names.state, state);
+    await this.setSecret(names.state, state, { contentType: 'application/json' });
+    this.seen.set(stored.name.toLowerCase(), {
+      version: stored.version,
+      revision: [stored.version, refreshTokenVersion ?? '-', accessTokenVersion ?? '-'].join(':'),
+    });
+    return stored;
+  }
+
+  private credentialWrites(
+    stored: Connection,
+    names: ConnectionSecretNames,
+    previous: Partial<Connection>,
+  ): Array<{ secret: string; value: string }> {
+    const changed = stored.clientId !== previous.clientId || stored.clientSecret !== previous.clientSecret;
+    if (!changed || stored.clientSecret === undefined) return [];
+    if (names.credentials.kind === 'basic') {
+      return [
+        { secret: names.credentials.secret, value: encodeBasicCredentials(stored.clientId, stored.clientSecret) },
+      ];
+    }
+    return [
+      { secret: names.credentials.clientId, value: stored.clientId },
+      { secret: names.credentials.clientSecret, value: stored.clientSecret },
+    ];
+  }
+
+  private async read(name: string): Promise<(DecodedConnection & { raw: RawConnection }) | undefined> {
+    const names = this.namesOf(name);
+    const credentials = names.credentials;
+    const [state, refreshToken, accessToken, first, second] = await Promise.all([
+      this.readSecret(names.state),
+      this.readSecret(names.refreshToken),
+      this.readSecret(names.accessToken),
+      this.readSecret(credentials.kind === 'basic' ? credentials.secret : credentials.clientId),
+      credentials.kind === 'split' ? this.readSecret(credentials.clientSecret) : Promise.resolve(undefined),
+    ]);
+    const raw: RawConnection =
+      credentials.kind === 'basic'
+        ? { state, refreshToken, accessToken, basicCredentials: first }
+        : { state, refreshToken, accessToken, clientId: first, clientSecret: second };
+    const decoded = decodeConnection(name, raw, { provider: this.vault.seedProvider });
+    if (!decoded) return undefined;
+    this.seen.set(name.toLowerCase(), { version: decoded.connection.version, revision: decoded.revision });
+    return { ...decoded, raw };
+  }
+
+  private async readSecret(secret: string): Promise<RawSecret | undefined> {
+    try {
+      const result = await this.client.getSecret(secret);
+      if (result.value === undefined) return undefined;
+      return {
+        value: result.value,
+        version: result.properties.version ?? '',
+        createdOn: result.properties.createdOn?.getTime(),
+        expiresOn: result.properties.expiresOn?.getTime(),
+        tags: result.properties.tags,
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.failure('read', secret, error);
+    }
+  }
+
+  private async setSecret(
+    secret: string,
+    value: string,
+    options: { tags?: Record<string, string>; expiresOn?: Date; contentType?: string },
+  ): Promise<string> {
+    try {
+      const result = await this.client.setSecret(secret, value, {
+        contentType: options.contentType ?? 'text/plain',
+        ...(options.tags && { tags: options.tags }),
+        ...(options.expiresOn && { expiresOn: options.expiresOn }),
+      });
+      return result.properties.version ?? '';
+    } catch (error) {
+      if (statusOf(error) === 409) {
+        throw new TokenkeeperError(
+          'store',
+          `Key Vault secret "${secret}" is deleted but recoverable: recover it (az keyvault secret recover) or purge it (az keyvault secret purge), then try again`,
+          { cause: error },
+        );
+      }
+      throw this.failure('write', secret, error);
+    }
+  }
+
+  private async deleteSecret(secret: string): Promise<void> {
+    try {
+      const poller = await this.client.beginDeleteSecret(secret, { intervalInMs: 250 });
+      await poller.pollUntilDone();
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      throw this.failure('delete', secret, error);
+    }
+    try {
+      // Purging frees the name for a later connection of the same name; it needs the purge permission.
+      await this.client.purgeDeletedSecret(secret);
+    } catch {
+      // Without purge permission the secret stays soft-deleted until its retention ends.
+    }
+  }
+
+  private namesOf(name: string): ConnectionSecretNames {
+    return secretNamesFor(name, this.vault.names, this.vault.seedConnection);
+  }
+
+  private failure(what: string, secret: string | undefined, error: unknown): TokenkeeperError {
+    const status = statusOf(error);
+    const code = (error as { code?: unknown }).code;
+    const detail = [status, typeof code === 'string' ? code : undefined].filter(Boolean).join(' ');
+    const hint =
+      status === 401 || status === 403
+        ? ': the identity needs the "Key Vault Secrets Officer" role on the vault (RBAC) or get/set/list/delete secret permissions'
+        : '';
+    return new TokenkeeperError(
+      'store',
+      `${this.location}: ${what}${secret ? ` of secret "${secret}"` : ''} failed${detail ? ` (${detail})` : ''}: ${describeError(error)}${hint}`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,221 @@
+import type pg from 'pg';
+import type { Claim, ClaimRequest, FleetMember, ProviderRateLimit } from '../store.ts';
+import { processAlive } from './local-process.ts';
+
+/** The database clock in epoch milliseconds: leases and locks use it, so machines with skewed clocks agree. */
+export const dbNow = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+
+/** Worker rows dead for this long are deleted (their claims were free long before). */
+const FORGET_DEAD_AFTER_MS = 24 * 3_600_000;
+
+export interface FleetMemberOptions {
+  pool: pg.Pool;
+  /** Qualified table names. */
+  connections: string;
+  workers: string;
+  owner: string;
+  host: string;
+  ttlMs: number;
+  guard: <T>(what: string, work: () => Promise<T>) => Promise<T>;
+  onLeave: () => void;
+}
+
+/**
+ * One `tokenkeeper run` process in a fleet sharing a PostgreSQL store. Its row in `workers` is its lease: it
+ * heartbeats every third of the TTL, and a connection whose `claim_owner` is not a live worker is free. A worker
+ * that dies (SIGKILL, crash, lost machine) stops heartbeating, so its claims go back to the others after the TTL
+ * — at once when a peer on the same host sees that its pid is gone. Claiming uses `FOR UPDATE SKIP LOCKED`, so
+ * concurrent claimers never wait for each other nor take the same row; the refresh itself still runs under the
+ * connection's store lock, so even a worker that lost its lease (paused, partitioned) cannot refresh twice.
+ */
+export class PostgresFleetMember implements FleetMember {
+  readonly owner: string;
+  readonly recheckMs: number;
+  private readonly options: FleetMemberOptions;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private left = false;
+
+  private constructor(options: FleetMemberOptions) {
+    this.options = options;
+    this.owner = options.owner;
+    this.recheckMs = Math.max(100, Math.floor(options.ttlMs / 2));
+  }
+
+  static async join(options: FleetMemberOptions): Promise<PostgresFleetMember> {
+    const member = new PostgresFleetMember(options);
+    await member.beat();
+    member.heartbeat = setInterval(
+      () => void member.beat().catch(() => undefined),
+      Math.max(50, Math.floor(options.ttlMs / 3)),
+    );
+    member.heartbeat.unref();
+    return member;
+  }
+
+  /** Extends this worker's lease (re-joining if it was declared dead) and retires dead peers on this host. */
+  private async beat(): Promise<void> {
+    const { pool, workers, owner, host, ttlMs } = this.options;
+    await pool.query({
+      name: 'tk-fleet-beat',
+      text: `INSERT INTO ${workers} (owner, host, pid, started_at, expires_at)
+             VALUES ($1, $2, $3, ${dbNow}, ${dbNow} + $4)
+             ON CONFLICT (owner) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+      values: [owner, host, process.pid, ttlMs],
+    });
+    const peers = await pool.query<{ owner: string; pid: number }>({
+      name: 'tk-fleet-peers',
+      text: `SELECT owner, pid FROM ${workers} WHERE host = $1 AND owner <> $2 AND expires_at > ${dbNow}`,
+      values: [host, owner],
+    });
+    const dead = peers.rows.filter((peer) => !processAlive(peer.pid)).map((peer) => peer.owner);
+    if (dead.length > 0) {
+      await pool.query(`UPDATE ${workers} SET expires_at = 0 WHERE owner = ANY($1) AND host = $2`, [
+        dead,
+        host,
+      ]);
+    }
+    await pool.query({
+      name: 'tk-fleet-forget',
+      text: `DELETE FROM ${workers} WHERE expires_at < ${dbNow} - $1`,
+      values: [FORGET_DEAD_AFTER_MS],
+    });
+  }
+
+  /**
+   * In one statement: picks the most overdue unclaimed connections (index on next_refresh_at), skipping rows
+   * another claimer is locking; claims those within their provider's rate-limit window (charging the window up
+   * front) and postpones the others to the end of their window.
+   */
+  async claimDue(request: ClaimRequest): Promise<{ claimed: Claim[]; postponed: number }> {
+    const { pool, connections, workers, owner, guard } = this.options;
+    const windows = rateWindows(request.rateLimits, request.now);
+    return guard('claiming due connections', async () => {
+      const result = await pool.query<{
+        name: string;
+        claim_fence: string;
+        within_budget: boolean;
+        next_refresh_at: string;
+      }>({
+        name: 'tk-fleet-claim',
+        text: claimStatement(connections, workers),
+        values: [
+          Math.floor(request.now),
+          request.limit,
+          windows.map((w) => w.provider),
+          windows.map((w) => w.start),
+          windows.map((w) => w.end),
+          windows.map((w) => w.requests),
+          request.requestsPerClaim,
+          owner,
+        ],
+      });
+      const claimed: Claim[] = [];
+      let postponed = 0;
+      // RETURNING has no order: most overdue first, as selected.
+      result.rows.sort((x, y) => Number(x.next_refresh_at) - Number(y.next_refresh_at));
+      for (const row of result.rows) {
+        if (row.within_budget) claimed.push({ name: row.name, fence: Number(row.claim_fence) });
+        else postponed++;
+      }
+      return { claimed, postponed };
+    });
+  }
+
+  async release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
+    const { pool, connections, owner, guard } = this.options;
+    await guard('releasing a claim', async () => {
+      await pool.query({
+        name: 'tk-fleet-release',
+        text: `UPDATE ${connections} SET claim_owner = NULL,
+                 next_refresh_at = CASE WHEN $4::bigint IS NULL OR next_refresh_at IS NULL THEN next_refresh_at
+                                        ELSE GREATEST(next_refresh_at, $4::bigint) END
+               WHERE name = $1 AND claim_owner = $2 AND claim_fence = $3`,
+        values: [
+          claim.name,
+          owner,
+          claim.fence,
+          options.notBefore === undefined ? null : Math.ceil(options.notBefore),
+        ],
+      });
+    });
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const { pool, connections, guard } = this.options;
+    return guard('reading the next due time', async () => {
+      const result = await pool.query<{ next: string | null }>({
+        name: 'tk-fleet-next',
+        text: `SELECT next_refresh_at AS next FROM ${connections}
+               WHERE next_refresh_at IS NOT NULL AND claim_owner IS NULL
+               ORDER BY next_refresh_at LIMIT 1`,
+      });
+      const next = result.rows[0]?.next;
+      return next === null || next === undefined ? undefined : Number(next);
+    });
+  }
+
+  async leave(): Promise<void> {
+    if (this.left) return;
+    this.left = true;
+    clearInterval(this.heartbeat);
+    const { pool, connections, workers, owner, guard, onLeave } = this.options;
+    onLeave();
+    await guard('leaving the fleet', async () => {
+      await pool.query(`UPDATE ${connections} SET claim_owner = NULL WHERE claim_owner = $1`, [owner]);
+      await pool.query(`DELETE FROM ${workers} WHERE owner = $1`, [owner]);
+    });
+  }
+}
+
+interface RateWindow {
+  provider: string;
+  start: number;
+  end: number;
+  requests: number;
+}
+
+/** Fixed windows aligned to the epoch (an hourly limit counts per clock hour, as Fitbit does). */
+function rateWindows(limits: readonly ProviderRateLimit[], now: number): RateWindow[] {
+  return limits.map((limit) => {
+    const start = Math.floor(now / limit.windowMs) * limit.windowMs;
+    return { provider: limit.provider, start, end: start + limit.windowMs, requests: limit.requests };
+  });
+}
+
+/**
+ * The claim (exported for the test that checks its plan): parameters are $1 now (keeper clock), $2 limit,
+ * $3–$6 the rate windows (provider, start, end, max requests), $7 requests per claim, $8 owner.
+ */
+export function claimStatement(connections: string, workers: string): string {
+  return `WITH limits AS (
+         SELECT * FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::integer[])
+           AS l(provider, window_start, window_end, max_requests)
+       ),
+       candidates AS (
+         SELECT c.name, l.window_start, l.window_end, l.max_requests,
+           (l.provider IS NULL
+             OR (CASE WHEN c.rate_window_start = l.window_start THEN c.rate_window_count ELSE 0 END)
+                + LEAST($7, l.max_requests) <= l.max_requests) AS within_budget,
+           LEAST($7, l.max_requests) AS charge
+         FROM ${connections} c LEFT JOIN limits l ON l.provider = c.provider
+         WHERE c.next_refresh_at <= $1
+           AND (c.claim_owner IS NULL
+             OR c.claim_owner NOT IN (SELECT w.owner FROM ${workers} w WHERE w.expires_at > ${dbNow}))
+         ORDER BY c.next_refresh_at
+         LIMIT $2
+         FOR UPDATE OF c SKIP LOCKED
+       )
+       UPDATE ${connections} c SET
+         claim_owner = CASE WHEN k.within_budget THEN $8 END,
+         claim_fence = c.claim_fence + CASE WHEN k.within_budget THEN 1 ELSE 0 END,
+         rate_window_count = CASE
+           WHEN NOT k.within_budget OR k.window_start IS NULL THEN c.rate_window_count
+           WHEN c.rate_window_start = k.window_start THEN c.rate_window_count + k.charge
+           ELSE k.charge END,
+         rate_window_start = CASE
+           WHEN k.within_budget AND k.window_start IS NOT NULL THEN k.window_start
+           ELSE c.rate_window_start END,
+         next_refresh_at = CASE WHEN k.within_budget THEN c.next_refresh_at ELSE k.window_end END
+       FROM candidates k WHERE c.name = k.name
+       RETURNING c.name, c.claim_fence, k.within_budget, c.next_refresh_at`;
+}

@@ -1,0 +1,13 @@
+import initial from './001-initial.ts';
+
+export interface Migration {
+  /** Applied in ascending order; recorded in schema_migrations. Never edit a released migration: add one. */
+  version: number;
+  name: string;
+  /** Plain SQL with unqualified names; runs with search_path set to the store's schema. */
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [initial];
+
+export const latestVersion = Math.max(...migrations.map((migration) => migration.version));

@@ -1,0 +1,67 @@
+import type { KeeperEvent } from '../core/events.ts';
+import type { ConnectionStatus } from '../core/types.ts';
+
+export const webhookEventTypes = ['needs_reauth', 'provider_retired', 'recovered', 'refresh_failed'] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+/** What a webhook body says (signed as JSON). Carries names, statuses and scrubbed error texts; never secrets. */
+export interface WebhookPayload {
+  id: string;
+  type: WebhookEventType | 'test';
+  createdAt: string;
+  connection: { name: string; provider: string };
+  status?: ConnectionStatus;
+  previousStatus?: ConnectionStatus;
+  error?: string;
+  attempt?: number;
+  retryInSeconds?: number;
+  /** For `recovered`: what brought the connection back. */
+  reason?: 'refresh' | 'crash_recovery' | 'reconnected';
+}
+
+export type WebhookEventBody = Omit<WebhookPayload, 'id' | 'createdAt'>;
+
+/**
+ * Maps an engine event to the webhook it triggers, if any: status changes to needs_reauth / provider_retired,
+ * recoveries (failing or cut-off refresh back to active, or a refresh that replayed a spent token), and
+ * failed refresh attempts.
+ */
+export function webhookEventFor(event: KeeperEvent): WebhookEventBody | undefined {
+  switch (event.type) {
+    case 'status_changed': {
+      const connection = { name: event.name, provider: event.provider };
+      if (event.to === 'needs_reauth' || event.to === 'provider_retired') {
+        return { type: event.to, connection, status: event.to, previousStatus: event.from, error: event.error };
+      }
+      if (event.to === 'active' && (event.from === 'failing' || event.from === 'refreshing')) {
+        return {
+          type: 'recovered',
+          connection,
+          status: 'active',
+          previousStatus: event.from,
+          reason: event.from === 'refreshing' ? 'crash_recovery' : 'refresh',
+        };
+      }
+      return undefined;
+    }
+    case 'refreshed':
+      return event.recovered
+        ? {
+            type: 'recovered',
+            connection: { name: event.name, provider: event.provider },
+            status: 'active',
+            reason: 'crash_recovery',
+          }
+        : undefined;
+    case 'refresh_failed':
+      return {
+        type: 'refresh_failed',
+        connection: { name: event.name, provider: event.provider },
+        error: event.error,
+        attempt: event.attempt,
+        retryInSeconds: event.retryInMs === undefined ? undefined : Math.round(event.retryInMs / 1000),
+      };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzureWorld, type AzureWorld } from './harness.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+// Stands in for the module the Functions Node.js worker provides: records what the app registers.
+const coreStub = `
+const registered = [];
+globalThis.__registered = registered;
+module.exports = {
+  setProgrammingModel() {},
+  registerFunction(metadata, handler) { registered.push({ metadata, handler }); return { dispose() {} }; },
+};`;
+
+// Loads the deployed bundle as the worker would, then fires its timer once against the fake vault.
+const runner = `
+const bundle = process.argv[2];
+await import(bundle);
+const registered = globalThis.__registered;
+const timer = registered.find((entry) => entry.metadata.name === 'tokenkeeperRefresh');
+const logs = [];
+const context = { log: (...a) => logs.push(a.join(' ')), warn: (...a) => logs.push(a.join(' ')), error: (...a) => logs.push(a.join(' ')) };
+const now = new Date().toISOString();
+const report = await timer.handler({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } }, context);
+process.stdout.write(JSON.stringify({ functions: registered.map((entry) => entry.metadata), report }));
+process.exit(0);
+`;
+
+describe('the deployable bundle (npm run build:azure)', () => {
+  let world: AzureWorld;
+  let dir: string;
+
+  beforeAll(async () => {
+    world = await startAzureWorld();
+    dir = mkdtempSync(join(tmpdir(), 'tk-bundle-'));
+  });
+  afterAll(async () => {
+    await world?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers a timer and a function-key HTTP trigger, and its timer rotates the vault', () => {
+    const build = spawnSync(process.execPath, [join(root, 'scripts', 'build-azure.mjs')], { encoding: 'utf8' });
+    expect(build.status, build.stderr).toBe(0);
+    const bundle = join(root, 'azure-app', 'dist', 'main.mjs');
+    expect(statSync(bundle).size).toBeGreaterThan(0);
+
+    const app = join(dir, 'app');
+    mkdirSync(join(app, 'node_modules', '@azure', 'functions-core'), { recursive: true });
+    writeFileSync(join(app, 'node_modules', '@azure', 'functions-core', 'index.js'), coreStub);
+    writeFileSync(join(app, 'node_modules', '@azure', 'functions-core', 'package.json'), '{"main":"index.js"}');
+    copyFileSync(bundle, join(app, 'main.mjs'));
+    writeFileSync(join(app, 'run.mjs'), runner);
+    const configPath = join(dir, 'tokenkeeper.json');
+    writeFileSync(configPath, JSON.stringify(world.config));
+    world.seedLikeCSharp();
+
+    const run = spawnSync(process.execPath, [join(app, 'run.mjs'), join(app, 'main.mjs')], {
+      encoding: 'utf8',
+      cwd: app,
+      env: {
+        ...world.childEnv,
+        TOKENKEEPER_STORE: world.storeSpec,
+        TOKENKEEPER_CONFIG: configPath,
+        TOKENKEEPER_SCHEDULE: '0 0 */6 * * *',
+      },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as {
+      functions: Array<{ name: string; bindings: Record<string, Record<string, unknown>> }>;
+      report: { refreshed: string[] };
+    };
+    const bindings = Object.fromEntries(
+      result.functions.flatMap((fn) => Object.values(fn.bindings).map((binding) => [binding.type, binding])),
+    );
+    expect(bindings.timerTrigger).toMatchObject({ schedule: '0 0 */6 * * *' });
+    expect(bindings.httpTrigger).toMatchObject({ authLevel: 'function', route: 'tokenkeeper/{action}' });
+    expect(result.report.refreshed).toEqual(['fitbit']);
+    expect(world.kv.versionsOf('RefreshToken')?.at(-1)?.value).toBe(world.sim.activeRefreshToken('SEED01'));
+  }, 60_000);
+});

@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { InvocationContext, type Timer } from '@azure/functions';
+import { SecretClient } from '@azure/keyvault-secrets';
+import type { ConfigFile } from '../../src/config/schema.ts';
+import type { Clock } from '../../src/core/types.ts';
+import { createFunctionKeeper } from '../../src/azure/function-keeper.ts';
+import type { FunctionSettings } from '../../src/azure/settings.ts';
+import { createKeeper, type Keeper } from '../../src/keeper.ts';
+import { TEST_TOKEN_ENV } from '../../src/stores/keyvault/index.ts';
+import { startSimulatedFitbit, type SeededGrant, type SimulatedFitbit, type FitbitSimulatorOptions } from '../fakes/index.ts';
+import { createTestCertificate, startFakeKeyVault, type FakeKeyVault, type TestCertificate } from '../fakes/keyvault/index.ts';
+import { startAzurite, type Azurite } from './azurite.ts';
+
+export const KEY = 'c0ffee00'.repeat(8);
+const systemCas = tls.getCACertificates('default');
+
+/** Trusts the fake vault's self-signed certificate in this process (subprocesses get NODE_EXTRA_CA_CERTS). */
+export function trustCertificate(certificate: TestCertificate): void {
+  tls.setDefaultCACertificates([...systemCas, certificate.cert]);
+}
+
+export interface AzureWorld {
+  kv: FakeKeyVault;
+  sim: SimulatedFitbit;
+  azurite: Azurite;
+  home: string;
+  /** keyvault://127.0.0.1:PORT */
+  storeSpec: string;
+  /** Environment for in-process keepers and functions (no process.env inheritance). */
+  env: NodeJS.ProcessEnv;
+  /** Environment for subprocesses: process.env plus the above plus NODE_EXTRA_CA_CERTS. */
+  childEnv: NodeJS.ProcessEnv;
+  config: ConfigFile;
+  /** A real SDK client on the fake vault, for assertions. */
+  secrets: SecretClient;
+  /** Writes the seed C# function's three secrets for a fresh grant at the simulator. */
+  seedLikeCSharp(options?: { userId?: string; withAccessToken?: boolean }): SeededGrant;
+  /** A keeper of one "Functions instance" (the function's own keeper factory) with an optional clock. */
+  functionKeeper(options?: { clock?: Clock; schedule?: string; refresh?: ConfigFile['refresh'] }): Promise<Keeper>;
+  /** A keeper as the CLI opens it (createKeeper with --store keyvault://…). */
+  cliKeeper(options?: { clock?: Clock }): Promise<Keeper>;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  sim?: FitbitSimulatorOptions;
+  refresh?: ConfigFile['refresh'];
+  /** Reuse an Azurite across tests of one file. */
+  azurite?: Azurite;
+  certificate?: TestCertificate;
+}
+
+export async function startAzureWorld(options: WorldOptions = {}): Promise<AzureWorld> {
+  const certificate = options.certificate ?? createTestCertificate();
+  trustCertificate(certificate);
+  const kv = await startFakeKeyVault({ certificate });
+  const sim = await startSimulatedFitbit({ userId: 'SEED01', rateLimitPerHour: 1_000_000, ...options.sim });
+  const azurite = options.azurite ?? (await startAzurite());
+  const home = mkdtempSync(join(tmpdir(), 'tk-azure-'));
+  const storeSpec = `keyvault://${kv.host}`;
+  const env: NodeJS.ProcessEnv = {
+    [TEST_TOKEN_ENV]: kv.acceptedToken,
+    AzureWebJobsStorage: azurite.connectionString,
+    TOKENKEEPER_HOME: home,
+    TOKENKEEPER_KEY: KEY,
+  };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, NODE_EXTRA_CA_CERTS: certificate.certPath };
+  delete childEnv.TOKENKEEPER_STORE;
+  delete childEnv.TOKENKEEPER_CONFIG;
+  const config: ConfigFile = {
+    providers: { fitbit: { tokenUrl: sim.tokenUrl, revokeUrl: sim.revokeUrl } },
+    refresh: { timeoutSeconds: 5, ...options.refresh },
+  };
+  const secrets = new SecretClient(kv.url, { getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }) }, {
+    disableChallengeResourceVerification: true,
+  });
+  const keepers: Keeper[] = [];
+  const settingsFor = (schedule?: string): FunctionSettings => ({
+    store: storeSpec,
+    schedule: schedule ?? '0 */15 * * * *',
+    dataDir: home,
+  });
+
+  return {
+    kv,
+    sim,
+    azurite,
+    home,
+    storeSpec,
+    env,
+    childEnv,
+    config,
+    secrets,
+    seedLikeCSharp(seedOptions = {}) {
+      const grant = sim.seedGrant({ userId: seedOptions.userId ?? 'SEED01' });
+      kv.seed('FitbitCredentials', Buffer.from(`${sim.clientId}:${sim.clientSecret}`).toString('base64'));
+      kv.seed('RefreshToken', grant.refreshToken);
+      if (seedOptions.withAccessToken) kv.seed('AccessToken', grant.accessToken);
+      return grant;
+    },
+    async functionKeeper(keeperOptions = {}) {
+      const keeper = await createFunctionKeeper({
+        env,
+        settings: settingsFor(keeperOptions.schedule),
+        config: keeperOptions.refresh ? { ...config, refresh: { ...config.refresh, ...keeperOptions.refresh } } : config,
+        ...(keeperOptions.clock && { clock: keeperOptions.clock }),
+      });
+      keepers.push(keeper);
+      return keeper;
+    },
+    async cliKeeper(keeperOptions = {}) {
+      const keeper = await createKeeper({
+        config,
+        store: storeSpec,
+        env,
+        ...(keeperOptions.clock && { clock: keeperOptions.clock }),
+      });
+      keepers.push(keeper);
+      return keeper;
+    },
+    async close() {
+      for (const keeper of keepers.splice(0)) await keeper.close().catch(() => undefined);
+      await sim.close();
+      await kv.close();
+      if (!options.azurite) await azurite.stop();
+      if (!options.certificate) certificate.dispose();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A real InvocationContext whose log lines are collected. */
+export function invocation(functionName: string): { context: InvocationContext; logs: string[] } {
+  const logs: string[] = [];
+  const context = new InvocationContext({
+    functionName,
+    invocationId: `test-${Math.random().toString(36).slice(2)}`,
+    logHandler: (level, ...args) => logs.push(`${level}: ${args.map(String).join(' ')}`),
+  });
+  return { context, logs };
+}
+
+export function timerFiring(isPastDue = false): Timer {
+  const now = new Date().toISOString();
+  return {
+    isPastDue,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: now, next: now, lastUpdated: now },
+  };
+}
+
+/** A clock the test moves by hand (keepers decide "due" with it; locks use real time). */
+export function manualClock(start = Date.now()): Clock & { set(ms: number): void; advance(ms: number): void } {
+  let now = start;
+  return {
+    now: () => now,
+    set: (ms) => void (now = ms),
+    advance: (ms) => void (now += ms),
+  };
+}
+
+/** All versions of a secret through the real SDK, oldest first, with their values. */
+export async function secretHistory(client: SecretClient, name: string): Promise<Array<{ version: string; value: string }>> {
+  const versions: Array<{ version: string; createdOn: number }> = [];
+  for await (const properties of client.listPropertiesOfSecretVersions(name)) {
+    versions.push({ version: properties.version ?? '', createdOn: properties.createdOn?.getTime() ?? 0 });
+  }
+  const values = await Promise.all(
+    versions.map(async (entry) => ({
+      version: entry.version,
+      value: (await client.getSecret(name, { version: entry.version })).value ?? '',
+    })),
+  );
+  return values;
+}

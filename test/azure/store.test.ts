@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scheduleIntervalSeconds, validateSchedule } from '../../src/azure/schedule.ts';
+import { readFunctionSettings } from '../../src/azure/settings.ts';
+import { openKeyVaultStore, parseKeyVaultSpec, TEST_TOKEN_ENV, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
+import { startAzureWorld, type AzureWorld } from './harness.ts';
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Key Vault store', () => {
+  let world: AzureWorld;
+  let store: KeyVaultStore;
+
+  beforeAll(async () => {
+    world = await startAzureWorld();
+    store = await openKeyVaultStore(world.storeSpec, { env: world.env });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await world?.close();
+  });
+
+  const newConnection = (name: string, refreshToken = `rt-${name}`) => ({
+    name,
+    provider: 'fitbit',
+    clientId: 'client-1',
+    clientSecret: 'secret-1',
+    tokens: { refreshToken },
+    status: 'active' as const,
+    failureCount: 0,
+  });
+
+  it('refuses a value over 25 KB before writing anything of the connection', async () => {
+    const writes = world.kv.writes;
+    const error = await rejection(store.insert(newConnection('big', 'x'.repeat(26 * 1024))));
+    expect(error.message).toMatch(/"big-RefreshToken" is 26624 bytes; Key Vault allows at most 25600 \(25 KB\): nothing was written/);
+    expect(world.kv.writes).toBe(writes);
+    expect(await store.get('big')).toBeUndefined();
+  });
+
+  it('refuses a second connection of the same name (Key Vault names ignore case)', async () => {
+    await store.insert(newConnection('twin'));
+    const error = await rejection(store.insert(newConnection('TWIN')));
+    expect(error.code).toBe('already_exists');
+  });
+
+  it('an outside write of the refresh token (old function still running) makes a stale writer fail, not overwrite', async () => {
+    const saved = await store.insert(newConnection('outside'));
+    const read = (await store.get('outside'))!;
+    world.kv.seed('outside-RefreshToken', 'rotated-by-someone-else');
+    const error = await rejection(store.update({ ...read, status: 'failing', failureCount: 1 }));
+    expect(error.code).toBe('version_conflict');
+    const now = (await store.get('outside'))!;
+    expect(now.tokens.refreshToken).toBe('rotated-by-someone-else');
+    expect(now.version).toBe(saved.version + 1);
+  });
+
+  it('a seed vault without state: an outside rotation between read and write is caught too', async () => {
+    world.kv.seed('legacy-RefreshToken', 'legacy-1');
+    const read = (await store.get('legacy'))!;
+    expect(read.version).toBe(0);
+    world.kv.seed('legacy-RefreshToken', 'legacy-2');
+    expect((await rejection(store.update({ ...read, status: 'failing' }))).code).toBe('version_conflict');
+  });
+
+  it('a refresh cut off after the refresh-token write leaves the new token readable and the attempt closed', async () => {
+    const saved = await store.insert(newConnection('torn', 'rt-1'));
+    const pending = await store.update({
+      ...saved,
+      status: 'refreshing',
+      pending: { attemptId: 'a1', refreshToken: 'rt-1', startedAt: Date.now(), owner: 'crashed' },
+    });
+    // The crashed writer got as far as the refresh-token secret.
+    world.kv.seed('torn-RefreshToken', 'rt-2');
+    const after = (await store.get('torn'))!;
+    expect(after.tokens.refreshToken).toBe('rt-2');
+    expect(after.pending).toBeUndefined();
+    expect(after.status).toBe('active');
+    expect(after.version).toBe(pending.version + 1);
+  });
+
+  it('remove deletes and purges the secrets, so the name can be used again', async () => {
+    await store.insert(newConnection('gone'));
+    expect(await store.delete('gone')).toBe(true);
+    expect(await store.get('gone')).toBeUndefined();
+    expect(world.kv.versionsOf('gone-RefreshToken')).toBeUndefined();
+    await store.insert(newConnection('gone'));
+    expect((await store.get('gone'))?.tokens.refreshToken).toBe('rt-gone');
+  });
+
+  it('lock: a second holder is refused until release; renew fails once the lease is broken', async () => {
+    const first = await store.tryLock('locked', 'one', 15_000);
+    expect(first).toBeDefined();
+    const other = await openKeyVaultStore(world.storeSpec, { env: world.env });
+    try {
+      expect(await other.tryLock('locked', 'two', 15_000)).toBeUndefined();
+      await store.releaseLock(first!);
+      const second = await other.tryLock('locked', 'two', 15_000);
+      expect(second?.fence).toBe((first?.fence ?? 0) + 1);
+      await store.breakLock('locked');
+      expect(await other.renewLock(second!, 15_000)).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('says what to set when the lock storage is missing, and keeps the test credential off real vaults', async () => {
+    const noLocks = await rejection(openKeyVaultStore(world.storeSpec, { env: { [TEST_TOKEN_ENV]: 'x' } }));
+    expect(noLocks.message).toMatch(/set TOKENKEEPER_LOCK_STORAGE \(or AzureWebJobsStorage\)/);
+    const real = await rejection(
+      openKeyVaultStore('keyvault://my-vault', { env: { ...world.env, [TEST_TOKEN_ENV]: 'x' } }),
+    );
+    expect(real.message).toMatch(/for tests against a loopback fake vault only/);
+  });
+});
+
+describe('store spec and function settings', () => {
+  it('maps keyvault:// specs to vault URLs and the seed names', () => {
+    expect(parseKeyVaultSpec('keyvault://my-tokens')).toMatchObject({
+      vaultUrl: 'https://my-tokens.vault.azure.net',
+      seedConnection: 'fitbit',
+      names: { refreshToken: 'RefreshToken', accessToken: 'AccessToken', credentials: { kind: 'basic', secret: 'FitbitCredentials' } },
+    });
+    expect(parseKeyVaultSpec('keyvault://v1.vault.azure.cn').vaultUrl).toBe('https://v1.vault.azure.cn');
+    expect(parseKeyVaultSpec('keyvault://127.0.0.1:8443?seed=').loopback).toBe(true);
+    expect(
+      parseKeyVaultSpec('keyvault://kv1?clientIdSecret=FitbitClientId&clientSecretSecret=FitbitClientSecret').names.credentials,
+    ).toEqual({ kind: 'split', clientId: 'FitbitClientId', clientSecret: 'FitbitClientSecret' });
+    expect(() => parseKeyVaultSpec('keyvault://kv1?clientIdSecret=A')).toThrow(/go together/);
+    expect(() => parseKeyVaultSpec('keyvault://localhost')).toThrow(/needs a port/);
+    expect(() => parseKeyVaultSpec('keyvault://a--b')).toThrow(/3–24 letters/);
+  });
+
+  it('reads the schedule from the app setting, with the 15-minute default and the seed schedule as an option', () => {
+    const base = { TOKENKEEPER_KEYVAULT: 'my-tokens' };
+    expect(readFunctionSettings(base)).toMatchObject({ store: 'keyvault://my-tokens', schedule: '0 */15 * * * *' });
+    expect(readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '0 0 */6 * * *' }).schedule).toBe('0 0 */6 * * *');
+    expect(() => readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '*/15 * * * *' })).toThrow(/six fields, seconds first/);
+    expect(() => readFunctionSettings({})).toThrow(/TOKENKEEPER_KEYVAULT/);
+    expect(() => readFunctionSettings({ TOKENKEEPER_STORE: '/tmp/x.db' })).toThrow(/must be a keyvault/);
+    expect(scheduleIntervalSeconds('0 */15 * * * *')).toBe(900);
+    expect(scheduleIntervalSeconds('0 0 */6 * * *')).toBe(21_600);
+    expect(scheduleIntervalSeconds('0 30 2 * * *')).toBe(86_400);
+    expect(validateSchedule(' 0  0 * * * * ')).toBe('0 0 * * * *');
+  });
+});

@@ -1,0 +1,14 @@
+import { startSimulatedOura } from '../fakes/index.ts';
+import { fromOAuthSim } from './harness.ts';
+import { defineConformanceSuite } from './scenarios.ts';
+
+defineConformanceSuite({
+  providerId: 'oura',
+  start: async (now) => fromOAuthSim(await startSimulatedOura({ now })),
+  settings: (sim) => ({ tokenUrl: `${sim.url}/oauth/token`, authorizationUrl: sim.authorizeUrl }),
+  rotation: 'single-use',
+  accessLifetimeSeconds: 86_400,
+  accountInRefresh: false,
+  refreshRequest: { clientAuth: 'body' },
+  authorize: { scopeSeparator: ' ', pkce: false },
+});

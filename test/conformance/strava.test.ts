@@ -1,0 +1,14 @@
+import { startSimulatedStrava } from '../fakes/index.ts';
+import { fromOAuthSim } from './harness.ts';
+import { defineConformanceSuite } from './scenarios.ts';
+
+defineConformanceSuite({
+  providerId: 'strava',
+  start: async (now) => fromOAuthSim(await startSimulatedStrava({ now })),
+  settings: (sim) => ({ tokenUrl: `${sim.url}/oauth/token`, authorizationUrl: sim.authorizeUrl }),
+  rotation: 'single-use',
+  accessLifetimeSeconds: 21_600,
+  accountInRefresh: false,
+  refreshRequest: { clientAuth: 'body' },
+  authorize: { scopeSeparator: ',', pkce: false, params: { approval_prompt: 'auto' } },
+});

@@ -1,0 +1,198 @@
+/**
+ * A fleet of real `tokenkeeper run --store postgres://…` processes sharing one throwaway PostgreSQL cluster,
+ * refreshing connections at a simulated Fitbit (single-use refresh tokens, 50 ms latency): every connection is
+ * refreshed exactly once, none twice, none lost — also when a worker is SIGKILLed or SIGTERMed mid-run — and a
+ * per-user rate limit holds across the fleet.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
+import { startSimulatedFitbit, type SimulatedFitbit } from '../fakes/index.ts';
+import { KEY_A_HEX, usePostgres } from './setup.ts';
+import { connectionNameOf, seedDueConnections, userIdOf } from './seed.ts';
+import {
+  createFleetHome,
+  startWorker,
+  waitUntil,
+  type FleetHome,
+  type WorkerProcess,
+} from './worker-processes.ts';
+
+const pgFixture = usePostgres();
+const HOUR = 3_600_000;
+
+let sim: SimulatedFitbit | undefined;
+let home: FleetHome | undefined;
+let workers: WorkerProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(workers.map((worker) => worker.kill()));
+  workers = [];
+  await sim?.close();
+  sim = undefined;
+  home?.remove();
+  home = undefined;
+});
+
+function schemaOf(url: string): string {
+  return new URL(url).searchParams.get('schema') as string;
+}
+
+async function setUp(count: number, simOptions: Parameters<typeof startSimulatedFitbit>[0] = {}) {
+  sim = await startSimulatedFitbit({ latencyMs: 50, rateLimitPerHour: 1_000, ...simOptions });
+  const url = pgFixture.storeUrl({ workerTtl: '3' });
+  const store = await pgFixture.openStore(url);
+  await seedDueConnections(store, sim, count);
+  return { url, store, schema: schemaOf(url), sim };
+}
+
+async function progress(schema: string) {
+  const [row] = await pgFixture.sql<{ refreshed: string; unfinished: string; claimed: string }>(
+    `SELECT count(*) FILTER (WHERE last_refresh_at IS NOT NULL) AS refreshed,
+            count(*) FILTER (WHERE last_refresh_at IS NULL OR pending_attempt_id IS NOT NULL) AS unfinished,
+            count(*) FILTER (WHERE claim_owner IS NOT NULL) AS claimed
+     FROM ${schema}.connections`,
+  );
+  return {
+    refreshed: Number(row?.refreshed),
+    unfinished: Number(row?.unfinished),
+    claimed: Number(row?.claimed),
+  };
+}
+
+/** Every connection holds exactly the refresh token the provider considers current: nothing was lost. */
+async function expectNothingLost(store: PostgresStore, provider: SimulatedFitbit, count: number) {
+  const connections = await store.list();
+  expect(connections).toHaveLength(count);
+  const lost = connections.filter((connection, index) => {
+    expect(connection.name).toBe(connectionNameOf(index));
+    return (
+      connection.status !== 'active' ||
+      connection.pending !== undefined ||
+      connection.tokens.refreshToken !== provider.activeRefreshToken(userIdOf(index))
+    );
+  });
+  expect(
+    lost.map((connection) => `${connection.name}: ${connection.status} ${connection.lastError ?? ''}`),
+  ).toEqual([]);
+}
+
+function ownerPattern(worker: WorkerProcess): string {
+  return `%:${worker.pid}:%`;
+}
+
+describe('a fleet of tokenkeeper run processes on PostgreSQL', () => {
+  it('refreshes 2,000 due connections exactly once each with 3 workers, one of them SIGKILLed mid-run', async () => {
+    const count = 2_000;
+    const concurrency = 8;
+    const { url, store, schema, sim: provider } = await setUp(count);
+    home = createFleetHome({ keyHex: KEY_A_HEX, tokenUrl: provider.tokenUrl });
+    const fleetHome = home;
+    workers = [1, 2, 3].map(() => startWorker(fleetHome, url, { concurrency }));
+    const [victim, ...survivors] = workers as [WorkerProcess, ...WorkerProcess[]];
+
+    await waitUntil(async () => (await progress(schema)).refreshed >= count / 3, {
+      timeoutMs: 30_000,
+      describe: () => `a third refreshed; worker log: ${victim.stderr().slice(-500)}`,
+    });
+    await victim.kill();
+    // What the killed worker held at its death: claims (some mid-refresh, with a write-ahead record).
+    const orphaned = await pgFixture.sql<{ name: string; pending_attempt_id: string | null }>(
+      `SELECT name, pending_attempt_id FROM ${schema}.connections WHERE claim_owner LIKE $1`,
+      [ownerPattern(victim)],
+    );
+    expect(orphaned.length).toBeGreaterThan(0);
+
+    await waitUntil(async () => (await progress(schema)).unfinished === 0, {
+      timeoutMs: 40_000,
+      describe: () => `all refreshed; survivor log: ${survivors[0]?.stderr().slice(-800)}`,
+    });
+    expect(await Promise.all(survivors.map((worker) => worker.terminate()))).toEqual([0, 0]);
+
+    expect(provider.stats.invalidGrant).toBe(0);
+    // Each refresh token was spent once: 2,000 rotations, no more. A refresh cut off by the SIGKILL is retried
+    // with the same token and answered from the provider's grace window, at most once per in-flight refresh.
+    expect(provider.stats.refreshSuccesses).toBe(count);
+    expect(provider.stats.graceReplays).toBeLessThanOrEqual(concurrency);
+    await expectNothingLost(store, provider, count);
+    const orphanNames = new Set(orphaned.map((row) => row.name));
+    const recovered = (await store.list()).filter((c) => orphanNames.has(c.name));
+    expect(recovered.every((c) => c.lastRefreshAt !== undefined && c.pending === undefined)).toBe(true);
+    expect((await progress(schema)).claimed).toBe(0);
+  });
+
+  it('on SIGTERM a worker finishes its in-flight refreshes, returns its claims and exits 0', async () => {
+    const count = 1_000;
+    const { url, store, schema, sim: provider } = await setUp(count);
+    home = createFleetHome({ keyHex: KEY_A_HEX, tokenUrl: provider.tokenUrl });
+    const fleetHome = home;
+    workers = [1, 2].map(() => startWorker(fleetHome, url, { concurrency: 8 }));
+    const [leaving, staying] = workers as [WorkerProcess, WorkerProcess];
+
+    await waitUntil(async () => (await progress(schema)).refreshed >= count / 4, {
+      timeoutMs: 30_000,
+      describe: () => `a quarter refreshed; log: ${leaving.stderr().slice(-500)}`,
+    });
+    expect(await leaving.terminate()).toBe(0);
+    const left = await pgFixture.sql(
+      `SELECT name FROM ${schema}.connections WHERE claim_owner LIKE $1 OR pending_owner LIKE $1`,
+      [ownerPattern(leaving)],
+    );
+    expect(left).toEqual([]);
+    expect(
+      await pgFixture.sql(`SELECT owner FROM ${schema}.workers WHERE owner LIKE $1`, [ownerPattern(leaving)]),
+    ).toEqual([]);
+
+    await waitUntil(async () => (await progress(schema)).unfinished === 0, {
+      timeoutMs: 40_000,
+      describe: () => `all refreshed; log: ${staying.stderr().slice(-800)}`,
+    });
+    expect(await staying.terminate()).toBe(0);
+    expect(provider.stats.invalidGrant).toBe(0);
+    expect(provider.stats.graceReplays).toBe(0);
+    expect(provider.stats.refreshSuccesses).toBe(count);
+    await expectNothingLost(store, provider, count);
+  });
+
+  it('keeps every user under the provider’s hourly limit across all workers', async () => {
+    const count = 20;
+    const perHour = 3;
+    // Access tokens that live 1 s are always due: without the limit the fleet would refresh them nonstop.
+    const {
+      url,
+      store,
+      schema,
+      sim: provider,
+    } = await setUp(count, {
+      rateLimitPerHour: perHour,
+      accessTokenLifetimeSeconds: 1,
+      latencyMs: 5,
+    });
+    const startHour = Math.floor(Date.now() / HOUR);
+    home = createFleetHome({
+      keyHex: KEY_A_HEX,
+      tokenUrl: provider.tokenUrl,
+      config: { refresh: { maxAttempts: 1 } },
+      env: { TOKENKEEPER_RATE_LIMITS: `fitbit=${perHour}/h` },
+    });
+    const fleetHome = home;
+    workers = [1, 2, 3].map(() => startWorker(fleetHome, url, { concurrency: 4 }));
+    const windowEnd = (startHour + 1) * HOUR;
+    // Done when every connection has used its budget and was postponed to the end of the hour.
+    await waitUntil(
+      async () =>
+        (
+          await pgFixture.sql(
+            `SELECT 1 FROM ${schema}.connections WHERE next_refresh_at < $1 OR claim_owner IS NOT NULL LIMIT 1`,
+            [windowEnd],
+          )
+        ).length === 0,
+      { timeoutMs: 30_000, describe: () => `all postponed; log: ${workers[0]?.stderr().slice(-800)}` },
+    );
+    expect(await Promise.all(workers.map((worker) => worker.terminate()))).toEqual([0, 0, 0]);
+    expect(provider.stats.rateLimited).toBe(0);
+    if (Math.floor(Date.now() / HOUR) === startHour) {
+      expect(provider.stats.refreshSuccesses).toBe(count * perHour);
+    }
+    await expectNothingLost(store, provider, count);
+  });
+});
