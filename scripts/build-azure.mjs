@@ -14,7 +14,10 @@ const outfile = join(root, 'azure-app', 'dist', 'main.mjs');
 const onlyKeyVault = {
   name: 'only-keyvault-store',
   setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /(^|\/)postgres\// }, (args) => ({ path: args.path, namespace: 'left-out' }));
+    pluginBuild.onResolve({ filter: /(^|\/)postgres\// }, (args) => ({
+      path: args.path,
+      namespace: 'left-out',
+    }));
     pluginBuild.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({
       contents: "throw new Error('this store is not part of the Azure Functions bundle: use keyvault://');",
       loader: 'js',

@@ -70,6 +70,14 @@ export interface ConnectionSummary {
   createdAt: number;
 }
 
+/** A valid access token and what the provider said about it; never the refresh token. */
+export interface AccessTokenDetails {
+  accessToken: string;
+  tokenType?: string;
+  expiresAt?: number;
+  scope?: string;
+}
+
 export interface NewConnectionInput {
   name: string;
   provider: string;
@@ -125,9 +133,20 @@ export class Keeper {
 
   /** A valid access token, refreshed first when due. The refresh token never leaves the keeper. */
   async accessToken(name: string): Promise<string> {
+    return (await this.accessTokenDetails(name)).accessToken;
+  }
+
+  /** `accessToken` with the token's expiry, type and scope (one store read; for the HTTP API). */
+  async accessTokenDetails(name: string): Promise<AccessTokenDetails> {
+    const details = (tokens: TokenSet): AccessTokenDetails => ({
+      accessToken: tokens.accessToken as string,
+      tokenType: tokens.tokenType,
+      expiresAt: tokens.expiresAt,
+      scope: tokens.scope,
+    });
     try {
       const connection = await this.refresher.refresh(name);
-      return connection.tokens.accessToken as string;
+      return details(connection.tokens);
     } catch (error) {
       // A due refresh that failed for a passing reason (provider down, store busy) must not break callers while
       // the current access token still works; a rejected or retired connection always surfaces.
@@ -141,7 +160,7 @@ export class Keeper {
           { connection: name, error: describeError(error) },
           'refresh failed; serving the still-valid access token',
         );
-        return current.tokens.accessToken as string;
+        return details(current.tokens);
       }
       throw error;
     }

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
 import { assertConnectionName } from '../core/names.ts';
 import { ensurePrivateDir } from '../stores/files.ts';
@@ -66,10 +66,14 @@ export class ApiKeyStore {
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly now: () => number;
 
+  /** Prepared once: verify runs on every API request. */
+  private readonly byId: StatementSync;
+
   private constructor(path: string, db: DatabaseSync, now: () => number) {
     this.path = path;
     this.db = db;
     this.now = now;
+    this.byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
   }
 
   static open(path: string, options: { now?: () => number } = {}): ApiKeyStore {
@@ -116,9 +120,7 @@ export class ApiKeyStore {
   /** The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). */
   verify(presented: string): ApiKeyRecord | undefined {
     const parsed = parseApiKey(presented);
-    const row = parsed
-      ? (this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(parsed.id) as Row | undefined)
-      : undefined;
+    const row = parsed ? (this.byId.get(parsed.id) as Row | undefined) : undefined;
     const matches = sameHash(hashSecret(parsed?.secret ?? ''), row?.hash ?? DUMMY_HASH);
     if (!row || !matches || row.revoked_at !== null) return undefined;
     this.touch(row.id);

@@ -26,7 +26,10 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
  *   key belongs to (TOKENKEEPER_HTTP_CALLERS), refreshed first if due. Never the refresh token.
  */
 export function createHttpHandler(getKeeper: () => Promise<Keeper>, env: NodeJS.ProcessEnv) {
-  return async function tokenkeeperHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return async function tokenkeeperHttp(
+    request: HttpRequest,
+    context: InvocationContext,
+  ): Promise<HttpResponseInit> {
     const action = request.params.action ?? new URL(request.url).pathname.split('/').pop();
     try {
       if (action === 'status') {
@@ -34,7 +37,10 @@ export function createHttpHandler(getKeeper: () => Promise<Keeper>, env: NodeJS.
         return json(200, { connections: (await keeper.status()).map(publicSummary) });
       }
       if (action === 'token') return await token(request, getKeeper, env);
-      return json(404, { error: 'not_found', message: 'use GET …/tokenkeeper/status or …/tokenkeeper/token' });
+      return json(404, {
+        error: 'not_found',
+        message: 'use GET …/tokenkeeper/status or …/tokenkeeper/token',
+      });
     } catch (error) {
       const code = isTokenkeeperError(error) ? error.code : undefined;
       const status = (code && statusByCode[code]) ?? 500;
@@ -58,7 +64,10 @@ async function token(
   }
   const name = connectionForKey(callers, request.headers.get(CALLER_KEY_HEADER));
   if (!name) {
-    return json(401, { error: 'unauthorized', message: `send a caller key in the ${CALLER_KEY_HEADER} header` });
+    return json(401, {
+      error: 'unauthorized',
+      message: `send a caller key in the ${CALLER_KEY_HEADER} header`,
+    });
   }
   const keeper = await getKeeper();
   const accessToken = await keeper.accessToken(name);
@@ -72,7 +81,8 @@ async function token(
 }
 
 function publicSummary(summary: ConnectionSummary): object {
-  const time = (value: number | undefined) => (value === undefined ? undefined : new Date(value).toISOString());
+  const time = (value: number | undefined) =>
+    value === undefined ? undefined : new Date(value).toISOString();
   return {
     name: summary.name,
     provider: summary.provider,
@@ -89,5 +99,9 @@ function publicSummary(summary: ConnectionSummary): object {
 }
 
 function json(status: number, body: object): HttpResponseInit {
-  return { status, jsonBody: body, headers: { 'cache-control': 'no-store', 'content-type': 'application/json' } };
+  return {
+    status,
+    jsonBody: body,
+    headers: { 'cache-control': 'no-store', 'content-type': 'application/json' },
+  };
 }

@@ -7,7 +7,9 @@ import { readFunctionSettings } from './settings.ts';
 import { createTimerHandler } from './timer-handler.ts';
 
 const settings = readFunctionSettings(process.env);
-const getKeeper = lazyKeeper(() => createFunctionKeeper({ env: process.env, settings, logger: consoleLogger }));
+const getKeeper = lazyKeeper(() =>
+  createFunctionKeeper({ env: process.env, settings, logger: consoleLogger }),
+);
 
 app.timer('tokenkeeperRefresh', {
   schedule: settings.schedule,

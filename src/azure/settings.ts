@@ -17,7 +17,9 @@ export interface FunctionSettings {
  * The data dir defaults to $HOME/data/tokenkeeper, which on Azure is the app's persistent, shared file share.
  */
 export function readFunctionSettings(env: NodeJS.ProcessEnv): FunctionSettings {
-  const store = env.TOKENKEEPER_STORE ?? (env.TOKENKEEPER_KEYVAULT ? `keyvault://${env.TOKENKEEPER_KEYVAULT}` : undefined);
+  const store =
+    env.TOKENKEEPER_STORE ??
+    (env.TOKENKEEPER_KEYVAULT ? `keyvault://${env.TOKENKEEPER_KEYVAULT}` : undefined);
   if (!store) {
     throw new TokenkeeperError(
       'config',
@@ -25,7 +27,10 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv): FunctionSettings {
     );
   }
   if (!/^keyvault:\/\//i.test(store)) {
-    throw new TokenkeeperError('config', `TOKENKEEPER_STORE must be a keyvault://… spec in the Functions app, not "${store}"`);
+    throw new TokenkeeperError(
+      'config',
+      `TOKENKEEPER_STORE must be a keyvault://… spec in the Functions app, not "${store}"`,
+    );
   }
   const schedule = validateSchedule(env.TOKENKEEPER_SCHEDULE || DEFAULT_SCHEDULE);
   const dataDir = env.TOKENKEEPER_HOME ?? join(env.HOME ?? env.TMPDIR ?? '/tmp', 'data', 'tokenkeeper');

@@ -33,7 +33,10 @@ export function buildProgram(): Command {
     .description('Keeps OAuth 2.0 tokens alive and safe (Fitbit, Google Health and other OAuth 2.0 APIs).')
     .version(version)
     .option('--config <path>', 'config file (default: TOKENKEEPER_CONFIG or ./tokenkeeper.json)')
-    .option('--store <path>', 'SQLite store file (default: <data dir>/tokenkeeper.db)')
+    .option(
+      '--store <spec>',
+      'store: a SQLite file path (default <data dir>/tokenkeeper.db), postgres://… or keyvault://…',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']),
     )

@@ -45,11 +45,15 @@ export async function withStoreLock<T>(
   const held = handle;
   const lost = new AbortController();
   const renewal = setInterval(() => {
+    const lose = () => lost.abort(new TokenkeeperError('lock_timeout', `lock on "${name}" was lost`));
     store.renewLock(held, options.ttlMs).then(
       (ok) => {
-        if (!ok) lost.abort(new TokenkeeperError('lock_timeout', `lock on "${name}" was lost`));
+        if (!ok) lose();
       },
-      () => undefined,
+      // A renewal that keeps failing (lock store unreachable) loses the lock once the lease has run out.
+      () => {
+        if (Date.now() >= held.expiresAt) lose();
+      },
     );
   }, options.ttlMs / 3);
   renewal.unref();

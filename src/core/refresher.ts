@@ -209,7 +209,8 @@ export class Refresher {
       }
       const now = clock.now();
       const tokens = tokenSetFromResponse(response, now, settings.expiry, connection.tokens);
-      const wasUnhealthy = start.status === 'failing' || start.failureCount > 0;
+      // Failing before this call, or became failing during it (an attempt failed, then a retry worked).
+      const wasUnhealthy = start.status === 'failing' || connection.failureCount > 0;
       const saved = await this.saveDurably(connection, tokens, spent, attemptId);
       logger.info(
         {
@@ -233,7 +234,7 @@ export class Refresher {
           type: 'status_changed',
           name: saved.name,
           provider: provider.id,
-          from: start.status,
+          from: start.status === 'refreshing' ? 'refreshing' : 'failing',
           to: 'active',
         });
       }

@@ -88,7 +88,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     }
     const status = error.statusCode ?? 500;
     if (status < 500) return reply.code(status).send(errorBody('bad_request', error.message));
-    logger.error({ method: request.method, route: request.routeOptions.url, error: describeError(error) }, 'request failed');
+    logger.error(
+      { method: request.method, route: request.routeOptions.url, error: describeError(error) },
+      'request failed',
+    );
     return reply.code(500).send(errorBody('internal', 'internal error; see the daemon log'));
   });
 

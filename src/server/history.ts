@@ -40,8 +40,10 @@ export class RefreshHistory {
   /** A KeeperEventListener. */
   readonly handle = (event: KeeperEvent): void => {
     const at = this.now();
-    if (event.type === 'refreshed') this.add(event.name, { at, kind: 'refreshed', expiresAt: event.expiresAt });
-    else if (event.type === 'refresh_failed') this.add(event.name, { at, kind: 'failed', error: event.error });
+    if (event.type === 'refreshed')
+      this.add(event.name, { at, kind: 'refreshed', expiresAt: event.expiresAt });
+    else if (event.type === 'refresh_failed')
+      this.add(event.name, { at, kind: 'failed', error: event.error });
     else if (
       event.type === 'status_changed' &&
       (event.to === 'needs_reauth' || event.to === 'provider_retired')

@@ -65,14 +65,15 @@ export class DaemonMetrics {
       labelNames: ['route', 'method', 'status'],
       registers,
     });
-    const metrics = this;
-    const expiry = new Gauge({
+    const read = () => this.readConnections(source);
+    // Both gauges are computed at scrape time from one store read.
+    new Gauge({
       name: 'tokenkeeper_token_expiry_seconds',
       help: "Seconds until the connection's access token expires (negative once expired).",
       labelNames: ['connection', 'provider'],
       registers,
       async collect() {
-        const connections = await metrics.readConnections(source);
+        const connections = await read();
         this.reset();
         const now = source.now();
         for (const c of connections) {
@@ -82,23 +83,24 @@ export class DaemonMetrics {
         }
       },
     });
-    const status = new Gauge({
+    new Gauge({
       name: 'tokenkeeper_connection_status',
       help: 'Current status of each connection: 1 for the status it is in, 0 for the others.',
       labelNames: ['connection', 'provider', 'status'],
       registers,
       async collect() {
-        const connections = await metrics.readConnections(source);
+        const connections = await read();
         this.reset();
         for (const c of connections) {
           for (const candidate of statuses) {
-            this.set({ connection: c.name, provider: c.provider, status: candidate }, c.status === candidate ? 1 : 0);
+            this.set(
+              { connection: c.name, provider: c.provider, status: candidate },
+              c.status === candidate ? 1 : 0,
+            );
           }
         }
       },
     });
-    void expiry;
-    void status;
   }
 
   /** A KeeperEventListener. */

@@ -166,7 +166,11 @@ export async function startDaemonServices(
   };
 }
 
-function listenError(error: unknown, address: { host: string; port: number }, tls: boolean): TokenkeeperError {
+function listenError(
+  error: unknown,
+  address: { host: string; port: number },
+  tls: boolean,
+): TokenkeeperError {
   if (error instanceof TokenkeeperError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   const where = `${address.host}:${address.port}`;

@@ -51,7 +51,11 @@ export class WebhookDispatcher {
 
   /** Queues `body` to every subscribed endpoint; returns the event id. */
   send(body: WebhookEventBody): string {
-    const payload: WebhookPayload = { id: `evt_${randomUUID()}`, createdAt: new Date().toISOString(), ...body };
+    const payload: WebhookPayload = {
+      id: `evt_${randomUUID()}`,
+      createdAt: new Date().toISOString(),
+      ...body,
+    };
     for (const endpoint of this.options.endpoints) {
       if (payload.type !== 'test' && !endpoint.events.has(payload.type)) continue;
       const work = this.deliver(endpoint, payload).finally(() => this.inFlight.delete(work));
@@ -83,7 +87,13 @@ export class WebhookDispatcher {
       this.record(endpoint, payload, attempt, outcome, result, waitMs);
       if (outcome === 'failed' || outcome === 'abandoned') {
         logger.warn(
-          { endpoint: endpoint.label, event: payload.type, connection: payload.connection.name, attempt, error: result.error },
+          {
+            endpoint: endpoint.label,
+            event: payload.type,
+            connection: payload.connection.name,
+            attempt,
+            error: result.error,
+          },
           `webhook ${outcome}`,
         );
       }
@@ -91,7 +101,12 @@ export class WebhookDispatcher {
       try {
         await sleep(waitMs, this.stopping.signal);
       } catch {
-        this.record(endpoint, payload, attempt + 1, 'abandoned', { ok: false, error: 'daemon stopping', retryable: false, durationMs: 0 });
+        this.record(endpoint, payload, attempt + 1, 'abandoned', {
+          ok: false,
+          error: 'daemon stopping',
+          retryable: false,
+          durationMs: 0,
+        });
         return;
       }
     }

@@ -31,7 +31,13 @@ export function webhookEventFor(event: KeeperEvent): WebhookEventBody | undefine
     case 'status_changed': {
       const connection = { name: event.name, provider: event.provider };
       if (event.to === 'needs_reauth' || event.to === 'provider_retired') {
-        return { type: event.to, connection, status: event.to, previousStatus: event.from, error: event.error };
+        return {
+          type: event.to,
+          connection,
+          status: event.to,
+          previousStatus: event.from,
+          error: event.error,
+        };
       }
       if (event.to === 'active' && (event.from === 'failing' || event.from === 'refreshing')) {
         return {

@@ -52,10 +52,14 @@ describe('tokenkeeper CLI on the vault the function refreshes (--store keyvault:
     const token = await cli(['token', 'fitbit']);
     expect(token.code, token.stderr).toBe(0);
     const accessToken = token.stdout.trim();
-    const profile = await fetch(world.sim.profileUrl, { headers: { authorization: `Bearer ${accessToken}` } });
+    const profile = await fetch(world.sim.profileUrl, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
     expect(profile.status).toBe(200);
     expect((await world.secrets.getSecret('AccessToken')).value).toBe(accessToken);
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
     expect(token.stderr).not.toContain(accessToken);
   });
 
@@ -71,31 +75,65 @@ describe('tokenkeeper CLI on the vault the function refreshes (--store keyvault:
       expect(cliRun.code, cliRun.stderr + cliRun.stdout).toBe(0);
     }
     expect(world.sim.stats.invalidGrant).toBe(0);
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
   });
 
   it('adds more connections under a name prefix next to the seed secrets', async () => {
     const grant = world.sim.seedGrant({ userId: 'WORK01' });
     const added = await cli(
-      ['add', 'work', '--provider', 'fitbit', '--client-id', world.sim.clientId, '--client-secret', 'env:SECRET', '--refresh-token', 'env:RT', '--json'],
+      [
+        'add',
+        'work',
+        '--provider',
+        'fitbit',
+        '--client-id',
+        world.sim.clientId,
+        '--client-secret',
+        'env:SECRET',
+        '--refresh-token',
+        'env:RT',
+        '--json',
+      ],
       { SECRET: world.sim.clientSecret, RT: grant.refreshToken },
     );
     expect(added.code, added.stderr).toBe(0);
-    expect((await world.secrets.getSecret('work-RefreshToken')).value).toBe(world.sim.activeRefreshToken('WORK01'));
+    expect((await world.secrets.getSecret('work-RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('WORK01'),
+    );
     expect((await world.secrets.getSecret('work-FitbitCredentials')).value).toBe(
       Buffer.from(`${world.sim.clientId}:${world.sim.clientSecret}`).toString('base64'),
     );
     const status = await cli(['status', '--json']);
-    expect((JSON.parse(status.stdout) as Array<{ name: string }>).map((row) => row.name)).toEqual(['fitbit', 'work']);
+    expect((JSON.parse(status.stdout) as Array<{ name: string }>).map((row) => row.name)).toEqual([
+      'fitbit',
+      'work',
+    ]);
   });
 
   it('refuses names Key Vault cannot hold, with a one-line fix, and writes nothing', async () => {
     const before = world.kv.writes;
-    const dotted = await cli(['add', 'my.conn', '--provider', 'fitbit', '--client-id', 'x', '--refresh-token', 'env:RT', '--no-verify'], {
-      RT: 'some-token',
-    });
+    const dotted = await cli(
+      [
+        'add',
+        'my.conn',
+        '--provider',
+        'fitbit',
+        '--client-id',
+        'x',
+        '--refresh-token',
+        'env:RT',
+        '--no-verify',
+      ],
+      {
+        RT: 'some-token',
+      },
+    );
     expect(dotted.code).toBe(2);
-    expect(dotted.stderr).toMatch(/cannot be kept in Key Vault: secret names allow only letters, digits and "-"/);
+    expect(dotted.stderr).toMatch(
+      /cannot be kept in Key Vault: secret names allow only letters, digits and "-"/,
+    );
     const badVault = await cli(['--store', 'keyvault://-bad-', 'status']);
     expect(badVault.code).toBe(2);
     expect(badVault.stderr).toMatch(/vault name is 3–24 letters/);

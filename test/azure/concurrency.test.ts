@@ -39,17 +39,22 @@ describe('two function instances and a CLI process on one vault', () => {
       ]);
       for (const result of results) {
         if (result.status === 'rejected') errors.push(`cycle ${cycle}: ${String(result.reason)}`);
-        else if ('error' in result.value && result.value.error) errors.push(`cycle ${cycle}: ${String(result.value.error)}`);
+        else if ('error' in result.value && result.value.error)
+          errors.push(`cycle ${cycle}: ${String(result.value.error)}`);
       }
       if (world.sim.stats.refreshRequests !== cycle) {
-        throw new Error(`cycle ${cycle}: ${world.sim.stats.refreshRequests} provider calls so far (expected ${cycle}); ${errors.join(' | ')}`);
+        throw new Error(
+          `cycle ${cycle}: ${world.sim.stats.refreshRequests} provider calls so far (expected ${cycle}); ${errors.join(' | ')}`,
+        );
       }
     }
     const seconds = (performance.now() - began) / 1000;
     expect(errors).toEqual([]);
     expect(world.sim.stats.refreshSuccesses).toBe(cycles);
     expect(world.sim.stats.invalidGrant).toBe(0);
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
     const versions: string[] = [];
     for await (const properties of world.secrets.listPropertiesOfSecretVersions('RefreshToken')) {
       versions.push(properties.version ?? '');

@@ -39,8 +39,16 @@ describe('Key Vault throttling, outages and lost leases', () => {
     world = await startAzureWorld({ azurite, certificate });
     world.seedLikeCSharp();
     const keeper = await world.functionKeeper();
-    world.kv.inject({ match: putOf('RefreshToken'), fault: { status: 429, headers: { 'retry-after': '1' } }, times: 1 });
-    world.kv.inject({ match: putOf('AccessToken'), fault: { status: 503, headers: { 'retry-after': '1' } }, times: 1 });
+    world.kv.inject({
+      match: putOf('RefreshToken'),
+      fault: { status: 429, headers: { 'retry-after': '1' } },
+      times: 1,
+    });
+    world.kv.inject({
+      match: putOf('AccessToken'),
+      fault: { status: 503, headers: { 'retry-after': '1' } },
+      times: 1,
+    });
 
     await createTimerHandler(async () => keeper)(timerFiring(), invocation('tokenkeeperRefresh').context);
 
@@ -48,13 +56,17 @@ describe('Key Vault throttling, outages and lost leases', () => {
       ['RefreshToken', 429],
       ['AccessToken', 503],
     ] as const) {
-      const puts = world.kv.requests.filter((r) => r.method === 'PUT' && r.path === `/secrets/${secret}` && r.authorized);
+      const puts = world.kv.requests.filter(
+        (r) => r.method === 'PUT' && r.path === `/secrets/${secret}` && r.authorized,
+      );
       const refused = puts.find((r) => r.status === status);
       const accepted = puts.find((r) => r.status === 200);
       expect(refused && accepted, `${secret}: ${JSON.stringify(puts)}`).toBeTruthy();
       expect((accepted?.at ?? 0) - (refused?.at ?? 0)).toBeGreaterThanOrEqual(950);
     }
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
   });
 
   it('a write outage longer than the SDK retries: new tokens wait in the rescue journal and then reach the vault', async () => {
@@ -64,13 +76,22 @@ describe('Key Vault throttling, outages and lost leases', () => {
     const events: KeeperEvent[] = [];
     keeper.onEvent((event) => events.push(event));
     // 1 + 3 SDK retries fail the first save; the engine's retries of the journaled set eat the rest.
-    world.kv.inject({ match: putOf('RefreshToken'), fault: { status: 503, headers: { 'retry-after': '0' } }, times: 9 });
+    world.kv.inject({
+      match: putOf('RefreshToken'),
+      fault: { status: 503, headers: { 'retry-after': '0' } },
+      times: 9,
+    });
 
-    const report = await createTimerHandler(async () => keeper)(timerFiring(), invocation('tokenkeeperRefresh').context);
+    const report = await createTimerHandler(async () => keeper)(
+      timerFiring(),
+      invocation('tokenkeeperRefresh').context,
+    );
 
     expect(report.refreshed).toEqual(['fitbit']);
     expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['rescued', 'refreshed']));
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
     expect(readdirSync(join(world.home, 'rescue')).filter((file) => file.endsWith('.rescue'))).toEqual([]);
     expect(world.sim.stats.refreshRequests).toBe(1);
     const access = await world.secrets.getSecret('AccessToken');
@@ -95,7 +116,9 @@ describe('Key Vault throttling, outages and lost leases', () => {
     const secondResult = await second.refresh('fitbit', { force: true });
     const firstOutcome = await firstRefresh;
 
-    console.log(`lease lost test: first refresher -> ${firstOutcome}; provider calls ${world.sim.stats.refreshRequests}, grace replays ${world.sim.stats.graceReplays}`);
+    console.log(
+      `lease lost test: first refresher -> ${firstOutcome}; provider calls ${world.sim.stats.refreshRequests}, grace replays ${world.sim.stats.graceReplays}`,
+    );
     expect(secondResult.status).toBe('active');
     expect(firstOutcome === 'ok' || /lock|lost|changed|abort/i.test(firstOutcome)).toBe(true);
     expect(world.sim.stats.invalidGrant).toBe(0);
@@ -135,7 +158,11 @@ describe('Key Vault throttling, outages and lost leases', () => {
     expect(world.sim.stats.invalidGrant).toBe(0);
     expect(world.sim.stats.refreshRequests).toBe(world.sim.stats.refreshSuccesses);
     expect(world.sim.stats.refreshSuccesses).toBeGreaterThanOrEqual(40);
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
-    console.log(`burst race: 40 cycles, ${world.sim.stats.refreshSuccesses} rotations, ${failedRuns} timer runs failed under bursts`);
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
+    console.log(
+      `burst race: 40 cycles, ${world.sim.stats.refreshSuccesses} rotations, ${failedRuns} timer runs failed under bursts`,
+    );
   });
 });

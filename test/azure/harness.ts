@@ -10,8 +10,18 @@ import { createFunctionKeeper } from '../../src/azure/function-keeper.ts';
 import type { FunctionSettings } from '../../src/azure/settings.ts';
 import { createKeeper, type Keeper } from '../../src/keeper.ts';
 import { TEST_TOKEN_ENV } from '../../src/stores/keyvault/index.ts';
-import { startSimulatedFitbit, type SeededGrant, type SimulatedFitbit, type FitbitSimulatorOptions } from '../fakes/index.ts';
-import { createTestCertificate, startFakeKeyVault, type FakeKeyVault, type TestCertificate } from '../fakes/keyvault/index.ts';
+import {
+  startSimulatedFitbit,
+  type SeededGrant,
+  type SimulatedFitbit,
+  type FitbitSimulatorOptions,
+} from '../fakes/index.ts';
+import {
+  createTestCertificate,
+  startFakeKeyVault,
+  type FakeKeyVault,
+  type TestCertificate,
+} from '../fakes/keyvault/index.ts';
 import { startAzurite, type Azurite } from './azurite.ts';
 
 export const KEY = 'c0ffee00'.repeat(8);
@@ -39,7 +49,11 @@ export interface AzureWorld {
   /** Writes the seed C# function's three secrets for a fresh grant at the simulator. */
   seedLikeCSharp(options?: { userId?: string; withAccessToken?: boolean }): SeededGrant;
   /** A keeper of one "Functions instance" (the function's own keeper factory) with an optional clock. */
-  functionKeeper(options?: { clock?: Clock; schedule?: string; refresh?: ConfigFile['refresh'] }): Promise<Keeper>;
+  functionKeeper(options?: {
+    clock?: Clock;
+    schedule?: string;
+    refresh?: ConfigFile['refresh'];
+  }): Promise<Keeper>;
   /** A keeper as the CLI opens it (createKeeper with --store keyvault://…). */
   cliKeeper(options?: { clock?: Clock }): Promise<Keeper>;
   close(): Promise<void>;
@@ -74,9 +88,13 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
     providers: { fitbit: { tokenUrl: sim.tokenUrl, revokeUrl: sim.revokeUrl } },
     refresh: { timeoutSeconds: 5, ...options.refresh },
   };
-  const secrets = new SecretClient(kv.url, { getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }) }, {
-    disableChallengeResourceVerification: true,
-  });
+  const secrets = new SecretClient(
+    kv.url,
+    { getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    {
+      disableChallengeResourceVerification: true,
+    },
+  );
   const keepers: Keeper[] = [];
   const settingsFor = (schedule?: string): FunctionSettings => ({
     store: storeSpec,
@@ -105,7 +123,9 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
       const keeper = await createFunctionKeeper({
         env,
         settings: settingsFor(keeperOptions.schedule),
-        config: keeperOptions.refresh ? { ...config, refresh: { ...config.refresh, ...keeperOptions.refresh } } : config,
+        config: keeperOptions.refresh
+          ? { ...config, refresh: { ...config.refresh, ...keeperOptions.refresh } }
+          : config,
         ...(keeperOptions.clock && { clock: keeperOptions.clock }),
       });
       keepers.push(keeper);
@@ -153,7 +173,9 @@ export function timerFiring(isPastDue = false): Timer {
 }
 
 /** A clock the test moves by hand (keepers decide "due" with it; locks use real time). */
-export function manualClock(start = Date.now()): Clock & { set(ms: number): void; advance(ms: number): void } {
+export function manualClock(
+  start = Date.now(),
+): Clock & { set(ms: number): void; advance(ms: number): void } {
   let now = start;
   return {
     now: () => now,
@@ -163,7 +185,10 @@ export function manualClock(start = Date.now()): Clock & { set(ms: number): void
 }
 
 /** All versions of a secret through the real SDK, oldest first, with their values. */
-export async function secretHistory(client: SecretClient, name: string): Promise<Array<{ version: string; value: string }>> {
+export async function secretHistory(
+  client: SecretClient,
+  name: string,
+): Promise<Array<{ version: string; value: string }>> {
   const versions: Array<{ version: string; createdOn: number }> = [];
   for await (const properties of client.listPropertiesOfSecretVersions(name)) {
     versions.push({ version: properties.version ?? '', createdOn: properties.createdOn?.getTime() ?? 0 });

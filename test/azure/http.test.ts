@@ -54,13 +54,18 @@ describe('HTTP function: status and the caller’s own access token', () => {
     }
   });
 
-  it("token: a caller key unlocks a valid access token of its own connection, never the refresh token", async () => {
-    const response = await handler()(get('token', { [CALLER_KEY_HEADER]: CALLER_KEY }), invocation('tokenkeeper').context);
+  it('token: a caller key unlocks a valid access token of its own connection, never the refresh token', async () => {
+    const response = await handler()(
+      get('token', { [CALLER_KEY_HEADER]: CALLER_KEY }),
+      invocation('tokenkeeper').context,
+    );
     expect(response.status).toBe(200);
     expect(response.headers).toMatchObject({ 'cache-control': 'no-store' });
     const body = response.jsonBody as { connection: string; accessToken: string; expiresAt: string };
     expect(body.connection).toBe('fitbit');
-    const profile = await fetch(world.sim.profileUrl, { headers: { authorization: `Bearer ${body.accessToken}` } });
+    const profile = await fetch(world.sim.profileUrl, {
+      headers: { authorization: `Bearer ${body.accessToken}` },
+    });
     expect(profile.status).toBe(200);
     // The user behind it is the fitbit connection's, not the other one's.
     expect(((await profile.json()) as { user: { encodedId: string } }).user.encodedId).toBe('SEED01');
@@ -74,9 +79,14 @@ describe('HTTP function: status and the caller’s own access token', () => {
     expect((await handler()(get('token', { [CALLER_KEY_HEADER]: 'guess' }), context)).status).toBe(401);
     const none = await handler({})(get('token', { [CALLER_KEY_HEADER]: CALLER_KEY }), context);
     expect(none.status).toBe(403);
-    const broken = await handler({ TOKENKEEPER_HTTP_CALLERS: 'fitbit=nothex' })(get('token', { [CALLER_KEY_HEADER]: CALLER_KEY }), context);
+    const broken = await handler({ TOKENKEEPER_HTTP_CALLERS: 'fitbit=nothex' })(
+      get('token', { [CALLER_KEY_HEADER]: CALLER_KEY }),
+      context,
+    );
     expect(broken.status).toBe(500);
-    expect(JSON.stringify(broken.jsonBody)).toMatch(/TOKENKEEPER_HTTP_CALLERS entry 1 is not CONNECTION=SHA256HEX/);
+    expect(JSON.stringify(broken.jsonBody)).toMatch(
+      /TOKENKEEPER_HTTP_CALLERS entry 1 is not CONNECTION=SHA256HEX/,
+    );
     expect((await handler()(get('nope'), context)).status).toBe(404);
   });
 
@@ -89,13 +99,19 @@ describe('HTTP function: status and the caller’s own access token', () => {
         'content-type': 'application/x-www-form-urlencoded',
         authorization: `Basic ${Buffer.from(`${world.sim.clientId}:${world.sim.clientSecret}`).toString('base64')}`,
       },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stored?.tokens.refreshToken ?? '' }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: stored?.tokens.refreshToken ?? '',
+      }),
     });
     expect(spend.status).toBe(200);
     // Using the new access token ends Fitbit's grace window for the spent refresh token.
     const { access_token: used } = (await spend.json()) as { access_token: string };
     await (await fetch(world.sim.profileUrl, { headers: { authorization: `Bearer ${used}` } })).arrayBuffer();
-    const response = await handler()(get('token', { [CALLER_KEY_HEADER]: 'the-other-key' }), invocation('tokenkeeper').context);
+    const response = await handler()(
+      get('token', { [CALLER_KEY_HEADER]: 'the-other-key' }),
+      invocation('tokenkeeper').context,
+    );
     expect(response.status).toBe(409);
     expect(response.jsonBody).toMatchObject({ error: 'needs_reauth' });
   });

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleIntervalSeconds, validateSchedule } from '../../src/azure/schedule.ts';
 import { readFunctionSettings } from '../../src/azure/settings.ts';
-import { openKeyVaultStore, parseKeyVaultSpec, TEST_TOKEN_ENV, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
+import {
+  openKeyVaultStore,
+  parseKeyVaultSpec,
+  TEST_TOKEN_ENV,
+  type KeyVaultStore,
+} from '../../src/stores/keyvault/index.ts';
 import { startAzureWorld, type AzureWorld } from './harness.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
@@ -39,7 +44,9 @@ describe('Key Vault store', () => {
   it('refuses a value over 25 KB before writing anything of the connection', async () => {
     const writes = world.kv.writes;
     const error = await rejection(store.insert(newConnection('big', 'x'.repeat(26 * 1024))));
-    expect(error.message).toMatch(/"big-RefreshToken" is 26624 bytes; Key Vault allows at most 25600 \(25 KB\): nothing was written/);
+    expect(error.message).toMatch(
+      /"big-RefreshToken" is 26624 bytes; Key Vault allows at most 25600 \(25 KB\): nothing was written/,
+    );
     expect(world.kv.writes).toBe(writes);
     expect(await store.get('big')).toBeUndefined();
   });
@@ -125,12 +132,17 @@ describe('store spec and function settings', () => {
     expect(parseKeyVaultSpec('keyvault://my-tokens')).toMatchObject({
       vaultUrl: 'https://my-tokens.vault.azure.net',
       seedConnection: 'fitbit',
-      names: { refreshToken: 'RefreshToken', accessToken: 'AccessToken', credentials: { kind: 'basic', secret: 'FitbitCredentials' } },
+      names: {
+        refreshToken: 'RefreshToken',
+        accessToken: 'AccessToken',
+        credentials: { kind: 'basic', secret: 'FitbitCredentials' },
+      },
     });
     expect(parseKeyVaultSpec('keyvault://v1.vault.azure.cn').vaultUrl).toBe('https://v1.vault.azure.cn');
     expect(parseKeyVaultSpec('keyvault://127.0.0.1:8443?seed=').loopback).toBe(true);
     expect(
-      parseKeyVaultSpec('keyvault://kv1?clientIdSecret=FitbitClientId&clientSecretSecret=FitbitClientSecret').names.credentials,
+      parseKeyVaultSpec('keyvault://kv1?clientIdSecret=FitbitClientId&clientSecretSecret=FitbitClientSecret')
+        .names.credentials,
     ).toEqual({ kind: 'split', clientId: 'FitbitClientId', clientSecret: 'FitbitClientSecret' });
     expect(() => parseKeyVaultSpec('keyvault://kv1?clientIdSecret=A')).toThrow(/go together/);
     expect(() => parseKeyVaultSpec('keyvault://localhost')).toThrow(/needs a port/);
@@ -139,9 +151,16 @@ describe('store spec and function settings', () => {
 
   it('reads the schedule from the app setting, with the 15-minute default and the seed schedule as an option', () => {
     const base = { TOKENKEEPER_KEYVAULT: 'my-tokens' };
-    expect(readFunctionSettings(base)).toMatchObject({ store: 'keyvault://my-tokens', schedule: '0 */15 * * * *' });
-    expect(readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '0 0 */6 * * *' }).schedule).toBe('0 0 */6 * * *');
-    expect(() => readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '*/15 * * * *' })).toThrow(/six fields, seconds first/);
+    expect(readFunctionSettings(base)).toMatchObject({
+      store: 'keyvault://my-tokens',
+      schedule: '0 */15 * * * *',
+    });
+    expect(readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '0 0 */6 * * *' }).schedule).toBe(
+      '0 0 */6 * * *',
+    );
+    expect(() => readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '*/15 * * * *' })).toThrow(
+      /six fields, seconds first/,
+    );
     expect(() => readFunctionSettings({})).toThrow(/TOKENKEEPER_KEYVAULT/);
     expect(() => readFunctionSettings({ TOKENKEEPER_STORE: '/tmp/x.db' })).toThrow(/must be a keyvault/);
     expect(scheduleIntervalSeconds('0 */15 * * * *')).toBe(900);

@@ -50,7 +50,9 @@ describe('timer function on the seed C# function vault', () => {
     ]);
     // The access token works at the provider and carries its expiry and tags.
     const access = await world.secrets.getSecret('AccessToken');
-    const profile = await fetch(world.sim.profileUrl, { headers: { authorization: `Bearer ${access.value}` } });
+    const profile = await fetch(world.sim.profileUrl, {
+      headers: { authorization: `Bearer ${access.value}` },
+    });
     expect(profile.status).toBe(200);
     expect(access.properties.expiresOn?.getTime()).toBeGreaterThan(clock.now() + 7 * HOUR);
     expect(access.properties.tags).toMatchObject({ user: 'SEED01', connection: 'fitbit' });
@@ -58,11 +60,24 @@ describe('timer function on the seed C# function vault', () => {
     // Key Vault keeps expiry in whole seconds; the tag keeps the exact time.
     const taggedExpiry = Date.parse(access.properties.tags?.expiry ?? '');
     expect(Math.floor(taggedExpiry / 1000) * 1000).toBe(access.properties.expiresOn?.getTime());
+    // Write order of the save: refresh token, then access token, then the state recording both versions.
+    const saves = world.kv.requests
+      .filter((request) => request.method === 'PUT' && request.status === 200)
+      .map((request) => request.path);
+    expect(saves.slice(-3)).toEqual([
+      '/secrets/RefreshToken',
+      '/secrets/AccessToken',
+      '/secrets/TokenkeeperState',
+    ]);
     // The Basic credentials secret is read, never rewritten.
     expect(world.kv.versionsOf('FitbitCredentials')).toHaveLength(1);
     // Nothing in the function's log carries a token.
     const logText = first.logs.join('\n');
-    for (const secret of [grant.refreshToken, world.sim.activeRefreshToken('SEED01') ?? '', access.value ?? '']) {
+    for (const secret of [
+      grant.refreshToken,
+      world.sim.activeRefreshToken('SEED01') ?? '',
+      access.value ?? '',
+    ]) {
       expect(logText).not.toContain(secret);
     }
 
@@ -83,7 +98,9 @@ describe('timer function on the seed C# function vault', () => {
       versions.push(properties.version ?? '');
     }
     expect(versions).toHaveLength(3);
-    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(world.sim.activeRefreshToken('SEED01'));
+    expect((await world.secrets.getSecret('RefreshToken')).value).toBe(
+      world.sim.activeRefreshToken('SEED01'),
+    );
     expect(world.sim.stats.invalidGrant).toBe(0);
   });
 

@@ -19,7 +19,8 @@ process.on('message', (message: { type: string; cycle?: number; now?: number }) 
     now = message.now ?? Date.now();
     keeper.accessToken(name).then(
       () => send({ type: 'done', cycle: message.cycle }),
-      (error: Error) => send({ type: 'done', cycle: message.cycle, error: `${error.name}: ${error.message}` }),
+      (error: Error) =>
+        send({ type: 'done', cycle: message.cycle, error: `${error.name}: ${error.message}` }),
     );
   } else if (message.type === 'exit') {
     void keeper.close().then(() => process.exit(0));

@@ -22,10 +22,13 @@ export async function startVaultWorker(
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const waiting = new Map<string, Array<(message: Record<string, unknown>) => void>>();
-  child.on('message', (message: Record<string, unknown>) => waiting.get(String(message.type))?.shift()?.(message));
+  child.on('message', (message: Record<string, unknown>) =>
+    waiting.get(String(message.type))?.shift()?.(message),
+  );
   const next = (type: string) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`vault worker exited (${code}): ${stderr.slice(-800)}`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`vault worker exited (${code}): ${stderr.slice(-800)}`));
       child.once('exit', onExit);
       waiting.set(type, [
         ...(waiting.get(type) ?? []),

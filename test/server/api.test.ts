@@ -6,10 +6,18 @@ import { createHarness, expectSuccess } from '../cli/harness.ts';
 import { api, createApiKey, startDaemon } from './daemon.ts';
 
 type ErrorJson = { error: { code: string; message: string } };
-type TokenJson = { connection: string; accessToken: string; tokenType: string; expiresIn: number; expiresAt: string };
+type TokenJson = {
+  connection: string;
+  accessToken: string;
+  tokenType: string;
+  expiresIn: number;
+  expiresAt: string;
+};
 
 describe.concurrent('token API authentication and scope', () => {
-  it('answers 401 without a valid key, 403 outside its scope, and a working access token inside it', async ({ onTestFinished }) => {
+  it('answers 401 without a valid key, 403 outside its scope, and a working access token inside it', async ({
+    onTestFinished,
+  }) => {
     const h = await createHarness(onTestFinished);
     await h.addConnection('me');
     await h.addConnection('other', 'USER02');
@@ -55,7 +63,9 @@ describe.concurrent('token API authentication and scope', () => {
     // Not due: served from the store, the provider was not asked.
     expect(h.sim.stats.refreshRequests).toBe(refreshesBefore);
     // The token really works at the provider…
-    const profile = await fetch(h.sim.profileUrl, { headers: { authorization: `Bearer ${ok.body.accessToken}` } });
+    const profile = await fetch(h.sim.profileUrl, {
+      headers: { authorization: `Bearer ${ok.body.accessToken}` },
+    });
     expect(profile.status).toBe(200);
     // …and the refresh token and client secret never leave the keeper.
     h.snapshotSecrets();
@@ -66,13 +76,18 @@ describe.concurrent('token API authentication and scope', () => {
     const list = await api<{ connections: Array<{ name: string }> }>(`${daemon.url}/v1/connections`, { key });
     expect(list.status).toBe(200);
     expect(list.body.connections.map((c) => c.name)).toEqual(['me']);
-    const one = await api<{ name: string; status: string; account: string }>(`${daemon.url}/v1/connections/me`, { key });
+    const one = await api<{ name: string; status: string; account: string }>(
+      `${daemon.url}/v1/connections/me`,
+      { key },
+    );
     expect(one.body).toMatchObject({ name: 'me', status: 'active', account: 'USER01' });
 
     await daemon.stop();
   });
 
-  it('refreshes on request, reports needs_reauth and unknown names clearly, and drops revoked keys at once', async ({ onTestFinished }) => {
+  it('refreshes on request, reports needs_reauth and unknown names clearly, and drops revoked keys at once', async ({
+    onTestFinished,
+  }) => {
     const h = await createHarness(onTestFinished, { sim: { graceMs: 0 } });
     await h.addConnection('me');
     await h.addConnection('dead', 'USER03');
@@ -80,7 +95,8 @@ describe.concurrent('token API authentication and scope', () => {
     const daemon = await startDaemon(h);
 
     const before = h.sim.stats.refreshSuccesses;
-    const oldToken = (await api<TokenJson>(`${daemon.url}/v1/connections/me/token`, { key })).body.accessToken;
+    const oldToken = (await api<TokenJson>(`${daemon.url}/v1/connections/me/token`, { key })).body
+      .accessToken;
     const refreshed = await api<{ name: string; status: string }>(`${daemon.url}/v1/connections/me/refresh`, {
       key,
       method: 'POST',
@@ -89,7 +105,8 @@ describe.concurrent('token API authentication and scope', () => {
     expect(refreshed.body).toMatchObject({ name: 'me', status: 'active' });
     expect(refreshed.text).not.toMatch(/accessToken|refreshToken/);
     expect(h.sim.stats.refreshSuccesses).toBe(before + 1);
-    const newToken = (await api<TokenJson>(`${daemon.url}/v1/connections/me/token`, { key })).body.accessToken;
+    const newToken = (await api<TokenJson>(`${daemon.url}/v1/connections/me/token`, { key })).body
+      .accessToken;
     expect(newToken).not.toBe(oldToken);
 
     const missing = await api<ErrorJson>(`${daemon.url}/v1/connections/nope/token`, { key });
@@ -97,7 +114,10 @@ describe.concurrent('token API authentication and scope', () => {
     expect(missing.body.error.code).toBe('not_found');
 
     h.seed({ userId: 'USER03' }); // the user connected elsewhere: the stored refresh token is dead
-    const rejected = await api<ErrorJson>(`${daemon.url}/v1/connections/dead/refresh`, { key, method: 'POST' });
+    const rejected = await api<ErrorJson>(`${daemon.url}/v1/connections/dead/refresh`, {
+      key,
+      method: 'POST',
+    });
     expect(rejected.status).toBe(409);
     expect(rejected.body.error.code).toBe('needs_reauth');
     expect(rejected.body.error.message).toContain('tokenkeeper connect fitbit --name dead');
@@ -116,13 +136,17 @@ describe.concurrent('token API authentication and scope', () => {
       revokedAt: string | null;
       lastUsedAt: string | null;
     }>;
-    expect(listed).toEqual([expect.objectContaining({ id, revokedAt: expect.any(String), lastUsedAt: expect.any(String) })]);
+    expect(listed).toEqual([
+      expect.objectContaining({ id, revokedAt: expect.any(String), lastUsedAt: expect.any(String) }),
+    ]);
 
     await daemon.stop();
   });
 
   it('limits requests per API key', async ({ onTestFinished }) => {
-    const h = await createHarness(onTestFinished, { config: { server: { rateLimit: { max: 3, windowSeconds: 60 } } } });
+    const h = await createHarness(onTestFinished, {
+      config: { server: { rateLimit: { max: 3, windowSeconds: 60 } } },
+    });
     await h.addConnection('me');
     const first = await createApiKey(h, ['me']);
     const second = await createApiKey(h, ['me']);
@@ -162,7 +186,10 @@ describe.concurrent('server surface', () => {
     expect(doc.body.openapi).toBe('3.1.0');
     expect(doc.body.components.securitySchemes.apiKey?.scheme).toBe('bearer');
     const documented = Object.entries(doc.body.paths).flatMap(([path, methods]) =>
-      Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path: path.replace('{name}', 'me') })),
+      Object.keys(methods).map((method) => ({
+        method: method.toUpperCase(),
+        path: path.replace('{name}', 'me'),
+      })),
     );
     expect(documented.map((d) => `${d.method} ${d.path}`).sort()).toEqual(
       [

@@ -17,7 +17,9 @@ const flags = [
 ];
 
 /** Debian's Chromium, headless, with an empty profile; fails (never skips) when it is not installed. */
-export async function launchChromium(onFinished: (fn: () => Promise<void> | void) => void): Promise<BrowserContext> {
+export async function launchChromium(
+  onFinished: (fn: () => Promise<void> | void) => void,
+): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium is not installed at ${CHROMIUM_PATH}: install it with \`apt-get update && apt-get install -y chromium\``,

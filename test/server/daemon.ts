@@ -17,7 +17,9 @@ export async function startDaemon(
   call: CliCallOptions = {},
 ): Promise<RunningDaemon> {
   const daemon = h.start(['run', '--listen', '127.0.0.1:0', ...args], { timeoutMs: 60_000, ...call });
-  const match = await daemon.waitFor(/"url":"(http[^"]+)","statusPage"[^\n]*"msg":"serving"/, { timeoutMs: 20_000 });
+  const match = await daemon.waitFor(/"url":"(http[^"]+)","statusPage"[^\n]*"msg":"serving"/, {
+    timeoutMs: 20_000,
+  });
   return {
     url: match[1] as string,
     process: daemon,
@@ -53,11 +55,11 @@ export async function api<T = Record<string, unknown>>(
     headers: { ...(options.key && { authorization: `Bearer ${options.key}` }), ...options.headers },
   });
   const text = await response.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    body = undefined;
+    // Not JSON (e.g. the status page or /metrics): callers read `text`.
   }
   return { status: response.status, headers: response.headers, body: body as T, text };
 }
@@ -110,7 +112,11 @@ export async function startReceiver(script: number[] = []): Promise<{
         };
         const timer = setTimeout(() => {
           finish();
-          reject(new Error(`no matching webhook within ${timeoutMs} ms; got ${received.map((r) => r.json.type).join(', ')}`));
+          reject(
+            new Error(
+              `no matching webhook within ${timeoutMs} ms; got ${received.map((r) => r.json.type).join(', ')}`,
+            ),
+          );
         }, timeoutMs);
         const finish = () => {
           clearTimeout(timer);

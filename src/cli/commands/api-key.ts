@@ -29,7 +29,7 @@ function withApiKeys<T>(command: Command, work: (store: ApiKeyStore) => T): T {
 export function registerApiKey(program: Command): void {
   const apiKey = program
     .command('api-key')
-    .description('manage API keys for the daemon\'s HTTP API (stored hashed in <data dir>/api-keys.db)');
+    .description("manage API keys for the daemon's HTTP API (stored hashed in <data dir>/api-keys.db)");
 
   apiKey
     .command('create')
@@ -56,7 +56,9 @@ export function registerApiKey(program: Command): void {
       const records = withApiKeys(command, (store) => store.list());
       if (options.json) return printJson(records.map(recordJson));
       if (records.length === 0) {
-        process.stdout.write('No API keys yet. Create one with `tokenkeeper api-key create --scope <name>`.\n');
+        process.stdout.write(
+          'No API keys yet. Create one with `tokenkeeper api-key create --scope <name>`.\n',
+        );
         return;
       }
       const now = Date.now();
@@ -78,7 +80,10 @@ export function registerApiKey(program: Command): void {
     .action((id: string, _options: object, command: Command) => {
       const found = withApiKeys(command, (store) => store.revoke(id));
       if (!found) {
-        throw new TokenkeeperError('not_found', `no API key with id "${id}": see \`tokenkeeper api-key list\``);
+        throw new TokenkeeperError(
+          'not_found',
+          `no API key with id "${id}": see \`tokenkeeper api-key list\``,
+        );
       }
       process.stdout.write(`API key ${id} revoked\n`);
     });

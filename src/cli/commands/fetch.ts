@@ -27,7 +27,10 @@ export function registerFetch(program: Command): void {
       "call the provider's API with the connection's access token, e.g. `tokenkeeper fetch me /1/user/-/profile.json`: checks a connection end to end",
     )
     .argument('<name>', 'connection name')
-    .argument('<path>', "path under the provider's API base URL (providers.<id>.apiBaseUrl), or a full https URL")
+    .argument(
+      '<path>',
+      "path under the provider's API base URL (providers.<id>.apiBaseUrl), or a full https URL",
+    )
     .option('-X, --method <method>', 'HTTP method', 'GET')
     .option('-H, --header <header...>', 'extra request header(s), "Name: value"', [])
     .option('--data <body>', 'request body (sent as is)')
@@ -36,13 +39,19 @@ export function registerFetch(program: Command): void {
     .action(async (name: string, path: string, options: FetchOptions, command: Command) => {
       const timeoutSeconds = Number(options.timeout);
       if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-        throw new TokenkeeperError('usage', `--timeout must be a positive number of seconds, got "${options.timeout}"`);
+        throw new TokenkeeperError(
+          'usage',
+          `--timeout must be a positive number of seconds, got "${options.timeout}"`,
+        );
       }
       const headers = parseHeaders(options.header);
       await withKeeper(command, async (keeper, { logger }) => {
         const summary = await keeper.get(name);
         if (!summary) {
-          throw new TokenkeeperError('not_found', `no connection named "${name}": see \`tokenkeeper status\` for the names`);
+          throw new TokenkeeperError(
+            'not_found',
+            `no connection named "${name}": see \`tokenkeeper status\` for the names`,
+          );
         }
         const url = resolveUrl(keeper.providers.get(summary.provider), path);
         const call = async (): Promise<ProviderAnswer & { token: string }> => {
@@ -52,7 +61,10 @@ export function registerFetch(program: Command): void {
         };
         let answer = await call();
         if (isExpiredTokenAnswer(answer, keeper.providers.get(summary.provider))) {
-          logger.warn({ connection: name }, 'the provider says the access token expired; refreshing and retrying once');
+          logger.warn(
+            { connection: name },
+            'the provider says the access token expired; refreshing and retrying once',
+          );
           await keeper.refresh(name, { force: true });
           answer = await call();
         }
@@ -85,10 +97,14 @@ function parseHeaders(values: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const value of values) {
     const colon = value.indexOf(':');
-    if (colon <= 0) throw new TokenkeeperError('usage', `--header must look like "Name: value", got "${value}"`);
+    if (colon <= 0)
+      throw new TokenkeeperError('usage', `--header must look like "Name: value", got "${value}"`);
     const key = value.slice(0, colon).trim().toLowerCase();
     if (key === 'authorization') {
-      throw new TokenkeeperError('usage', "--header authorization is set by tokenkeeper from the connection's token");
+      throw new TokenkeeperError(
+        'usage',
+        "--header authorization is set by tokenkeeper from the connection's token",
+      );
     }
     headers[key] = value.slice(colon + 1).trim();
   }
@@ -117,7 +133,9 @@ async function send(
     const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
     throw new TokenkeeperError(
       timedOut ? 'timeout' : 'provider_unavailable',
-      timedOut ? `${url.origin} did not answer within ${timeoutMs / 1000} s` : `cannot reach ${url.origin}${cause ? ` (${cause})` : ''}`,
+      timedOut
+        ? `${url.origin} did not answer within ${timeoutMs / 1000} s`
+        : `cannot reach ${url.origin}${cause ? ` (${cause})` : ''}`,
     );
   }
   return { response, text: await response.text() };
@@ -126,7 +144,8 @@ async function send(
 /** A 401 whose body or WWW-Authenticate says the token expired or is invalid (Fitbit: errorType expired_token). */
 function isExpiredTokenAnswer(answer: ProviderAnswer, provider: ProviderDefinition): boolean {
   if (answer.response.status !== 401) return false;
-  if (/error="?(invalid_token|expired_token)/i.test(answer.response.headers.get('www-authenticate') ?? '')) return true;
+  if (/error="?(invalid_token|expired_token)/i.test(answer.response.headers.get('www-authenticate') ?? ''))
+    return true;
   let body: unknown;
   try {
     body = JSON.parse(answer.text);
@@ -139,7 +158,12 @@ function isExpiredTokenAnswer(answer: ProviderAnswer, provider: ProviderDefiniti
   return code === 'expired_token' || code === 'invalid_token';
 }
 
-function report(answer: ProviderAnswer, url: URL, include: boolean, secrets: Array<string | undefined>): void {
+function report(
+  answer: ProviderAnswer,
+  url: URL,
+  include: boolean,
+  secrets: Array<string | undefined>,
+): void {
   const { response } = answer;
   const lines = [`${response.status} ${response.statusText} ${url.origin}${url.pathname}`.trim()];
   const limits: string[] = [];
@@ -160,4 +184,3 @@ function report(answer: ProviderAnswer, url: URL, include: boolean, secrets: Arr
   }
   if (body) process.stdout.write(`${redactSecrets(body, secrets)}${body.endsWith('\n') ? '' : '\n'}`);
 }
-

@@ -55,7 +55,8 @@ export function registerRun(program: Command): void {
           const services = await startDaemonServices(keeper, logger, {
             server: options.server,
             listen: options.listen,
-            tls: options.tlsCert && options.tlsKey ? { cert: options.tlsCert, key: options.tlsKey } : undefined,
+            tls:
+              options.tlsCert && options.tlsKey ? { cert: options.tlsCert, key: options.tlsKey } : undefined,
             isStopping: () => stop.signal.aborted,
           });
           const onSignal = (signal: NodeJS.Signals) => {

@@ -20,11 +20,15 @@ interface TestOptions {
 }
 
 export function registerWebhook(program: Command): void {
-  const webhook = program.command('webhook').description('webhooks: send a test delivery, read the delivery log');
+  const webhook = program
+    .command('webhook')
+    .description('webhooks: send a test delivery, read the delivery log');
 
   webhook
     .command('test')
-    .description('send a signed test webhook to every configured endpoint (or to --url) and report the answers')
+    .description(
+      'send a signed test webhook to every configured endpoint (or to --url) and report the answers',
+    )
     .option('--url <url>', 'send to this URL instead of the configured endpoints (needs --secret)')
     .option('--secret <ref>', 'signing secret for --url: env:NAME or file:PATH')
     .option('--event <type>', `event type to send: test, ${webhookEventTypes.join(', ')}`, 'test')
@@ -37,7 +41,10 @@ export function registerWebhook(program: Command): void {
       const settings = webhookSettingsFrom(loaded.config);
       const attempts = Number(options.attempts);
       if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) {
-        throw new TokenkeeperError('usage', `--attempts must be a whole number from 1 to 20, got "${options.attempts}"`);
+        throw new TokenkeeperError(
+          'usage',
+          `--attempts must be a whole number from 1 to 20, got "${options.attempts}"`,
+        );
       }
       const type = options.event as WebhookPayload['type'];
       if (type !== 'test' && !webhookEventTypes.includes(type as WebhookEventType)) {
@@ -66,7 +73,11 @@ export function registerWebhook(program: Command): void {
         type,
         createdAt: new Date().toISOString(),
         connection: { name: options.connection, provider: 'example' },
-        ...(type === 'needs_reauth' && { status: 'needs_reauth', previousStatus: 'active', error: 'sample error' }),
+        ...(type === 'needs_reauth' && {
+          status: 'needs_reauth',
+          previousStatus: 'active',
+          error: 'sample error',
+        }),
         ...(type === 'provider_retired' && { status: 'provider_retired', previousStatus: 'active' }),
         ...(type === 'recovered' && { status: 'active', previousStatus: 'failing', reason: 'refresh' }),
         ...(type === 'refresh_failed' && { error: 'sample error', attempt: 1 }),
@@ -83,11 +94,15 @@ export function registerWebhook(program: Command): void {
           `${r.durationMs ?? 0} ms`,
           r.error ?? '',
         ]);
-        process.stdout.write(`${table(['ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'TIME', 'ERROR'], rows)}\n`);
+        process.stdout.write(
+          `${table(['ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'TIME', 'ERROR'], rows)}\n`,
+        );
       }
       const failed = finals.filter((record) => record?.outcome !== 'delivered').length;
       if (failed > 0) {
-        process.stderr.write(`tokenkeeper: ${failed} of ${endpoints.length} endpoint(s) did not accept the webhook\n`);
+        process.stderr.write(
+          `tokenkeeper: ${failed} of ${endpoints.length} endpoint(s) did not accept the webhook\n`,
+        );
         process.exitCode = 1;
       }
     });
@@ -100,7 +115,10 @@ export function registerWebhook(program: Command): void {
     .action((options: { limit: string; json?: boolean }, command: Command) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1) {
-        throw new TokenkeeperError('usage', `--limit must be a positive whole number, got "${options.limit}"`);
+        throw new TokenkeeperError(
+          'usage',
+          `--limit must be a positive whole number, got "${options.limit}"`,
+        );
       }
       const records = new DeliveryLog(deliveryLogPath(configOf(command).dataDir)).recent(limit);
       if (options.json) return printJson(records);
@@ -122,7 +140,8 @@ export function registerWebhook(program: Command): void {
 }
 
 function adHocEndpoint(url: string, secretRef: string | undefined): WebhookEndpoint {
-  if (!secretRef) throw new TokenkeeperError('usage', '--url needs --secret env:NAME or file:PATH to sign with');
+  if (!secretRef)
+    throw new TokenkeeperError('usage', '--url needs --secret env:NAME or file:PATH to sign with');
   const checked = checkEndpointUrl(url, '--url');
   return {
     label: checked.origin,

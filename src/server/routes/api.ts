@@ -51,19 +51,18 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRouteOptions):
   app.get<NameParams>('/connections/:name/token', async (request, reply) => {
     const { name } = request.params;
     requireScope(request, name);
-    const accessToken = await keeper.accessToken(name);
-    // Expiry and scope of the token handed out (when a refresh raced in between, they stay unknown).
-    const stored = await keeper.store.get(name);
-    const tokens = stored?.tokens.accessToken === accessToken ? stored.tokens : undefined;
+    const token = await keeper.accessTokenDetails(name);
     void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return {
       connection: name,
-      accessToken,
-      tokenType: tokens?.tokenType ?? 'Bearer',
-      expiresAt: iso(tokens?.expiresAt),
+      accessToken: token.accessToken,
+      tokenType: token.tokenType ?? 'Bearer',
+      expiresAt: iso(token.expiresAt),
       expiresIn:
-        tokens?.expiresAt === undefined ? null : Math.max(0, Math.floor((tokens.expiresAt - keeper.now()) / 1000)),
-      scope: tokens?.scope ?? null,
+        token.expiresAt === undefined
+          ? null
+          : Math.max(0, Math.floor((token.expiresAt - keeper.now()) / 1000)),
+      scope: token.scope ?? null,
     };
   });
 

@@ -21,9 +21,14 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions):
     try {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`store did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`store did not answer within ${READY_TIMEOUT_MS} ms`)),
+          READY_TIMEOUT_MS,
+        );
       });
-      const connections = await Promise.race([options.keeper.status(), timeout]).finally(() => clearTimeout(timer));
+      const connections = await Promise.race([options.keeper.status(), timeout]).finally(() =>
+        clearTimeout(timer),
+      );
       return { status: 'ready', connections: connections.length };
     } catch (error) {
       options.metrics.storeReadFailed();

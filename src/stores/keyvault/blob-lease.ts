@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
-import { BlobServiceClient, type BlobLeaseClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  type BlobLeaseClient,
+  type BlockBlobClient,
+  type ContainerClient,
+} from '@azure/storage-blob';
 import { describeError, TokenkeeperError } from '../../core/errors.ts';
 
 /** A blob lease held on one connection's lock blob. */
@@ -94,7 +99,8 @@ export class BlobLeaseLocks {
       await lease.client.releaseLease();
     } catch (error) {
       const status = statusOf(error);
-      if (status !== 409 && status !== 412 && status !== 404) throw this.failure('release', lease.name, error);
+      if (status !== 409 && status !== 412 && status !== 404)
+        throw this.failure('release', lease.name, error);
     }
   }
 

@@ -144,7 +144,9 @@ export function encodeState(
         attemptId: pending.attemptId,
         startedAt: pending.startedAt,
         owner: pending.owner,
-        ...(pending.refreshToken !== connection.tokens.refreshToken && { refreshToken: pending.refreshToken }),
+        ...(pending.refreshToken !== connection.tokens.refreshToken && {
+          refreshToken: pending.refreshToken,
+        }),
       },
     }),
     failureCount: connection.failureCount,
@@ -165,7 +167,8 @@ export function encodeState(
 export function accessTokenTags(connection: Connection): Record<string, string> {
   const { tokens } = connection;
   const tags: Record<string, string> = { [accessTokenTagNames.connection]: connection.name };
-  if (tokens.expiresAt !== undefined) tags[accessTokenTagNames.expiry] = new Date(tokens.expiresAt).toISOString();
+  if (tokens.expiresAt !== undefined)
+    tags[accessTokenTagNames.expiry] = new Date(tokens.expiresAt).toISOString();
   if (tokens.obtainedAt !== undefined) {
     tags[accessTokenTagNames.obtainedAt] = new Date(tokens.obtainedAt).toISOString();
   }
@@ -186,7 +189,9 @@ function accessTokenMetadata(secret: RawSecret | undefined): Omit<TokenSet, 'acc
   const expiry = secret.expiresOn ?? parseTime(tags[accessTokenTagNames.expiry]);
   return {
     expiresAt: expiry,
-    obtainedAt: parseTime(tags[accessTokenTagNames.obtainedAt]) ?? (expiry !== undefined ? secret.createdOn : undefined),
+    obtainedAt:
+      parseTime(tags[accessTokenTagNames.obtainedAt]) ??
+      (expiry !== undefined ? secret.createdOn : undefined),
     scope: tags[accessTokenTagNames.scope],
     tokenType: tags[accessTokenTagNames.tokenType],
     providerUserId: tags[accessTokenTagNames.user],

@@ -260,7 +260,10 @@ export class KeyVaultStore implements ConnectionStore {
     if (!changed || stored.clientSecret === undefined) return [];
     if (names.credentials.kind === 'basic') {
       return [
-        { secret: names.credentials.secret, value: encodeBasicCredentials(stored.clientId, stored.clientSecret) },
+        {
+          secret: names.credentials.secret,
+          value: encodeBasicCredentials(stored.clientId, stored.clientSecret),
+        },
       ];
     }
     return [

@@ -72,7 +72,11 @@ export function parseKeyVaultSpec(spec: string): KeyVaultLocation {
     state: values.stateSecret ?? defaultSecretNames.state,
     credentials:
       values.clientIdSecret !== undefined
-        ? { kind: 'split', clientId: values.clientIdSecret, clientSecret: values.clientSecretSecret as string }
+        ? {
+            kind: 'split',
+            clientId: values.clientIdSecret,
+            clientSecret: values.clientSecretSecret as string,
+          }
         : { kind: 'basic', secret: values.credentialsSecret ?? defaultSecretNames.credentials },
   };
   const lockContainer = values.lockContainer ?? 'tokenkeeper-locks';

@@ -9,9 +9,7 @@ export interface SecretNameMapping {
   accessToken: string;
   /** tokenkeeper's bookkeeping (status, version, write-ahead record, expiry): JSON next to the tokens. */
   state: string;
-  credentials:
-    | { kind: 'basic'; secret: string }
-    | { kind: 'split'; clientId: string; clientSecret: string };
+  credentials: { kind: 'basic'; secret: string } | { kind: 'split'; clientId: string; clientSecret: string };
 }
 
 export const defaultSecretNames = {

@@ -156,7 +156,8 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
     const secretName = segments[1];
 
     const rule = faults.find(
-      (candidate) => candidate.times > 0 && (candidate.match?.({ method, path: url.pathname, secretName }) ?? true),
+      (candidate) =>
+        candidate.times > 0 && (candidate.match?.({ method, path: url.pathname, secretName }) ?? true),
     );
     if (rule) {
       rule.times--;
@@ -167,7 +168,8 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
       }
       return reply(
         rule.fault.status,
-        rule.fault.body ?? errorBody(rule.fault.status === 429 ? 'Throttled' : 'ServiceUnavailable', 'injected'),
+        rule.fault.body ??
+          errorBody(rule.fault.status === 429 ? 'Throttled' : 'ServiceUnavailable', 'injected'),
         rule.fault.headers,
       );
     }
@@ -253,7 +255,8 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
 
   function getSecret(name: string, version: string): Answer {
     const entry = secrets.get(name.toLowerCase());
-    const found = version === '' ? entry?.versions.at(-1) : entry?.versions.find((v) => v.version === version);
+    const found =
+      version === '' ? entry?.versions.at(-1) : entry?.versions.find((v) => v.version === version);
     if (!entry || !found) return [404, notFound(name, 'Secret')];
     if (!found.enabled) {
       return [403, errorBody('Forbidden', 'Operation get is not allowed on a disabled secret.')];
@@ -263,7 +266,8 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
 
   function updateSecret(name: string, version: string, json: Record<string, unknown>): Answer {
     const entry = secrets.get(name.toLowerCase());
-    const found = version === '' ? entry?.versions.at(-1) : entry?.versions.find((v) => v.version === version);
+    const found =
+      version === '' ? entry?.versions.at(-1) : entry?.versions.find((v) => v.version === version);
     if (!entry || !found) return [404, notFound(name, 'Secret')];
     const attributes = (json.attributes ?? {}) as Record<string, unknown>;
     if (typeof attributes.enabled === 'boolean') found.enabled = attributes.enabled;
@@ -289,11 +293,19 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
   function listVersions(name: string, url: URL): Answer {
     const entry = secrets.get(name.toLowerCase());
     if (!entry) return [404, notFound(name, 'Secret')];
-    return [200, page(entry.versions.map((version) => item(entry, version, true)), url)];
+    return [
+      200,
+      page(
+        entry.versions.map((version) => item(entry, version, true)),
+        url,
+      ),
+    ];
   }
 
   function listSecrets(url: URL): object {
-    const items = [...secrets.values()].map((entry) => item(entry, entry.versions.at(-1) as FakeSecretVersion, false));
+    const items = [...secrets.values()].map((entry) =>
+      item(entry, entry.versions.at(-1) as FakeSecretVersion, false),
+    );
     return page(items, url);
   }
 
@@ -390,7 +402,9 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
 
 function validTags(tags: unknown): Record<string, string> | undefined {
   if (tags === undefined || tags === null) return undefined;
-  const entries = Object.entries(tags as Record<string, unknown>).filter(([, value]) => typeof value === 'string');
+  const entries = Object.entries(tags as Record<string, unknown>).filter(
+    ([, value]) => typeof value === 'string',
+  );
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
@@ -399,7 +413,10 @@ function errorBody(code: string, message: string): object {
 }
 
 function notFound(name: string, what: string): object {
-  return errorBody(`${what.replace(/ /g, '')}NotFound`, `A ${what.toLowerCase()} with (name/id) ${name} was not found in this key vault.`);
+  return errorBody(
+    `${what.replace(/ /g, '')}NotFound`,
+    `A ${what.toLowerCase()} with (name/id) ${name} was not found in this key vault.`,
+  );
 }
 
 function parseJson(body: Buffer): Record<string, unknown> | undefined {
@@ -421,7 +438,12 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function send(res: ServerResponse, status: number, payload?: object, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  payload?: object,
+  headers: Record<string, string> = {},
+): void {
   const text = payload === undefined ? '' : JSON.stringify(payload);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -431,4 +453,3 @@ function send(res: ServerResponse, status: number, payload?: object, headers: Re
   });
   res.end(text);
 }
-

@@ -1,0 +1,12 @@
+/**
+ * The baseline of `npm run bench:serve`: a bare fastify hello-world on 127.0.0.1 (no hooks, no plugins),
+ * answering a small JSON body. Prints its port on stdout; exits on SIGTERM.
+ */
+import Fastify from 'fastify';
+
+const app = Fastify({ logger: false });
+app.get('/hello', async () => ({ hello: 'world' }));
+await app.listen({ host: '127.0.0.1', port: 0 });
+const address = app.server.address();
+process.stdout.write(`${typeof address === 'object' && address ? address.port : 0}\n`);
+process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -1,0 +1,218 @@
+/**
+ * `npm run bench:serve`: throughput and tail latency of the daemon's token endpoint under load from a second
+ * process on loopback, as ratios to a bare fastify hello-world measured in the same run, interleaved round by
+ * round. Also measures the daemon's /healthz (same server stack, no store read) to separate the HTTP stack's
+ * cost from the token lookup's. Nothing here asserts on times.
+ *
+ * Options: --quick (short rounds), --connections N (default 16), --rounds N (default 5), --seconds S (per round, default 2).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiKeyStore, apiKeyStorePath } from '../../src/api-keys/api-key-store.ts';
+import { createKeeper } from '../../src/keeper.ts';
+import { startSimulatedFitbit } from '../../src/simulator/index.ts';
+import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from '../fixtures.ts';
+import { formatRatio, formatTable, median, progress } from '../stats.ts';
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 ? Number(args[index + 1]) : fallback;
+};
+const quick = args.includes('--quick');
+const connections = option('connections', 16);
+const rounds = option('rounds', quick ? 2 : 5);
+const roundMs = option('seconds', quick ? 0.5 : 2) * 1000;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const cliEntry = join(repoRoot, 'src', 'cli', 'main.ts');
+
+const children: ChildProcess[] = [];
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 20_000);
+    const check = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = output.match(ready);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
+    };
+    child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${output}`)));
+  });
+}
+
+function load(url: string, env: NodeJS.ProcessEnv): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [here('./load.ts'), url, String(connections), String(roundMs), '5000000'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(output) as LoadResult)
+        : reject(new Error(`load generator exited ${code}`)),
+    );
+  });
+}
+
+const home = makeHome('serve');
+const sim = await startSimulatedFitbit({ clientId: 'bench-client', clientSecret: 'bench-secret' });
+try {
+  const env = benchEnv(home);
+  env.BENCH_CLIENT_SECRET = 'bench-secret';
+  const config = {
+    providers: {
+      fitbit: { tokenUrl: sim.tokenUrl, clientId: sim.clientId, clientSecret: 'env:BENCH_CLIENT_SECRET' },
+    },
+    // The benchmark measures serving, not the rate limiter's 429s.
+    server: { rateLimit: { max: 100_000_000, windowSeconds: 60 } },
+    daemon: { maxSleepSeconds: 60 },
+  };
+  const configPath = join(home, 'tokenkeeper.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const keeper = await createKeeper({ config: configPath, env });
+  const grant = sim.seedGrant({ userId: 'BENCH' });
+  await keeper.addConnection({
+    name: 'me',
+    provider: 'fitbit',
+    clientId: sim.clientId,
+    clientSecret: 'bench-secret',
+    tokens: { ...freshTokens(grant.accessToken, grant.refreshToken), providerUserId: 'BENCH' },
+  });
+  await keeper.close();
+  const keys = ApiKeyStore.open(apiKeyStorePath(home));
+  const { key } = keys.create({ scopes: ['me'], label: 'bench' });
+  keys.close();
+
+  progress(
+    'serve',
+    `starting the daemon and the hello-world baseline (${connections} connections, ${rounds} rounds of ${roundMs / 1000} s)`,
+  );
+  const daemon = await start(
+    [
+      cliEntry,
+      '--config',
+      configPath,
+      '--log-format',
+      'json',
+      '--log-level',
+      'info',
+      'run',
+      '--listen',
+      '127.0.0.1:0',
+    ],
+    { ...env, TOKENKEEPER_LOG_LEVEL: 'info' },
+    /"url":"(http:\/\/[^"]+)","statusPage"/,
+  );
+  const hello = await start([here('./hello-server.ts')], env, /^(\d+)\n/m);
+  const daemonUrl = daemon.match[1] as string;
+  const targets = [
+    { label: 'fastify hello-world (baseline)', url: `http://127.0.0.1:${hello.match[1]}/hello`, env },
+    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz`, env },
+    {
+      label: 'tokenkeeper GET /v1/connections/me/token',
+      url: `${daemonUrl}/v1/connections/me/token`,
+      env: { ...env, BENCH_AUTHORIZATION: `Bearer ${key}` },
+    },
+  ];
+
+  // Warm-up (JIT, connection setup, SQLite page cache), then interleaved rounds rotating the order.
+  for (const target of targets) await load(target.url, target.env);
+  const results = targets.map(() => [] as LoadResult[]);
+  for (let round = 0; round < rounds; round++) {
+    for (let offset = 0; offset < targets.length; offset++) {
+      const index = (round + offset) % targets.length;
+      const target = targets[index] as (typeof targets)[number];
+      const result = await load(target.url, target.env);
+      if (result.errors > 0) throw new Error(`${target.label}: ${result.errors} requests failed`);
+      results[index]?.push(result);
+    }
+    progress('serve', `round ${round + 1}/${rounds} done`);
+  }
+
+  const summary = targets.map((target, index) => {
+    const samples = results[index] as LoadResult[];
+    return {
+      label: target.label,
+      requests: samples.reduce((sum, r) => sum + r.requests, 0),
+      rps: median(samples.map((r) => r.rps)),
+      p50: median(samples.map((r) => r.p50)),
+      p99: median(samples.map((r) => r.p99)),
+    };
+  });
+  const baseline = summary[0] as (typeof summary)[number];
+  const rows = summary.map((s, index) => [
+    s.label,
+    String(s.requests),
+    s.rps.toFixed(0),
+    s.p50.toFixed(2),
+    s.p99.toFixed(2),
+    index === 0
+      ? '1.00x / 1.00x (baseline)'
+      : `${formatRatio(s.rps / baseline.rps)} / ${formatRatio(s.p99 / baseline.p99)}`,
+  ]);
+  const lines = [
+    '',
+    `tokenkeeper bench:serve — node ${process.version}, ${platform()} ${release()}, ${cpus().length} CPUs${quick ? ' (quick mode)' : ''}`,
+    `Load from a separate process on loopback: ${connections} keep-alive connections, ${rounds} interleaved rounds of ${roundMs / 1000} s per target; medians over rounds.`,
+    '',
+    formatTable(['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'throughput ratio / p99 ratio'], rows, [
+      false,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]),
+    '',
+    'Ratios are target / hello-world: throughput below 1.00x and p99 above 1.00x are the cost of tokenkeeper.',
+    'The load generator is one Node process; on a small machine it shares the CPUs with the server under test.',
+  ];
+  const artifactDir = join(repoRoot, 'test-artifacts');
+  mkdirSync(artifactDir, { recursive: true });
+  const artifact = join(artifactDir, 'bench-serve.json');
+  writeFileSync(
+    artifact,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, connections, rounds, roundMs, summary, results }, null, 2)}\n`,
+  );
+  lines.push(`Results written to ${artifact}`, '');
+  process.stdout.write(lines.join('\n'));
+} finally {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(
+    children.map((child) =>
+      child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined,
+    ),
+  );
+  await sim.close();
+  removeHome(home);
+}
