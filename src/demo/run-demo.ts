@@ -120,7 +120,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         });
       } else if (event.type === 'refresh_failed') {
         write(
-          `${stamp()} refresh attempt ${event.attempt} failed (${event.error}); retrying in ${((event.retryInMs ?? 0) / 1000).toFixed(1)} s`,
+          `${stamp()} refresh attempt ${event.attempt} failed (${event.error}); ${event.retryInMs === undefined ? 'giving up for now' : `retrying in ${(event.retryInMs / 1000).toFixed(1)} s`}`,
         );
       }
     });

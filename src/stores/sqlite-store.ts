@@ -1,4 +1,4 @@
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { dirname } from 'node:path';
 import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -72,6 +72,7 @@ export class SqliteStore implements ConnectionStore {
   private readonly keyring: Keyring;
   private readonly now: () => number;
   private readonly host = hostname();
+  private readonly statements = new Map<string, StatementSync>();
 
   private constructor(path: string, db: DatabaseSync, keyring: Keyring, now: () => number) {
     this.location = path;
@@ -146,27 +147,35 @@ export class SqliteStore implements ConnectionStore {
    * current one in the same transaction. Afterwards the previous key is no longer needed.
    */
   private reencryptAll(): void {
-    const rows = this.db.prepare('SELECT * FROM connections').all() as Row[];
+    const rows = this.statement('SELECT * FROM connections').all() as Row[];
     for (const row of rows) {
       const sealed = this.toRow(this.fromRow(row));
-      this.db
-        .prepare(
-          `UPDATE connections SET client_secret = :client_secret, access_token = :access_token,
+      this.statement(
+        `UPDATE connections SET client_secret = :client_secret, access_token = :access_token,
              refresh_token = :refresh_token, pending_refresh_token = :pending_refresh_token WHERE name = :name`,
-        )
-        .run({
-          name: sealed.name ?? null,
-          client_secret: sealed.client_secret ?? null,
-          access_token: sealed.access_token ?? null,
-          refresh_token: sealed.refresh_token ?? null,
-          pending_refresh_token: sealed.pending_refresh_token ?? null,
-        });
+      ).run({
+        name: sealed.name ?? null,
+        client_secret: sealed.client_secret ?? null,
+        access_token: sealed.access_token ?? null,
+        refresh_token: sealed.refresh_token ?? null,
+        pending_refresh_token: sealed.pending_refresh_token ?? null,
+      });
     }
     this.setMeta('key_check', encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check'));
   }
 
+  /** Prepared statements are cached: preparing one costs more than running it. */
+  private statement(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private meta(key: string): string | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+    const row = this.statement('SELECT value FROM meta WHERE key = ?').get(key) as
       { value: string } | undefined;
     return row?.value;
   }
@@ -208,14 +217,14 @@ export class SqliteStore implements ConnectionStore {
 
   async get(name: string): Promise<Connection | undefined> {
     return this.guard('read', () => {
-      const row = this.db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as Row | undefined;
+      const row = this.statement('SELECT * FROM connections WHERE name = ?').get(name) as Row | undefined;
       return row ? this.fromRow(row) : undefined;
     });
   }
 
   async list(): Promise<Connection[]> {
     return this.guard('list', () =>
-      (this.db.prepare('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>
+      (this.statement('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>
         this.fromRow(row),
       ),
     );
@@ -228,11 +237,9 @@ export class SqliteStore implements ConnectionStore {
       const row = this.toRow(stored);
       const columns = Object.keys(row);
       try {
-        this.db
-          .prepare(
-            `INSERT INTO connections (${columns.join(', ')}) VALUES (${columns.map((c) => `:${c}`).join(', ')})`,
-          )
-          .run(row);
+        this.statement(
+          `INSERT INTO connections (${columns.join(', ')}) VALUES (${columns.map((c) => `:${c}`).join(', ')})`,
+        ).run(row);
       } catch (error) {
         if (/UNIQUE constraint failed/.test((error as Error).message)) {
           throw new TokenkeeperError(
@@ -253,11 +260,9 @@ export class SqliteStore implements ConnectionStore {
       const assignments = Object.keys(row)
         .filter((column) => column !== 'name' && column !== 'created_at')
         .map((column) => `${column} = :${column}`);
-      const result = this.db
-        .prepare(
-          `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
-        )
-        .run({ ...withoutCreatedAt(row), expected_version: connection.version });
+      const result = this.statement(
+        `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
+      ).run({ ...withoutCreatedAt(row), expected_version: connection.version });
       if (Number(result.changes) !== 1) throw new VersionConflictError(connection.name, connection.version);
       return stored;
     });
@@ -266,8 +271,8 @@ export class SqliteStore implements ConnectionStore {
   async delete(name: string): Promise<boolean> {
     return this.guard('delete', () =>
       this.transaction(() => {
-        this.db.prepare('DELETE FROM locks WHERE name = ?').run(name);
-        return Number(this.db.prepare('DELETE FROM connections WHERE name = ?').run(name).changes) === 1;
+        this.statement('DELETE FROM locks WHERE name = ?').run(name);
+        return Number(this.statement('DELETE FROM connections WHERE name = ?').run(name).changes) === 1;
       }),
     );
   }
@@ -276,7 +281,7 @@ export class SqliteStore implements ConnectionStore {
     return this.guard('lock', () =>
       this.transaction(() => {
         const now = Date.now();
-        const row = this.db.prepare('SELECT * FROM locks WHERE name = ?').get(name) as
+        const row = this.statement('SELECT * FROM locks WHERE name = ?').get(name) as
           | {
               owner: string | null;
               host: string | null;
@@ -293,13 +298,11 @@ export class SqliteStore implements ConnectionStore {
         if (!free) return undefined;
         const fence = (row?.fence ?? 0) + 1;
         const expiresAt = now + ttlMs;
-        this.db
-          .prepare(
-            `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+        this.statement(
+          `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid,
                fence = excluded.fence, expires_at = excluded.expires_at`,
-          )
-          .run(name, owner, this.host, process.pid, fence, expiresAt);
+        ).run(name, owner, this.host, process.pid, fence, expiresAt);
         return { name, owner, fence, expiresAt };
       }),
     );
@@ -308,9 +311,9 @@ export class SqliteStore implements ConnectionStore {
   async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {
     return this.guard('lock renewal', () => {
       const expiresAt = Date.now() + ttlMs;
-      const result = this.db
-        .prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND fence = ?')
-        .run(expiresAt, handle.name, handle.owner, handle.fence);
+      const result = this.statement(
+        'UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND fence = ?',
+      ).run(expiresAt, handle.name, handle.owner, handle.fence);
       if (Number(result.changes) !== 1) return false;
       handle.expiresAt = expiresAt;
       return true;
@@ -319,11 +322,9 @@ export class SqliteStore implements ConnectionStore {
 
   async releaseLock(handle: LockHandle): Promise<void> {
     this.guard('lock release', () => {
-      this.db
-        .prepare(
-          'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
-        )
-        .run(handle.name, handle.owner, handle.fence);
+      this.statement(
+        'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
+      ).run(handle.name, handle.owner, handle.fence);
     });
   }
 

@@ -246,7 +246,9 @@ describe.concurrent('server surface', () => {
     await daemon.stop();
   });
 
-  it('refuses half a TLS configuration and a port already taken', async ({ onTestFinished }) => {
+  it('refuses half a TLS configuration and a port already taken; --no-server serves nothing', async ({
+    onTestFinished,
+  }) => {
     const h = await createHarness(onTestFinished);
     const half = await h.cli(['run', '--listen', '127.0.0.1:0', '--tls-cert', '/nonexistent.pem']);
     expect(half.code).toBe(2);
@@ -257,6 +259,10 @@ describe.concurrent('server surface', () => {
     const taken = await h.cli(['run', '--listen', `127.0.0.1:${port}`, '--duration', '5']);
     expect(taken.code).toBe(2);
     expect(taken.stderr).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: the port is in use`));
+
+    const quiet = expectSuccess(await h.cli(['run', '--no-server', '--duration', '0.5']));
+    expect(quiet.stderr).not.toMatch(/"msg":"serving"/);
+    expect(quiet.stderr).toMatch(/"msg":"tokenkeeper running"/);
 
     const bad = await h.cli(['run', '--listen', 'localhost']);
     expect(bad.code).toBe(2);

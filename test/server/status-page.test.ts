@@ -4,17 +4,23 @@ import { describe, expect, it } from 'vitest';
 import { createHarness, freePort } from '../cli/harness.ts';
 import { repoRoot } from '../cli/run-cli.ts';
 import { launchChromium } from './browser.ts';
-import { api, createApiKey, startDaemon } from './daemon.ts';
+import { api, createApiKey, startDaemon, startReceiver } from './daemon.ts';
 
 describe('status page in headless Chromium', () => {
   it('shows health, live countdowns, errors and history, and reconnects an account through the consent flow', async ({
     onTestFinished,
   }) => {
     const callbackPort = await freePort();
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
     const h = await createHarness(onTestFinished, {
       sim: { graceMs: 0 },
-      config: { connect: { port: callbackPort } },
+      config: {
+        connect: { port: callbackPort },
+        webhooks: { endpoints: [{ url: receiver.url, secret: 'env:WEBHOOK_SECRET', events: ['recovered'] }] },
+      },
     });
+    h.env.WEBHOOK_SECRET = 'whsec_status_page_test';
     await h.addConnection('me');
     await h.addConnection('backup', 'USER02');
     const key = await createApiKey(h, ['*']);
@@ -96,6 +102,12 @@ describe('status page in headless Chromium', () => {
     });
     expect(profile.status).toBe(200);
     expect(scriptErrors).toEqual([]);
+    const recovered = await receiver.waitFor((hook) => hook.json.connection.name === 'me');
+    expect(recovered.json).toMatchObject({
+      type: 'recovered',
+      previousStatus: 'needs_reauth',
+      reason: 'reconnected',
+    });
 
     await daemon.stop();
   });
