@@ -202,6 +202,11 @@ export class Keeper {
    * refresh token (Google without prompt=consent) keeps the old one if it is still alive at the same provider.
    */
   async reconnect(input: NewConnectionInput): Promise<ConnectionSummary> {
+    assertConnectionName(input.name);
+    return this.refresher.withLock(input.name, () => this.reconnectLocked(input));
+  }
+
+  private async reconnectLocked(input: NewConnectionInput): Promise<ConnectionSummary> {
     const existing = await this.store.get(input.name);
     if (!existing) return this.addConnection(input);
     const oldStillValid =
@@ -236,6 +241,14 @@ export class Keeper {
   async remove(
     name: string,
     options: { revoke?: boolean } = {},
+  ): Promise<{ removed: boolean; revoked: boolean }> {
+    // Under the lock: a refresh rotating the token meanwhile would leave the new one alive after a revoke.
+    return this.refresher.withLock(name, () => this.removeLocked(name, options));
+  }
+
+  private async removeLocked(
+    name: string,
+    options: { revoke?: boolean },
   ): Promise<{ removed: boolean; revoked: boolean }> {
     const connection = await this.store.get(name);
     if (!connection) throw new TokenkeeperError('not_found', `no connection named "${name}"`);

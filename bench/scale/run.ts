@@ -6,9 +6,12 @@
  *   2. large run  (100,000 connections): throughput as a ratio of workers × concurrency / latency, DB rates,
  *      worker memory (flat if the workers do not scale with the number of connections), 0 double, 0 lost
  *   3. crash run  (100,000 connections, one worker SIGKILLed at 40 %): its claims picked up, nothing lost
+ *   4. engine runs (10,000 and 100,000): the same fleet as library workers (createKeeper + runScheduler,
+ *      bench/scale/engine-worker.ts), to show the scheduler's memory apart from the CLI's start-up listing
  *
  * Options: --connections N (large runs, default 100000), --small N (default 10000), --workers N (4),
- * --concurrency N (16), --latency MS (50), --only small,large,crash, --quick (2,000 / 10,000 connections).
+ * --concurrency N (16), --latency MS (50), --heap-mb N (workers' --max-old-space-size; default V8's),
+ * --only small,large,crash,engine, --quick (2,000 / 10,000 connections).
  * Results: printed, and written to test-artifacts/bench-scale.json. Nothing here asserts on times.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,8 +38,11 @@ const small = option('small', quick ? 2_000 : 10_000);
 const workers = option('workers', 4);
 const concurrency = option('concurrency', 16);
 const latencyMs = option('latency', 50);
+const heapIndex = args.indexOf('--heap-mb');
+const heapMb = heapIndex === -1 ? undefined : option('heap-mb', 0);
 const onlyIndex = args.indexOf('--only');
-const only = onlyIndex === -1 ? ['small', 'large', 'crash'] : (args[onlyIndex + 1] ?? '').split(',');
+const only =
+  onlyIndex === -1 ? ['small', 'large', 'crash', 'engine'] : (args[onlyIndex + 1] ?? '').split(',');
 
 const log = (message: string) => process.stderr.write(`[bench:scale] ${message}\n`);
 const started = Date.now();
@@ -55,6 +61,8 @@ try {
     { key: 'small', label: `small-${small / 1000}k`, connections: small },
     { key: 'large', label: `large-${large / 1000}k`, connections: large },
     { key: 'crash', label: `crash-${large / 1000}k`, connections: large, killAt: 0.4 },
+    { key: 'engine', label: `engine-${small / 1000}k`, connections: small, engine: 'engine' as const },
+    { key: 'engine', label: `engine-${large / 1000}k`, connections: large, engine: 'engine' as const },
   ].filter((scenario) => only.includes(scenario.key));
   for (const scenario of plan) {
     log(`${scenario.label}: starting`);
@@ -63,6 +71,7 @@ try {
       workers,
       concurrency,
       latencyMs,
+      heapMb,
       cluster,
       databaseUrl,
       log,
@@ -97,20 +106,29 @@ const lines = [
     ].join(' '),
   ),
   '',
-  'Worker RSS in MiB (per worker: after the first refresh / half-way / end / peak):',
+  `Worker memory in MiB, one figure per worker${heapMb ? ` (workers run with --max-old-space-size=${heapMb})` : ' (V8 default heap limit)'}:`,
+  '  RSS after the first refresh / half-way / end / peak; live JS heap after a full GC at half-way / end / max',
   ...results.map(
     (r) =>
-      `  ${r.label.padEnd(12)} start ${mib(r.memory.map((m) => m.startMiB))}; half ${mib(r.memory.map((m) => m.halfMiB))}; end ${mib(r.memory.map((m) => m.endMiB))}; peak ${mib(r.memory.map((m) => m.peakMiB))}`,
+      `  ${r.label.padEnd(12)} RSS ${mib(r.memory.map((m) => m.startMiB))}; ${mib(r.memory.map((m) => m.halfMiB))}; ${mib(r.memory.map((m) => m.endMiB))}; ${mib(r.memory.map((m) => m.peakMiB))}` +
+      ` | live ${mib(r.memory.map((m) => m.liveHalfMiB))}; ${mib(r.memory.map((m) => m.liveEndMiB))}; ${mib(r.memory.map((m) => m.liveMaxMiB))}`,
   ),
 ];
-const smallRun = results.find((r) => r.label.startsWith('small'));
-const largeRun = results.find((r) => r.label.startsWith('large'));
-if (smallRun && largeRun) {
+for (const [smallRun, largeRun] of [
+  [results.find((r) => r.label.startsWith('small')), results.find((r) => r.label.startsWith('large'))],
+  [
+    results.find((r) => r.label === `engine-${small / 1000}k`),
+    results.find((r) => r.label === `engine-${large / 1000}k`),
+  ],
+]) {
+  if (!smallRun || !largeRun) continue;
   const median = (values: number[]) =>
     [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-  const ratio = median(largeRun.memory.map((m) => m.peakMiB)) / median(smallRun.memory.map((m) => m.peakMiB));
+  const ratio = (pick: (m: ScenarioResult['memory'][number]) => number) =>
+    (median(largeRun.memory.map(pick)) / median(smallRun.memory.map(pick))).toFixed(2);
   lines.push(
-    `  peak RSS ratio ${largeRun.label} / ${smallRun.label}: ${ratio.toFixed(2)} for ${(largeRun.connections / smallRun.connections).toFixed(0)}× the connections`,
+    `  ${largeRun.label} / ${smallRun.label} (${(largeRun.connections / smallRun.connections).toFixed(0)}× the connections): ` +
+      `peak RSS ×${ratio((m) => m.peakMiB)}, end RSS ×${ratio((m) => m.endMiB)}, max live heap ×${ratio((m) => m.liveMaxMiB)}`,
   );
 }
 for (const r of results.filter((result) => result.kill)) {

@@ -3,6 +3,7 @@
  * `tokenkeeper run --store postgres://…` processes, optionally one SIGKILLed mid-run. Measures time, provider
  * calls, PostgreSQL counters and worker RSS, then checks every connection against the provider.
  */
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import { startSimulatedFitbit } from '../../src/simulator/index.ts';
@@ -25,6 +26,13 @@ export interface ScenarioOptions {
   latencyMs: number;
   /** SIGKILL the first worker once this fraction of connections is refreshed. */
   killAt?: number;
+  /**
+   * 'cli': `tokenkeeper run` processes (default); 'engine': bench/scale/engine-worker.ts, the same scheduler and
+   * store as a library user runs them, without the CLI's start-up listing and HTTP services.
+   */
+  engine?: 'cli' | 'engine';
+  /** --max-old-space-size for the workers (MiB); undefined keeps V8's default. */
+  heapMb?: number;
   cluster: PgCluster;
   databaseUrl: string;
   log: (message: string) => void;
@@ -37,10 +45,15 @@ export interface WorkerMemory {
   halfMiB: number;
   endMiB: number;
   peakMiB: number;
+  /** Live JS heap after the last full GC before half-way and at the end, and the largest seen (MiB, --trace-gc). */
+  liveHalfMiB: number;
+  liveEndMiB: number;
+  liveMaxMiB: number;
 }
 
 export interface ScenarioResult {
   label: string;
+  engine: 'cli' | 'engine';
   connections: number;
   workers: number;
   concurrency: number;
@@ -77,6 +90,7 @@ export interface ScenarioResult {
 }
 
 const MiB = 1024 * 1024;
+const engineWorker = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const { log, connections: count } = options;
@@ -107,11 +121,48 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
     const before = await dbSnapshot(admin, schema);
     const started = Date.now();
+    const live = new Map<number, { last: number; max: number }>();
     for (let i = 0; i < options.workers; i++) {
-      workers.push(startWorker(home, storeUrl, { concurrency: options.concurrency, args: ['--no-server'] }));
+      let buffer = '';
+      const heap = { last: 0, max: 0 };
+      const worker = startWorker(home, storeUrl, {
+        concurrency: options.concurrency,
+        args: ['--no-server'],
+        command:
+          options.engine === 'engine'
+            ? [engineWorker, storeUrl, sim.tokenUrl, String(options.concurrency)]
+            : undefined,
+        execArgv: ['--trace-gc', ...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : [])],
+        // "Mark-Compact 184.6 (285.1) -> 48.2 (284.6) MB": 48.2 MB of the heap survived a full collection.
+        onStdout: (chunk) => {
+          buffer += chunk;
+          const lines = buffer.split('\n');
+          buffer = lines.pop() ?? '';
+          for (const line of lines) {
+            const after = /Mark-Compact[^>]*-> ([\d.]+) \(/.exec(line)?.[1];
+            if (after === undefined) continue;
+            heap.last = Number(after);
+            heap.max = Math.max(heap.max, heap.last);
+          }
+        },
+      });
+      live.set(worker.pid, heap);
+      workers.push(worker);
     }
     const memory = new Map<number, WorkerMemory>(
-      workers.map((w) => [w.pid, { pid: w.pid, startMiB: 0, halfMiB: 0, endMiB: 0, peakMiB: 0 }]),
+      workers.map((w) => [
+        w.pid,
+        {
+          pid: w.pid,
+          startMiB: 0,
+          halfMiB: 0,
+          endMiB: 0,
+          peakMiB: 0,
+          liveHalfMiB: 0,
+          liveEndMiB: 0,
+          liveMaxMiB: 0,
+        },
+      ]),
     );
     let firstRefreshAt: number | undefined;
     let lastRefreshAt: number | undefined;
@@ -134,8 +185,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         const mib = rss / MiB;
         entry.peakMiB = Math.max(entry.peakMiB, mib);
         if (firstRefreshAt !== undefined && entry.startMiB === 0) entry.startMiB = mib;
-        if (done <= count / 2) entry.halfMiB = mib;
+        const heap = live.get(worker.pid) ?? { last: 0, max: 0 };
+        if (done <= count / 2) {
+          entry.halfMiB = mib;
+          entry.liveHalfMiB = heap.last;
+        }
         entry.endMiB = mib;
+        entry.liveEndMiB = heap.last;
+        entry.liveMaxMiB = heap.max;
       }
       if (options.killAt !== undefined && !victim && done >= count * options.killAt) {
         victim = workers[0] as WorkerProcess;
@@ -205,6 +262,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const stats = sim.stats;
     return {
       label: options.label,
+      engine: options.engine ?? 'cli',
       connections: count,
       workers: options.workers,
       concurrency: options.concurrency,

@@ -92,7 +92,8 @@ export const configSchema = z
         timeoutSeconds: seconds.optional(),
         maxAttempts: z.number().int().min(1).max(10).optional(),
         maxResponseBytes: z.number().int().min(1024).optional(),
-        lockTtlSeconds: seconds.optional(),
+        // At most 60 s: an Azure blob lease (the Key Vault store's lock) lasts 15–60 s and is renewed every third.
+        lockTtlSeconds: z.number().min(5).max(60).optional(),
         lockWaitSeconds: seconds.optional(),
         /** How long a failed store write of new tokens is retried before they wait in the rescue journal. */
         saveRetrySeconds: seconds.optional(),

@@ -58,7 +58,13 @@ describe('refreshMargin / isDue', () => {
   it('honours a configured margin and ratio', () => {
     const custom = { ...policy, marginMs: 5 * MIN, marginRatio: 0.5 };
     expect(refreshMargin(tokens(HOUR), custom)).toBe(30 * MIN);
-    expect(refreshMargin(tokens(4 * MIN), custom)).toBe(5 * MIN);
+    expect(refreshMargin(tokens(20 * MIN), custom)).toBe(10 * MIN);
+  });
+
+  it('never exceeds half the lifetime, so short-lived tokens are not due the moment they are issued', () => {
+    expect(refreshMargin(tokens(4 * MIN), policy)).toBe(2 * MIN);
+    expect(isDue(tokens(10 * MIN), T0, policy)).toBe(false);
+    expect(isDue(tokens(10 * MIN), T0 + 5 * MIN, policy)).toBe(true);
   });
 
   it('treats a token set without access token or without expiry as due', () => {

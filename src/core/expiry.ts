@@ -21,7 +21,8 @@ export const defaultExpiryPolicy: ExpiryPolicy = {
 export function refreshMargin(tokens: TokenSet, policy: ExpiryPolicy): number {
   if (tokens.expiresAt === undefined || tokens.obtainedAt === undefined) return policy.marginMs;
   const lifetime = Math.max(0, tokens.expiresAt - tokens.obtainedAt);
-  return Math.max(policy.marginMs, lifetime * policy.marginRatio);
+  // Never more than half the lifetime: a 15-minute margin on a 10-minute token would make it due at once, forever.
+  return Math.min(Math.max(policy.marginMs, lifetime * policy.marginRatio), lifetime / 2);
 }
 
 /** Design step 1: due when `expiresAt - now <= margin`. A token set with no access token or no expiry is due. */

@@ -44,15 +44,19 @@ export async function withStoreLock<T>(
   }
   const held = handle;
   const lost = new AbortController();
+  // The lease is timed on this machine's monotonic clock: the store's clock (e.g. PostgreSQL's) may differ.
+  let leaseEnds = performance.now() + options.ttlMs;
   const renewal = setInterval(() => {
     const lose = () => lost.abort(new TokenkeeperError('lock_timeout', `lock on "${name}" was lost`));
+    const asked = performance.now();
     store.renewLock(held, options.ttlMs).then(
       (ok) => {
-        if (!ok) lose();
+        if (ok) leaseEnds = asked + options.ttlMs;
+        else lose();
       },
       // A renewal that keeps failing (lock store unreachable) loses the lock once the lease has run out.
       () => {
-        if (Date.now() >= held.expiresAt) lose();
+        if (performance.now() >= leaseEnds) lose();
       },
     );
   }, options.ttlMs / 3);

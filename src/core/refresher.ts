@@ -12,6 +12,11 @@ import type { ProviderDefinition } from '../providers/types.ts';
 import { TokenEndpointError, type TokenRequestOptions, type TokenResponse } from '../oauth/token-client.ts';
 import { tokenSetFromResponse } from '../oauth/token-set.ts';
 
+/** Longest wait before retrying an attempt whose outcome is unknown (inside Fitbit's ~2-minute grace window). */
+const PENDING_RETRY_MAX_MS = 30_000;
+/** How long new tokens that neither the store nor the rescue journal accepted are retried before giving up. */
+const MEMORY_ONLY_RETRY_MS = 5 * 60_000;
+
 export interface RefreshSettings {
   expiry: ExpiryPolicy;
   lock: LockOptions;
@@ -78,6 +83,11 @@ export class Refresher {
     return work;
   }
 
+  /** Runs `work` holding this connection's store lock, so no refresh runs at the same time (reconnect, remove). */
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return withStoreLock(this.deps.store, name, this.deps.owner, this.deps.settings.lock, () => work());
+  }
+
   /** Replays rescued token sets into the store. Returns how many entries were applied or found already saved. */
   async replayRescued(name?: string): Promise<number> {
     const { journal, logger } = this.deps;
@@ -92,7 +102,7 @@ export class Refresher {
     for (const entry of entries) {
       try {
         await this.applyRescued(entry);
-        journal.remove(entry.path);
+        this.removeJournalEntry(entry.path);
         settled++;
       } catch (error) {
         logger.warn(
@@ -106,13 +116,6 @@ export class Refresher {
 
   private async refreshOnce(name: string, force: boolean): Promise<Connection> {
     const { store, clock, settings } = this.deps;
-    await this.replayRescued(name);
-    if (this.deps.journal.read(name).entries.length > 0) {
-      throw new TokenkeeperError(
-        'store',
-        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.dir}) because the store refuses writes; not refreshing, which would spend an outdated refresh token`,
-      );
-    }
     const current = await this.load(name);
     assertRefreshable(current);
     if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) return current;
@@ -128,6 +131,8 @@ export class Refresher {
 
     return withStoreLock(store, name, this.deps.owner, settings.lock, async (lock) => {
       this.deps.emit({ type: 'lock_acquired', name, provider: current.provider, waitedMs: lock.waitedMs });
+      // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
+      await this.assertNothingRescued(name);
       const connection = await this.load(name);
       assertRefreshable(connection);
       if (!connection.pending) {
@@ -146,6 +151,18 @@ export class Refresher {
     });
   }
 
+  /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
+  private async assertNothingRescued(name: string): Promise<void> {
+    await this.replayRescued(name);
+    const { entries, unreadable } = this.deps.journal.read(name);
+    if (entries.length > 0 || unreadable.length > 0) {
+      throw new TokenkeeperError(
+        'store',
+        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.dir}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}; not refreshing, which would spend an outdated refresh token`,
+      );
+    }
+  }
+
   private async refreshLocked(start: Connection, lock: HeldLock): Promise<Connection> {
     const { clock, settings, logger, emit } = this.deps;
     const provider = this.deps.provider(start.provider);
@@ -155,6 +172,7 @@ export class Refresher {
       // Client-credentials connections have no refresh token: nothing is spent, they just ask again.
       const spent = connection.tokens.refreshToken ?? '';
       const attemptId = randomUUID();
+      if (lock.signal.aborted) throw lock.signal.reason;
       connection = await this.deps.store.update({
         ...connection,
         status: 'refreshing',
@@ -175,10 +193,11 @@ export class Refresher {
           params: renewalParams(connection, spent),
           timeoutMs: settings.http.timeoutMs,
           maxBodyBytes: settings.http.maxBodyBytes,
-          signal: lock.signal,
+          // Deliberately not aborted when the lock is lost: an answer the provider may already have rotated for
+          // is still saved (through compare-and-swap or the rescue journal) rather than thrown away.
         });
       } catch (error) {
-        const failure = await this.recordFailure(connection, error, attempt);
+        const failure = await this.recordFailure(connection, error, attempt, start.status, recovering);
         connection = failure.connection;
         if (failure.retryInMs === undefined) {
           // A final failure that leaves the connection failing (e.g. invalid_client) is reported too;
@@ -264,30 +283,61 @@ export class Refresher {
         tokens,
         writtenAt: clock.now(),
       };
-      const path = journal.write(entry);
-      emit({ type: 'rescued', name: connection.name, provider: connection.provider, journalPath: path });
-      logger.error(
-        { connection: connection.name, error: describeError(firstError), journal: path },
-        'store write of new tokens failed; tokens saved to the rescue journal, retrying the store',
-      );
-      const deadline = Date.now() + settings.saveRetryMs;
+      let path: string | undefined;
+      try {
+        path = journal.write(entry);
+        emit({ type: 'rescued', name: connection.name, provider: connection.provider, journalPath: path });
+        logger.error(
+          { connection: connection.name, error: describeError(firstError), journal: path },
+          'store write of new tokens failed; tokens saved to the rescue journal, retrying the store',
+        );
+      } catch (journalError) {
+        // Neither store nor journal takes the tokens: they exist only in memory, so keep trying the store for
+        // much longer (holding the lock) rather than give up on them.
+        logger.error(
+          {
+            connection: connection.name,
+            error: describeError(firstError),
+            journalError: describeError(journalError),
+          },
+          'store AND rescue journal refused the new tokens; they are only in memory — retrying the store',
+        );
+      }
+      const deadline =
+        Date.now() + (path ? settings.saveRetryMs : Math.max(settings.saveRetryMs, MEMORY_ONLY_RETRY_MS));
       for (let attempt = 1; ; attempt++) {
+        let saved: Connection | undefined;
         try {
-          const saved = await this.applyRescued(entry);
-          journal.remove(path);
-          return saved ?? (await this.load(connection.name));
+          saved = (await this.applyRescued(entry)) ?? (await this.load(connection.name));
         } catch (error) {
           const wait = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 });
           if (Date.now() + wait > deadline) {
             throw new TokenkeeperError(
               'store',
-              `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`,
+              path
+                ? `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`
+                : `store ${store.location} and the rescue journal ${journal.dir} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved; fix the store, then run \`tokenkeeper refresh ${connection.name}\` at once (the provider may accept the old token again for a short while)`,
               { cause: error },
             );
           }
           await sleep(wait);
+          continue;
         }
+        if (path) this.removeJournalEntry(path);
+        return saved;
       }
+    }
+  }
+
+  private removeJournalEntry(path: string): void {
+    try {
+      this.deps.journal.remove(path);
+    } catch (error) {
+      // The tokens are in the store; a leftover entry is recognised as already saved when replayed.
+      this.deps.logger.warn(
+        { path, error: describeError(error) },
+        'cannot delete an applied rescue journal entry',
+      );
     }
   }
 
@@ -308,7 +358,10 @@ export class Refresher {
         return current;
       }
       // Client-credentials connections hold no refresh token and spend '' (see refreshLocked).
-      const holdsSpent = (stored.refreshToken ?? '') === entry.spentRefreshToken;
+      const holdsSpent =
+        (stored.refreshToken ?? '') === entry.spentRefreshToken ||
+        // The refresh token made it but not the access token (a torn write in a store without transactions).
+        (stored.refreshToken !== undefined && stored.refreshToken === entry.tokens.refreshToken);
       const newer = (stored.obtainedAt ?? 0) > (entry.tokens.obtainedAt ?? 0);
       if (!holdsSpent || newer) {
         logger.warn(
@@ -332,6 +385,8 @@ export class Refresher {
     connection: Connection,
     error: unknown,
     attempt: number,
+    previousStatus: ConnectionStatus,
+    recovering: boolean,
   ): Promise<{ connection: Connection; error: unknown; retryInMs?: number }> {
     const { settings, clock } = this.deps;
     if (error instanceof TokenEndpointError) {
@@ -346,8 +401,15 @@ export class Refresher {
     }
     const failureCount = connection.failureCount + 1;
     const retryAfterMs = error instanceof TokenEndpointError ? error.retryAfterMs : undefined;
-    const retryInMs = backoffDelay(failureCount, settings.backoff, retryAfterMs);
-    const keepPending = !(error instanceof TokenEndpointError) || error.outcomeUnknown;
+    const outcomeUnknown = !(error instanceof TokenEndpointError) || error.outcomeUnknown;
+    // A refresh token the provider may have rotated must be retried inside its grace window (Fitbit: ~2 min),
+    // however long the outage before it was: such retries wait at most PENDING_RETRY_MAX_MS (or Retry-After).
+    const keepPending =
+      outcomeUnknown || (recovering && error instanceof TokenEndpointError && error.kind === 'rate_limited');
+    const backoff = backoffDelay(failureCount, settings.backoff, retryAfterMs);
+    const retryInMs = keepPending
+      ? Math.max(Math.min(backoff, PENDING_RETRY_MAX_MS), retryAfterMs ?? 0)
+      : backoff;
     const retryable = !(error instanceof TokenEndpointError) || error.retryable;
     const updated = await this.deps.store.update({
       ...connection,
@@ -371,12 +433,12 @@ export class Refresher {
       },
       'refresh failed',
     );
-    if (connection.status !== 'failing') {
+    if (previousStatus !== 'failing' && attempt === 1) {
       this.deps.emit({
         type: 'status_changed',
         name: connection.name,
         provider: connection.provider,
-        from: connection.status === 'refreshing' ? 'active' : connection.status,
+        from: previousStatus === 'refreshing' ? 'active' : previousStatus,
         to: 'failing',
         error: describeError(error),
       });

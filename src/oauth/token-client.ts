@@ -154,6 +154,8 @@ export async function postForm(options: FormPostOptions): Promise<FormAnswer> {
     'user-agent': options.userAgent ?? 'tokenkeeper',
   };
   applyClientAuth(provider, clientId, clientSecret, headers, body);
+  // The Basic credentials (base64 of id:secret) are a secret too, should a provider echo the header.
+  if (headers.authorization) secrets.push(headers.authorization.replace(/^Basic /, ''));
 
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;

@@ -41,7 +41,8 @@ export class RescueJournal {
     try {
       files = readdirSync(this.dir).filter((file) => file.endsWith('.rescue'));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], unreadable: [] };
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { entries: [], unreadable: [] };
       throw error;
     }
     const prefix = name === undefined ? '' : `${encodeURIComponent(name)}~`;

@@ -1,11 +1,11 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { dirname } from 'node:path';
 import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
 import type { Connection, ConnectionStatus, NewConnection, RenewalGrant } from '../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
 import { ensurePrivateDir } from './files.ts';
+import { localIdentity, processAlive } from './process-identity.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
 
 const SCHEMA_VERSION = 1;
@@ -71,7 +71,7 @@ export class SqliteStore implements ConnectionStore {
   private readonly db: DatabaseSync;
   private readonly keyring: Keyring;
   private readonly now: () => number;
-  private readonly host = hostname();
+  private readonly host = localIdentity();
   private readonly statements = new Map<string, StatementSync>();
 
   private constructor(path: string, db: DatabaseSync, keyring: Keyring, now: () => number) {
@@ -389,15 +389,15 @@ export class SqliteStore implements ConnectionStore {
         providerUserId: optionalString(row.provider_user_id),
       },
       status: String(row.status) as ConnectionStatus,
-      pending:
-        row.pending_attempt_id && pendingToken
-          ? {
-              attemptId: String(row.pending_attempt_id),
-              refreshToken: pendingToken,
-              startedAt: Number(row.pending_started_at),
-              owner: String(row.pending_owner),
-            }
-          : undefined,
+      pending: row.pending_attempt_id
+        ? {
+            attemptId: String(row.pending_attempt_id),
+            // Client-credentials connections spend no refresh token ('').
+            refreshToken: pendingToken ?? '',
+            startedAt: Number(row.pending_started_at),
+            owner: String(row.pending_owner),
+          }
+        : undefined,
       failureCount: Number(row.failure_count),
       lastError: optionalString(row.last_error),
       lastErrorAt: optionalNumber(row.last_error_at),
@@ -433,13 +433,4 @@ function optionalNumber(value: SQLInputValue | undefined): number | undefined {
 
 function optionalString(value: SQLInputValue | undefined): string | undefined {
   return value === null || value === undefined ? undefined : String(value);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -181,3 +181,25 @@ describe('write-ahead record of an attempt that never reached the provider', () 
     expect((await keeper.get(name))?.status).toBe('needs_reauth');
   });
 });
+
+describe('an unknown outcome after a long outage', () => {
+  it('is retried within 30 s however many failures came before, so the grace window still holds', async () => {
+    const { keeper, sim, name } = await fitbitWithConnection({
+      refresh: { timeoutSeconds: 1, maxAttempts: 1 },
+    });
+    const before = await stored(keeper, name);
+    await keeper.store.update({ ...before, status: 'failing', failureCount: 9 });
+    sim.inject({ kind: 'rotate-then-hang' });
+
+    await expect(keeper.refresh(name, { force: true })).rejects.toMatchObject({ code: 'timeout' });
+
+    const after = await stored(keeper, name);
+    expect(after.pending).toBeDefined();
+    expect(after.failureCount).toBe(10);
+    expect((after.nextAttemptAt as number) - Date.now()).toBeLessThanOrEqual(30_000);
+    const recovered = await keeper.refresh(name);
+    expect(recovered.status).toBe('active');
+    expect(sim.stats.graceReplays).toBe(1);
+    expect(sim.stats.invalidGrant).toBe(0);
+  });
+});

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
@@ -106,6 +106,27 @@ describe('store outage while saving rotated tokens', () => {
     expect(healed.status).toBe('active');
     expect(sim.stats.invalidGrant).toBe(0);
     expect((await stored(keeper, name)).tokens.refreshToken).toBe(sim.activeRefreshToken(grant.userId));
+  });
+
+  it('when the rescue journal cannot be written either, the store write is retried until it works', async () => {
+    const harness = await fitbitHarness();
+    const { sim, dir } = harness;
+    let flaky: FlakyStore | undefined;
+    const keeper = await harness.openKeeper({
+      wrapStore: (inner) => (flaky = new FlakyStore(inner)),
+      settings: { saveRetryMs: 300 },
+    });
+    const { name, grant } = await harness.addConnection(keeper);
+    // A plain file where the journal directory should be: every journal write fails.
+    writeFileSync(join(dir, 'rescue'), 'not a directory');
+    (flaky as FlakyStore).failures = 3;
+
+    const summary = await keeper.refresh(name);
+
+    expect(summary.status).toBe('active');
+    expect((flaky as FlakyStore).failed).toBe(3);
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(sim.activeRefreshToken(grant.userId));
+    expect(sim.stats.refreshRequests).toBe(1);
   });
 
   it('a rescued entry is applied before the next refresh of the same keeper once the store heals', async () => {

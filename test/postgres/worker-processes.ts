@@ -62,24 +62,33 @@ export interface WorkerProcess {
 export function startWorker(
   home: FleetHome,
   storeUrl: string,
-  options: { concurrency: number; args?: string[]; execArgv?: string[] },
+  options: {
+    concurrency: number;
+    args?: string[];
+    /** Node flags for the worker (e.g. --trace-gc, --max-old-space-size). */
+    execArgv?: string[];
+    /** Another script and its arguments instead of `tokenkeeper run` (e.g. a library-mode worker). */
+    command?: string[];
+    /** Receives the worker's stdout (only --trace-gc writes there; the CLI logs to stderr). */
+    onStdout?: (chunk: string) => void;
+  },
 ): WorkerProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      ...(options.execArgv ?? []),
-      cliEntry,
-      '--config',
-      home.configPath,
-      '--store',
-      storeUrl,
-      'run',
-      '--concurrency',
-      String(options.concurrency),
-      ...(options.args ?? []),
-    ],
-    { env: home.env, stdio: ['ignore', process.env.PROBE_ARGS ? 'inherit' : 'ignore', 'pipe'] },
-  );
+  const command = options.command ?? [
+    cliEntry,
+    '--config',
+    home.configPath,
+    '--store',
+    storeUrl,
+    'run',
+    '--concurrency',
+    String(options.concurrency),
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), ...command], {
+    env: home.env,
+    stdio: ['ignore', options.onStdout ? 'pipe' : 'ignore', 'pipe'],
+  });
+  if (options.onStdout) child.stdout?.setEncoding('utf8').on('data', options.onStdout);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-MAX_LOG);
