@@ -1,6 +1,6 @@
 /**
  * `npm run bench:scale`: a fleet of `tokenkeeper run --store postgres://…` processes refreshing many connections
- * at a simulated Fitbit (50 ms latency, single-use refresh tokens) on a throwaway PostgreSQL cluster (fsync on).
+ * at a fake Fitbit (bench/scale/fake-fitbit.ts: 50 ms latency, single-use refresh tokens, 2-minute grace) on a throwaway PostgreSQL cluster (fsync on).
  *
  *   1. small run  (10,000 connections): baseline worker memory
  *   2. large run  (100,000 connections): throughput as a ratio of workers × concurrency / latency, DB rates,
@@ -50,6 +50,8 @@ log(
   `node ${process.version} on ${platform()} ${release()}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}; ` +
     `${workers} workers × concurrency ${concurrency}, provider latency ${latencyMs} ms`,
 );
+// Ctrl-C: exit through process.exit so the cluster and the workers are stopped by their exit hooks.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 const cluster = await startCluster({
   durable: true,
   settings: { shared_buffers: "'256MB'", max_wal_size: "'2GB'", checkpoint_timeout: "'15min'" },

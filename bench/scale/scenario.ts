@@ -1,12 +1,11 @@
 /**
- * One fleet run: N due connections at a simulated Fitbit (single-use refresh tokens, fixed latency), W real
+ * One fleet run: N due connections at a fake Fitbit (single-use refresh tokens, fixed latency), W real
  * `tokenkeeper run --store postgres://…` processes, optionally one SIGKILLed mid-run. Measures time, provider
  * calls, PostgreSQL counters and worker RSS, then checks every connection against the provider.
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
-import { startSimulatedFitbit } from '../../src/simulator/index.ts';
 import type { PgCluster } from '../../test/postgres/cluster.ts';
 import { connectionNameOf, seedDueConnections, userIdOf } from '../../test/postgres/seed.ts';
 import { KEY_A_HEX, keyring } from '../../test/postgres/keys.ts';
@@ -17,6 +16,7 @@ import {
   type WorkerProcess,
 } from '../../test/postgres/worker-processes.ts';
 import { dbSnapshot, perSecond } from './db-stats.ts';
+import { startFakeFitbit } from './fake-fitbit.ts';
 
 export interface ScenarioOptions {
   label: string;
@@ -100,7 +100,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   url.searchParams.set('pool', String(Math.max(4, options.concurrency)));
   const storeUrl = url.href;
 
-  const sim = await startSimulatedFitbit({ latencyMs: options.latencyMs, rateLimitPerHour: 150 });
+  const sim = await startFakeFitbit({ latencyMs: options.latencyMs, rateLimitPerHour: 150 });
   const admin = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
   const store = await PostgresStore.open({ spec: storeUrl, keyring: keyring() });
   const home = createFleetHome({ keyHex: KEY_A_HEX, tokenUrl: sim.tokenUrl });
@@ -225,7 +225,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       }
       if (lastRefreshAt !== undefined) {
         const unfinished = await admin.query<{ n: string }>(
-          `SELECT count(*) AS n FROM ${schema}.connections WHERE last_refresh_at IS NULL OR pending_attempt_id IS NOT NULL`,
+          `SELECT count(*) AS n FROM ${schema}.connections
+           WHERE (last_refresh_at IS NULL AND status NOT IN ('needs_reauth', 'provider_retired'))
+              OR pending_attempt_id IS NOT NULL`,
         );
         if (Number(unfinished.rows[0]?.n) === 0) break;
       }

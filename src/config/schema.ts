@@ -93,7 +93,7 @@ export const configSchema = z
         maxAttempts: z.number().int().min(1).max(10).optional(),
         maxResponseBytes: z.number().int().min(1024).optional(),
         // At most 60 s: an Azure blob lease (the Key Vault store's lock) lasts 15–60 s and is renewed every third.
-        lockTtlSeconds: z.number().min(5).max(60).optional(),
+        lockTtlSeconds: seconds.max(60).optional(),
         lockWaitSeconds: seconds.optional(),
         /** How long a failed store write of new tokens is retried before they wait in the rescue journal. */
         saveRetrySeconds: seconds.optional(),

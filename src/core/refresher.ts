@@ -272,60 +272,70 @@ export class Refresher {
     spent: string,
     attemptId: string,
   ): Promise<Connection> {
-    const { store, journal, logger, emit, settings, clock } = this.deps;
+    const { store, journal, settings, clock } = this.deps;
+    const entry: RescueEntry = {
+      name: connection.name,
+      attemptId,
+      spentRefreshToken: spent,
+      tokens,
+      writtenAt: clock.now(),
+    };
+    // A store whose write takes several slow round trips (Key Vault) gets the journal first, so a crash during
+    // that write cannot lose the tokens; for the others the journal is the fallback when the write fails.
+    let path = store.journalFirst ? this.writeJournal(entry) : undefined;
+    let firstError: unknown;
     try {
-      return await store.update(activeWith(connection, tokens, clock.now()));
-    } catch (firstError) {
-      const entry: RescueEntry = {
-        name: connection.name,
-        attemptId,
-        spentRefreshToken: spent,
-        tokens,
-        writtenAt: clock.now(),
-      };
-      let path: string | undefined;
+      const saved = await store.update(activeWith(connection, tokens, clock.now()));
+      if (path) this.removeJournalEntry(path);
+      return saved;
+    } catch (error) {
+      firstError = error;
+    }
+    path ??= this.writeJournal(entry);
+    if (path) {
+      this.deps.emit({ type: 'rescued', name: entry.name, provider: connection.provider, journalPath: path });
+      this.deps.logger.error(
+        { connection: entry.name, error: describeError(firstError), journal: path },
+        'store write of new tokens failed; tokens saved to the rescue journal, retrying the store',
+      );
+    }
+    // Neither store nor journal took the tokens: they exist only in memory, so the store is retried for much
+    // longer (holding the lock) rather than given up on.
+    const deadline =
+      Date.now() + (path ? settings.saveRetryMs : Math.max(settings.saveRetryMs, MEMORY_ONLY_RETRY_MS));
+    for (let attempt = 1; ; attempt++) {
+      let saved: Connection | undefined;
       try {
-        path = journal.write(entry);
-        emit({ type: 'rescued', name: connection.name, provider: connection.provider, journalPath: path });
-        logger.error(
-          { connection: connection.name, error: describeError(firstError), journal: path },
-          'store write of new tokens failed; tokens saved to the rescue journal, retrying the store',
-        );
-      } catch (journalError) {
-        // Neither store nor journal takes the tokens: they exist only in memory, so keep trying the store for
-        // much longer (holding the lock) rather than give up on them.
-        logger.error(
-          {
-            connection: connection.name,
-            error: describeError(firstError),
-            journalError: describeError(journalError),
-          },
-          'store AND rescue journal refused the new tokens; they are only in memory — retrying the store',
-        );
-      }
-      const deadline =
-        Date.now() + (path ? settings.saveRetryMs : Math.max(settings.saveRetryMs, MEMORY_ONLY_RETRY_MS));
-      for (let attempt = 1; ; attempt++) {
-        let saved: Connection | undefined;
-        try {
-          saved = (await this.applyRescued(entry)) ?? (await this.load(connection.name));
-        } catch (error) {
-          const wait = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 });
-          if (Date.now() + wait > deadline) {
-            throw new TokenkeeperError(
-              'store',
-              path
-                ? `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`
-                : `store ${store.location} and the rescue journal ${journal.dir} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved; fix the store, then run \`tokenkeeper refresh ${connection.name}\` at once (the provider may accept the old token again for a short while)`,
-              { cause: error },
-            );
-          }
-          await sleep(wait);
-          continue;
+        saved = (await this.applyRescued(entry)) ?? (await this.load(connection.name));
+      } catch (error) {
+        const wait = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 });
+        if (Date.now() + wait > deadline) {
+          throw new TokenkeeperError(
+            'store',
+            path
+              ? `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`
+              : `store ${store.location} and the rescue journal ${journal.dir} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved; fix the store, then run \`tokenkeeper refresh ${connection.name}\` at once (the provider may accept the old token again for a short while)`,
+            { cause: error },
+          );
         }
-        if (path) this.removeJournalEntry(path);
-        return saved;
+        await sleep(wait);
+        continue;
       }
+      if (path) this.removeJournalEntry(path);
+      return saved;
+    }
+  }
+
+  /** Writes a rescue entry; undefined (after logging loudly) when the journal refuses it too. */
+  private writeJournal(entry: RescueEntry): string | undefined {
+    try {
+      return this.deps.journal.write(entry);
+    } catch (journalError) {
+      this.deps.logger.error(
+        { connection: entry.name, journalError: describeError(journalError) },
+        'the rescue journal refused the new tokens; retrying the store',
+      );
+      return undefined;
     }
   }
 

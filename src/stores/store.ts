@@ -16,6 +16,11 @@ export interface LockHandle {
 export interface ConnectionStore {
   /** Human-readable location, free of secrets (e.g. the SQLite file path). */
   readonly location: string;
+  /**
+   * True for stores whose write of a token set takes several slow round trips (Key Vault): the engine then
+   * writes new tokens to the local rescue journal before the store, so a crash mid-write cannot lose them.
+   */
+  readonly journalFirst?: boolean;
   get(name: string): Promise<Connection | undefined>;
   list(): Promise<Connection[]>;
   /** Fails with `already_exists` when a connection of that name exists. */

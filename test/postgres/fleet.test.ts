@@ -73,6 +73,26 @@ describe('fleet claims on PostgreSQL', () => {
     expect(next).toBeLessThan(fresh!.tokens.expiresAt!);
   });
 
+  it('put an attempt whose refresher died mid-refresh first in line, ahead of any backlog', async () => {
+    const url = pgFixture.storeUrl();
+    const store = await seedDue(url, 50);
+    // c0049 was being refreshed by a worker that died: write-ahead saved, outcome never saved.
+    const crashed = (await store.get('c0049'))!;
+    await store.update({
+      ...crashed,
+      status: 'refreshing',
+      pending: {
+        attemptId: 'attempt-1',
+        refreshToken: crashed.tokens.refreshToken!,
+        startedAt: Date.now(),
+        owner: 'dead-worker',
+      },
+    });
+    const member = await store.joinFleet('survivor');
+    const { claimed } = await member.claimDue(request(1));
+    expect(claimed.map((claim) => claim.name)).toEqual(['c0049']);
+  });
+
   it('give a dead worker’s claims to the others, and ignore the dead worker’s late release', async () => {
     const url = pgFixture.storeUrl();
     await seedDue(url, 10);

@@ -1,6 +1,12 @@
 import type { NewConnection } from '../../src/core/types.ts';
 import type { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
-import type { SimulatedFitbit } from '../fakes/index.ts';
+
+/** What seeding needs of a provider: the simulated Fitbit, or the benchmark's leaner fake. */
+export interface SeedableProvider {
+  clientId: string;
+  clientSecret?: string;
+  seedGrant(options: { userId: string }): { refreshToken: string; userId: string; scope: string };
+}
 
 export function userIdOf(index: number): string {
   return `U${String(index).padStart(6, '0')}`;
@@ -16,7 +22,7 @@ export function connectionNameOf(index: number): string {
  */
 export async function seedDueConnections(
   store: PostgresStore,
-  sim: Pick<SimulatedFitbit, 'seedGrant' | 'clientId' | 'clientSecret'>,
+  sim: SeedableProvider,
   count: number,
   options: { from?: number; onProgress?: (done: number) => void } = {},
 ): Promise<void> {

@@ -93,8 +93,14 @@ export function startWorker(
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-MAX_LOG);
   });
+  // A worker must not outlive the test or benchmark that started it, even when that one dies first.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+    child.once('exit', (code, signal) => {
+      process.off('exit', killOnExit);
+      resolve(code ?? signal ?? 'unknown');
+    }),
   );
   const running = () => child.exitCode === null && child.signalCode === null;
   return {

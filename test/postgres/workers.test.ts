@@ -48,7 +48,8 @@ async function setUp(count: number, simOptions: Parameters<typeof startSimulated
 async function progress(schema: string) {
   const [row] = await pgFixture.sql<{ refreshed: string; unfinished: string; claimed: string }>(
     `SELECT count(*) FILTER (WHERE last_refresh_at IS NOT NULL) AS refreshed,
-            count(*) FILTER (WHERE last_refresh_at IS NULL OR pending_attempt_id IS NOT NULL) AS unfinished,
+            count(*) FILTER (WHERE (last_refresh_at IS NULL AND status NOT IN ('needs_reauth', 'provider_retired'))
+                                OR pending_attempt_id IS NOT NULL) AS unfinished,
             count(*) FILTER (WHERE claim_owner IS NOT NULL) AS claimed
      FROM ${schema}.connections`,
   );

@@ -40,10 +40,12 @@ export interface KeyVaultStoreOptions {
  */
 export class KeyVaultStore implements ConnectionStore {
   readonly location: string;
+  readonly journalFirst = true;
   private readonly client: SecretClient;
   private readonly locks: BlobLeaseLocks;
   private readonly vault: KeyVaultLocation;
   private readonly held = new Map<string, HeldLease>();
+  private readonly writing = new Map<string, Promise<unknown>>();
   private readonly leases = new WeakMap<LockHandle, HeldLease>();
   /** Revision last seen per connection and version: catches outside writers that leave no state behind. */
   private readonly seen = new Map<string, { version: number; revision: string }>();
@@ -177,7 +179,22 @@ export class KeyVaultStore implements ConnectionStore {
    * Runs a write holding the connection's lease: the one this process holds (renewed first, which also proves it
    * was not lost), else a short lease taken for this write alone, waiting for another holder to finish.
    */
-  private async underLease<T>(name: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Serialises this process's writers of one connection (a timer run, an HTTP-triggered refresh, a reconnect)
+   * and, across processes, holds the connection's blob lease while writing.
+   */
+  private underLease<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const key = name.toLowerCase();
+    const run = (this.writing.get(key) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.underBlobLease(name, work));
+    this.writing.set(key, run);
+    return run.finally(() => {
+      if (this.writing.get(key) === run) this.writing.delete(key);
+    });
+  }
+
+  private async underBlobLease<T>(name: string, work: () => Promise<T>): Promise<T> {
     const mine = this.held.get(name.toLowerCase());
     if (mine) {
       if (await this.locks.renew(mine)) return work();

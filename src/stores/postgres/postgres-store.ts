@@ -142,9 +142,16 @@ export class PostgresStore implements ConnectionStore {
     this.planner = plan;
   }
 
-  /** The indexed due time: NULL for connections no scheduler may pick up. */
-  private plan = (connection: Connection): number | undefined =>
-    INACTIVE.has(connection.status) ? undefined : this.planner(connection);
+  /**
+   * The indexed due time: NULL for connections no scheduler may pick up; 0 — first in line — for an attempt
+   * whose outcome was never saved (its refresher crashed between write-ahead and save), because the spent refresh
+   * token must be retried within the provider's grace window (Fitbit: 2 minutes), whatever the backlog.
+   */
+  private plan = (connection: Connection): number | undefined => {
+    if (INACTIVE.has(connection.status)) return undefined;
+    if (connection.status === 'refreshing' && connection.pending) return 0;
+    return this.planner(connection);
+  };
 
   async get(name: string): Promise<Connection | undefined> {
     return this.guard('read', async () => {
