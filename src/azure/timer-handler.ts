@@ -8,7 +8,12 @@ export interface TimerRunReport {
   /** needs_reauth or provider_retired: a human has to reconnect these. */
   inactive: string[];
   failed: Array<{ name: string; error: string }>;
+  /** Not started because the run's time budget was spent; the next run takes them. */
+  deferred: string[];
 }
+
+/** Stop starting refreshes after this long, well inside the Functions timeout (5 min by default on Consumption). */
+export const DEFAULT_TIMER_BUDGET_MS = 4 * 60_000;
 
 const inactive = new Set(['needs_reauth', 'provider_retired']);
 
@@ -18,18 +23,24 @@ const inactive = new Set(['needs_reauth', 'provider_retired']);
  * at the same moment make one provider call between them. Throws after the run if any connection failed, so the
  * Functions host records the failure (no secrets in the message).
  */
-export function createTimerHandler(getKeeper: () => Promise<Keeper>) {
+export function createTimerHandler(getKeeper: () => Promise<Keeper>, budgetMs = DEFAULT_TIMER_BUDGET_MS) {
   return async function tokenkeeperTimer(timer: Timer, context: InvocationContext): Promise<TimerRunReport> {
+    const started = Date.now();
     const keeper = await getKeeper();
     if (timer.isPastDue) context.warn('timer is past due: the previous run was missed or late');
     await keeper.replayRescued();
-    const report: TimerRunReport = { refreshed: [], notDue: [], inactive: [], failed: [] };
+    const report: TimerRunReport = { refreshed: [], notDue: [], inactive: [], failed: [], deferred: [] };
     for (const connection of await keeper.status()) {
       if (inactive.has(connection.status)) {
         report.inactive.push(connection.name);
         context.warn(
           `connection "${connection.name}" is ${connection.status}: reconnect it (tokenkeeper connect ${connection.provider} --name ${connection.name} --store keyvault://…)`,
         );
+        continue;
+      }
+      // A run killed by the host's timeout mid-save would leave work for crash recovery: stop starting new ones.
+      if (Date.now() - started > budgetMs) {
+        report.deferred.push(connection.name);
         continue;
       }
       try {

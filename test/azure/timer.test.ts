@@ -30,6 +30,20 @@ describe('timer function on the seed C# function vault', () => {
     await world?.close();
   });
 
+  it('starts no refresh once its time budget is spent: the connection is deferred to the next run', async () => {
+    world = await startAzureWorld({ azurite, certificate });
+    world.seedLikeCSharp({ withAccessToken: true });
+    const keeper = await world.functionKeeper({ clock: manualClock() });
+
+    const report = await createTimerHandler(async () => keeper, -1)(
+      timerFiring(),
+      invocation('tokenkeeperRefresh').context,
+    );
+
+    expect(report).toMatchObject({ refreshed: [], deferred: ['fitbit'], failed: [] });
+    expect(world.sim.stats.refreshRequests).toBe(0);
+  });
+
   it('rotates the seed-named secrets; every rotation is a new version, old values kept in history', async () => {
     world = await startAzureWorld({ azurite, certificate });
     const grant = world.seedLikeCSharp({ withAccessToken: true });
