@@ -374,6 +374,8 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
     logger: options.logger ?? silentLogger,
   });
   if (options.onEvent) keeper.onEvent(options.onEvent);
+  // Stores that index the next refresh time (PostgreSQL) compute it with this keeper's margins and jitter.
+  store.setRefreshPlanner?.((connection) => keeper.nextRefreshAt(connection));
   try {
     await keeper.replayRescued();
   } catch (error) {

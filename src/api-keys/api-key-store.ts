@@ -81,7 +81,7 @@ export class ApiKeyStore {
       ensurePrivateDir(dirname(path));
       if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
       chmodSync(path, 0o600);
-      const db = new DatabaseSync(path);
+      const db = new DatabaseSync(path, { timeout: 5_000 });
       db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
       db.exec(schema);
       return new ApiKeyStore(path, db, options.now ?? Date.now);

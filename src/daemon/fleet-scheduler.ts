@@ -29,6 +29,8 @@ export async function runFleetScheduler(
   const stats: SchedulerStats = { refreshed: 0, failed: 0 };
   const queue: Claim[] = [];
   const running = new Map<string, Promise<void>>();
+  // Refreshes that finished and are handing their claim back (awaited before leaving the fleet).
+  const releasing = new Set<Promise<void>>();
   // Releases that failed (store briefly unreachable) are retried, or the claim would stay ours until we leave.
   const unreleased: Array<{ claim: Claim; notBefore?: number }> = [];
   let wake: () => void = () => undefined;
@@ -67,7 +69,9 @@ export async function runFleetScheduler(
       .then((notBefore) => {
         // Off the running list before the release, so a claim that returns it is never mistaken for in-flight.
         running.delete(name);
-        return release(claim, notBefore);
+        const handBack = release(claim, notBefore);
+        releasing.add(handBack);
+        return handBack.finally(() => releasing.delete(handBack));
       })
       .finally(() => {
         running.delete(name);
@@ -115,6 +119,7 @@ export async function runFleetScheduler(
     }
   } finally {
     await Promise.all(running.values());
+    await Promise.all(releasing);
     for (const claim of queue.splice(0)) await release(claim);
     for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
     await member

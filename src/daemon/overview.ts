@@ -4,7 +4,9 @@ import type { Keeper } from '../keeper.ts';
  * What `tokenkeeper run` logs at start: how many connections and when the next one is due. Stores that can tell
  * without reading secrets (PostgreSQL) answer with one query; otherwise every connection is read, as before.
  */
-export async function scheduleOverview(keeper: Keeper): Promise<{ connections: number; nextRefreshAt?: number }> {
+export async function scheduleOverview(
+  keeper: Keeper,
+): Promise<{ connections: number; nextRefreshAt?: number }> {
   if (keeper.store.overview) return keeper.store.overview();
   const connections = await keeper.status();
   const next = connections

@@ -5,7 +5,6 @@ const UNITS: Record<string, number> = {
   s: 1_000,
   sec: 1_000,
   min: 60_000,
-  m: 60_000,
   h: 3_600_000,
   d: 86_400_000,
 };
@@ -32,26 +31,19 @@ export function rateLimitsFrom(env: NodeJS.ProcessEnv): ProviderRateLimit[] {
     .split(',')
     .map((part) => part.trim())
     .filter(Boolean)) {
-    const match = /^([a-z0-9][a-z0-9_-]*)=(?:(off)|(\d+)\/(\d*)(s|sec|min|m|h|d))$/.exec(entry);
+    const match = /^([a-z0-9][a-z0-9_-]*)=(?:(off)|(\d+)\/(\d*)(s|sec|min|h|d))$/.exec(entry);
     if (!match) {
       throw new TokenkeeperError(
         'config',
         `TOKENKEEPER_RATE_LIMITS: "${entry}" is not provider=N/unit (e.g. fitbit=150/h, google-health=300/min) or provider=off`,
       );
     }
-    const [, provider, off, requests, count, unit] = match as unknown as [
-      string,
-      string,
-      string?,
-      string?,
-      string?,
-      string?,
-    ];
+    const [, provider = '', off, requests, count, unit = ''] = match;
     if (off) {
       limits.delete(provider);
       continue;
     }
-    const windowMs = Number(count || '1') * (UNITS[unit ?? ''] ?? 0);
+    const windowMs = Number(count || '1') * (UNITS[unit] ?? 0);
     if (Number(requests) < 1 || windowMs <= 0) {
       throw new TokenkeeperError(
         'config',

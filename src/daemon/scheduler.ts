@@ -35,7 +35,6 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
   const { store } = keeper;
   if (store.joinFleet) {
     // A store shared by a fleet (PostgreSQL): claim due connections instead of listing them all every tick.
-    store.setRefreshPlanner?.((connection) => keeper.nextRefreshAt(connection));
     return runFleetScheduler(
       keeper,
       (owner) => (store.joinFleet as NonNullable<typeof store.joinFleet>).call(store, owner),
@@ -47,6 +46,9 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
   }
   const { signal, logger } = options;
   const running = new Map<string, Promise<void>>();
+  // Failures the engine could not record on the connection (store refusing writes, tokens waiting in the rescue
+  // journal) would otherwise be retried at once, in a hot loop: they back off here, 1 s doubling to 60 s.
+  const localBackoff = new Map<string, { failures: number; until: number }>();
   const stats: SchedulerStats = { refreshed: 0, failed: 0 };
   let wake: () => void = () => undefined;
 
@@ -57,7 +59,10 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
       const now = keeper.now();
       for (const connection of connections) {
         if (inactive.has(connection.status) || running.has(connection.name)) continue;
-        const dueAt = keeper.nextRefreshAt(connection);
+        const dueAt = Math.max(
+          keeper.nextRefreshAt(connection),
+          localBackoff.get(connection.name)?.until ?? 0,
+        );
         if (dueAt > now) {
           nextWake = Math.min(nextWake, dueAt);
           continue;
@@ -67,9 +72,15 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
         const work = keeper
           .refresh(name)
           .then(
-            () => void stats.refreshed++,
+            () => {
+              stats.refreshed++;
+              localBackoff.delete(name);
+            },
             (error: unknown) => {
               stats.failed++;
+              const failures = (localBackoff.get(name)?.failures ?? 0) + 1;
+              const until = keeper.now() + Math.min(60_000, 1_000 * 2 ** (failures - 1));
+              localBackoff.set(name, { failures, until });
               logger.warn({ connection: name, error: describeError(error) }, 'scheduled refresh failed');
             },
           )

@@ -18,10 +18,12 @@ export interface HistoryEntry {
 export class RefreshHistory {
   private readonly perConnection = new Map<string, HistoryEntry[]>();
   private readonly capacity: number;
+  private readonly maxConnections: number;
   private readonly now: () => number;
 
-  constructor(options: { capacity?: number; now?: () => number } = {}) {
+  constructor(options: { capacity?: number; maxConnections?: number; now?: () => number } = {}) {
     this.capacity = options.capacity ?? 60;
+    this.maxConnections = options.maxConnections ?? 2_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -56,7 +58,13 @@ export class RefreshHistory {
     const entries = this.perConnection.get(name) ?? [];
     entries.push(entry);
     if (entries.length > this.capacity) entries.splice(0, entries.length - this.capacity);
+    // Re-inserted so the map stays in least-recently-updated order; the oldest connections go first when full.
+    this.perConnection.delete(name);
     this.perConnection.set(name, entries);
+    if (this.perConnection.size > this.maxConnections) {
+      const oldest = this.perConnection.keys().next().value;
+      if (oldest !== undefined) this.perConnection.delete(oldest);
+    }
   }
 
   entries(name: string): readonly HistoryEntry[] {

@@ -73,7 +73,8 @@ export async function startDaemonServices(
     keeper.onEvent(guarded(history.handle, logger, 'refresh history')),
     keeper.onEvent(guarded(dispatcher.handle, logger, 'webhooks')),
   ];
-  history.seed(await keeper.status().catch(() => []));
+  // A fleet worker sees only the connections it refreshes; reading (and decrypting) all of them is for one daemon.
+  if (!keeper.store.joinFleet) history.seed(await keeper.status().catch(() => []));
 
   const reconnects = new ReconnectFlows(keeper, logger, (summary, previous) => {
     history.add(summary.name, { at: keeper.now(), kind: 'reconnected', expiresAt: summary.expiresAt });

@@ -45,7 +45,8 @@ interface AuthCode {
 }
 
 const CODE_LIFETIME_MS = 10 * 60_000;
-// Spent refresh tokens are remembered for grace replays and reuse detection; bound the memory.
+// Spent refresh tokens are remembered for grace replays and reuse detection; beyond this many, those past their
+// grace window are forgotten.
 const SPENT_LIMIT = 10_000;
 
 /** Fitbit's token rules: one active pair per user, single-use refresh tokens, a short grace for identical retries. */
@@ -199,9 +200,11 @@ export class FitbitGrants {
 
   #rememberSpent(refreshToken: string, spentAt: number, next: Pair): void {
     this.#spent.set(refreshToken, { spentAt, next });
-    if (this.#spent.size > SPENT_LIMIT) {
-      const oldest = this.#spent.keys().next();
-      if (!oldest.done) this.#spent.delete(oldest.value);
+    if (this.#spent.size <= SPENT_LIMIT) return;
+    // Forget the oldest, but never one still inside its grace window: the grace is a time rule, not a count.
+    for (const [token, record] of this.#spent) {
+      if (spentAt - record.spentAt < this.#opts.graceMs || this.#spent.size <= SPENT_LIMIT) break;
+      this.#spent.delete(token);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { runScheduler } from '../../daemon/scheduler.ts';
+import { scheduleOverview } from '../../daemon/overview.ts';
 import { startDaemonServices } from '../../server/serve.ts';
 import { withKeeper } from '../context.ts';
 import { formatDuration } from '../output.ts';
@@ -67,16 +68,13 @@ export function registerRun(program: Command): void {
           process.once('SIGINT', onSignal);
           if (durationMs !== undefined) setTimeout(() => stop.abort(), durationMs).unref();
           try {
-            const connections = await keeper.status();
-            const next = connections
-              .map((c) => c.nextRefreshAt)
-              .filter((at): at is number => at !== undefined)
-              .sort((a, b) => a - b)[0];
+            const overview = await scheduleOverview(keeper);
+            const next = overview.nextRefreshAt;
             logger.info(
               {
                 store: keeper.store.location,
-                connections: connections.length,
-                nextRefreshIn: next === undefined ? '-' : formatDuration(Math.max(0, next - Date.now())),
+                connections: overview.connections,
+                nextRefreshIn: next === undefined ? '-' : formatDuration(Math.max(0, next - keeper.now())),
                 ...(services.url && { url: services.url }),
               },
               'tokenkeeper running',
