@@ -2,10 +2,11 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { dirname } from 'node:path';
 import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
-import type { Connection, ConnectionStatus, NewConnection, RenewalGrant } from '../core/types.ts';
+import type { Connection, NewConnection } from '../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
 import { ensurePrivateDir } from './files.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
+import { connectionFromColumns } from './connection-row.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
 
 const SCHEMA_VERSION = 1;
@@ -336,10 +337,6 @@ export class SqliteStore implements ConnectionStore {
     return value === undefined ? null : encrypt(this.keyring, value, `${name}:${field}`);
   }
 
-  private open(value: SQLInputValue | undefined, name: string, field: string): string | undefined {
-    return typeof value === 'string' ? decrypt(this.keyring, value, `${name}:${field}`) : undefined;
-  }
-
   private toRow(c: Connection): Row {
     return {
       name: c.name,
@@ -371,42 +368,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   private fromRow(row: Row): Connection {
-    const name = String(row.name);
-    const pendingToken = this.open(row.pending_refresh_token, name, 'pending_refresh_token');
-    return {
-      name,
-      provider: String(row.provider),
-      grant: String(row.grant_type ?? 'refresh_token') as RenewalGrant,
-      clientId: String(row.client_id),
-      clientSecret: this.open(row.client_secret, name, 'client_secret'),
-      tokens: {
-        accessToken: this.open(row.access_token, name, 'access_token'),
-        refreshToken: this.open(row.refresh_token, name, 'refresh_token'),
-        expiresAt: optionalNumber(row.expires_at),
-        obtainedAt: optionalNumber(row.obtained_at),
-        scope: optionalString(row.scope),
-        tokenType: optionalString(row.token_type),
-        providerUserId: optionalString(row.provider_user_id),
-      },
-      status: String(row.status) as ConnectionStatus,
-      pending: row.pending_attempt_id
-        ? {
-            attemptId: String(row.pending_attempt_id),
-            // Client-credentials connections spend no refresh token ('').
-            refreshToken: pendingToken ?? '',
-            startedAt: Number(row.pending_started_at),
-            owner: String(row.pending_owner),
-          }
-        : undefined,
-      failureCount: Number(row.failure_count),
-      lastError: optionalString(row.last_error),
-      lastErrorAt: optionalNumber(row.last_error_at),
-      lastRefreshAt: optionalNumber(row.last_refresh_at),
-      nextAttemptAt: optionalNumber(row.next_attempt_at),
-      version: Number(row.version),
-      createdAt: Number(row.created_at),
-      updatedAt: Number(row.updated_at),
-    };
+    return connectionFromColumns(row, this.keyring);
   }
 }
 
@@ -425,12 +387,4 @@ function addMissingColumns(db: DatabaseSync): void {
 function withoutCreatedAt(row: Row): Row {
   const { created_at: _createdAt, ...rest } = row;
   return rest;
-}
-
-function optionalNumber(value: SQLInputValue | undefined): number | undefined {
-  return value === null || value === undefined ? undefined : Number(value);
-}
-
-function optionalString(value: SQLInputValue | undefined): string | undefined {
-  return value === null || value === undefined ? undefined : String(value);
 }
