@@ -21,7 +21,7 @@ import {
 } from './core/expiry.ts';
 import { defaultLockOptions } from './core/lock.ts';
 import { silentLogger, type Logger } from './core/logger.ts';
-import { Refresher, type RefreshSettings } from './core/refresher.ts';
+import { activeWith, Refresher, type RefreshSettings } from './core/refresher.ts';
 import {
   systemClock,
   type Clock,
@@ -220,19 +220,11 @@ export class Keeper {
     };
     assertRenewable(input, tokens);
     const saved = await this.store.update({
-      ...existing,
+      ...activeWith(existing, tokens, this.clock.now()),
       provider: input.provider,
       grant: input.grant ?? 'refresh_token',
       clientId: input.clientId,
       clientSecret: input.clientSecret,
-      tokens,
-      status: 'active',
-      pending: undefined,
-      failureCount: 0,
-      lastError: undefined,
-      lastErrorAt: undefined,
-      nextAttemptAt: undefined,
-      lastRefreshAt: this.clock.now(),
     });
     return this.summarize(saved);
   }

@@ -514,7 +514,8 @@ function renewalParams(connection: Connection, refreshToken: string): Record<str
   return scope ? { grant_type: 'client_credentials', scope } : { grant_type: 'client_credentials' };
 }
 
-function activeWith(connection: Connection, tokens: TokenSet, now: number): Connection {
+/** The connection after a successful renewal or re-authorisation: healthy, with `tokens`, nothing pending. */
+export function activeWith(connection: Connection, tokens: TokenSet, now: number): Connection {
   return {
     ...connection,
     tokens,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { describeError, isTokenkeeperError, TokenkeeperError } from '../../core/errors.ts';
+import { describeError, isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
-import type { Keeper } from '../../keeper.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper.ts';
 import { withKeeper } from '../context.ts';
 import { formatDuration, printJson } from '../output.ts';
 import { assertOneStdinSecret, decodeBasicCredentials, secretArg } from '../secrets.ts';
@@ -96,33 +96,14 @@ export function registerAdd(program: Command): void {
           clientSecret,
           tokens: { refreshToken },
         });
-        if (!options.verify) {
-          const summary = await keeper.get(name);
-          if (options.json) printJson(summary && summaryJson(summary));
-          else
-            process.stdout.write(
-              `${name}: imported (not verified; the first refresh happens when a token is asked for)\n`,
-            );
-          return;
-        }
-        try {
-          const summary = await keeper.refresh(name, { force: true });
-          if (options.json) return printJson(summaryJson(summary));
-          const left = summary.expiresAt === undefined ? '?' : formatDuration(summary.expiresAt - Date.now());
-          process.stdout.write(
-            `${name}: imported and verified${summary.account ? ` (account ${summary.account})` : ''}; access token valid for ${left}\n` +
-              'If another system (such as the old Azure Function) still refreshes this token, stop it now: only one refresher may hold a rotating refresh token.\n',
-          );
-        } catch (error) {
-          if (isTokenkeeperError(error, 'needs_reauth') || isTokenkeeperError(error, 'invalid_client')) {
-            await keeper.remove(name);
-            throw new TokenkeeperError(error.code, `${describeError(error)} — nothing was saved`);
-          }
-          throw new TokenkeeperError(
-            isTokenkeeperError(error) ? error.code : 'provider_unavailable',
-            `${name}: imported, but the first refresh failed (${describeError(error)}); it will be retried`,
-          );
-        }
+        await verifyNewConnection(keeper, name, options, {
+          unverified: 'imported (not verified; the first refresh happens when a token is asked for)',
+          verified: (summary, left) =>
+            `imported and verified${summary.account ? ` (account ${summary.account})` : ''}; access token valid for ${left}\n` +
+            'If another system (such as the old Azure Function) still refreshes this token, stop it now: only one refresher may hold a rotating refresh token.',
+          rejectedCodes: ['needs_reauth', 'invalid_client'],
+          laterFailure: 'imported, but the first refresh failed',
+        });
       });
     });
 }
@@ -157,27 +138,52 @@ async function addClientCredentials(
     grant: 'client_credentials',
     tokens: scopes.length > 0 ? { scope: scopes.join(provider.scopeSeparator) } : {},
   });
+  await verifyNewConnection(keeper, name, options, {
+    unverified: 'saved (the first access token is requested when one is asked for)',
+    verified: (_summary, left) =>
+      `client-credentials connection to ${provider.displayName} saved; access token valid for ${left}, renewed by asking again`,
+    rejectedCodes: ['invalid_client', 'provider_rejected'],
+    laterFailure: 'saved, but the first token request failed',
+  });
+}
+
+/**
+ * After a connection is saved: unless --no-verify, renew it once. A rejection the provider will repeat (bad token,
+ * bad client) removes the connection again, so nothing half-working stays behind; a passing failure keeps it.
+ */
+async function verifyNewConnection(
+  keeper: Keeper,
+  name: string,
+  options: Pick<AddOptions, 'verify' | 'json'>,
+  texts: {
+    unverified: string;
+    verified: (summary: ConnectionSummary, left: string) => string;
+    rejectedCodes: ErrorCode[];
+    laterFailure: string;
+  },
+): Promise<void> {
   if (!options.verify) {
     const summary = await keeper.get(name);
     if (options.json) printJson(summary && summaryJson(summary));
-    else process.stdout.write(`${name}: saved (the first access token is requested when one is asked for)\n`);
+    else process.stdout.write(`${name}: ${texts.unverified}\n`);
     return;
   }
   try {
     const summary = await keeper.refresh(name, { force: true });
     if (options.json) return printJson(summaryJson(summary));
     const left = summary.expiresAt === undefined ? '?' : formatDuration(summary.expiresAt - Date.now());
-    process.stdout.write(
-      `${name}: client-credentials connection to ${provider.displayName} saved; access token valid for ${left}, renewed by asking again\n`,
-    );
+    process.stdout.write(`${name}: ${texts.verified(summary, left)}\n`);
   } catch (error) {
-    if (isTokenkeeperError(error, 'invalid_client') || isTokenkeeperError(error, 'provider_rejected')) {
+    if (texts.rejectedCodes.some((code) => isTokenkeeperError(error, code))) {
       await keeper.remove(name);
-      throw new TokenkeeperError(error.code, `${describeError(error)} — nothing was saved`);
+      throw new TokenkeeperError(
+        (error as TokenkeeperError).code,
+        `${describeError(error)} — nothing was saved`,
+      );
     }
     throw new TokenkeeperError(
       isTokenkeeperError(error) ? error.code : 'provider_unavailable',
-      `${name}: saved, but the first token request failed (${describeError(error)}); it will be retried`,
+      `${name}: ${texts.laterFailure} (${describeError(error)}); it will be retried`,
     );
   }
 }
