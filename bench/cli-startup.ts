@@ -57,7 +57,7 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
     };
     const nodeLabel = 'node -e 0';
     const sourceLabel = 'node src/cli/main.ts token';
-    const binLabel = 'node bin/tokenkeeper.js token (dist/)';
+    const binLabel = 'node dist/cli/main.js token (compiled)';
     const operations = [
       run(['-e', '0'], ''),
       run([join(repoRoot, 'src', 'cli', 'main.ts'), 'token', CONNECTION], `${accessToken}\n`),
@@ -66,12 +66,12 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
     const notes: string[] = [];
     if (existsSync(join(repoRoot, 'dist', 'cli', 'main.js'))) {
       operations.push(
-        run([join(repoRoot, 'bin', 'tokenkeeper.js'), 'token', CONNECTION], `${accessToken}\n`),
+        run([join(repoRoot, 'dist', 'cli', 'main.js'), 'token', CONNECTION], `${accessToken}\n`),
       );
       labels.push(binLabel);
     } else {
       notes.push(
-        'no dist/ build: `node bin/tokenkeeper.js token` (compiled CLI) skipped; run `npm run build` to include it',
+        'no dist/ build: `node dist/cli/main.js token` (compiled CLI) skipped; run `npm run build` to include it',
       );
     }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the compiled CLI; in a source checkout without a build it runs the TypeScript source (Node >= 22.18).
+// In a source checkout the TypeScript source runs directly (Node strips the types), so the CLI is never older
+// than the code; an installed package, which ships only dist/, runs the compiled build.
 import { existsSync } from 'node:fs';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -9,7 +10,8 @@ if (major < 22 || (major === 22 && minor < 13)) {
   );
   process.exit(2);
 }
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
 const source = new URL('../src/cli/main.ts', import.meta.url);
-const { main } = await import(existsSync(compiled) ? compiled.href : source.href);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+const useSource = existsSync(source) && Boolean(process.features.typescript);
+const { main } = await import(useSource ? source.href : compiled.href);
 process.exitCode = await main(process.argv);
