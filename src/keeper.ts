@@ -151,8 +151,8 @@ export class Keeper {
       // A due refresh that failed for a passing reason (provider down, store busy) must not break callers while
       // the current access token still works; a rejected or retired connection always surfaces.
       // A store error may mean new tokens were issued (and the old access token revoked) but not yet saved.
-      const stale = ['needs_reauth', 'provider_retired', 'store'].some((code) =>
-        isTokenkeeperError(error, code as 'store'),
+      const stale = (['needs_reauth', 'provider_retired', 'store'] as const).some((code) =>
+        isTokenkeeperError(error, code),
       );
       const current = stale ? undefined : await this.store.get(name).catch(() => undefined);
       if (current && isUsable(current.tokens, this.clock.now())) {
