@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { send } from './http.ts';
 import type { Reply } from './http.ts';
-import type { Fault } from './types.ts';
+import type { Fault, ProviderStats, RequestRecord } from './types.ts';
 
 export class FaultQueue {
   #queue: Fault[] = [];
@@ -19,6 +19,24 @@ export class FaultQueue {
   clear(): void {
     this.#queue = [];
   }
+}
+
+/**
+ * The bookkeeping every simulated token endpoint does on arrival: note the grant type (counting refreshes) and
+ * take the next injected fault, if any.
+ */
+export function admitTokenRequest(
+  params: URLSearchParams,
+  record: RequestRecord,
+  stats: ProviderStats,
+  faults: FaultQueue,
+): Fault | undefined {
+  const grantType = params.get('grant_type');
+  if (grantType !== null) record.grantType = grantType;
+  if (grantType === 'refresh_token') stats.refreshRequests++;
+  const fault = faults.shift();
+  if (fault) stats.faultsServed++;
+  return fault;
 }
 
 export interface TokenRequestContext {

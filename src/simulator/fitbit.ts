@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerTokenRequest, FaultQueue } from './faults.ts';
+import { admitTokenRequest, answerTokenRequest, FaultQueue } from './faults.ts';
 import { fitbitError, fitbitErrorBody, fitbitFaultBody } from './fitbit-errors.ts';
 import { FitbitGrants } from './fitbit-grants.ts';
 import type { GrantResult } from './fitbit-grants.ts';
@@ -135,13 +135,9 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
     const form = await readForm(req, url, { allowQuery: true });
     if (!form.ok) return send(res, fitbitError(form.status, 'invalid_request', form.description));
     const params = form.params;
-    const grantType = params.get('grant_type') ?? undefined;
-    if (grantType !== undefined) record.grantType = grantType;
-    if (grantType === 'refresh_token') stats.refreshRequests++;
+    const fault = admitTokenRequest(params, record, stats, faults);
     const rate = limiter.hit(grants.userOf(params) ?? `client:${clientId}`);
     setRateLimitHeaders(res, rate);
-    const fault = faults.shift();
-    if (fault) stats.faultsServed++;
     await answerTokenRequest(
       {
         req,

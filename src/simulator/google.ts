@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerTokenRequest, FaultQueue } from './faults.ts';
+import { admitTokenRequest, answerTokenRequest, FaultQueue } from './faults.ts';
 import { GoogleGrants } from './google-grants.ts';
 import type { GoogleGrantResult } from './google-grants.ts';
 import { bearerToken, parseBasicAuth, readForm, send, startHttpServer } from './http.ts';
@@ -101,11 +101,7 @@ export async function startSimulatedGoogle(options: GoogleSimulatorOptions = {})
     stats.tokenRequests++;
     const form = await readForm(req, url, { allowQuery: false });
     if (!form.ok) return send(res, oauthError(form.status, 'invalid_request', form.description));
-    const grantType = form.params.get('grant_type') ?? undefined;
-    if (grantType !== undefined) record.grantType = grantType;
-    if (grantType === 'refresh_token') stats.refreshRequests++;
-    const fault = faults.shift();
-    if (fault) stats.faultsServed++;
+    const fault = admitTokenRequest(form.params, record, stats, faults);
     await answerTokenRequest(
       {
         req,

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerTokenRequest, FaultQueue } from './faults.ts';
+import { admitTokenRequest, answerTokenRequest, FaultQueue } from './faults.ts';
 import {
   GrantBook,
   type ClientKind,
@@ -235,11 +235,8 @@ export async function startOAuthSimulator(
       );
     const params = form.params;
     const grantType = params.get('grant_type');
-    if (grantType !== null) record.grantType = grantType;
-    if (grantType === 'refresh_token') stats.refreshRequests++;
     logTokenRequest(req, params);
-    const fault = faults.shift();
-    if (fault) stats.faultsServed++;
+    const fault = admitTokenRequest(params, record, stats, faults);
     const omitted = new Set<string>(fault?.kind === 'omit' ? fault.fields : []);
     await answerTokenRequest(
       {
