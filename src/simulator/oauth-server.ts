@@ -225,14 +225,7 @@ export async function startOAuthSimulator(
   ): Promise<void> {
     stats.tokenRequests++;
     const form = await readForm(req, url, { allowQuery: false });
-    if (!form.ok)
-      return send(
-        res,
-        profile.renderError(
-          { status: form.status, error: 'invalid_request', description: form.description },
-          null,
-        ),
-      );
+    if (!form.ok) return send(res, invalidRequest(form.description, form.status));
     const params = form.params;
     const grantType = params.get('grant_type');
     logTokenRequest(req, params);
@@ -379,25 +372,36 @@ export async function startOAuthSimulator(
     return invalid(id === null ? 'client authentication required' : 'client authentication failed');
   }
 
+  function invalidRequest(description: string, status = 400): Reply {
+    return profile.renderError({ status, error: 'invalid_request', description }, null);
+  }
+
+  /** Reads a form-encoded request and authenticates its client; on failure answers it and returns undefined. */
+  async function readClientForm(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<{ params: URLSearchParams; client: ClientKind } | undefined> {
+    const form = await readForm(req, url, { allowQuery: false });
+    if (!form.ok) {
+      send(res, invalidRequest(form.description, form.status));
+      return undefined;
+    }
+    const client = authenticate(req, form.params);
+    if (typeof client !== 'string') {
+      send(res, profile.renderError(client, null));
+      return undefined;
+    }
+    return { params: form.params, client };
+  }
+
   async function deviceAuthorization(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const device = profile.deviceFlow as NonNullable<OAuthSimProfile['deviceFlow']>;
-    const form = await readForm(req, url, { allowQuery: false });
-    if (!form.ok)
-      return send(
-        res,
-        profile.renderError(
-          { status: form.status, error: 'invalid_request', description: form.description },
-          null,
-        ),
-      );
-    const client = authenticate(req, form.params);
-    if (typeof client !== 'string') return send(res, profile.renderError(client, null));
-    const scope = form.params.get('scope');
-    if (!scope)
-      return send(
-        res,
-        profile.renderError({ status: 400, error: 'invalid_request', description: 'missing scope' }, null),
-      );
+    const form = await readClientForm(req, res, url);
+    if (!form) return;
+    const { params, client } = form;
+    const scope = params.get('scope');
+    if (!scope) return send(res, invalidRequest('missing scope'));
     const record = book.startDevice(scope, client, device.intervalSeconds, device.expiresInSeconds);
     send(res, {
       status: 200,
@@ -413,23 +417,10 @@ export async function startOAuthSimulator(
   }
 
   async function revoke(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const form = await readForm(req, url, { allowQuery: false });
-    if (!form.ok)
-      return send(
-        res,
-        profile.renderError(
-          { status: form.status, error: 'invalid_request', description: form.description },
-          null,
-        ),
-      );
-    const client = authenticate(req, form.params);
-    if (typeof client !== 'string') return send(res, profile.renderError(client, null));
+    const form = await readClientForm(req, res, url);
+    if (!form) return;
     const value = form.params.get('token');
-    if (!value)
-      return send(
-        res,
-        profile.renderError({ status: 400, error: 'invalid_request', description: 'missing token' }, null),
-      );
+    if (!value) return send(res, invalidRequest('missing token'));
     book.revokeToken(value); // RFC 7009 §2.2: 200 even for unknown tokens
     stats.revocations++;
     send(res, { status: 200 });
