@@ -201,14 +201,25 @@ export class Keeper {
    * Replaces the tokens of an existing connection after the user re-authorised it. A consent that returns no
    * refresh token (Google without prompt=consent) keeps the old one if it is still alive at the same provider.
    */
-  async reconnect(input: NewConnectionInput): Promise<ConnectionSummary> {
+  async reconnect(input: NewConnectionInput, options: ReconnectOptions = {}): Promise<ConnectionSummary> {
     assertConnectionName(input.name);
-    return this.refresher.withLock(input.name, () => this.reconnectLocked(input));
+    return this.refresher.withLock(input.name, () => this.reconnectLocked(input, options));
   }
 
-  private async reconnectLocked(input: NewConnectionInput): Promise<ConnectionSummary> {
+  private async reconnectLocked(
+    input: NewConnectionInput,
+    options: ReconnectOptions,
+  ): Promise<ConnectionSummary> {
     const existing = await this.store.get(input.name);
     if (!existing) return this.addConnection(input);
+    const account = accountChange(existing, input);
+    if (account && !options.allowAccountChange) {
+      // Nothing is written: the connection keeps serving the account it had, with its own refresh token.
+      throw new TokenkeeperError(
+        'account_mismatch',
+        `"${input.name}" is connected to ${existing.provider} account ${account.from}, but the consent was given for account ${account.to}: nothing was changed; sign in as ${account.from}, or connect the other account under another --name (or pass --force to switch "${input.name}" to it)`,
+      );
+    }
     const oldStillValid =
       existing.provider === input.provider &&
       existing.clientId === input.clientId &&
@@ -306,6 +317,22 @@ export class Keeper {
       createdAt: connection.createdAt,
     };
   }
+}
+
+export interface ReconnectOptions {
+  /** Accept tokens of a different provider account than the connection had (the operator said so). */
+  allowAccountChange?: boolean;
+}
+
+/** The accounts, when a reconnect would switch a connection to another account of the same provider. */
+export function accountChange(
+  existing: Connection,
+  input: NewConnectionInput,
+): { from: string; to: string } | undefined {
+  const from = existing.tokens.providerUserId;
+  const to = input.tokens.providerUserId;
+  if (existing.provider !== input.provider || !from || !to || from === to) return undefined;
+  return { from, to };
 }
 
 function assertRenewable(input: NewConnectionInput, tokens: TokenSet): void {

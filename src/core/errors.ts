@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'usage'
   | 'not_found'
   | 'already_exists'
+  | 'account_mismatch'
   | 'needs_reauth'
   | 'provider_retired'
   | 'invalid_client'
@@ -34,6 +35,7 @@ const exitCodeByErrorCode: Record<ErrorCode, number> = {
   usage: exitCodes.usage,
   not_found: exitCodes.usage,
   already_exists: exitCodes.usage,
+  account_mismatch: exitCodes.usage,
   needs_reauth: exitCodes.needsReauth,
   provider_retired: exitCodes.needsReauth,
   invalid_client: exitCodes.usage,

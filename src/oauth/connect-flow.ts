@@ -19,6 +19,8 @@ export interface ConnectOptions {
   /** When set, no callback server is started: the user pastes the URL the browser was redirected to. */
   readPastedRedirect?: () => Promise<string>;
   signal?: AbortSignal;
+  /** Let a reconnect switch the connection to another provider account (default: refused, nothing changed). */
+  allowAccountChange?: boolean;
 }
 
 /**
@@ -78,11 +80,14 @@ export async function connectAccount(keeper: Keeper, options: ConnectOptions): P
     expiry: keeper.settings.expiry,
     now: keeper.now(),
   });
-  return keeper.reconnect({
-    name: options.name,
-    provider: provider.id,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    tokens,
-  });
+  return keeper.reconnect(
+    {
+      name: options.name,
+      provider: provider.id,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      tokens,
+    },
+    { allowAccountChange: options.allowAccountChange },
+  );
 }

@@ -26,6 +26,7 @@ export const httpStatusByErrorCode: Record<ErrorCode, number> = {
   config: 500,
   not_found: 404,
   already_exists: 409,
+  account_mismatch: 409,
   needs_reauth: 409,
   provider_retired: 410,
   invalid_client: 502,
