@@ -4,7 +4,14 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
 import { assertConnectionName } from '../core/names.ts';
 import { ensurePrivateDir } from '../stores/files.ts';
-import { generateApiKey, hashSecret, parseApiKey, sameHash } from './key-format.ts';
+import {
+  generateApiKey,
+  generateLoginTicket,
+  hashSecret,
+  parseApiKey,
+  parseLoginTicket,
+  sameHash,
+} from './key-format.ts';
 
 /** Scope entry that grants every connection. */
 export const ALL_CONNECTIONS = '*';
@@ -33,6 +40,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_at INTEGER NOT NULL,
   last_used_at INTEGER,
   revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS login_tickets (
+  hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
 );
 `;
 
@@ -125,6 +136,30 @@ export class ApiKeyStore {
     if (!row || !matches || row.revoked_at !== null) return undefined;
     this.touch(row.id);
     return fromRow(row);
+  }
+
+  /**
+   * A one-time ticket that logs an operator in to the daemon's pages (`tokenkeeper login`). Whoever can open this
+   * store can mint one: the same trust as the data dir that holds the encryption key.
+   */
+  issueLoginTicket(ttlMs: number): { ticket: string; expiresAt: number } {
+    const material = generateLoginTicket();
+    const expiresAt = this.now() + ttlMs;
+    this.db.prepare('DELETE FROM login_tickets WHERE expires_at <= ?').run(this.now());
+    this.db
+      .prepare('INSERT INTO login_tickets (hash, expires_at) VALUES (?, ?)')
+      .run(material.hash, expiresAt);
+    return { ticket: material.ticket, expiresAt };
+  }
+
+  /** Spends a login ticket: true once for a ticket that exists and has not expired, false ever after. */
+  redeemLoginTicket(presented: string): boolean {
+    const secret = parseLoginTicket(presented);
+    if (!secret) return false;
+    const row = this.db
+      .prepare('DELETE FROM login_tickets WHERE hash = ? RETURNING expires_at')
+      .get(hashSecret(secret)) as { expires_at: number } | undefined;
+    return row !== undefined && row.expires_at > this.now();
   }
 
   close(): void {

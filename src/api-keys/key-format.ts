@@ -22,6 +22,18 @@ export function parseApiKey(key: string): { id: string; secret: string } | undef
   return match ? { id: match[1] as string, secret: match[2] as string } : undefined;
 }
 
+/** `tkl_<secret>`: a one-time operator login ticket; only its hash is stored. */
+const LOGIN_TICKET_PATTERN = /^tkl_([A-Za-z0-9_-]{43})$/;
+
+export function generateLoginTicket(): { ticket: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  return { ticket: `tkl_${secret}`, hash: hashSecret(secret) };
+}
+
+export function parseLoginTicket(ticket: string): string | undefined {
+  return LOGIN_TICKET_PATTERN.exec(ticket.trim())?.[1];
+}
+
 /**
  * SHA-256, unsalted: the secret is 256 random bits, so there is nothing for a slow password hash to protect
  * against, and every API request has to verify one.

@@ -6,6 +6,7 @@ import { registerApiKey } from './commands/api-key.ts';
 import { registerConnect } from './commands/connect.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerFetch } from './commands/fetch.ts';
+import { registerLogin } from './commands/login.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerProviders } from './commands/providers.ts';
 import { registerRefresh } from './commands/refresh.ts';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
     registerRun,
     registerMigrate,
     registerApiKey,
+    registerLogin,
     registerWebhook,
     registerFetch,
     registerDemo,

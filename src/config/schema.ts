@@ -51,6 +51,13 @@ const serverSettings = z
       .optional(),
     /** Set false to turn off the status page at / (the API, /metrics and health checks stay). */
     statusPage: z.boolean().optional(),
+    /**
+     * Require an operator login (`tokenkeeper login`) to read the status page and /metrics on a loopback listen
+     * too. Off loopback it is always required.
+     */
+    loginRequired: z.boolean().optional(),
+    /** Secret reference (env:NAME or file:PATH) of a bearer token that may read /metrics, e.g. for Prometheus. */
+    metricsToken: z.string().min(1).optional(),
   })
   .strict();
 

@@ -12,6 +12,7 @@ import { apiRoutes } from './routes/api.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { trackRequests } from './shutdown.ts';
+import { bearerToken, OperatorSessions, sameSecret, type PageAccess } from './operator-auth.ts';
 
 export interface ServerOptions {
   keeper: Keeper;
@@ -22,6 +23,14 @@ export interface ServerOptions {
   logger: Logger;
   rateLimit?: { max: number; windowMs: number };
   statusPage?: boolean;
+  /**
+   * Who may read the status page and /metrics without logging in: 'open' (anyone who reaches the port; fit for
+   * a loopback listen) or 'operator' (default). Page actions always need an operator session.
+   */
+  pageAccess?: PageAccess;
+  /** A bearer token that may read /metrics (for Prometheus), besides operator sessions. */
+  metricsToken?: string;
+  sessions?: OperatorSessions;
   /** Accept only loopback Host headers (default true): stops DNS-rebinding pages from reading the server. */
   loopbackHostsOnly?: boolean;
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -105,10 +114,20 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     apiKeys: options.apiKeys,
     rateLimit: options.rateLimit ?? defaultRateLimit,
   });
+  const sessions = options.sessions ?? new OperatorSessions();
+  const access = options.pageAccess ?? 'operator';
+  const { metricsToken } = options;
   await app.register(opsRoutes, {
     keeper: options.keeper,
     metrics,
     isStopping: options.isStopping ?? (() => false),
+    // With a metrics token configured, nobody scrapes without it (or a session), loopback or not.
+    mayScrape: (request) => {
+      const presented = bearerToken(request);
+      if (metricsToken && presented !== undefined) return sameSecret(presented, metricsToken);
+      if (sessions.of(request)) return true;
+      return access === 'open' && !metricsToken;
+    },
   });
   if (options.statusPage ?? true) {
     await app.register(pageRoutes, {
@@ -116,6 +135,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       history: options.history,
       metrics,
       reconnects: options.reconnects,
+      apiKeys: options.apiKeys,
+      sessions,
+      access,
+      secure: options.tls !== undefined,
     });
   }
   return app;

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { keyAllows, type ApiKeyRecord, type ApiKeyStore } from '../api-keys/api-key-store.ts';
 import { ApiError } from './errors.ts';
+import { bearerToken } from './operator-auth.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,9 +14,8 @@ const challenge = { 'www-authenticate': 'Bearer realm="tokenkeeper"' };
 /** onRequest hook for the API: the key in `Authorization: Bearer …` must exist and not be revoked. */
 export function authenticate(apiKeys: ApiKeyStore) {
   return async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) {
+    const presented = bearerToken(request);
+    if (!presented) {
       throw new ApiError(
         401,
         'unauthenticated',
@@ -23,7 +23,7 @@ export function authenticate(apiKeys: ApiKeyStore) {
         challenge,
       );
     }
-    const record = apiKeys.verify(match[1]);
+    const record = apiKeys.verify(presented);
     if (!record) {
       throw new ApiError(401, 'invalid_api_key', 'the API key is unknown, revoked or mistyped', {
         'www-authenticate': 'Bearer realm="tokenkeeper", error="invalid_token"',

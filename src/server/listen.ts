@@ -29,6 +29,14 @@ export function urlOf(address: ListenAddress, tls: boolean): string {
   return `${tls ? 'https' : 'http'}://${host}:${address.port}`;
 }
 
+/** A wildcard listen address is reached through loopback from the daemon's own machine. */
+const reachableHost: Record<string, string> = { '0.0.0.0': '127.0.0.1', '::': '::1' };
+
+/** The URL a browser on the daemon's machine opens to reach a server listening on `address`. */
+export function localUrlOf(address: ListenAddress, tls: boolean): string {
+  return urlOf({ host: reachableHost[address.host] ?? address.host, port: address.port }, tls);
+}
+
 /** Reads the TLS certificate and key files (PEM). */
 export function readTlsFiles(paths: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
   const read = (path: string, what: string) => {

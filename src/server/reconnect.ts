@@ -82,10 +82,15 @@ export class ReconnectFlows {
     return consentUrl;
   }
 
-  /** Cancels the flow under way, if any, and waits until its callback server is closed. */
-  async cancel(): Promise<void> {
+  /** The connection whose reconnect is under way, if any. */
+  underWay(): string | undefined {
+    return this.current?.name;
+  }
+
+  /** Cancels the flow under way (only if it is `name`'s, when given) and waits until its callback server is closed. */
+  async cancel(name?: string): Promise<void> {
     const flow = this.current;
-    if (!flow) return;
+    if (!flow || (name !== undefined && flow.name !== name)) return;
     flow.abort.abort(new TokenkeeperError('usage', `reconnect of "${flow.name}" was cancelled`));
     await flow.done;
   }

@@ -11,10 +11,12 @@ import { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookSettingsFrom } from '../webhooks/endpoints.ts';
 import { buildServer, defaultRateLimit } from './app.ts';
 import { RefreshHistory } from './history.ts';
-import { parseListen, readTlsFiles, urlOf, DEFAULT_LISTEN } from './listen.ts';
+import { localUrlOf, parseListen, readTlsFiles, urlOf, DEFAULT_LISTEN } from './listen.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { ReconnectFlows } from './reconnect.ts';
 import { closeServer } from './shutdown.ts';
+import { LOGIN_TICKET_TTL_MS, type PageAccess } from './operator-auth.ts';
+import { resolveSecretRef } from '../config/secret-ref.ts';
 
 export interface DaemonServiceOptions {
   /** Serve HTTP (default true). Webhooks run either way. */
@@ -121,6 +123,10 @@ export async function startDaemonServices(
           ? { max: rateLimit.max, windowMs: (rateLimit.windowSeconds ?? 60) * 1000 }
           : defaultRateLimit,
         statusPage: config.server?.statusPage ?? true,
+        pageAccess: pageAccessFor(loopback, config.server?.loginRequired),
+        metricsToken:
+          config.server?.metricsToken &&
+          resolveSecretRef(config.server.metricsToken, 'server.metricsToken', options.env),
         loopbackHostsOnly: loopback,
         isStopping: options.isStopping,
       });
@@ -144,6 +150,13 @@ export async function startDaemonServices(
       const bound = app.server.address() as AddressInfo;
       url = urlOf({ host: address.host, port: bound.port }, tlsPaths !== undefined);
       logger.info({ url, statusPage: `${url}/`, openapi: `${url}/openapi.json` }, 'serving');
+      if (apiKeys) {
+        announceLogin(
+          localUrlOf({ host: address.host, port: bound.port }, tlsPaths !== undefined),
+          apiKeys,
+          logger,
+        );
+      }
     }
   }
   if (dispatcher.endpointCount > 0) {
@@ -165,6 +178,24 @@ export async function startDaemonServices(
       return closing;
     },
   };
+}
+
+/**
+ * Says how operators log in. On an interactive terminal it also prints a one-time login link (like Jupyter's
+ * token URL): to the terminal only, never into the log, where it would outlive its use.
+ */
+function announceLogin(url: string, apiKeys: ApiKeyStore, logger: Logger): void {
+  logger.info({ statusPage: `${url}/` }, 'operators log in to the status page with `tokenkeeper login`');
+  if (!process.stderr.isTTY) return;
+  const { ticket } = apiKeys.issueLoginTicket(LOGIN_TICKET_TTL_MS);
+  const link = new URL('/login', url);
+  link.searchParams.set('ticket', ticket);
+  process.stderr.write(`\n  Status page (one-time operator login, valid 10 minutes): ${link.href}\n\n`);
+}
+
+/** Read-only pages stay open only on a loopback listen, and only while the config does not ask for a login. */
+export function pageAccessFor(loopback: boolean, loginRequired: boolean | undefined): PageAccess {
+  return loopback && !loginRequired ? 'open' : 'operator';
 }
 
 function listenError(

@@ -13,6 +13,8 @@ export interface StatusPageInput {
   version: string;
   /** Set when the store could not be read. */
   storeError?: string;
+  /** Set for a logged-in operator: the page then offers its actions, each form carrying this CSRF token. */
+  operator?: { csrfToken: string; reconnecting?: string };
 }
 
 type Health = { label: string; tone: 'ok' | 'busy' | 'warn' | 'bad' };
@@ -57,7 +59,6 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
           : ` <time class="ago muted" data-at="${c.lastErrorAt}">${formatAgo(c.lastErrorAt, now)}</time>`
       }`
     : '<span class="muted">none</span>';
-  const reconnectHref = `/connections/${encodeURIComponent(c.name)}/reconnect`;
   return `<tr data-connection="${escapeHtml(c.name)}" data-status="${escapeHtml(c.status)}">
   <td class="name">${escapeHtml(c.name)}</td>
   <td>${escapeHtml(c.provider)}</td>
@@ -67,8 +68,26 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
   <td>${lastRefresh}</td>
   <td class="last-error">${lastError}</td>
   <td>${renderHistoryChart(input.history.entries(c.name), now)}</td>
-  <td><a class="reconnect${human ? ' urgent' : ''}" href="${reconnectHref}">Reconnect</a></td>
+  <td>${reconnectControl(c, human, input)}</td>
 </tr>`;
+}
+
+/** A POST form carrying the session's CSRF token: the only way to start a page action. */
+function actionForm(path: string, csrfToken: string, label: string, className: string): string {
+  return `<form method="post" action="${escapeHtml(path)}" class="action"><input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}"><button type="submit" class="${className}">${escapeHtml(label)}</button></form>`;
+}
+
+/** Reconnect (or cancel the reconnect under way) for an operator; a pointer to the login for anyone else. */
+function reconnectControl(c: ConnectionSummary, human: boolean, input: StatusPageInput): string {
+  const { operator } = input;
+  if (!operator) {
+    return `<a class="reconnect login${human ? ' urgent' : ''}" href="/login" title="Log in as operator to reconnect">Reconnect…</a>`;
+  }
+  const base = `/connections/${encodeURIComponent(c.name)}/reconnect`;
+  if (operator.reconnecting === c.name) {
+    return actionForm(`${base}/cancel`, operator.csrfToken, 'Cancel reconnect', 'reconnect cancel');
+  }
+  return actionForm(base, operator.csrfToken, 'Reconnect', `reconnect${human ? ' urgent' : ''}`);
 }
 
 function summaryLine(connections: ConnectionSummary[], now: number): string {
@@ -104,8 +123,10 @@ td.name{font-weight:600}
 td.last-error{max-width:320px}
 .chart{display:block}
 .chart .slot{fill:#eaeef2}.chart .ok{fill:#2da44e}.chart .fail{fill:#fa4549}.chart .stop{fill:#82071e}
-a.reconnect{color:var(--busy);text-decoration:none;white-space:nowrap}
-a.reconnect.urgent{background:var(--bad);color:#fff;padding:3px 10px;border-radius:6px;font-weight:600}
+form.action{margin:0;display:inline}
+.reconnect{color:var(--busy);text-decoration:none;white-space:nowrap;font:inherit;background:none;border:1px solid var(--line);border-radius:6px;padding:3px 10px;cursor:pointer}
+.reconnect.urgent{background:var(--bad);border-color:var(--bad);color:#fff;font-weight:600}
+header .operator{margin-left:auto;color:var(--muted)}
 .banner{background:#ffebe9;border:1px solid var(--bad);color:var(--bad);padding:10px 14px;border-radius:6px;margin-bottom:14px}
 .empty{background:#fff;border:1px dashed var(--line);padding:24px;border-radius:6px}
 footer{padding:0 24px 24px;color:var(--muted);font-size:12px}
@@ -156,6 +177,12 @@ const script = `
 export const faviconSvg =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="15" fill="#0969da"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h9m-3 0v4" stroke="#fff" stroke-width="3" fill="none"/></svg>';
 
+function operatorBar(input: StatusPageInput): string {
+  return input.operator
+    ? `<span class="operator">operator ${actionForm('/logout', input.operator.csrfToken, 'Log out', 'reconnect')}</span>`
+    : `<span class="operator"><a href="/login">Log in</a></span>`;
+}
+
 export function renderStatusPage(input: StatusPageInput): string {
   const { connections, now, nonce } = input;
   const banner = input.storeError
@@ -180,7 +207,7 @@ ${connections.map((c) => row(c, input)).join('\n')}
 <style nonce="${nonce}">${style}</style>
 </head>
 <body>
-<header><h1>tokenkeeper</h1><span class="summary" id="summary">${escapeHtml(summaryLine(connections, now))}</span></header>
+<header><h1>tokenkeeper</h1><span class="summary" id="summary">${escapeHtml(summaryLine(connections, now))}</span>${operatorBar(input)}</header>
 <main id="content" data-rendered-at="${now}">
 ${banner}${body}
 </main>

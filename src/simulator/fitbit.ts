@@ -51,6 +51,8 @@ export interface SimulatedFitbit extends SimulatedProvider {
   readonly provider: 'fitbit';
   /** Switches the 410 Gone behaviour on or off while running. */
   setRetired(retired: boolean): void;
+  /** The user who consents on the authorize page from now on (as if someone else signed in). */
+  setConsentUser(userId: string): void;
 }
 
 export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {}): Promise<SimulatedFitbit> {
@@ -58,7 +60,7 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
   const clientId = options.clientId ?? 'demo-client';
   const clientSecret = options.clientSecret ?? 'demo-secret';
   const clientType = options.clientType ?? 'server';
-  const defaultUserId = options.userId ?? randomChars('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', 6);
+  let consentUserId = options.userId ?? randomChars('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', 6);
   const latency = options.latencyMs ?? 0;
   const lifetimeSeconds = options.accessTokenLifetimeSeconds ?? 28_800;
   let retired = options.retired ?? false;
@@ -113,7 +115,7 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
       return fitbitError(400, 'invalid_request', 'code_challenge_method must be S256.');
     }
     const code = grants.issueCode({
-      userId: defaultUserId,
+      userId: consentUserId,
       scope: [...new Set(scopes)].join(' '),
       redirectUri,
       codeChallenge,
@@ -278,7 +280,7 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
     ...(clientType === 'server' ? { clientSecret } : {}),
     stats,
     seedGrant(seed = {}) {
-      const response = grants.seed(seed.userId ?? defaultUserId, seed.scope ?? DEFAULT_SEED_SCOPE);
+      const response = grants.seed(seed.userId ?? consentUserId, seed.scope ?? DEFAULT_SEED_SCOPE);
       return {
         accessToken: response.access_token,
         refreshToken: response.refresh_token,
@@ -292,6 +294,9 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
     clearFaults: () => faults.clear(),
     setRetired(value) {
       retired = value;
+    },
+    setConsentUser(userId) {
+      consentUserId = userId;
     },
     close: () => server.close(),
   };

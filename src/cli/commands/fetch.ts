@@ -11,6 +11,7 @@ interface FetchOptions {
   data?: string;
   include?: boolean;
   timeout: string;
+  allowHost: string[];
 }
 
 interface ProviderAnswer {
@@ -36,6 +37,11 @@ export function registerFetch(program: Command): void {
     .option('--data <body>', 'request body (sent as is)')
     .option('-i, --include', 'print all response headers (to stderr)')
     .option('--timeout <seconds>', 'give up after this long', '30')
+    .option(
+      '--allow-host <host...>',
+      "also send the token to these hosts (host or host:port); by default only to the provider's API host",
+      [],
+    )
     .action(async (name: string, path: string, options: FetchOptions, command: Command) => {
       const timeoutSeconds = Number(options.timeout);
       if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
@@ -53,7 +59,7 @@ export function registerFetch(program: Command): void {
             `no connection named "${name}": see \`tokenkeeper status\` for the names`,
           );
         }
-        const url = resolveUrl(keeper.providers.get(summary.provider), path);
+        const url = resolveUrl(keeper.providers.get(summary.provider), path, options.allowHost);
         const call = async (): Promise<ProviderAnswer & { token: string }> => {
           const token = await keeper.accessToken(name);
           const answer = await send(url, token, options, headers, timeoutSeconds * 1000);
@@ -81,8 +87,12 @@ export function registerFetch(program: Command): void {
     });
 }
 
-function resolveUrl(provider: ProviderDefinition, path: string): URL {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return checkEndpointUrl(path, 'the URL');
+function resolveUrl(provider: ProviderDefinition, path: string, allowHosts: string[]): URL {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    const url = checkEndpointUrl(path, 'the URL');
+    assertTokenMayGo(url, provider, allowHosts);
+    return url;
+  }
   if (!provider.apiBaseUrl) {
     throw new TokenkeeperError(
       'usage',
@@ -91,6 +101,27 @@ function resolveUrl(provider: ProviderDefinition, path: string): URL {
   }
   const base = provider.apiBaseUrl.replace(/\/+$/, '');
   return new URL(`${base}${path.startsWith('/') ? path : `/${path}`}`);
+}
+
+/**
+ * The access token was issued for the provider's API: it goes to the API base URL's host, or to a host the user
+ * named with --allow-host, and nowhere else (a mistyped or pasted URL must not hand the token to a stranger).
+ */
+function assertTokenMayGo(url: URL, provider: ProviderDefinition, allowHosts: string[]): void {
+  const apiHost = provider.apiBaseUrl ? new URL(provider.apiBaseUrl).host : undefined;
+  const allowed = (entry: string) => {
+    const wanted = entry.trim().toLowerCase();
+    return wanted.includes(':') && !wanted.startsWith('[')
+      ? wanted === url.host
+      : wanted === url.hostname || wanted === url.host;
+  };
+  if (url.host === apiHost || allowHosts.some(allowed)) return;
+  throw new TokenkeeperError(
+    'usage',
+    `refusing to send the ${provider.id} access token to ${url.host}: it is not the provider's API host (${
+      apiHost ?? `none configured; set providers.${provider.id}.apiBaseUrl`
+    }); pass --allow-host ${url.host} if you really mean it`,
+  );
 }
 
 function parseHeaders(values: string[]): Record<string, string> {

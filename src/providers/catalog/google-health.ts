@@ -6,6 +6,7 @@ export const googleHealth: ProviderDefinition = {
   authorizationUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
   tokenUrl: 'https://oauth2.googleapis.com/token',
   revokeUrl: 'https://oauth2.googleapis.com/revoke',
+  apiBaseUrl: 'https://health.googleapis.com',
   clientAuth: 'body',
   pkce: true,
   scopeSeparator: ' ',

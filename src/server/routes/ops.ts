@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { describeError } from '../../core/errors.ts';
 import type { Keeper } from '../../keeper.ts';
 import type { DaemonMetrics } from '../metrics.ts';
@@ -8,11 +8,13 @@ export interface OpsRouteOptions {
   keeper: Keeper;
   metrics: DaemonMetrics;
   isStopping: () => boolean;
+  /** Whether this request may read /metrics (connection names and states are in there). */
+  mayScrape: (request: FastifyRequest) => boolean;
 }
 
 const READY_TIMEOUT_MS = 2_000;
 
-/** /healthz, /readyz, /metrics and /openapi.json: no API key (they carry no secrets). */
+/** /healthz, /readyz and /openapi.json: open (they name no connection); /metrics as `mayScrape` says. */
 export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -36,7 +38,19 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions):
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    if (!options.mayScrape(request)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="tokenkeeper metrics"')
+        .send({
+          error: {
+            code: 'unauthenticated',
+            message:
+              'send the metrics token (server.metricsToken) as "Authorization: Bearer …", or log in with `tokenkeeper login`',
+          },
+        });
+    }
     const text = await options.metrics.registry.metrics();
     return reply.type(options.metrics.registry.contentType).send(text);
   });

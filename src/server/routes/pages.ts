@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyStore } from '../../api-keys/api-key-store.ts';
 import { describeError, isTokenkeeperError } from '../../core/errors.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper.ts';
 import { version } from '../../version.ts';
 import type { RefreshHistory } from '../history.ts';
 import { escapeHtml } from '../html.ts';
 import type { DaemonMetrics } from '../metrics.ts';
+import {
+  clearSessionCookie,
+  refuseAction,
+  setSessionCookie,
+  type OperatorSession,
+  type OperatorSessions,
+  type PageAccess,
+} from '../operator-auth.ts';
 import type { ReconnectFlows } from '../reconnect.ts';
 import { faviconSvg, renderStatusPage } from '../status-page.ts';
 
@@ -14,15 +23,26 @@ export interface PageRouteOptions {
   history: RefreshHistory;
   metrics: DaemonMetrics;
   reconnects: ReconnectFlows;
+  apiKeys: ApiKeyStore;
+  sessions: OperatorSessions;
+  /** Who may read the status page; actions always need an operator session. */
+  access: PageAccess;
+  /** Served over TLS: the session cookie gets `Secure`. */
+  secure: boolean;
 }
 
-function securityHeaders(reply: FastifyReply, nonce?: string): FastifyReply {
+const FORM_BODY_LIMIT = 4 * 1024;
+
+function securityHeaders(reply: FastifyReply, options: { nonce?: string; formTargets?: string[] } = {}) {
+  const { nonce } = options;
   const script = nonce ? `'nonce-${nonce}'` : "'none'";
   const style = nonce ? `'nonce-${nonce}'` : "'unsafe-inline'";
+  // A form's answer may redirect to the provider's consent page: browsers check that redirect against form-action.
+  const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ');
   return reply
     .header(
       'content-security-policy',
-      `default-src 'none'; script-src ${script}; style-src ${style}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src ${script}; style-src ${style}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`,
     )
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
@@ -38,11 +58,37 @@ function messagePage(reply: FastifyReply, status: number, title: string, text: s
     );
 }
 
-/** The status page at / and its reconnect links. */
-export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions): Promise<void> {
-  const { keeper, history } = options;
+const loginHelp =
+  'Run `tokenkeeper login` on the machine the daemon runs on (with the same data dir) and open the one-time link it prints.';
 
-  app.get('/', async (_request, reply) => {
+/** The status page at /, operator login, and the page's actions (reconnect, cancel, log out). */
+export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions): Promise<void> {
+  const { keeper, history, sessions } = options;
+
+  // Forms post application/x-www-form-urlencoded; only this plugin's routes accept it.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  /** Runs a page action for a logged-in operator whose form carries the session's CSRF token. */
+  const action =
+    (
+      work: (request: FastifyRequest, reply: FastifyReply, session: OperatorSession) => Promise<FastifyReply>,
+    ) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const session = sessions.of(request);
+      const refused = refuseAction(session, request);
+      if (refused) return messagePage(reply, refused.status, 'Not allowed', refused.reason);
+      return work(request, reply, session as OperatorSession);
+    };
+
+  app.get('/', async (request, reply) => {
+    const session = sessions.of(request);
+    if (options.access === 'operator' && !session) {
+      return messagePage(reply, 401, 'Log in to see the status page', loginHelp);
+    }
     let connections: ConnectionSummary[] = [];
     let storeError: string | undefined;
     try {
@@ -52,26 +98,92 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
       storeError = describeError(error);
     }
     const nonce = randomBytes(16).toString('base64');
-    const html = renderStatusPage({ connections, history, now: keeper.now(), nonce, version, storeError });
-    return securityHeaders(reply, nonce).type('text/html; charset=utf-8').send(html);
+    const html = renderStatusPage({
+      connections,
+      history,
+      now: keeper.now(),
+      nonce,
+      version,
+      storeError,
+      operator: session && { csrfToken: session.csrfToken, reconnecting: options.reconnects.underWay() },
+    });
+    return securityHeaders(reply, { nonce, formTargets: consentOrigins(keeper, connections) })
+      .type('text/html; charset=utf-8')
+      .send(html);
   });
 
   app.get('/favicon.svg', async (_request, reply) =>
     reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(faviconSvg),
   );
 
-  app.get<{ Params: { name: string } }>('/connections/:name/reconnect', async (request, reply) => {
-    // A link on this page sends same-origin (or, typed in, none); another site must not start a consent flow.
-    const site = request.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-      return messagePage(reply, 403, 'Not allowed', 'Reconnect can only be started from the status page.');
+  app.get<{ Querystring: { ticket?: string } }>('/login', async (request, reply) => {
+    const ticket = request.query.ticket;
+    if (!ticket) return messagePage(reply, 200, 'Log in', loginHelp);
+    if (!options.apiKeys.redeemLoginTicket(ticket)) {
+      return messagePage(
+        reply,
+        401,
+        'Login link not valid',
+        'This login link was already used, has expired or was mistyped. Run `tokenkeeper login` for a new one.',
+      );
     }
-    try {
-      const url = await options.reconnects.start(request.params.name);
-      return securityHeaders(reply).redirect(url, 303);
-    } catch (error) {
-      const status = isTokenkeeperError(error, 'not_found') ? 404 : isTokenkeeperError(error) ? 409 : 500;
-      return messagePage(reply, status, 'Cannot reconnect', describeError(error));
-    }
+    const { id } = sessions.open();
+    setSessionCookie(reply, id, options.secure);
+    return securityHeaders(reply).redirect('/', 303);
   });
+
+  app.post(
+    '/logout',
+    action(async (request, reply) => {
+      sessions.close(request);
+      clearSessionCookie(reply);
+      return securityHeaders(reply).redirect('/', 303);
+    }),
+  );
+
+  app.get('/connections/:name/reconnect', async (_request, reply) =>
+    messagePage(
+      reply.header('allow', 'POST'),
+      405,
+      'Not allowed',
+      'Reconnect is started with the Reconnect button of the status page, by a logged-in operator.',
+    ),
+  );
+
+  app.post<{ Params: { name: string } }>(
+    '/connections/:name/reconnect',
+    action(async (request, reply) => {
+      const { name } = request.params as { name: string };
+      try {
+        const url = await options.reconnects.start(name);
+        return securityHeaders(reply).redirect(url, 303);
+      } catch (error) {
+        const status = isTokenkeeperError(error, 'not_found') ? 404 : isTokenkeeperError(error) ? 409 : 500;
+        return messagePage(reply, status, 'Cannot reconnect', describeError(error));
+      }
+    }),
+  );
+
+  app.post<{ Params: { name: string } }>(
+    '/connections/:name/reconnect/cancel',
+    action(async (request, reply) => {
+      const { name } = request.params as { name: string };
+      await options.reconnects.cancel(name);
+      return securityHeaders(reply).redirect('/', 303);
+    }),
+  );
+}
+
+/** Origins of the consent pages the listed connections' Reconnect buttons may redirect to. */
+function consentOrigins(keeper: Keeper, connections: ConnectionSummary[]): string[] {
+  const origins = new Set<string>();
+  for (const connection of connections) {
+    try {
+      const url = keeper.providers.get(connection.provider).authorizationUrl;
+      if (url) origins.add(new URL(url).origin);
+    } catch {
+      // A provider no longer configured has no consent page to go to; its Reconnect answers with the reason.
+    }
+  }
+  return [...origins];
 }

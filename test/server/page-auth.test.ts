@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { createHarness, expectSuccess, freePort, statusJson, type Harness } from '../cli/harness.ts';
+import { api, createApiKey, startDaemon, type RunningDaemon } from './daemon.ts';
+
+type Profile = { user: { encodedId: string } };
+
+/** Logs in as operator the way a person does: `tokenkeeper login`, then opening the printed link. */
+export async function operatorLogin(
+  h: Harness,
+  daemon: RunningDaemon,
+): Promise<{ cookie: string; csrf: string }> {
+  const link = expectSuccess(await h.cli(['login', '--url', daemon.url])).stdout.trim();
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?ticket=tkl_[A-Za-z0-9_-]{43}$/);
+  // `login` prints the ticket (that is its job); the daemon must never log it.
+  const ticket = new URL(link).searchParams.get('ticket') as string;
+  const login = await fetch(link, { redirect: 'manual' });
+  expect(login.status).toBe(303);
+  expect(login.headers.get('location')).toBe('/');
+  const setCookie = login.headers.get('set-cookie') ?? '';
+  expect(setCookie).toMatch(/HttpOnly/);
+  expect(setCookie).toMatch(/SameSite=Strict/);
+  const cookie = setCookie.split(';')[0] as string;
+  h.secrets.add(cookie.split('=')[1] as string);
+  const page = await fetch(`${daemon.url}/`, { headers: { cookie } });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())?.[1];
+  expect(csrf).toBeDefined();
+  h.secrets.add(csrf as string);
+  // A login link works once.
+  expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
+  expect(daemon.process.stderr() + daemon.process.stdout()).not.toContain(ticket);
+  return { cookie, csrf: csrf as string };
+}
+
+/**
+ * Plays the attacker's part once a consent URL is in hand: approves with the provider (as whoever the simulator
+ * signs in) and delivers the redirect to the daemon's callback port. Returns whether a callback was delivered.
+ */
+async function approveAndDeliver(answer: Response): Promise<boolean> {
+  const consent = answer.headers.get('location');
+  if (answer.status !== 303 || !consent?.startsWith('http')) return false;
+  const approved = await fetch(consent, { redirect: 'manual' });
+  const callback = approved.headers.get('location');
+  if (!callback) return false;
+  await fetch(callback).catch(() => undefined);
+  return true;
+}
+
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+describe('the status page is an admin surface', () => {
+  it('refuses every reconnect without an operator session and CSRF token: a foreign account never replaces the tokens', async ({
+    onTestFinished,
+  }) => {
+    const callbackPort = await freePort();
+    const h = await createHarness(onTestFinished, {
+      sim: { graceMs: 0 },
+      config: { connect: { port: callbackPort } },
+    });
+    await h.addConnection('me');
+    const key = await createApiKey(h, ['me']);
+    const daemon = await startDaemon(h);
+    const victimRefreshToken = h.sim.activeRefreshToken('USER01');
+    const before = await statusJson(h);
+    const reconnect = `${daemon.url}/connections/me/reconnect`;
+
+    // The attacker signs in to the provider as someone else.
+    h.sim.setConsentUser('ATTACKER');
+    const attempts: Array<[string, RequestInit]> = [
+      ['GET without any header (curl, a local process)', {}],
+      ['GET claiming to be typed in', { headers: { 'sec-fetch-site': 'none' } }],
+      ['GET claiming same-origin', { headers: { 'sec-fetch-site': 'same-origin' } }],
+      ['POST without a session', form({})],
+      [
+        'POST with a forged session',
+        { ...form({ csrf: 'x' }), headers: { ...form({}).headers, cookie: 'tokenkeeper_session=forged' } },
+      ],
+      ['POST cross-site', { ...form({}), headers: { ...form({}).headers, 'sec-fetch-site': 'cross-site' } }],
+    ];
+    const answers: Array<{ what: string; status: number; delivered: boolean; body: string }> = [];
+    for (const [what, init] of attempts) {
+      const answer = await fetch(reconnect, { ...init, redirect: 'manual' });
+      const delivered = await approveAndDeliver(answer);
+      answers.push({ what, status: answer.status, delivered, body: await answer.text() });
+    }
+    if (answers.some((a) => a.delivered)) {
+      // Give a delivered callback time to finish the exchange (what today's code would do with it).
+      await expect.poll(async () => (await statusJson(h))[0]?.account, { timeout: 5_000 }).not.toBe('USER01');
+    }
+    // First what matters most: the connection still serves the victim's account with the victim's grant.
+    expect((await statusJson(h))[0]?.account).toBe('USER01');
+    expect(h.sim.activeRefreshToken('ATTACKER')).toBeUndefined();
+    for (const { what, status, delivered, body } of answers) {
+      expect(delivered, `${what}: got a consent URL`).toBe(false);
+      expect([401, 403, 405], what).toContain(status);
+      expect(body, what).not.toMatch(/state=/);
+    }
+    // Cancelling is an action too.
+    expect((await fetch(`${reconnect}/cancel`, { ...form({}), redirect: 'manual' })).status).toBe(401);
+
+    // A logged-in operator's session is not enough without the page's CSRF token (another site's form has none).
+    const { cookie } = await operatorLogin(h, daemon);
+    for (const csrf of [undefined, 'wrong']) {
+      const answer = await fetch(reconnect, {
+        ...form(csrf === undefined ? {} : { csrf }),
+        headers: { ...form({}).headers, cookie },
+        redirect: 'manual',
+      });
+      expect(answer.status, `csrf ${csrf}`).toBe(403);
+      expect(await approveAndDeliver(answer)).toBe(false);
+    }
+
+    // Nothing changed: same state, the victim's refresh token still stored (it refreshes, single-use, no grace),
+    // and the connection serves the victim's account.
+    expect(await statusJson(h)).toEqual(before);
+    expect(h.sim.activeRefreshToken('USER01')).toBe(victimRefreshToken);
+    expect(h.sim.activeRefreshToken('ATTACKER')).toBeUndefined();
+    expect((await api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status).toBe(200);
+    const token = await api<{ accessToken: string }>(`${daemon.url}/v1/connections/me/token`, { key });
+    const profile = await fetch(h.sim.profileUrl, {
+      headers: { authorization: `Bearer ${token.body.accessToken}` },
+    });
+    expect(((await profile.json()) as Profile).user.encodedId).toBe('USER01');
+    await daemon.stop();
+    h.snapshotSecrets();
+    // Every output but those whose job is to print a credential (api-key create, login).
+    const output = [
+      ...h.results
+        .filter((r) => !r.args.includes('api-key') && !r.args.includes('login'))
+        .map((r) => r.stdout + r.stderr),
+      daemon.process.stdout() + daemon.process.stderr(),
+    ].join('\n');
+    for (const secret of h.secrets) expect(output).not.toContain(secret);
+  });
+
+  it('an operator reconnect that lands on a different account leaves the connection exactly as it was', async ({
+    onTestFinished,
+  }) => {
+    const callbackPort = await freePort();
+    const h = await createHarness(onTestFinished, {
+      sim: { graceMs: 0 },
+      config: { connect: { port: callbackPort } },
+    });
+    await h.addConnection('me');
+    const key = await createApiKey(h, ['me']);
+    const daemon = await startDaemon(h);
+    const { cookie, csrf } = await operatorLogin(h, daemon);
+    const before = await statusJson(h);
+    const victimRefreshToken = h.sim.activeRefreshToken('USER01');
+
+    h.sim.setConsentUser('USER99');
+    const start = await fetch(`${daemon.url}/connections/me/reconnect`, {
+      ...form({ csrf }),
+      headers: { ...form({}).headers, cookie, 'sec-fetch-site': 'same-origin' },
+      redirect: 'manual',
+    });
+    expect(start.status).toBe(303);
+    expect(start.headers.get('location')).toMatch(new RegExp(`^${h.sim.authorizeUrl}\\?`));
+    expect(await approveAndDeliver(start)).toBe(true);
+    await daemon.process.waitFor(/"msg":"reconnect did not complete"[^\n]*/, { timeoutMs: 10_000 });
+    expect(daemon.process.stdout() + daemon.process.stderr()).toMatch(
+      /account USER01, but the consent was given for account USER99/,
+    );
+
+    expect(await statusJson(h)).toEqual(before);
+    expect(h.sim.activeRefreshToken('USER01')).toBe(victimRefreshToken);
+    expect((await api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status).toBe(200);
+
+    // The same operator reconnecting with the right account works.
+    h.sim.setConsentUser('USER01');
+    const again = await fetch(`${daemon.url}/connections/me/reconnect`, {
+      ...form({ csrf }),
+      headers: { ...form({}).headers, cookie },
+      redirect: 'manual',
+    });
+    expect(await approveAndDeliver(again)).toBe(true);
+    await daemon.process.waitFor(/"msg":"reconnected from the status page"/, { timeoutMs: 10_000 });
+    await daemon.stop();
+  });
+});
