@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createHarness, expectSuccess, providerConfig } from '../cli/harness.ts';
 
@@ -76,5 +78,51 @@ describe.concurrent('tokenkeeper fetch', () => {
     expect(h.sim.stats.apiRequests).toBe(1);
     h.snapshotSecrets();
     for (const secret of h.secrets) expect(result.stdout + result.stderr).not.toContain(secret);
+  });
+
+  it("sends the token only to the provider's API host unless --allow-host names another", async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
+    const config = h.writeConfig({
+      providers: { fitbit: providerConfig(h.sim, { apiBaseUrl: h.sim.apiUrl }) },
+    });
+    await h.addConnection('me');
+    const seen: Array<string | undefined> = [];
+    const stranger = createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => stranger.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => stranger.close(() => resolve())));
+    const strangerHost = `127.0.0.1:${(stranger.address() as AddressInfo).port}`;
+
+    // A full URL on the provider's API host is fine.
+    expectSuccess(await h.cli(['fetch', 'me', `${h.sim.apiUrl}/1/user/-/profile.json`], { config }));
+    const refused = await h.cli(['fetch', 'me', `http://${strangerHost}/collect`], { config });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `refusing to send the fitbit access token to ${strangerHost}: .*pass --allow-host ${strangerHost}`,
+      ),
+    );
+    expect(seen).toEqual([]);
+    // Another port of the same host is another service.
+    const otherPort = await h.cli(
+      ['fetch', 'me', `http://${strangerHost}/x`, '--allow-host', '127.0.0.1:1'],
+      {
+        config,
+      },
+    );
+    expect(otherPort.code).toBe(2);
+    expect(seen).toEqual([]);
+
+    expectSuccess(
+      await h.cli(['fetch', 'me', `http://${strangerHost}/collect`, '--allow-host', strangerHost], {
+        config,
+      }),
+    );
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^Bearer fa_/);
   });
 });
