@@ -13,6 +13,7 @@ import { DaemonMetrics } from '../../src/server/metrics.ts';
 import { ReconnectFlows } from '../../src/server/reconnect.ts';
 import { pageAccessFor } from '../../src/server/serve.ts';
 import { providerConfig, type OnFinished } from '../cli/harness.ts';
+import { consentUrlOf } from './operator.ts';
 import { startSimulatedFitbit } from '../fakes/index.ts';
 
 const METRICS_TOKEN = `mt_${randomBytes(24).toString('base64url')}`;
@@ -158,8 +159,8 @@ describe.concurrent('status page and actions: who may do what', () => {
 
         const started = await post(d, '/connections/me/reconnect', creds);
         if (credential === 'session with CSRF') {
-          expect(started.statusCode).toBe(303);
-          expect(String(started.headers.location)).toMatch(new RegExp(`^${d.authorizeUrl}\\?.*state=`));
+          expect(started.statusCode).toBe(200);
+          expect(consentUrlOf(started.body)).toMatch(new RegExp(`^${d.authorizeUrl}\\?.*state=`));
           // The same operator may cancel it; the cancel needs the token too.
           expect(
             (await post(d, '/connections/me/reconnect/cancel', { ...creds, csrf: undefined })).statusCode,
@@ -183,6 +184,7 @@ describe.concurrent('status page and actions: who may do what', () => {
         } else {
           expect(started.statusCode).toBe(session ? 403 : 401);
           expect(started.headers.location).toBeUndefined();
+          expect(consentUrlOf(started.body)).toBeUndefined();
           expect(started.body).not.toMatch(/state=/);
           const cancel = await post(d, '/connections/me/reconnect/cancel', creds);
           expect(cancel.statusCode).toBe(session ? 403 : 401);

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createHarness, freePort } from '../cli/harness.ts';
+import { createHarness, expectSuccess, freePort } from '../cli/harness.ts';
 import { repoRoot } from '../cli/run-cli.ts';
 import { launchChromium } from './browser.ts';
 import { api, createApiKey, startDaemon, startReceiver } from './daemon.ts';
@@ -85,7 +85,14 @@ describe('status page in headless Chromium', () => {
 
     // Reconnect: the link starts the authorization-code flow; the (simulated) provider consents and redirects to
     // the callback port, and the connection is active again.
-    await me.locator('a.reconnect').click();
+    // Only a logged-in operator may: the one-time link from `tokenkeeper login` opens a session, and the page then
+    // offers a Reconnect button (a form carrying the session's CSRF token) instead of the login pointer.
+    expect(await me.locator('form button.reconnect').count()).toBe(0);
+    const login = expectSuccess(await h.cli(['login', '--url', daemon.url])).stdout.trim();
+    await page.goto(login);
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(await me.locator('form button.reconnect.urgent').count()).toBe(1);
+    await me.locator('button.reconnect').click();
     await page.waitForURL(new RegExp(`^http://127\\.0\\.0\\.1:${callbackPort}/callback`));
     expect(await page.locator('h1').textContent()).toBe('Connected');
     await expect

@@ -33,16 +33,13 @@ export interface PageRouteOptions {
 
 const FORM_BODY_LIMIT = 4 * 1024;
 
-function securityHeaders(reply: FastifyReply, options: { nonce?: string; formTargets?: string[] } = {}) {
-  const { nonce } = options;
+function securityHeaders(reply: FastifyReply, nonce?: string) {
   const script = nonce ? `'nonce-${nonce}'` : "'none'";
   const style = nonce ? `'nonce-${nonce}'` : "'unsafe-inline'";
-  // A form's answer may redirect to the provider's consent page: browsers check that redirect against form-action.
-  const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ');
   return reply
     .header(
       'content-security-policy',
-      `default-src 'none'; script-src ${script}; style-src ${style}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`,
+      `default-src 'none'; script-src ${script}; style-src ${style}; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     )
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
@@ -55,6 +52,19 @@ function messagePage(reply: FastifyReply, status: number, title: string, text: s
     .type('text/html; charset=utf-8')
     .send(
       `<!doctype html><meta charset="utf-8"><title>${escapeHtml(title)}</title><body style="font-family:system-ui;margin:3em"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p><p><a href="/">Back to the status page</a></p></body>`,
+    );
+}
+
+/**
+ * Sends the browser on to the consent page with a document rather than a redirect: browsers check a form's
+ * redirects against form-action, and a provider's sign-in may pass through origins nobody can list in advance.
+ */
+function consentHandoff(reply: FastifyReply, name: string, url: string): FastifyReply {
+  const href = escapeHtml(url);
+  return securityHeaders(reply)
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=${href}"><title>Reconnect ${escapeHtml(name)}</title><body style="font-family:system-ui;margin:3em"><h1>Reconnect ${escapeHtml(name)}</h1><p><a id="consent" href="${href}">Continue to the provider's consent page</a></p></body>`,
     );
 }
 
@@ -107,14 +117,15 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
       storeError,
       operator: session && { csrfToken: session.csrfToken, reconnecting: options.reconnects.underWay() },
     });
-    return securityHeaders(reply, { nonce, formTargets: consentOrigins(keeper, connections) })
-      .type('text/html; charset=utf-8')
-      .send(html);
+    return securityHeaders(reply, nonce).type('text/html; charset=utf-8').send(html);
   });
 
-  app.get('/favicon.svg', async (_request, reply) =>
-    reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(faviconSvg),
-  );
+  // Pages without a <link rel="icon"> (the hand-off, messages) make browsers ask for /favicon.ico.
+  for (const path of ['/favicon.svg', '/favicon.ico']) {
+    app.get(path, async (_request, reply) =>
+      reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(faviconSvg),
+    );
+  }
 
   app.get<{ Querystring: { ticket?: string } }>('/login', async (request, reply) => {
     const ticket = request.query.ticket;
@@ -156,7 +167,7 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
       const { name } = request.params as { name: string };
       try {
         const url = await options.reconnects.start(name);
-        return securityHeaders(reply).redirect(url, 303);
+        return consentHandoff(reply, name, url);
       } catch (error) {
         const status = isTokenkeeperError(error, 'not_found') ? 404 : isTokenkeeperError(error) ? 409 : 500;
         return messagePage(reply, status, 'Cannot reconnect', describeError(error));
@@ -172,18 +183,4 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
       return securityHeaders(reply).redirect('/', 303);
     }),
   );
-}
-
-/** Origins of the consent pages the listed connections' Reconnect buttons may redirect to. */
-function consentOrigins(keeper: Keeper, connections: ConnectionSummary[]): string[] {
-  const origins = new Set<string>();
-  for (const connection of connections) {
-    try {
-      const url = keeper.providers.get(connection.provider).authorizationUrl;
-      if (url) origins.add(new URL(url).origin);
-    } catch {
-      // A provider no longer configured has no consent page to go to; its Reconnect answers with the reason.
-    }
-  }
-  return [...origins];
 }
