@@ -8,7 +8,15 @@ import {
   type SimRotation,
   type StandardTokenBody,
 } from './grant-book.ts';
-import { bearerToken, parseBasicAuth, readForm, send, startHttpServer, type Reply } from './http.ts';
+import {
+  bearerToken,
+  consentingUser,
+  parseBasicAuth,
+  readForm,
+  send,
+  startHttpServer,
+  type Reply,
+} from './http.ts';
 import { createStats, recordRequest } from './stats.ts';
 import { randomChars, safeEqual } from './tokens.ts';
 import type {
@@ -205,7 +213,7 @@ export async function startOAuthSimulator(
     }
     if (profile.pkce === 'required' && challenge === undefined) return error('code_challenge required');
     const code = book.issueCode({
-      userId: defaultUserId,
+      userId: consentingUser(query, defaultUserId),
       scope: scopes.join(profile.scopeSeparator),
       redirectUri,
       clientKind: 'confidential',
