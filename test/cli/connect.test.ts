@@ -10,19 +10,7 @@ import {
   SIM_TOKEN_PATTERN,
   statusJson,
 } from './harness.ts';
-
-/** The consent URL the CLI prints on stderr ("Open this URL …:\n\n  <url>\n"). */
-const CONSENT_URL = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/oauth2\/authorize\?\S+)$/m;
-
-/** Plays the user approving on the consent page: returns where the provider redirects the browser. */
-async function approve(consentUrl: string): Promise<string> {
-  const consent = await fetch(consentUrl, { redirect: 'manual' });
-  await consent.body?.cancel();
-  expect(consent.status).toBe(302);
-  const location = consent.headers.get('location');
-  if (!location) throw new Error('the consent page did not redirect');
-  return location;
-}
+import { approve, CONSENT_URL } from './consent.ts';
 
 describe.concurrent('tokenkeeper connect', () => {
   it('receives the redirect on its loopback callback server and saves the connection', async ({
