@@ -106,3 +106,92 @@ describe.concurrent('connect: the browser is told the real outcome', () => {
     expect(await statusJson(h)).toEqual([]);
   });
 });
+
+describe.concurrent('connect: accounts', () => {
+  it('refuses to switch a name to another account without --force, changing nothing; --force switches it', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
+    await h.addConnection('fitbit');
+    const before = storedRow(h, 'fitbit');
+    expect(before).toMatchObject({ provider_user_id: DEFAULT_USER });
+
+    const refused = await connectAs(h, [], 'USER02');
+    expect(refused.result.code).toBe(2);
+    const message =
+      'tokenkeeper: error: "fitbit" is connected to fitbit account USER01, but the consent was given for account USER02: nothing was changed; sign in as USER01, or connect the other account under another --name (or pass --force to switch "fitbit" to it)';
+    expect(humanLines(refused.result.stderr).filter((line) => line.includes('error'))).toEqual([message]);
+    expect(refused.page.status).toBe(400);
+    expect(pageText(refused.page.html)).toContain(message);
+    expect(storedRow(h, 'fitbit')).toEqual(before);
+    // The stored refresh token is still USER01's live one: it refreshes.
+    expectSuccess(await h.cli(['refresh', 'fitbit', '--force']));
+    const [kept] = await statusJson(h);
+    expect(kept).toMatchObject({ name: 'fitbit', account: DEFAULT_USER, status: 'active' });
+
+    const forced = await connectAs(h, ['--force'], 'USER02');
+    expectSuccess(forced.result);
+    expect(forced.result.stdout).toBe('fitbit: connected to Fitbit Web API (account USER02)\n');
+    expect(pageText(forced.page.html)).toContain('Connected');
+    const [switched] = await statusJson(h);
+    expect(switched).toMatchObject({ name: 'fitbit', account: 'USER02', status: 'active' });
+  });
+
+  it('warns when a second name connects an account that already has a connection', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
+    await h.addConnection('fitbit');
+    const second = await connectAs(h, ['--name', 'fitbit-2']);
+    expectSuccess(second.result);
+    expect(humanLines(second.result.stderr).filter((line) => line.includes('warning'))).toEqual([
+      'tokenkeeper: warning: "fitbit-2" and "fitbit" are the same fitbit account USER01: the provider may revoke the older grant, so "fitbit" may stop refreshing (needs_reauth); keep one connection per account (tokenkeeper remove <name>)',
+    ]);
+    // Another account under another name is no cause for a warning.
+    const other = await connectAs(h, ['--name', 'other'], 'USER03');
+    expectSuccess(other.result);
+    expect(other.result.stderr).not.toContain('warning');
+    expect((await statusJson(h)).map((c) => [c.name, c.account])).toEqual([
+      ['fitbit', DEFAULT_USER],
+      ['fitbit-2', DEFAULT_USER],
+      ['other', 'USER03'],
+    ]);
+  });
+});
+
+describe.concurrent('connect: settings from the config', () => {
+  it('connect.port 0 takes any free port and prints the redirect URI it used', async ({ onTestFinished }) => {
+    const h = await createHarness(onTestFinished, { config: { connect: { port: 0 } } });
+    const cli = h.start(['connect', 'fitbit', '--no-browser', '--timeout', '15']);
+    const [, consentUrl] = await cli.waitFor(CONSENT_URL);
+    const redirectUri = new URL(consentUrl as string).searchParams.get('redirect_uri') as string;
+    const port = Number(new URL(redirectUri).port);
+    expect(port).toBeGreaterThan(0);
+    expect(cli.stderr()).toContain(`Port 0 picked the free port ${port}.`);
+    expect(cli.stderr()).toContain(`(redirect URI ${redirectUri})`);
+    const callback = await fetch(await approve(consentUrl as string));
+    expect(pageText(await callback.text())).toContain('Connected');
+    expect(expectSuccess(await cli.done).stdout).toBe(
+      `fitbit: connected to Fitbit Web API (account ${DEFAULT_USER})\n`,
+    );
+
+    const pasted = await h.cli(['connect', 'fitbit', '--paste']);
+    expect(pasted.code).toBe(2);
+    expect(humanLines(pasted.stderr)).toEqual([
+      'tokenkeeper: error: pasting needs a redirect URI with a fixed port (the one registered with the app), not port 0: pass --port or --redirect-uri',
+    ]);
+  });
+
+  it('connect.timeoutSeconds is the default wait; --timeout overrides it', async ({ onTestFinished }) => {
+    const h = await createHarness(onTestFinished, { config: { connect: { timeoutSeconds: 1 } } });
+    const port = String(await freePort());
+    const late = await h.cli(['connect', 'fitbit', '--no-browser', '--port', port]);
+    expect(late.code).toBe(4);
+    expect(late.stderr).toContain('Waiting up to 1 s for the consent');
+    expect(humanLines(late.stderr)).toContain('tokenkeeper: error: no authorization arrived within 1 s');
+
+    const flagged = h.start(['connect', 'fitbit', '--no-browser', '--port', port, '--timeout', '30']);
+    await flagged.waitFor(/Waiting up to 30 s for the consent/);
+    await flagged.stop();
+  });
+});

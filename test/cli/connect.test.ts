@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
@@ -118,8 +120,11 @@ describe.concurrent('tokenkeeper connect', () => {
 
   it('rejects an out-of-range --port', async ({ onTestFinished }) => {
     const h = await createHarness(onTestFinished);
-    const result = await h.cli(['connect', 'fitbit', '--no-browser', '--port', '0']);
+    const result = await h.cli(['connect', 'fitbit', '--no-browser', '--port', '65536']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--port must be a port number, got "0"/);
+    expect(humanLines(result.stderr)).toEqual([
+      'tokenkeeper: error: --port must be a port number from 0 (any free port) to 65535, got "65536"',
+    ]);
+    expect(existsSync(join(h.home, 'tokenkeeper.db'))).toBe(false); // refused before anything was opened
   });
 });
