@@ -15,7 +15,7 @@ import {
 
 /** The connection's row as stored (every column, ciphertexts included): equal rows mean nothing was written. */
 function storedRow(h: Harness, name: string): Record<string, unknown> | undefined {
-  const db = new DatabaseSync(join(h.home, 'tokenkeeper.db'), { readOnly: true });
+  const db = new DatabaseSync(join(h.home, 'tokenkeeper.db'), { readOnly: true, timeout: 5_000 });
   try {
     return db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as
       Record<string, unknown> | undefined;
@@ -193,5 +193,16 @@ describe.concurrent('connect: settings from the config', () => {
     const flagged = h.start(['connect', 'fitbit', '--no-browser', '--port', port, '--timeout', '30']);
     await flagged.waitFor(/Waiting up to 30 s for the consent/);
     await flagged.stop();
+  });
+
+  it('--help names --force and what --port and --timeout default to', async ({ onTestFinished }) => {
+    const h = await createHarness(onTestFinished);
+    const flat = (text: string) => text.replace(/\s+/g, ' ');
+    const connect = expectSuccess(await h.cli(['connect', '--help']));
+    expect(flat(connect.stdout)).toMatch(/--force when the name is already connected to another account/);
+    expect(flat(connect.stdout)).toContain(
+      '--port <port> port of the local callback server on 127.0.0.1, 0 for any',
+    );
+    expect(flat(connect.stdout)).toMatch(/--timeout <seconds> how long to wait for the consent \(default:/);
   });
 });
