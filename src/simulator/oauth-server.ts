@@ -94,6 +94,8 @@ export interface OAuthSimulatorOptions extends SimulatorBaseOptions {
   accessTokenLifetimeSeconds?: number;
   /** Withings: how long a rotated refresh token keeps working (default 8 h). */
   oldTokenGraceMs?: number;
+  /** Token responses name the account (`user_id`, as Fitbit's do), so a client can tell accounts apart. */
+  reportUserId?: boolean;
 }
 
 export interface SimulatedOAuthStats extends ProviderStats {
@@ -281,8 +283,9 @@ export async function startOAuthSimulator(
     if (grantType === 'authorization_code') stats.codeExchanges++;
     if (grantType === 'refresh_token') stats.refreshSuccesses++;
     if (grantType === 'client_credentials') stats.clientCredentialsGrants++;
-    const body: Partial<StandardTokenBody> = { ...result.body };
+    const body: Partial<StandardTokenBody> & { user_id?: string } = { ...result.body };
     for (const field of omitted) delete body[field as keyof StandardTokenBody];
+    if (options.reportUserId && result.userId) body.user_id = result.userId;
     const context: SuccessContext = {
       grantType: grantType ?? '',
       userId: result.userId,
