@@ -217,7 +217,7 @@ export class Keeper {
       // Nothing is written: the connection keeps serving the account it had, with its own refresh token.
       throw new TokenkeeperError(
         'account_mismatch',
-        `"${input.name}" is connected to ${existing.provider} account ${account.from}, but the consent was given for account ${account.to}: nothing was changed; sign in as ${account.from}, or connect the other account under another --name (or pass --force to switch "${input.name}" to it)`,
+        `"${input.name}" is connected to ${existing.provider} account ${account.from}, but the consent was given for account ${account.to}: nothing was changed; sign in as ${account.from}, or connect the other account under another name (\`tokenkeeper connect --force\` switches "${input.name}" to it)`,
       );
     }
     const oldStillValid =

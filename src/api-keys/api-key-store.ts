@@ -128,6 +128,13 @@ export class ApiKeyStore {
     return this.db.prepare('SELECT 1 FROM api_keys WHERE id = ?').get(id) !== undefined;
   }
 
+  /** The id of the stored key that `key` is (its secret checked, revoked or not), or undefined. */
+  idOfKey(key: string): string | undefined {
+    const parsed = parseApiKey(key);
+    const row = parsed ? (this.byId.get(parsed.id) as Row | undefined) : undefined;
+    return row && sameHash(hashSecret(parsed?.secret ?? ''), row.hash) ? row.id : undefined;
+  }
+
   /** The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). */
   verify(presented: string): ApiKeyRecord | undefined {
     const parsed = parseApiKey(presented);

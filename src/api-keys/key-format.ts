@@ -17,6 +17,11 @@ export function generateApiKey(): NewKeyMaterial {
   return { id, key: `tkk_${id}_${secret}`, hash: hashSecret(secret) };
 }
 
+/** Anything shaped like a key, whole or cut short: such text holds secret material and is never echoed. */
+export function looksLikeApiKey(text: string): boolean {
+  return /^\s*tkk_/i.test(text);
+}
+
 export function parseApiKey(key: string): { id: string; secret: string } | undefined {
   const match = KEY_PATTERN.exec(key.trim());
   return match ? { id: match[1] as string, secret: match[2] as string } : undefined;

@@ -1,4 +1,4 @@
-import { TokenkeeperError } from '../core/errors.ts';
+import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { ConnectionSummary, Keeper } from '../keeper.ts';
 import { buildAuthorizationRequest, parseAuthorizationResponse } from './authorize.ts';
 import { startCallbackServer } from './callback-server.ts';
@@ -11,11 +11,14 @@ export interface ConnectOptions {
   clientId: string;
   clientSecret?: string;
   scopes: string[];
-  /** Must match a redirect URI registered with the provider's app. */
+  /** Must match a redirect URI registered with the provider's app. Port 0 (loopback only): any free port. */
   redirectUri: string;
   timeoutMs: number;
-  /** Shows the authorization URL to the user (print, open a browser, or — in the demo — follow it). */
-  presentAuthorizationUrl: (url: string) => Promise<void>;
+  /**
+   * Shows the authorization URL to the user (print, open a browser, or — in the demo — follow it), with the
+   * redirect URI really used (port 0 replaced by the port the callback server got).
+   */
+  presentAuthorizationUrl: (url: string, request: { redirectUri: string }) => Promise<void>;
   /** When set, no callback server is started: the user pastes the URL the browser was redirected to. */
   readPastedRedirect?: () => Promise<string>;
   signal?: AbortSignal;
@@ -23,10 +26,13 @@ export interface ConnectOptions {
   allowAccountChange?: boolean;
 }
 
+type AuthorizationRequest = ReturnType<typeof buildAuthorizationRequest>;
+
 /**
  * Authorization code + PKCE + state: show the consent URL, receive the redirect on a one-shot loopback server
  * (or as a pasted URL on headless machines), exchange the code, and save the connection. Connecting an existing
- * name re-authorises it in place.
+ * name re-authorises it in place. The browser that delivered the redirect is answered only once the tokens are
+ * saved (or with the error the caller sees).
  */
 export async function connectAccount(keeper: Keeper, options: ConnectOptions): Promise<ConnectionSummary> {
   const provider = keeper.providers.get(options.provider);
@@ -34,12 +40,43 @@ export async function connectAccount(keeper: Keeper, options: ConnectOptions): P
   const authorize = (redirectUri: string) =>
     buildAuthorizationRequest({ provider, clientId: options.clientId, redirectUri, scopes: options.scopes });
 
-  let request: ReturnType<typeof authorize>;
-  let redirected: URL;
+  const save = async (redirected: URL, request: AuthorizationRequest) => {
+    const code = parseAuthorizationResponse(redirected, request.state);
+    const tokens = await exchangeCode({
+      provider,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      code,
+      codeVerifier: request.codeVerifier,
+      redirectUri: request.redirectUri,
+      timeoutMs: keeper.settings.http.timeoutMs,
+      maxBodyBytes: keeper.settings.http.maxBodyBytes,
+      expiry: keeper.settings.expiry,
+      now: keeper.now(),
+    });
+    return keeper.reconnect(
+      {
+        name: options.name,
+        provider: provider.id,
+        clientId: options.clientId,
+        clientSecret: options.clientSecret,
+        tokens,
+      },
+      { allowAccountChange: options.allowAccountChange },
+    );
+  };
+
   if (options.readPastedRedirect) {
-    request = authorize(options.redirectUri);
-    await options.presentAuthorizationUrl(request.url);
+    if (redirect.port === '0') {
+      throw new TokenkeeperError(
+        'usage',
+        'pasting needs a redirect URI with a fixed port (the one registered with the app), not port 0: pass --port or --redirect-uri',
+      );
+    }
+    const request = authorize(options.redirectUri);
+    await options.presentAuthorizationUrl(request.url, { redirectUri: request.redirectUri });
     const pasted = (await options.readPastedRedirect()).trim();
+    let redirected: URL;
     try {
       redirected = new URL(pasted);
     } catch {
@@ -48,46 +85,41 @@ export async function connectAccount(keeper: Keeper, options: ConnectOptions): P
         'the pasted text is not a URL: paste the full address the browser was sent to',
       );
     }
-  } else {
-    if (redirect.protocol !== 'http:' || !isLoopbackHost(redirect.hostname)) {
-      throw new TokenkeeperError(
-        'usage',
-        `redirect URI ${redirect.origin} is not a loopback http address, so no local callback server can receive it: use --paste`,
-      );
-    }
-    const server = await startCallbackServer({ port: Number(redirect.port || 80), path: redirect.pathname });
-    try {
-      // Port 0 asks for any free port; the redirect URI then names the one the server got.
-      if (redirect.port === '0') redirect.port = String(server.port);
-      request = authorize(redirect.toString());
-      const waiting = server.waitForRedirect(options.timeoutMs, options.signal);
-      await options.presentAuthorizationUrl(request.url);
-      redirected = await waiting;
-    } finally {
-      await server.close();
-    }
+    return save(redirected, request);
   }
-  const code = parseAuthorizationResponse(redirected, request.state);
-  const tokens = await exchangeCode({
-    provider,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    code,
-    codeVerifier: request.codeVerifier,
-    redirectUri: request.redirectUri,
-    timeoutMs: keeper.settings.http.timeoutMs,
-    maxBodyBytes: keeper.settings.http.maxBodyBytes,
-    expiry: keeper.settings.expiry,
-    now: keeper.now(),
-  });
-  return keeper.reconnect(
-    {
-      name: options.name,
-      provider: provider.id,
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      tokens,
-    },
-    { allowAccountChange: options.allowAccountChange },
-  );
+
+  if (redirect.protocol !== 'http:' || !isLoopbackHost(redirect.hostname)) {
+    throw new TokenkeeperError(
+      'usage',
+      `redirect URI ${redirect.origin} is not a loopback http address, so no local callback server can receive it: use --paste`,
+    );
+  }
+  const server = await startCallbackServer({ port: Number(redirect.port || 80), path: redirect.pathname });
+  try {
+    // Port 0 asks for any free port; the redirect URI then names the one the server got.
+    if (redirect.port === '0') redirect.port = String(server.port);
+    const request = authorize(redirect.toString());
+    const waiting = server.waitForRedirect(options.timeoutMs, options.signal);
+    // The presenter may itself be the browser (demo, tests) and wait for the callback page, which is answered
+    // only after the save: so the redirect is awaited alongside it, not after it.
+    const presented = Promise.resolve().then(() =>
+      options.presentAuthorizationUrl(request.url, { redirectUri: request.redirectUri }),
+    );
+    waiting.catch(() => undefined);
+    presented.catch(() => undefined);
+    const redirected = await Promise.race([waiting, presented.then(() => waiting)]);
+    try {
+      const summary = await save(redirected, request);
+      server.answer({
+        ok: true,
+        text: `tokenkeeper saved the connection "${summary.name}" to ${provider.displayName}${summary.account ? ` (account ${summary.account})` : ''}.`,
+      });
+      return summary;
+    } catch (error) {
+      server.answer({ ok: false, error: describeError(error) });
+      throw error;
+    }
+  } finally {
+    await server.close();
+  }
 }

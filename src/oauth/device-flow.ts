@@ -172,6 +172,8 @@ export interface DeviceConnectOptions {
   /** Shows the user code and where to enter it. */
   presentUserCode: (device: DeviceAuthorization) => Promise<void> | void;
   signal?: AbortSignal;
+  /** Let a reconnect switch the connection to another provider account (default: refused, nothing changed). */
+  allowAccountChange?: boolean;
 }
 
 /** The whole device authorization grant: get a code, show it, poll until approved, save the connection. */
@@ -191,11 +193,14 @@ export async function connectWithDevice(
   const device = await requestDeviceAuthorization({ ...endpoint, scopes: options.scopes });
   await options.presentUserCode(device);
   const response = await pollDeviceToken({ ...endpoint, device });
-  return keeper.reconnect({
-    name: options.name,
-    provider: provider.id,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    tokens: tokenSetFromResponse(response, keeper.now(), keeper.settings.expiry),
-  });
+  return keeper.reconnect(
+    {
+      name: options.name,
+      provider: provider.id,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      tokens: tokenSetFromResponse(response, keeper.now(), keeper.settings.expiry),
+    },
+    { allowAccountChange: options.allowAccountChange },
+  );
 }

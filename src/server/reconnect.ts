@@ -3,8 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ConnectionStatus } from '../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../keeper.ts';
 import { connectAccount } from '../oauth/connect-flow.ts';
-
-const DEFAULT_CALLBACK_PORT = 8976;
+import { loopbackRedirectUri, resolveConnectSettings } from '../config/connect-settings.ts';
 
 interface Flow {
   name: string;
@@ -40,10 +39,10 @@ export class ReconnectFlows {
     await this.cancel();
     const provider = this.keeper.providers.get(connection.provider);
     const configured = this.keeper.providers.clientSettings(provider.id);
-    const port = this.keeper.loaded.config.connect?.port ?? DEFAULT_CALLBACK_PORT;
-    const redirectUri = configured.redirectUri ?? `http://127.0.0.1:${port}/callback`;
+    const settings = resolveConnectSettings(this.keeper.loaded.config);
+    const redirectUri = configured.redirectUri ?? loopbackRedirectUri(settings.port);
     const granted = connection.tokens.scope?.split(/[\s,]+/).filter(Boolean) ?? [];
-    const timeoutMs = (this.keeper.loaded.config.connect?.timeoutSeconds ?? 300) * 1000;
+    const timeoutMs = settings.timeoutSeconds * 1000;
 
     const abort = new AbortController();
     let presented: (url: string) => void = () => undefined;

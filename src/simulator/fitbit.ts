@@ -3,7 +3,7 @@ import { admitTokenRequest, answerTokenRequest, FaultQueue } from './faults.ts';
 import { fitbitError, fitbitErrorBody, fitbitFaultBody } from './fitbit-errors.ts';
 import { FitbitGrants } from './fitbit-grants.ts';
 import type { GrantResult } from './fitbit-grants.ts';
-import { bearerToken, parseBasicAuth, readForm, send, startHttpServer } from './http.ts';
+import { bearerToken, consentingUser, parseBasicAuth, readForm, send, startHttpServer } from './http.ts';
 import type { Reply } from './http.ts';
 import { HourlyRateLimiter } from './rate-limit.ts';
 import type { RateLimitState } from './rate-limit.ts';
@@ -115,7 +115,7 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
       return fitbitError(400, 'invalid_request', 'code_challenge_method must be S256.');
     }
     const code = grants.issueCode({
-      userId: consentUserId,
+      userId: consentingUser(query, consentUserId),
       scope: [...new Set(scopes)].join(' '),
       redirectUri,
       codeChallenge,

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { admitTokenRequest, answerTokenRequest, FaultQueue } from './faults.ts';
 import { GoogleGrants } from './google-grants.ts';
 import type { GoogleGrantResult } from './google-grants.ts';
-import { bearerToken, parseBasicAuth, readForm, send, startHttpServer } from './http.ts';
+import { bearerToken, consentingUser, parseBasicAuth, readForm, send, startHttpServer } from './http.ts';
 import type { Reply } from './http.ts';
 import { createStats, recordRequest } from './stats.ts';
 import { randomChars, safeEqual } from './tokens.ts';
@@ -76,7 +76,7 @@ export async function startSimulatedGoogle(options: GoogleSimulatorOptions = {})
       return oauthError(400, 'invalid_request', 'Invalid code_challenge_method.');
     }
     const code = grants.issueCode({
-      userId: defaultUserId,
+      userId: consentingUser(query, defaultUserId),
       scope: scope.split(/\s+/).join(' '),
       redirectUri,
       challengeMethod,

@@ -160,3 +160,11 @@ function formDecode(value: string): string {
 export function bearerToken(header: string | undefined): string | undefined {
   return /^bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
 }
+
+/**
+ * Who signs in on a simulated consent page: the `login_hint` of the authorization request (OpenID Connect's
+ * parameter for the account to use), else the simulator's default user. Lets a test consent as another account.
+ */
+export function consentingUser(query: URLSearchParams, defaultUserId: string): string {
+  return query.get('login_hint') || defaultUserId;
+}

@@ -8,7 +8,15 @@ import {
   type SimRotation,
   type StandardTokenBody,
 } from './grant-book.ts';
-import { bearerToken, parseBasicAuth, readForm, send, startHttpServer, type Reply } from './http.ts';
+import {
+  bearerToken,
+  consentingUser,
+  parseBasicAuth,
+  readForm,
+  send,
+  startHttpServer,
+  type Reply,
+} from './http.ts';
 import { createStats, recordRequest } from './stats.ts';
 import { randomChars, safeEqual } from './tokens.ts';
 import type {
@@ -86,6 +94,8 @@ export interface OAuthSimulatorOptions extends SimulatorBaseOptions {
   accessTokenLifetimeSeconds?: number;
   /** Withings: how long a rotated refresh token keeps working (default 8 h). */
   oldTokenGraceMs?: number;
+  /** Token responses name the account (`user_id`, as Fitbit's do), so a client can tell accounts apart. */
+  reportUserId?: boolean;
 }
 
 export interface SimulatedOAuthStats extends ProviderStats {
@@ -205,7 +215,7 @@ export async function startOAuthSimulator(
     }
     if (profile.pkce === 'required' && challenge === undefined) return error('code_challenge required');
     const code = book.issueCode({
-      userId: defaultUserId,
+      userId: consentingUser(query, defaultUserId),
       scope: scopes.join(profile.scopeSeparator),
       redirectUri,
       clientKind: 'confidential',
@@ -273,8 +283,9 @@ export async function startOAuthSimulator(
     if (grantType === 'authorization_code') stats.codeExchanges++;
     if (grantType === 'refresh_token') stats.refreshSuccesses++;
     if (grantType === 'client_credentials') stats.clientCredentialsGrants++;
-    const body: Partial<StandardTokenBody> = { ...result.body };
+    const body: Partial<StandardTokenBody> & { user_id?: string } = { ...result.body };
     for (const field of omitted) delete body[field as keyof StandardTokenBody];
+    if (options.reportUserId && result.userId) body.user_id = result.userId;
     const context: SuccessContext = {
       grantType: grantType ?? '',
       userId: result.userId,

@@ -105,6 +105,6 @@ export interface SimulatorBaseOptions {
   latencyMs?: number | (() => number);
   /** Clock (epoch ms) for expiry, grace windows and rate limits; lets tests move time without sleeping. */
   now?: () => number;
-  /** The user who "consents" on the authorize page. Random if absent. */
+  /** The user who "consents" on the authorize page (unless the request has a login_hint). Random if absent. */
   userId?: string;
 }

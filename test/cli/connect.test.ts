@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,19 +12,7 @@ import {
   SIM_TOKEN_PATTERN,
   statusJson,
 } from './harness.ts';
-
-/** The consent URL the CLI prints on stderr ("Open this URL …:\n\n  <url>\n"). */
-const CONSENT_URL = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/oauth2\/authorize\?\S+)$/m;
-
-/** Plays the user approving on the consent page: returns where the provider redirects the browser. */
-async function approve(consentUrl: string): Promise<string> {
-  const consent = await fetch(consentUrl, { redirect: 'manual' });
-  await consent.body?.cancel();
-  expect(consent.status).toBe(302);
-  const location = consent.headers.get('location');
-  if (!location) throw new Error('the consent page did not redirect');
-  return location;
-}
+import { approve, CONSENT_URL } from './consent.ts';
 
 describe.concurrent('tokenkeeper connect', () => {
   it('receives the redirect on its loopback callback server and saves the connection', async ({
@@ -130,8 +120,11 @@ describe.concurrent('tokenkeeper connect', () => {
 
   it('rejects an out-of-range --port', async ({ onTestFinished }) => {
     const h = await createHarness(onTestFinished);
-    const result = await h.cli(['connect', 'fitbit', '--no-browser', '--port', '0']);
+    const result = await h.cli(['connect', 'fitbit', '--no-browser', '--port', '65536']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--port must be a port number, got "0"/);
+    expect(humanLines(result.stderr)).toEqual([
+      'tokenkeeper: error: --port must be a port number from 0 (any free port) to 65535, got "65536"',
+    ]);
+    expect(existsSync(join(h.home, 'tokenkeeper.db'))).toBe(false); // refused before anything was opened
   });
 });

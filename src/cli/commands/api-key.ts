@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
-import { ApiKeyStore, apiKeyStorePath, type ApiKeyRecord } from '../../api-keys/api-key-store.ts';
-import { TokenkeeperError } from '../../core/errors.ts';
-import { configOf } from '../context.ts';
+import {
+  ALL_CONNECTIONS,
+  ApiKeyStore,
+  apiKeyStorePath,
+  type ApiKeyRecord,
+} from '../../api-keys/api-key-store.ts';
+import { looksLikeApiKey, parseApiKey } from '../../api-keys/key-format.ts';
+import { describeError, TokenkeeperError } from '../../core/errors.ts';
+import { configOf, withKeeper } from '../context.ts';
 import { formatAgo, printJson, table } from '../output.ts';
+import { readAllStdin } from '../stdin.ts';
 
 const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
 
@@ -37,15 +44,19 @@ export function registerApiKey(program: Command): void {
     .requiredOption('--scope <names...>', 'connection names the key may use ("*" for all)')
     .option('--label <text>', 'what the key is for (shown by `api-key list`)')
     .option('--json', 'print JSON')
-    .action((options: { scope: string[]; label?: string; json?: boolean }, command: Command) => {
+    .action(async (options: { scope: string[]; label?: string; json?: boolean }, command: Command) => {
       const created = withApiKeys(command, (store) =>
         store.create({ scopes: options.scope, label: options.label }),
       );
-      if (options.json) return printJson({ ...recordJson(created), key: created.key });
-      process.stdout.write(`${created.key}\n`);
-      process.stderr.write(
-        `API key ${created.id} created for ${created.scopes.join(', ')}. Store it now: it cannot be shown again.\n`,
-      );
+      // The key is printed before anything else can fail: it exists now and is shown only this once.
+      if (options.json) printJson({ ...recordJson(created), key: created.key });
+      else {
+        process.stdout.write(`${created.key}\n`);
+        process.stderr.write(
+          `API key ${created.id} created for ${created.scopes.join(', ')}. Store it now: it cannot be shown again.\n`,
+        );
+      }
+      await warnOfUnknownScopes(command, created);
     });
 
   apiKey
@@ -76,15 +87,56 @@ export function registerApiKey(program: Command): void {
   apiKey
     .command('revoke')
     .description('revoke an API key at once (the daemon checks keys on every request)')
-    .argument('<id>', 'key id, as shown by `api-key list`')
-    .action((id: string, _options: object, command: Command) => {
-      const found = withApiKeys(command, (store) => store.revoke(id));
-      if (!found) {
-        throw new TokenkeeperError(
-          'not_found',
-          `no API key with id "${id}": see \`tokenkeeper api-key list\``,
-        );
-      }
-      process.stdout.write(`API key ${id} revoked\n`);
+    .argument('<id|key>', 'key id as shown by `api-key list`, the whole key, or - to read the key from stdin')
+    .action(async (given: string, _options: object, command: Command) => {
+      const idOrKey = given === '-' ? await readAllStdin('API key') : given.trim();
+      const revoked = withApiKeys(command, (store) => {
+        const id = looksLikeApiKey(idOrKey) ? store.idOfKey(idOrKey) : idOrKey;
+        return id !== undefined && store.revoke(id) ? id : undefined;
+      });
+      if (!revoked) throw noSuchKey(idOrKey);
+      process.stdout.write(`API key ${revoked} revoked\n`);
     });
+}
+
+/** What `revoke` says when nothing matched: it names an id, never any part of a key's secret. */
+function noSuchKey(idOrKey: string): TokenkeeperError {
+  const seeList = 'see `tokenkeeper api-key list`';
+  if (!looksLikeApiKey(idOrKey)) {
+    const shown = /^[\w-]{1,32}$/.test(idOrKey) ? `id "${idOrKey}"` : 'that id';
+    return new TokenkeeperError('not_found', `no API key with ${shown}: ${seeList}`);
+  }
+  const parsed = parseApiKey(idOrKey);
+  return new TokenkeeperError(
+    'not_found',
+    parsed
+      ? `no API key matches the key given (tkk_${parsed.id}_…): unknown id or wrong secret; ${seeList}`
+      : `the text given is not a whole API key (tkk_<id>_<secret>): pass the whole key, or its id (${seeList})`,
+  );
+}
+
+/**
+ * A scope names connections that may be added later, so an unknown name does not stop the key; but it is
+ * most often a typo, so say so. Best effort: the API key store does not depend on the connection store.
+ */
+async function warnOfUnknownScopes(command: Command, created: ApiKeyRecord): Promise<void> {
+  const names = created.scopes.filter((scope) => scope !== ALL_CONNECTIONS);
+  if (names.length === 0) return;
+  let unknown: string[];
+  try {
+    const existing = await withKeeper(command, async (keeper) =>
+      (await keeper.status()).map((connection) => connection.name),
+    );
+    unknown = names.filter((name) => !existing.includes(name));
+  } catch (error) {
+    process.stderr.write(
+      `tokenkeeper: warning: could not check the scope against the connections (${describeError(error)})\n`,
+    );
+    return;
+  }
+  if (unknown.length === 0) return;
+  const listed = unknown.map((name) => `"${name}"`).join(', ');
+  process.stderr.write(
+    `tokenkeeper: warning: no connection named ${listed} exists: the key was created anyway and will work for ${unknown.length > 1 ? 'them' : 'it'} once added (check the spelling with \`tokenkeeper status\`, or revoke the key with \`tokenkeeper api-key revoke ${created.id}\`)\n`,
+  );
 }

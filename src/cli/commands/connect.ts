@@ -2,7 +2,14 @@ import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { platform } from 'node:os';
 import { TokenkeeperError } from '../../core/errors.ts';
+import {
+  DEFAULT_CALLBACK_PORT,
+  DEFAULT_CONNECT_TIMEOUT_SECONDS,
+  loopbackRedirectUri,
+  resolveConnectSettings,
+} from '../../config/connect-settings.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper.ts';
 import { connectAccount } from '../../oauth/connect-flow.ts';
 import { connectWithDevice, type DeviceAuthorization } from '../../oauth/device-flow.ts';
 import { withKeeper } from '../context.ts';
@@ -21,11 +28,10 @@ interface ConnectCliOptions {
   browser: boolean;
   paste?: boolean;
   device?: boolean;
-  timeout: string;
+  timeout?: string;
+  force?: boolean;
   json?: boolean;
 }
-
-const DEFAULT_PORT = 8976;
 
 export function registerConnect(program: Command): void {
   program
@@ -44,7 +50,10 @@ export function registerConnect(program: Command): void {
       '--client-secret <ref>',
       'client secret as env:NAME, file:PATH or - (default: providers.<id>.clientSecret)',
     )
-    .option('--port <port>', `port of the local callback server on 127.0.0.1 (default ${DEFAULT_PORT})`)
+    .option(
+      '--port <port>',
+      `port of the local callback server on 127.0.0.1, 0 for any free one (default: connect.port or ${DEFAULT_CALLBACK_PORT})`,
+    )
     .option(
       '--redirect-uri <uri>',
       'redirect URI registered with the app (default http://127.0.0.1:<port>/callback)',
@@ -55,19 +64,22 @@ export function registerConnect(program: Command): void {
       '--device',
       'device authorization grant (RFC 8628): print a code to enter on another device; no redirect URI needed',
     )
-    .option('--timeout <seconds>', 'how long to wait for the consent', '300')
+    .option(
+      '--timeout <seconds>',
+      `how long to wait for the consent (default: connect.timeoutSeconds or ${DEFAULT_CONNECT_TIMEOUT_SECONDS})`,
+    )
+    .option(
+      '--force',
+      'when the name is already connected to another account of the provider, switch it to the new account',
+    )
     .option('--json', 'print JSON')
     .action(async (providerId: string, options: ConnectCliOptions, command: Command) => {
-      const timeoutSeconds = Number(options.timeout);
-      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-        throw new TokenkeeperError(
-          'usage',
-          `--timeout must be a positive number of seconds, got "${options.timeout}"`,
-        );
-      }
+      // Flags are checked before anything is opened: bad input changes nothing.
+      const flags = { port: portFlag(options.port), timeoutSeconds: timeoutFlag(options.timeout) };
       await withKeeper(
         command,
         async (keeper) => {
+          const { port, timeoutSeconds } = resolveConnectSettings(keeper.loaded.config, flags);
           const provider = keeper.providers.get(providerId);
           const configured = keeper.providers.clientSettings(providerId);
           const clientId = options.clientId ?? configured.clientId;
@@ -91,22 +103,11 @@ export function registerConnect(program: Command): void {
               scopes: options.scope ?? provider.defaultScopes,
               presentUserCode: presentDeviceCode,
               signal: AbortSignal.timeout(timeoutSeconds * 1000),
+              allowAccountChange: options.force,
             });
-            if (options.json) return printJson(summaryJson(summary));
-            process.stdout.write(
-              `${summary.name}: connected to ${provider.displayName}${summary.account ? ` (account ${summary.account})` : ''}\n`,
-            );
-            return;
+            return reportConnected(keeper, summary, provider.displayName, options.json);
           }
-          const port =
-            options.port === undefined
-              ? (keeper.loaded.config.connect?.port ?? DEFAULT_PORT)
-              : Number(options.port);
-          if (!Number.isInteger(port) || port < 1 || port > 65535) {
-            throw new TokenkeeperError('usage', `--port must be a port number, got "${options.port}"`);
-          }
-          const redirectUri =
-            options.redirectUri ?? configured.redirectUri ?? `http://127.0.0.1:${port}/callback`;
+          const redirectUri = options.redirectUri ?? configured.redirectUri ?? loopbackRedirectUri(port);
           const summary = await connectAccount(keeper, {
             provider: provider.id,
             name: options.name ?? provider.id,
@@ -115,9 +116,15 @@ export function registerConnect(program: Command): void {
             scopes: options.scope ?? provider.defaultScopes,
             redirectUri,
             timeoutMs: timeoutSeconds * 1000,
-            presentAuthorizationUrl: async (url) => {
+            allowAccountChange: options.force,
+            presentAuthorizationUrl: async (url, request) => {
+              if (request.redirectUri !== redirectUri) {
+                process.stderr.write(
+                  `Port 0 picked the free port ${new URL(request.redirectUri).port}. This works with providers that accept any loopback port (RFC 8252 §7.3); a provider that accepts only the redirect URI registered with the app will refuse it: use a fixed --port (or connect.port) that matches the registered URI.\n`,
+                );
+              }
               process.stderr.write(
-                `Open this URL to authorise tokenkeeper (redirect URI ${redirectUri}):\n\n  ${url}\n\n`,
+                `Open this URL to authorise tokenkeeper (redirect URI ${request.redirectUri}):\n\n  ${url}\n\n`,
               );
               if (options.browser && !options.paste) openBrowser(url);
               if (!options.paste)
@@ -127,14 +134,65 @@ export function registerConnect(program: Command): void {
               ? () => readLine('After approving, paste the full URL the browser was redirected to:\n')
               : undefined,
           });
-          if (options.json) return printJson(summaryJson(summary));
-          process.stdout.write(
-            `${summary.name}: connected to ${provider.displayName}${summary.account ? ` (account ${summary.account})` : ''}\n`,
-          );
+          return reportConnected(keeper, summary, provider.displayName, options.json);
         },
         'info',
       );
     });
+}
+
+function portFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TokenkeeperError(
+      'usage',
+      `--port must be a port number from 0 (any free port) to 65535, got "${value}"`,
+    );
+  }
+  return port;
+}
+
+function timeoutFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new TokenkeeperError('usage', `--timeout must be a positive number of seconds, got "${value}"`);
+  }
+  return seconds;
+}
+
+async function reportConnected(
+  keeper: Keeper,
+  summary: ConnectionSummary,
+  providerName: string,
+  json: boolean | undefined,
+): Promise<void> {
+  await warnOfSharedAccount(keeper, summary);
+  if (json) return printJson(summaryJson(summary));
+  process.stdout.write(
+    `${summary.name}: connected to ${providerName}${summary.account ? ` (account ${summary.account})` : ''}\n`,
+  );
+}
+
+/**
+ * Two names on one provider account are two grants of the same app: providers commonly keep only the newest
+ * (or a few), so the older connection may stop refreshing without warning.
+ */
+async function warnOfSharedAccount(keeper: Keeper, summary: ConnectionSummary): Promise<void> {
+  if (!summary.account) return;
+  const others = (await keeper.status())
+    .filter(
+      (other) =>
+        other.name !== summary.name &&
+        other.provider === summary.provider &&
+        other.account === summary.account,
+    )
+    .map((other) => `"${other.name}"`);
+  if (others.length === 0) return;
+  process.stderr.write(
+    `tokenkeeper: warning: "${summary.name}" and ${others.join(', ')} are the same ${summary.provider} account ${summary.account}: the provider may revoke the older grant, so ${others.join(', ')} may stop refreshing (needs_reauth); keep one connection per account (tokenkeeper remove <name>)\n`,
+  );
 }
 
 function presentDeviceCode(device: DeviceAuthorization): void {

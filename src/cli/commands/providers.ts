@@ -3,10 +3,9 @@ import { TokenkeeperError } from '../../core/errors.ts';
 import { builtInProviders } from '../../providers/catalog.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry.ts';
 import type { ProviderDefinition, RotationRule } from '../../providers/types.ts';
+import { loopbackRedirectUri, resolveConnectSettings } from '../../config/connect-settings.ts';
 import { configOf } from '../context.ts';
 import { printJson } from '../output.ts';
-
-const DEFAULT_PORT = 8976;
 
 const rotationText: Record<RotationRule, string> = {
   'single-use': 'single-use (each refresh returns a new one)',
@@ -26,7 +25,7 @@ export function registerProviders(program: Command): void {
     .action((id: string | undefined, options: { json?: boolean }, command: Command) => {
       const loaded = configOf(command);
       const registry = createProviderRegistry(loaded.config.providers);
-      const port = loaded.config.connect?.port ?? DEFAULT_PORT;
+      const { port } = resolveConnectSettings(loaded.config);
       const providers = id ? [findProvider(registry, id)] : registry.list();
       const views = providers.map((provider) => providerView(provider, registry, port));
       if (options.json) return printJson(id ? views[0] : views);
@@ -55,7 +54,10 @@ function providerView(provider: ProviderDefinition, registry: ProviderRegistry, 
     docsUrl: provider.docsUrl ?? null,
     grants: provider.grants ?? ['authorization_code'],
     appSettings: {
-      redirectUri: client.redirectUri ?? `http://127.0.0.1:${port}/callback`,
+      // Port 0 takes any free port per connect: the URI to register then names none.
+      redirectUri:
+        client.redirectUri ??
+        (port === 0 ? 'http://127.0.0.1/callback (any port)' : loopbackRedirectUri(port)),
       scopes: provider.defaultScopes,
       scopeSeparator: provider.scopeSeparator,
       clientIdConfigured: client.clientId !== undefined,
