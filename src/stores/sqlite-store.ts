@@ -1,10 +1,9 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { dirname } from 'node:path';
-import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
-import { ensurePrivateDir } from './files.ts';
+import type { CreatedPaths } from './owned-path.ts';
+import { openSqliteFile } from './sqlite-file.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
 import { connectionFromColumns } from './connection-row.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
@@ -59,6 +58,10 @@ export interface SqliteStoreOptions {
   /** How long a writer waits for another process's transaction (ms). */
   busyTimeoutMs?: number;
   now?: () => number;
+  /** The data dir: a store file directly inside it is opened only once the data dir is accepted as tokenkeeper's. */
+  dataDir?: string;
+  /** Receives the paths this open created, so a caller's failed open can remove them again. */
+  created?: CreatedPaths;
 }
 
 /**
@@ -84,24 +87,18 @@ export class SqliteStore implements ConnectionStore {
 
   static open(options: SqliteStoreOptions): SqliteStore {
     const { path } = options;
-    if (path !== ':memory:') {
-      ensurePrivateDir(dirname(path));
-      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
-      chmodSync(path, 0o600);
-    }
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
-      db.exec(schema);
-      addMissingColumns(db);
-    } catch (cause) {
-      throw new TokenkeeperError(
-        'store',
-        `cannot open store ${path}: ${(cause as Error).message} (is it a tokenkeeper SQLite file, and writable?)`,
-        { cause },
-      );
-    }
+    const db = openSqliteFile(path, {
+      role: 'store',
+      ownTable: 'meta',
+      dataDir: options.dataDir,
+      timeoutMs: options.busyTimeoutMs ?? 10_000,
+      created: options.created,
+      setup: (opened) => {
+        opened.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+        opened.exec(schema);
+        addMissingColumns(opened);
+      },
+    });
     const store = new SqliteStore(path, db, options.keyring, options.now ?? Date.now);
     try {
       store.checkSchemaAndKey();
