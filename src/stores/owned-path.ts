@@ -214,11 +214,14 @@ export function readRegularFile(
   }
 }
 
-/** Refuses paths on kernel file systems, by name and by where the nearest existing ancestor really is. */
+/**
+ * Refuses paths on kernel file systems, by name and by where the nearest existing ancestor really is (the entry
+ * itself is not resolved: a link there is refused as a link).
+ */
 function refuseKernelFileSystem(path: string, role: PathRole): void {
   const absolute = resolve(path);
   let real = absolute;
-  for (let ancestor = absolute; ; ancestor = dirname(ancestor)) {
+  for (let ancestor = dirname(absolute); ; ancestor = dirname(ancestor)) {
     try {
       real = join(realpathSync(ancestor), absolute.slice(ancestor.length));
       break;
