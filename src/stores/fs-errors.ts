@@ -92,5 +92,6 @@ function knownFailure(error: unknown): { reason: string; fix?: string } | undefi
 function firstLine(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   const message = error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
-  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+  const named = typeof code === 'string' && !code.startsWith('ERR_') && !message.includes(code);
+  return named ? `${code}: ${message}` : message;
 }

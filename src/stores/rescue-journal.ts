@@ -56,7 +56,7 @@ export class RescueJournal {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return { entries: [], unreadable: [] };
-      throw error;
+      throw fileSystemError(error, 'rescue journal', this.dir, 'read');
     }
     const prefix = name === undefined ? '' : `${encodeURIComponent(name)}~`;
     const entries: Array<RescueEntry & { path: string }> = [];
@@ -83,7 +83,9 @@ export class RescueJournal {
       unlinkSync(path);
       fsyncDir(this.dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw fileSystemError(error, 'rescue journal', path, 'remove an entry from');
+      }
     }
   }
 }
