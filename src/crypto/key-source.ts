@@ -1,4 +1,13 @@
-import { closeSync, constants, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  openSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TokenkeeperError } from '../core/errors.ts';
@@ -55,18 +64,24 @@ export function loadKeyring(options: KeySourceOptions): Keyring {
  * Docker mount secrets as links); what it points to must be a regular file.
  */
 function readNamedKeyFile(path: string): string {
-  try {
-    return readRegularFile(path, 'key file', { maxBytes: MAX_KEY_FILE_BYTES, followLink: true }).toString(
-      'utf8',
+  if (missing(path)) {
+    throw new TokenkeeperError(
+      'wrong_key',
+      `key file ${path} (TOKENKEEPER_KEY_FILE) does not exist: point TOKENKEEPER_KEY_FILE at the key that encrypted the store, or unset it to use <data dir>/key (created on first run)`,
     );
+  }
+  return readRegularFile(path, 'key file', { maxBytes: MAX_KEY_FILE_BYTES, followLink: true }).toString(
+    'utf8',
+  );
+}
+
+/** Nothing there (a dangling link included); other failures are left to the read, which names them. */
+function missing(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
   } catch (error) {
-    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-      throw new TokenkeeperError(
-        'wrong_key',
-        `key file ${path} (TOKENKEEPER_KEY_FILE) does not exist: point TOKENKEEPER_KEY_FILE at the key that encrypted the store, or unset it to use <data dir>/key (created on first run)`,
-      );
-    }
-    throw error;
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 
