@@ -147,18 +147,12 @@ export function checkOwnSubdirectory(dir: string, role: PathRole): void {
 export function ensureParentDirectory(path: string, role: PathRole, created?: CreatedPaths): void {
   const parent = dirname(path);
   refuseKernelFileSystem(parent, role);
-  try {
-    if (statSync(parent).isDirectory()) return;
-    throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileSystemError(error, role, path, 'use');
-  }
   createDirectories(parent, role, created);
 }
 
 /**
  * The regular file at `path` (lstat), or undefined when nothing is there. A link, a directory or a special
- * file is refused. Whether its content is tokenkeeper's is for the caller to check (see readFileHead).
+ * file is refused. Whether its content is tokenkeeper's is for the caller to check (e.g. a SQLite header).
  */
 export function existingRegularFile(path: string, role: PathRole): Stats | undefined {
   const entry = entryAt(path, role);
@@ -241,7 +235,10 @@ function refuseKernelFileSystem(path: string, role: PathRole): void {
   }
 }
 
-/** mkdir of each missing directory from the nearest existing ancestor down (never recursive mkdir, which spins on /proc). */
+/**
+ * mkdir of each missing directory (0700), from the nearest existing ancestor down: never a recursive mkdir, which
+ * retries forever where a parent exists but refuses children (/proc).
+ */
 function createDirectories(dir: string, role: PathRole, created?: CreatedPaths): void {
   const missing: string[] = [];
   for (let current = resolve(dir); ; current = dirname(current)) {
