@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
-  defaultDataDir,
   loadConfig,
+  resolveDataDir,
   resolveStoreSpec,
   validateConfig,
   type LoadedConfig,
@@ -31,10 +31,12 @@ import {
   type RenewalGrant,
 } from './core/types.ts';
 import { loadKeyring } from './crypto/key-source.ts';
+import type { Keyring } from './crypto/envelope.ts';
 import { requestToken } from './oauth/token-client.ts';
 import { revokeToken } from './oauth/revoke.ts';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { RescueJournal } from './stores/rescue-journal.ts';
+import { CreatedPaths } from './stores/owned-path.ts';
 import { openStore } from './stores/open-store.ts';
 import type { ConnectionStore } from './stores/store.ts';
 import { assertConnectionName } from './core/names.ts';
@@ -379,10 +381,21 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
       ? withInlineConfig(options.config, options.store, env)
       : loadConfig({ path: options.config, store: options.store, env });
   const providers = createProviderRegistry(loaded.config.providers);
-  const keyring = loadKeyring({ dataDir: loaded.dataDir, env });
-  const store =
-    options.connectionStore ?? (await openStore(loaded.store, { keyring, dataDir: loaded.dataDir, env }));
-  const journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
+  // Whatever opening creates (data dir, key file, store file) is removed again if it fails: no half-writes.
+  const created = new CreatedPaths();
+  let keyring: Keyring;
+  let journal: RescueJournal;
+  let store: ConnectionStore;
+  try {
+    keyring = loadKeyring({ dataDir: loaded.dataDir, env, created });
+    journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
+    store =
+      options.connectionStore ??
+      (await openStore(loaded.store, { keyring, dataDir: loaded.dataDir, env, created }));
+  } catch (error) {
+    created.undo();
+    throw error;
+  }
   const keeper = new Keeper({
     loaded,
     providers,
@@ -411,7 +424,7 @@ function withInlineConfig(
 ): LoadedConfig {
   const config = validateConfig(inline, 'config passed to createKeeper');
   const cwd = process.cwd();
-  const dataDir = resolve(cwd, env.TOKENKEEPER_HOME ?? config.dataDir ?? defaultDataDir(env));
+  const dataDir = resolveDataDir(config, env, cwd);
   return {
     config,
     dataDir,

@@ -1,9 +1,8 @@
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
 import { assertConnectionName } from '../core/names.ts';
-import { ensurePrivateDir } from '../stores/files.ts';
+import { openSqliteFile } from '../stores/sqlite-file.ts';
 import {
   generateApiKey,
   generateLoginTicket,
@@ -88,21 +87,17 @@ export class ApiKeyStore {
   }
 
   static open(path: string, options: { now?: () => number } = {}): ApiKeyStore {
-    try {
-      ensurePrivateDir(dirname(path));
-      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
-      chmodSync(path, 0o600);
-      const db = new DatabaseSync(path, { timeout: 5_000 });
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
-      db.exec(schema);
-      return new ApiKeyStore(path, db, options.now ?? Date.now);
-    } catch (error) {
-      throw new TokenkeeperError(
-        'store',
-        `cannot open the API key store ${path}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const db = openSqliteFile(path, {
+      role: 'API key store',
+      ownTable: 'api_keys',
+      dataDir: dirname(path),
+      timeoutMs: 5_000,
+      setup: (opened) => {
+        opened.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+        opened.exec(schema);
+      },
+    });
+    return new ApiKeyStore(path, db, options.now ?? Date.now);
   }
 
   create(input: { scopes: string[]; label?: string }): CreatedApiKey {

@@ -40,9 +40,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (env.TOKENKEEPER_LOG_LEVEL) {
     config = { ...config, logLevel: parseLogLevel(env.TOKENKEEPER_LOG_LEVEL) };
   }
-  const dataDir = resolve(cwd, env.TOKENKEEPER_HOME ?? config.dataDir ?? defaultDataDir(env));
+  const dataDir = resolveDataDir(config, env, cwd);
   const storeSetting = options.store ?? env.TOKENKEEPER_STORE ?? config.store;
   return { config, path, dataDir, store: resolveStoreSpec(storeSetting, dataDir, cwd) };
+}
+
+/**
+ * The data dir: TOKENKEEPER_HOME, else "dataDir" in the config, else the platform default; an empty setting counts
+ * as unset (it would otherwise mean the current directory). Whether tokenkeeper may use it is decided on open.
+ */
+export function resolveDataDir(config: ConfigFile, env: NodeJS.ProcessEnv, cwd: string): string {
+  return resolve(cwd, env.TOKENKEEPER_HOME || config.dataDir || defaultDataDir(env));
 }
 
 /** A store URL stays as it is; `sqlite:PATH` and bare paths become absolute file paths. */

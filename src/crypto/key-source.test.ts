@@ -1,9 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encrypt, decrypt, keyFromBytes } from './envelope.ts';
 import { loadKeyring } from './key-source.ts';
+import { CreatedPaths } from '../stores/owned-path.ts';
 
 const HEX_A = '11'.repeat(32);
 const HEX_B = '22'.repeat(32);
@@ -101,5 +111,70 @@ describe('loadKeyring', () => {
       expect.objectContaining({ code: 'wrong_key' }),
     );
     expect(readFileSync(join(dir, 'key'), 'utf8')).toBe('garbage\n');
+  });
+
+  it('a TOKENKEEPER_KEY_FILE (or keyFile) that does not exist is an error, never created with a fresh key', () => {
+    const keyFile = join(dir, 'missing.key');
+    for (const options of [{ env: { TOKENKEEPER_KEY_FILE: keyFile } }, { env: {}, keyFile }]) {
+      expect(() => loadKeyring({ dataDir: join(dir, 'home'), ...options })).toThrow(
+        expect.objectContaining({
+          code: 'wrong_key',
+          message: expect.stringMatching(/missing\.key .*does not exist/),
+        }),
+      );
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('an empty TOKENKEEPER_KEY_FILE counts as unset', () => {
+    const ring = loadKeyring({ dataDir: dir, env: { TOKENKEEPER_KEY_FILE: '' } });
+    expect(ring.current.id).toBe(loadKeyring({ dataDir: dir, env: {} }).current.id);
+  });
+
+  it('records the data dir and key file it created, so a failed open can remove them again', () => {
+    const home = join(dir, 'a', 'home');
+    const created = new CreatedPaths();
+    loadKeyring({ dataDir: home, env: {}, created });
+    expect(readdirSync(home).sort()).toEqual(['.tokenkeeper', 'key']);
+
+    created.undo();
+
+    expect(existsSync(join(dir, 'a'))).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('an existing key file is not recorded as created, so undo never deletes it', () => {
+    loadKeyring({ dataDir: dir, env: {} });
+    const contents = readFileSync(join(dir, 'key'), 'utf8');
+    const created = new CreatedPaths();
+    loadKeyring({ dataDir: dir, env: {}, created });
+    created.undo();
+    expect(readFileSync(join(dir, 'key'), 'utf8')).toBe(contents);
+  });
+
+  it('refuses <data dir>/key when it is a link, and a data dir holding other files, creating nothing', () => {
+    const target = join(dir, 'target');
+    writeFileSync(target, `${HEX_A}\n`);
+    const home = join(dir, 'home');
+    loadKeyring({ dataDir: home, env: { TOKENKEEPER_KEY: HEX_A } }); // nothing to create: TOKENKEEPER_KEY wins
+    expect(existsSync(home)).toBe(false);
+    writeFileSync(join(dir, 'notes.txt'), 'mine\n');
+    expect(() => loadKeyring({ dataDir: dir, env: {} })).toThrow(
+      expect.objectContaining({
+        code: 'store',
+        message: expect.stringMatching(/not a tokenkeeper data dir/),
+      }),
+    );
+    expect(existsSync(join(dir, 'key'))).toBe(false);
+
+    const other = mkdtempSync(join(tmpdir(), 'tokenkeeper-keys-link-'));
+    try {
+      symlinkSync(target, join(other, 'key'));
+      expect(() => loadKeyring({ dataDir: other, env: {} })).toThrow(
+        expect.objectContaining({ code: 'store', message: expect.stringMatching(/key is a symbolic link/) }),
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 });

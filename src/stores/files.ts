@@ -1,10 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-/** Creates a directory (and parents) readable only by the owner. */
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
 
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;

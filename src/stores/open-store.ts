@@ -1,6 +1,7 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keyring } from '../crypto/envelope.ts';
+import type { CreatedPaths } from './owned-path.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import type { ConnectionStore } from './store.ts';
 
@@ -9,6 +10,8 @@ export interface StoreContext {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Receives the files and directories opening created, so a failed open of the keeper can remove them. */
+  created?: CreatedPaths;
 }
 
 /**
@@ -17,7 +20,10 @@ export interface StoreContext {
  */
 export async function openStore(spec: string, context: StoreContext): Promise<ConnectionStore> {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec)?.[1]?.toLowerCase();
-  if (scheme === undefined) return SqliteStore.open({ path: spec, keyring: context.keyring });
+  if (scheme === undefined) {
+    const { keyring, dataDir, created } = context;
+    return SqliteStore.open({ path: spec, keyring, dataDir, created });
+  }
   if (scheme === 'postgres' || scheme === 'postgresql') {
     const { PostgresStore } = await import('./postgres/postgres-store.ts');
     return PostgresStore.open({ spec, keyring: context.keyring });

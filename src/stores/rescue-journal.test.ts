@@ -48,7 +48,7 @@ describe('RescueJournal', () => {
   });
 
   it('filters by connection name exactly (no prefix confusion) and sorts oldest first', () => {
-    const journal = new RescueJournal(dir, ringA);
+    const journal = new RescueJournal(join(dir, 'rescue'), ringA);
     journal.write(entry('me', 'late', 30));
     journal.write(entry('me', 'early', 10));
     journal.write(entry('me2', 'other', 20));
@@ -62,25 +62,26 @@ describe('RescueJournal', () => {
   });
 
   it('entries it cannot decrypt are reported and kept, never deleted', () => {
-    const path = new RescueJournal(dir, ringA).write(entry('me', 'a1', 1));
-    const { entries, unreadable } = new RescueJournal(dir, ringB).read();
+    const path = new RescueJournal(join(dir, 'rescue'), ringA).write(entry('me', 'a1', 1));
+    const { entries, unreadable } = new RescueJournal(join(dir, 'rescue'), ringB).read();
     expect(entries).toEqual([]);
     expect(unreadable).toEqual([path]);
     expect(statSync(path).isFile()).toBe(true);
     expect(
-      new RescueJournal(dir, { current: ringB.current, previous: [ringA.current] }).read().entries,
+      new RescueJournal(join(dir, 'rescue'), { current: ringB.current, previous: [ringA.current] }).read()
+        .entries,
     ).toHaveLength(1);
   });
 
   it('an entry renamed to another attempt id fails its integrity check', () => {
-    const journal = new RescueJournal(dir, ringA);
+    const journal = new RescueJournal(join(dir, 'rescue'), ringA);
     const path = journal.write(entry('me', 'a1', 1));
     renameSync(path, path.replace('a1', 'a2'));
     expect(journal.read().unreadable).toHaveLength(1);
   });
 
   it('remove deletes an entry and tolerates a second removal', () => {
-    const journal = new RescueJournal(dir, ringA);
+    const journal = new RescueJournal(join(dir, 'rescue'), ringA);
     const path = journal.write(entry('me', 'a1', 1));
     journal.remove(path);
     journal.remove(path);

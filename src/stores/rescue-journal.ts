@@ -1,8 +1,10 @@
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { decrypt, encrypt, type Keyring } from '../crypto/envelope.ts';
 import type { TokenSet } from '../core/types.ts';
 import { fsyncDir, writeFileDurably } from './files.ts';
+import { fileSystemError } from './fs-errors.ts';
+import { checkOwnSubdirectory, ensureDataDir, ensureOwnSubdirectory } from './owned-path.ts';
 
 /** A token set that a refresh obtained but could not yet save to the store. */
 export interface RescueEntry {
@@ -23,15 +25,26 @@ export class RescueJournal {
   readonly dir: string;
   private readonly keyring: Keyring;
 
+  /**
+   * `dir` lives in the data dir. Both are checked at once (nothing is created until an entry is written), so a
+   * journal that could never be written is refused at start, not discovered during a store outage.
+   */
   constructor(dir: string, keyring: Keyring) {
     this.dir = dir;
     this.keyring = keyring;
+    ensureDataDir(dirname(dir), { create: false });
+    checkOwnSubdirectory(dir, 'rescue journal');
   }
 
   write(entry: RescueEntry): string {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    ensureDataDir(dirname(this.dir));
+    ensureOwnSubdirectory(this.dir, 'rescue journal');
     const path = join(this.dir, fileName(entry.name, entry.attemptId));
-    writeFileDurably(path, encrypt(this.keyring, JSON.stringify(entry), `rescue:${entry.attemptId}`));
+    try {
+      writeFileDurably(path, encrypt(this.keyring, JSON.stringify(entry), `rescue:${entry.attemptId}`));
+    } catch (error) {
+      throw fileSystemError(error, 'rescue journal', path, 'write');
+    }
     return path;
   }
 
@@ -43,7 +56,7 @@ export class RescueJournal {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return { entries: [], unreadable: [] };
-      throw error;
+      throw fileSystemError(error, 'rescue journal', this.dir, 'read');
     }
     const prefix = name === undefined ? '' : `${encodeURIComponent(name)}~`;
     const entries: Array<RescueEntry & { path: string }> = [];
@@ -70,7 +83,9 @@ export class RescueJournal {
       unlinkSync(path);
       fsyncDir(this.dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw fileSystemError(error, 'rescue journal', path, 'remove an entry from');
+      }
     }
   }
 }

@@ -1,10 +1,10 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { dirname } from 'node:path';
-import { chmodSync, existsSync, openSync, closeSync } from 'node:fs';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
-import { ensurePrivateDir } from './files.ts';
+import type { CreatedPaths } from './owned-path.ts';
+import { openSqliteFile } from './sqlite-file.ts';
+import { fileSystemError } from './fs-errors.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
 import { connectionFromColumns } from './connection-row.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
@@ -59,6 +59,10 @@ export interface SqliteStoreOptions {
   /** How long a writer waits for another process's transaction (ms). */
   busyTimeoutMs?: number;
   now?: () => number;
+  /** The data dir: a store file directly inside it is opened only once the data dir is accepted as tokenkeeper's. */
+  dataDir?: string;
+  /** Receives the paths this open created, so a caller's failed open can remove them again. */
+  created?: CreatedPaths;
 }
 
 /**
@@ -84,24 +88,18 @@ export class SqliteStore implements ConnectionStore {
 
   static open(options: SqliteStoreOptions): SqliteStore {
     const { path } = options;
-    if (path !== ':memory:') {
-      ensurePrivateDir(dirname(path));
-      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
-      chmodSync(path, 0o600);
-    }
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
-      db.exec(schema);
-      addMissingColumns(db);
-    } catch (cause) {
-      throw new TokenkeeperError(
-        'store',
-        `cannot open store ${path}: ${(cause as Error).message} (is it a tokenkeeper SQLite file, and writable?)`,
-        { cause },
-      );
-    }
+    const db = openSqliteFile(path, {
+      role: 'store',
+      ownTable: 'meta',
+      dataDir: options.dataDir,
+      timeoutMs: options.busyTimeoutMs ?? 10_000,
+      created: options.created,
+      setup: (opened) => {
+        opened.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+        opened.exec(schema);
+        addMissingColumns(opened);
+      },
+    });
     const store = new SqliteStore(path, db, options.keyring, options.now ?? Date.now);
     try {
       store.checkSchemaAndKey();
@@ -205,14 +203,7 @@ export class SqliteStore implements ConnectionStore {
     try {
       return work();
     } catch (error) {
-      if (error instanceof TokenkeeperError) throw error;
-      throw new TokenkeeperError(
-        'store',
-        `store ${this.location}: ${what} failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw fileSystemError(error, 'store', this.location, what);
     }
   }
 
@@ -224,7 +215,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async list(): Promise<Connection[]> {
-    return this.guard('list', () =>
+    return this.guard('read', () =>
       (this.statement('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>
         this.fromRow(row),
       ),
@@ -232,7 +223,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async insert(connection: NewConnection): Promise<Connection> {
-    return this.guard('insert', () => {
+    return this.guard('write to', () => {
       const now = this.now();
       const stored: Connection = { ...connection, version: 1, createdAt: now, updatedAt: now };
       const row = this.toRow(stored);
@@ -255,7 +246,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async update(connection: Connection): Promise<Connection> {
-    return this.guard('write', () => {
+    return this.guard('write to', () => {
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: this.now() };
       const row = this.toRow(stored);
       const assignments = Object.keys(row)
@@ -270,7 +261,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.guard('delete', () =>
+    return this.guard('delete from', () =>
       this.transaction(() => {
         this.statement('DELETE FROM locks WHERE name = ?').run(name);
         return Number(this.statement('DELETE FROM connections WHERE name = ?').run(name).changes) === 1;
@@ -279,7 +270,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async tryLock(name: string, owner: string, ttlMs: number): Promise<LockHandle | undefined> {
-    return this.guard('lock', () =>
+    return this.guard('take a lock in', () =>
       this.transaction(() => {
         const now = Date.now();
         const row = this.statement('SELECT * FROM locks WHERE name = ?').get(name) as
@@ -310,7 +301,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {
-    return this.guard('lock renewal', () => {
+    return this.guard('renew a lock in', () => {
       const expiresAt = Date.now() + ttlMs;
       const result = this.statement(
         'UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND fence = ?',
@@ -322,7 +313,7 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async releaseLock(handle: LockHandle): Promise<void> {
-    this.guard('lock release', () => {
+    this.guard('release a lock in', () => {
       this.statement(
         'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
       ).run(handle.name, handle.owner, handle.fence);

@@ -1,6 +1,6 @@
-import { appendFileSync, chmodSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ensurePrivateDir } from '../stores/files.ts';
+import { ensureDataDir, existingRegularFile, readRegularFile } from '../stores/owned-path.ts';
 
 export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'abandoned';
 
@@ -26,22 +26,36 @@ export function deliveryLogPath(dataDir: string): string {
   return join(dataDir, 'webhook-deliveries.jsonl');
 }
 
-/** An append-only JSON-lines file (0600) of delivery attempts; rolls over to `.1` at 1 MiB. */
+/**
+ * An append-only JSON-lines file (0600) of delivery attempts in the data dir; rolls over to `.1` at 1 MiB. Opening
+ * checks both files by the rule of owned-path.ts (regular files or absent, never links), so a log path that is not
+ * tokenkeeper's is refused at start; appending never follows a link and never chmods.
+ */
 export class DeliveryLog {
   readonly path: string;
 
   constructor(path: string) {
     this.path = path;
+    ensureDataDir(dirname(path), { create: false });
+    for (const file of [path, rolledOver(path)]) existingRegularFile(file, 'webhook delivery log');
   }
 
   append(record: DeliveryRecord): void {
     try {
-      ensurePrivateDir(dirname(this.path));
-      if (existsSync(this.path) && statSync(this.path).size > MAX_LOG_BYTES) {
-        renameSync(this.path, `${this.path}.1`);
+      ensureDataDir(dirname(this.path));
+      if ((existingRegularFile(this.path, 'webhook delivery log')?.size ?? 0) > MAX_LOG_BYTES) {
+        renameSync(this.path, rolledOver(this.path));
       }
-      appendFileSync(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-      chmodSync(this.path, 0o600);
+      const fd = openSync(
+        this.path,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+        0o600,
+      );
+      try {
+        writeSync(fd, `${JSON.stringify(record)}\n`);
+      } finally {
+        closeSync(fd);
+      }
     } catch {
       // The log is for operators; a full disk must not stop deliveries.
     }
@@ -49,8 +63,11 @@ export class DeliveryLog {
 
   /** The most recent records, oldest first. */
   recent(limit: number): DeliveryRecord[] {
-    const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
-    const lines = `${read(`${this.path}.1`)}${read(this.path)}`.split('\n').filter(Boolean);
+    const read = (path: string) =>
+      existingRegularFile(path, 'webhook delivery log') === undefined
+        ? ''
+        : readRegularFile(path, 'webhook delivery log', { maxBytes: 2 * MAX_LOG_BYTES }).toString('utf8');
+    const lines = `${read(rolledOver(this.path))}${read(this.path)}`.split('\n').filter(Boolean);
     return lines.slice(-limit).flatMap((line) => {
       try {
         return [JSON.parse(line) as DeliveryRecord];
@@ -59,4 +76,8 @@ export class DeliveryLog {
       }
     });
   }
+}
+
+function rolledOver(path: string): string {
+  return `${path}.1`;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,7 @@ export interface Harness {
   secrets: Set<string>;
   cli(args: string[], options?: CliCallOptions): Promise<CliResult>;
   start(args: string[], options?: CliCallOptions): CliProcess;
+  /** Write a file next to the home (not in it) and return its path. */
   writeConfig(config: unknown, fileName?: string): string;
   writeText(text: string, fileName: string): string;
   /** Seeds a grant at the simulator and remembers its tokens as secrets. */
@@ -80,13 +81,17 @@ export async function createHarness(
     userId: DEFAULT_USER,
     ...options.sim,
   });
-  const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
+  // Config and other test files sit next to the home, not in it: tokenkeeper refuses a data dir holding files
+  // that are not its own.
+  const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
+  const home = join(root, 'home');
+  mkdirSync(home);
   const processes = new Set<CliProcess>();
   // One hook, in order: no CLI may still be writing to the home or talking to the simulator when they go.
   onFinished(async () => {
     await Promise.all([...processes].map((cli) => cli.stop()));
     await sim.close();
-    rmSync(home, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   });
   const users = new Set<string>([DEFAULT_USER]);
   const secrets = new Set<string>();
@@ -99,7 +104,7 @@ export async function createHarness(
     FITBIT_SECRET: sim.clientSecret,
   };
   const writeText = (text: string, fileName: string) => {
-    const path = join(home, fileName);
+    const path = join(root, fileName);
     writeFileSync(path, text);
     return path;
   };
