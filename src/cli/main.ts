@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, exitCodes, TokenkeeperError } from '../core/errors.ts';
+import { formatCliError } from './colour.ts';
 import { registerAdd } from './commands/add.ts';
 import { registerApiKey } from './commands/api-key.ts';
 import { registerConnect } from './commands/connect.ts';
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     }
     const code = error instanceof TokenkeeperError ? error.exitCode : exitCodes.failure;
-    process.stderr.write(`tokenkeeper: error: ${describeError(error)}\n`);
+    process.stderr.write(formatCliError(describeError(error), process.stderr));
     if (!(error instanceof TokenkeeperError) && process.env.TOKENKEEPER_LOG_LEVEL === 'debug') {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);
     }
