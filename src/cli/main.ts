@@ -6,6 +6,7 @@ import { registerAdd } from './commands/add.ts';
 import { registerApiKey } from './commands/api-key.ts';
 import { registerConnect } from './commands/connect.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerDoctor } from './commands/doctor.ts';
 import { registerFetch } from './commands/fetch.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerProviders } from './commands/providers.ts';
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
     registerWebhook,
     registerFetch,
     registerDemo,
+    registerDoctor,
   ]) {
     register(program);
   }
