@@ -61,10 +61,11 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   add(checkDataDir(loaded.dataDir));
   const key = checkKey(loaded.dataDir, env);
   add(key.result);
-  add(checkStore(loaded.store, key.keyring, key.origin));
+  const storedProviders = new Set<string>();
+  add(checkStore(loaded.store, key.keyring, key.origin, storedProviders));
 
   const providerIds = Object.keys(loaded.config.providers ?? {});
-  if (providerIds.length === 0) {
+  if (providerIds.length === 0 && storedProviders.size === 0) {
     add(
       warn(
         'providers',
@@ -74,14 +75,38 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
       ),
     );
   }
-  for (const id of providerIds) {
-    const config = checkProviderConfig(registry, id, env);
-    add(config);
+  // Configured providers, then built-in ones only stored connections use (their client settings are stored).
+  const storedOnly = [...storedProviders].filter((id) => !providerIds.includes(id)).sort();
+  for (const id of [...providerIds, ...storedOnly]) {
     const endpointId = `provider:${id}:endpoint`;
     const title = `provider ${id} token endpoint`;
+    let tokenUrl: string | undefined;
+    if (providerIds.includes(id)) {
+      const config = checkProviderConfig(registry, id, env);
+      add(config);
+      if (config.status === 'fail') {
+        add(skip(endpointId, title, 'skipped: fix the provider config first'));
+        continue;
+      }
+      tokenUrl = registry.get(id).tokenUrl;
+    } else {
+      try {
+        tokenUrl = registry.get(id).tokenUrl;
+      } catch (error) {
+        add(
+          fail(
+            `provider:${id}`,
+            `provider ${id}`,
+            `used by stored connections: ${describeError(error)}`,
+            `configure providers.${id}, or remove its connections`,
+            exitCodes.usage,
+          ),
+        );
+        continue;
+      }
+    }
     if (options.offline) add(skip(endpointId, title, 'skipped (--offline)'));
-    else if (config.status === 'fail') add(skip(endpointId, title, 'skipped: fix the provider config first'));
-    else add(await checkEndpointReachable(endpointId, title, registry.get(id).tokenUrl, options.timeoutMs));
+    else add(await checkEndpointReachable(endpointId, title, tokenUrl, options.timeoutMs));
   }
 
   const server = loaded.config.server;

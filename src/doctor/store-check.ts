@@ -15,7 +15,13 @@ const title = 'store';
  * creates no -wal/-shm files and takes no locks), after checking that it is a SQLite file at all. Other stores
  * are named but not opened (opening them may migrate or talk to the cloud).
  */
-export function checkStore(spec: string, keyring: Keyring | undefined, keyOrigin: string): CheckResult {
+export function checkStore(
+  spec: string,
+  keyring: Keyring | undefined,
+  keyOrigin: string,
+  /** Filled with the providers the stored connections use (their endpoints are checked too). */
+  storedProviders: Set<string> = new Set(),
+): CheckResult {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
     const scheme = spec.slice(0, spec.indexOf(':'));
     return warn(
@@ -85,6 +91,11 @@ export function checkStore(spec: string, keyring: Keyring | undefined, keyOrigin
       status: string;
       n: number;
     }[];
+    for (const row of db.prepare('SELECT DISTINCT provider FROM connections').all() as {
+      provider: string;
+    }[]) {
+      storedProviders.add(row.provider);
+    }
     const total = counts.reduce((sum, row) => sum + row.n, 0);
     const human = counts
       .filter((row) => row.status === 'needs_reauth' || row.status === 'provider_retired')

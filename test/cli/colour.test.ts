@@ -32,6 +32,9 @@ describe.concurrent('colour', () => {
     expect(plainLines.find((line) => line.startsWith('me '))!.slice(column)).toMatch(/^active /);
     expect(plainLines.find((line) => line.startsWith('gone '))!.slice(column)).toMatch(/^needs_reauth /);
 
+    const doctor = await startInTerminal([...args, 'doctor', '--offline'], h.env, h.home).done;
+    expect(doctor.output).toContain(`${green('ok  ')}  node: `);
+
     const error = await startInTerminal([...args, 'token', 'nobody'], h.env, h.home).done;
     expect(error.code).toBe(2);
     expect(error.output).toContain(`tokenkeeper: ${red('error:')} no connection named "nobody"`);

@@ -262,6 +262,37 @@ describe.concurrent('tokenkeeper doctor', () => {
     expect(lines(badConfig.stdout)[1]).toMatch(/^FAIL {2}config: /);
   });
 
+  it('checks the providers stored connections use, even when the config does not list them', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
+    const withSecond = h.writeConfig(
+      {
+        providers: {
+          fitbit: providerConfig(h.sim),
+          'fitbit-two': { extends: 'fitbit', ...providerConfig(h.sim) },
+        },
+      },
+      'two.json',
+    );
+    await h.addConnection('me');
+    const seed = h.seed({ userId: 'USER02' });
+    const added = await h.cli(['add', 'second', '--provider', 'fitbit-two', '--refresh-token', '-'], {
+      config: withSecond,
+      stdin: `${seed.refreshToken}\n`,
+    });
+    expect(added.code).toBe(0);
+
+    const bare = h.writeConfig({ server: { listen: `127.0.0.1:${await freePort()}` } }, 'bare.json');
+    const result = await h.cli(['doctor', '--offline'], { config: bare });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain('skip  provider fitbit token endpoint: skipped (--offline)');
+    expect(result.stdout).toMatch(
+      /FAIL {2}provider fitbit-two: used by stored connections: unknown provider "fitbit-two".* — fix: configure providers\.fitbit-two, or remove its connections/,
+    );
+    expect(result.stdout).not.toContain('providers: none configured');
+  });
+
   it('has --help and rejects a bad --timeout', async ({ onTestFinished }) => {
     const h = await createHarness(onTestFinished);
     const help = await h.cli(['doctor', '--help']);
