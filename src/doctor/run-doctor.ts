@@ -5,6 +5,7 @@ import { DEFAULT_LISTEN } from '../server/listen.ts';
 import { fail, ok, skip, warn, type CheckResult } from './check.ts';
 import { checkDataDir, checkKey, checkNode } from './local-checks.ts';
 import { checkDaemonPort, checkEndpointReachable } from './network-checks.ts';
+import { checkPostgresStore } from './postgres-check.ts';
 import { checkProviderConfig } from './provider-checks.ts';
 import { checkStore } from './store-check.ts';
 
@@ -62,7 +63,11 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   const key = checkKey(loaded.dataDir, env);
   add(key.result);
   const storedProviders = new Set<string>();
-  add(checkStore(loaded.store, key.keyring, key.origin, storedProviders));
+  add(
+    /^postgres(ql)?:\/\//i.test(loaded.store)
+      ? await checkPostgresStore(loaded.store, key.keyring, key.origin, storedProviders, options.timeoutMs)
+      : checkStore(loaded.store, key.keyring, key.origin, storedProviders),
+  );
 
   const providerIds = Object.keys(loaded.config.providers ?? {});
   if (providerIds.length === 0 && storedProviders.size === 0) {

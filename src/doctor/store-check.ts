@@ -7,6 +7,60 @@ import { keyCheckPasses } from '../stores/sqlite-store.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
 import { lstatIfExists } from './local-checks.ts';
 
+/** How many connections of one provider have one status. */
+export interface StoredCount {
+  provider: string;
+  status: string;
+  n: number;
+}
+
+/** What the store's contents say, whichever store they came from: how many, whether the key fits, who needs a human. */
+export function judgeStoreContents(contents: {
+  location: string;
+  rows: readonly StoredCount[];
+  keyCheck: string | undefined;
+  keyring: Keyring | undefined;
+  keyOrigin: string;
+  storedProviders: Set<string>;
+}): CheckResult {
+  const { location, rows, keyCheck, keyring } = contents;
+  for (const row of rows) contents.storedProviders.add(row.provider);
+  const count = (wanted: (status: string) => boolean) =>
+    rows.filter((row) => wanted(row.status)).reduce((sum, row) => sum + Number(row.n), 0);
+  const total = count(() => true);
+  const human = count((status) => status === 'needs_reauth' || status === 'provider_retired');
+  const summary = `${location}: ${total} connection${total === 1 ? '' : 's'}`;
+  if (keyCheck !== undefined) {
+    if (!keyring) {
+      return fail(
+        'store',
+        title,
+        `${summary}, but no key to read it (${contents.keyOrigin} is missing or invalid)`,
+        'restore the key that created this store, or set TOKENKEEPER_KEY to it',
+        exitCodes.store,
+      );
+    }
+    if (!keyCheckPasses(keyring, keyCheck)) {
+      return fail(
+        'store',
+        title,
+        `${summary}, encrypted with key ${envelopeKeyId(keyCheck) ?? '?'}, not the loaded key ${keyring.current.id}`,
+        'set TOKENKEEPER_KEY (or the key file) to the key that created this store',
+        exitCodes.store,
+      );
+    }
+  }
+  if (human > 0) {
+    return warn(
+      'store',
+      title,
+      `${summary}, ${human} need${human === 1 ? 's' : ''} a human (needs_reauth or provider_retired)`,
+      'see `tokenkeeper status`, then `tokenkeeper connect <provider> --name <name>` to reconnect',
+    );
+  }
+  return ok('store', title, `${summary}, readable with the loaded key`);
+}
+
 const SQLITE_MAGIC = 'SQLite format 3\0';
 const title = 'store';
 
@@ -27,7 +81,7 @@ export function checkStore(
     return warn(
       'store',
       title,
-      `${scheme}://… store: not opened by doctor (only SQLite stores are checked)`,
+      `${scheme}://… store: not opened by doctor (SQLite and PostgreSQL stores are checked)`,
       'run `tokenkeeper status` to check it',
     );
   }
@@ -84,52 +138,13 @@ export function checkStore(
         exitCodes.store,
       );
     }
-    const meta = (key: string) =>
-      (db?.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
-    const keyCheck = meta('key_check');
-    const counts = db.prepare('SELECT status, count(*) AS n FROM connections GROUP BY status').all() as {
-      status: string;
-      n: number;
-    }[];
-    for (const row of db.prepare('SELECT DISTINCT provider FROM connections').all() as {
-      provider: string;
-    }[]) {
-      storedProviders.add(row.provider);
-    }
-    const total = counts.reduce((sum, row) => sum + row.n, 0);
-    const human = counts
-      .filter((row) => row.status === 'needs_reauth' || row.status === 'provider_retired')
-      .reduce((sum, row) => sum + row.n, 0);
-    const summary = `${spec}: ${total} connection${total === 1 ? '' : 's'}`;
-    if (keyCheck !== undefined) {
-      if (!keyring) {
-        return fail(
-          'store',
-          title,
-          `${summary}, but no key to read it (${keyOrigin} is missing or invalid)`,
-          'restore the key that created this store, or set TOKENKEEPER_KEY to it',
-          exitCodes.store,
-        );
-      }
-      if (!keyCheckPasses(keyring, keyCheck)) {
-        return fail(
-          'store',
-          title,
-          `${summary}, encrypted with key ${envelopeKeyId(keyCheck) ?? '?'}, not the loaded key ${keyring.current.id}`,
-          'set TOKENKEEPER_KEY (or the key file) to the key that created this store',
-          exitCodes.store,
-        );
-      }
-    }
-    if (human > 0) {
-      return warn(
-        'store',
-        title,
-        `${summary}, ${human} need${human === 1 ? 's' : ''} a human (needs_reauth or provider_retired)`,
-        'see `tokenkeeper status`, then `tokenkeeper connect <provider> --name <name>` to reconnect',
-      );
-    }
-    return ok('store', title, `${summary}, readable with the loaded key`);
+    const keyCheck = (
+      db.prepare("SELECT value FROM meta WHERE key = 'key_check'").get() as { value: string } | undefined
+    )?.value;
+    const rows = db
+      .prepare('SELECT provider, status, count(*) AS n FROM connections GROUP BY provider, status')
+      .all() as unknown as StoredCount[];
+    return judgeStoreContents({ location: spec, rows, keyCheck, keyring, keyOrigin, storedProviders });
   } catch (error) {
     return fail('store', title, `cannot read ${spec}: ${describeError(error)}`, undefined, exitCodes.store);
   } finally {
