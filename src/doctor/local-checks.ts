@@ -1,5 +1,5 @@
-import { accessSync, constants, lstatSync, readFileSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { describeError, exitCodes } from '../core/errors.ts';
 import { parseKey, type Keyring } from '../crypto/envelope.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
@@ -54,6 +54,37 @@ export function lstatIfExists(path: string): Stats | undefined {
   }
 }
 
+/**
+ * Why a directory that does not exist yet could not be created, judged from its nearest existing ancestor
+ * (undefined when it could be): kernel file systems, a file in the way, or no write permission.
+ */
+function cannotCreateUnder(dir: string): string | undefined {
+  const resolved = resolve(dir);
+  if (/^\/(proc|sys)(\/|$)/.test(resolved))
+    return `${resolved.split('/').slice(0, 2).join('/')} is a kernel file system`;
+  let ancestor = dirname(resolved);
+  for (;;) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(ancestor);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return `${ancestor}: ${describeError(error)}`;
+    }
+    if (stats) {
+      if (!stats.isDirectory()) return `${ancestor} is not a directory`;
+      try {
+        accessSync(ancestor, constants.W_OK | constants.X_OK);
+        return undefined;
+      } catch {
+        return `${ancestor} is not writable by this user`;
+      }
+    }
+    const parent = dirname(ancestor);
+    if (parent === ancestor) return undefined;
+    ancestor = parent;
+  }
+}
+
 const otherBits = (stats: Stats) => (stats.mode & 0o077) !== 0;
 const octal = (stats: Stats) => (stats.mode & 0o777).toString(8).padStart(3, '0');
 
@@ -71,14 +102,25 @@ export function checkDataDir(dataDir: string): CheckResult {
       exitCodes.store,
     );
   }
-  if (!stats)
-    return ok('data-dir', title, `${dataDir}: not created yet (created 0700 by the first connect or add)`);
+  if (!stats) {
+    const blocker = cannotCreateUnder(dataDir);
+    return blocker
+      ? fail(
+          'data-dir',
+          title,
+          `${dataDir}: not created yet, and cannot be: ${blocker}`,
+          'set TOKENKEEPER_HOME to a directory you can write',
+          exitCodes.store,
+        )
+      : ok('data-dir', title, `${dataDir}: not created yet (created 0700 by the first connect or add)`);
+  }
   if (stats.isSymbolicLink()) {
-    return warn(
+    return fail(
       'data-dir',
       title,
-      `${dataDir} is a symbolic link`,
+      `${dataDir} is a symbolic link; tokenkeeper uses only directories it created`,
       'point TOKENKEEPER_HOME at the real directory',
+      exitCodes.store,
     );
   }
   if (!stats.isDirectory()) {
@@ -198,10 +240,19 @@ export function checkKey(dataDir: string, env: NodeJS.ProcessEnv): KeyCheck {
         : ok('key', title, `${path}: not created yet (created 0600 on first use)`),
     };
   }
-  if (!stats.isFile() && !stats.isSymbolicLink()) {
+  if (!stats.isFile()) {
+    const what = stats.isSymbolicLink()
+      ? 'a symbolic link; tokenkeeper reads only its own files'
+      : 'not a regular file';
     return {
       origin,
-      result: fail('key', title, `${path} is not a regular file`, undefined, exitCodes.store),
+      result: fail(
+        'key',
+        title,
+        `${path} is ${what}`,
+        'point TOKENKEEPER_KEY_FILE at the key file itself',
+        exitCodes.store,
+      ),
     };
   }
   let current;

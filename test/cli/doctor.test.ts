@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -247,6 +255,26 @@ describe.concurrent('tokenkeeper doctor', () => {
     expect(noKeyFile.stdout).toMatch(/FAIL {2}store: .*but no key to read it/);
     expect(snapshot(h.home)).toEqual(before);
     expect(existsSync(missing)).toBe(false);
+
+    const linkedKey = join(h.home, 'key-link');
+    symlinkSync(join(h.home, 'key'), linkedKey);
+    const viaLink = await h.cli(['doctor', '--offline'], {
+      config,
+      env: { TOKENKEEPER_KEY_FILE: linkedKey },
+    });
+    expect(viaLink.code).toBe(5);
+    expect(viaLink.stdout).toContain(
+      `FAIL  key: ${linkedKey} is a symbolic link; tokenkeeper reads only its own files`,
+    );
+
+    const kernel = await h.cli(['doctor', '--offline'], {
+      config,
+      env: { TOKENKEEPER_HOME: '/proc/tokenkeeper' },
+    });
+    expect(kernel.code).toBe(5);
+    expect(kernel.stdout).toContain(
+      'FAIL  data dir: /proc/tokenkeeper: not created yet, and cannot be: /proc is a kernel file system',
+    );
 
     chmodSync(join(h.home, 'key'), 0o644);
     const loose = await h.cli(['doctor', '--offline'], { config });
