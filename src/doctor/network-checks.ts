@@ -35,7 +35,13 @@ export async function checkEndpointReachable(
     }
   }
   try {
-    await withDeadline(connectOnce(address, port, secure ? host : undefined), timeoutMs, `${url.host}`);
+    // An IP literal is checked against the certificate as it is; SNI carries host names only (RFC 6066).
+    await connectOnce(
+      address,
+      port,
+      secure ? { servername: isIP(host) ? undefined : host } : undefined,
+      timeoutMs,
+    );
   } catch (error) {
     return secure
       ? unreachable(
@@ -54,22 +60,30 @@ export async function checkEndpointReachable(
   );
 }
 
-/** Opens and closes one connection; with `servername`, completes a verified TLS handshake. */
-function connectOnce(address: string, port: number, servername: string | undefined): Promise<void> {
+/**
+ * Opens and closes one connection; with `tls`, completes a verified TLS handshake. Past `timeoutMs` the
+ * socket is destroyed, so a silent host cannot keep the process alive.
+ */
+function connectOnce(
+  address: string,
+  port: number,
+  tls: { servername?: string } | undefined,
+  timeoutMs: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = servername
-      ? tlsConnect({ host: address, port, servername, ALPNProtocols: ['http/1.1'] }, () => {
-          socket.destroy();
-          resolve();
-        })
-      : netConnect({ host: address, port }, () => {
-          socket.destroy();
-          resolve();
-        });
-    socket.once('error', (error) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
       socket.destroy();
-      reject(error);
-    });
+      if (error) reject(error);
+      else resolve();
+    };
+    const socket = tls
+      ? tlsConnect({ host: address, port, servername: tls.servername, ALPNProtocols: ['http/1.1'] }, () =>
+          done(),
+        )
+      : netConnect({ host: address, port }, () => done());
+    const timer = setTimeout(() => done(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    socket.once('error', (error) => done(error));
   });
 }
 

@@ -43,6 +43,8 @@ async function listening(server: Server, onFinished: OnFinished): Promise<number
   return (server.address() as AddressInfo).port;
 }
 
+let configCount = 0;
+
 /** A config for the harness's simulator plus a free daemon port, so no test depends on 8977 being free. */
 async function doctorConfig(h: Harness, extra: Record<string, unknown> = {}, listen?: string) {
   return h.writeConfig(
@@ -51,7 +53,7 @@ async function doctorConfig(h: Harness, extra: Record<string, unknown> = {}, lis
       server: { listen: listen ?? `127.0.0.1:${await freePort()}` },
       ...extra,
     },
-    'doctor.json',
+    `doctor-${++configCount}.json`,
   );
 }
 
@@ -208,6 +210,23 @@ describe.concurrent('tokenkeeper doctor', () => {
     expect(untrusted.code).toBe(4);
     expect(untrusted.stdout).toMatch(
       /FAIL {2}provider fitbit token endpoint: localhost:\d+: TLS connection failed \(self[- ]signed certificate/,
+    );
+
+    // A server that accepts and never answers: the check gives up after --timeout, and doctor exits.
+    const silentPort = await listening(
+      createServer((socket) => socket.resume()),
+      onTestFinished,
+    );
+    const silent = await h.cli(['doctor', '--timeout', '1'], {
+      config: await doctorConfig(h, {
+        providers: {
+          fitbit: { ...providerConfig(h.sim), tokenUrl: `https://localhost:${silentPort}/oauth2/token` },
+        },
+      }),
+    });
+    expect(silent.code).toBe(4);
+    expect(silent.stdout).toContain(
+      `FAIL  provider fitbit token endpoint: localhost:${silentPort}: TLS connection failed (no answer within 1 s)`,
     );
 
     const trusted = await h.cli(['doctor'], {
