@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { DEMO_ACCOUNT, demoProviderSettings, startDemoProvider } from './demo-provider.ts';
 import { aborted, stopOnSignalOrTimeout } from './stop-signal.ts';
 
+const INHERITED_SETTINGS = [
+  'TOKENKEEPER_STORE',
+  'TOKENKEEPER_KEY',
+  'TOKENKEEPER_KEY_FILE',
+  'TOKENKEEPER_PREVIOUS_KEYS',
+];
+
 export interface ServeDemoOptions {
   lifetimeSeconds: number;
   /** 0 picks a free port. */
@@ -39,6 +46,9 @@ export async function serveDemo(options: ServeDemoOptions): Promise<void> {
       );
       write('');
       write('In another terminal:');
+      // Settings from this shell would point the commands at the user's own store or key instead.
+      const inherited = INHERITED_SETTINGS.filter((name) => process.env[name]);
+      if (inherited.length) write(`  unset ${inherited.join(' ')}`);
       write(`  export TOKENKEEPER_HOME=${home} TOKENKEEPER_CONFIG=${configPath}`);
       write(
         '  tokenkeeper connect demo --name demo-me --no-browser   # open the URL it prints (or curl -sL it)',

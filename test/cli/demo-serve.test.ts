@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectSuccess, freePort, lines, tempHome } from './harness.ts';
 import { runCli, startCli } from './run-cli.ts';
@@ -66,8 +67,13 @@ describe('tokenkeeper demo --serve', () => {
   it('stops by itself after --duration and rejects bad flags', async ({ onTestFinished }) => {
     const cwd = tempHome(onTestFinished);
     const env = { PATH: process.env.PATH, HOME: cwd };
-    const timed = await runCli(['demo', '--serve', '--duration', '1', '--keep'], { env, cwd });
+    const timed = await runCli(['demo', '--serve', '--duration', '1', '--keep'], {
+      env: { ...env, TOKENKEEPER_STORE: join(cwd, 'my-own.db') },
+      cwd,
+    });
     expect(timed.code).toBe(0);
+    expect(timed.stdout).toContain('\n  unset TOKENKEEPER_STORE\n  export TOKENKEEPER_HOME=');
+    expect(existsSync(join(cwd, 'my-own.db'))).toBe(false);
     expect(timed.stdout).toMatch(/Running for 1 s/);
     const [, home] = timed.stdout.match(/TOKENKEEPER_HOME=(\S+)/) as RegExpMatchArray;
     expect(existsSync(`${home}/tokenkeeper.json`)).toBe(true); // --keep
