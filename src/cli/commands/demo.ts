@@ -9,7 +9,7 @@ interface DemoCliOptions {
   chaos?: boolean;
   keep?: boolean;
   serve?: boolean;
-  port: string;
+  port?: string;
 }
 
 export function registerDemo(program: Command): void {
@@ -29,13 +29,13 @@ export function registerDemo(program: Command): void {
       '--serve',
       'run the simulated provider on 127.0.0.1 until Ctrl-C/SIGTERM and print the config and commands to try against it',
     )
-    .option('--port <port>', 'with --serve: port to listen on (default: a free one)', '0')
+    .option('--port <port>', 'with --serve: port to listen on (default: a free one)')
     .action(async (options: DemoCliOptions) => {
       const durationSeconds =
         options.duration === undefined ? undefined : positive(options.duration, '--duration');
       if (options.serve) {
         if (options.chaos) throw new TokenkeeperError('usage', '--chaos cannot be combined with --serve');
-        const port = Number(options.port);
+        const port = options.port === undefined ? 0 : Number(options.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) {
           throw new TokenkeeperError('usage', `--port must be a port number, got "${options.port}"`);
         }
