@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, exitCodes, TokenkeeperError } from '../core/errors.ts';
+import { formatCliError } from './colour.ts';
 import { registerAdd } from './commands/add.ts';
 import { registerApiKey } from './commands/api-key.ts';
 import { registerConnect } from './commands/connect.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerDoctor } from './commands/doctor.ts';
 import { registerFetch } from './commands/fetch.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -65,6 +67,7 @@ export function buildProgram(): Command {
     registerWebhook,
     registerFetch,
     registerDemo,
+    registerDoctor,
   ]) {
     register(program);
   }
@@ -81,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     }
     const code = error instanceof TokenkeeperError ? error.exitCode : exitCodes.failure;
-    process.stderr.write(`tokenkeeper: error: ${describeError(error)}\n`);
+    process.stderr.write(formatCliError(describeError(error), process.stderr));
     if (!(error instanceof TokenkeeperError) && process.env.TOKENKEEPER_LOG_LEVEL === 'debug') {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);
     }

@@ -1,3 +1,5 @@
+import { paint, statusTone } from './colour.ts';
+
 /** "7h 44m", "12m 5s", "3s", "expired 2m ago". */
 export function formatDuration(ms: number): string {
   const negative = ms < 0;
@@ -22,17 +24,26 @@ export function formatAgo(at: number | undefined, now: number): string {
   return at === undefined ? '-' : `${formatDuration(now - at)} ago`;
 }
 
-/** A plain text table with padded columns. */
+/**
+ * A plain text table with padded columns, printed to stdout. A column headed STATUS is coloured by its value when
+ * stdout shows colour (see colour.ts); padding is computed on the plain text so columns stay aligned.
+ */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, column) =>
     Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
   );
-  const line = (cells: string[]) =>
+  const statusColumn = headers.indexOf('STATUS');
+  const cellText = (cell: string, column: number, isHeader: boolean) => {
+    const tone = column === statusColumn && !isHeader ? statusTone(cell) : undefined;
+    const padding = ' '.repeat((widths[column] ?? 0) - cell.length);
+    return (tone ? paint(cell, tone, process.stdout) : cell) + padding;
+  };
+  const line = (cells: string[], isHeader = false) =>
     cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .map((cell, column) => cellText(cell, column, isHeader))
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  return [line(headers, true), ...rows.map((row) => line(row))].join('\n');
 }
 
 export function printJson(value: unknown): void {

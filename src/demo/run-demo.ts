@@ -6,8 +6,9 @@ import { fingerprint } from '../core/redact.ts';
 import { runScheduler } from '../daemon/scheduler.ts';
 import { createKeeper } from '../keeper.ts';
 import { connectAccount } from '../oauth/connect-flow.ts';
-import { startSimulatedFitbit } from '../simulator/index.ts';
 import { silentLogger } from '../core/logger.ts';
+import { demoProviderSettings, startDemoProvider } from './demo-provider.ts';
+import { stopOnSignalOrTimeout } from './stop-signal.ts';
 
 export interface DemoOptions {
   durationSeconds: number;
@@ -36,10 +37,7 @@ export interface DemoResult {
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { write } = options;
   const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-demo-'));
-  const provider = await startSimulatedFitbit({
-    accessTokenLifetimeSeconds: options.lifetimeSeconds,
-    userId: 'DEMO42',
-  });
+  const provider = await startDemoProvider({ lifetimeSeconds: options.lifetimeSeconds });
   const env: NodeJS.ProcessEnv = { ...process.env, TOKENKEEPER_HOME: home };
   delete env.TOKENKEEPER_STORE;
   delete env.TOKENKEEPER_KEY;
@@ -55,12 +53,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       },
       daemon: { maxSleepSeconds: 1 },
       providers: {
-        demo: {
-          tokenUrl: provider.tokenUrl,
-          authorizationUrl: provider.authorizeUrl,
-          revokeUrl: provider.revokeUrl,
-          clientId: provider.clientId,
-        },
+        demo: demoProviderSettings(provider),
       },
     },
     logger: silentLogger,
@@ -126,11 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
 
     write(`${stamp()} keeping it alive for ${options.durationSeconds} s (Ctrl-C to stop early)…`);
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), options.durationSeconds * 1000);
-    const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = stopOnSignalOrTimeout(options.durationSeconds);
     try {
       await runScheduler(keeper, {
         concurrency: 1,
@@ -139,9 +128,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         logger: silentLogger,
       });
     } finally {
-      clearTimeout(timer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.dispose();
     }
 
     const token = await keeper.accessToken('demo-me');

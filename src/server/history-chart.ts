@@ -1,3 +1,4 @@
+import type { ConnectionSummary } from '../keeper.ts';
 import type { HistoryEntry, HistoryKind } from './history.ts';
 import { escapeHtml } from './html.ts';
 
@@ -24,11 +25,36 @@ function describe(entry: HistoryEntry): string {
 }
 
 /**
+ * The history as the strip shows it: when the connection's current state is a failure the daemon did not see
+ * (a CLI refresh, or a store read at start), that state is added as the newest bar, so a row that needs a human
+ * never ends in green.
+ */
+export function historyWithCurrentState(
+  entries: readonly HistoryEntry[],
+  connection: Pick<ConnectionSummary, 'status' | 'lastError' | 'lastErrorAt'>,
+): readonly HistoryEntry[] {
+  const { status } = connection;
+  const current: HistoryKind | undefined =
+    status === 'needs_reauth' || status === 'provider_retired'
+      ? status
+      : status === 'failing'
+        ? 'failed'
+        : undefined;
+  const last = entries.at(-1);
+  if (current === undefined || (last && barClass[last.kind] === barClass[current])) return entries;
+  const at = Math.max(connection.lastErrorAt ?? 0, last?.at ?? 0);
+  return [...entries, { at, kind: current, error: connection.lastError }];
+}
+
+/**
  * A small inline SVG strip of a connection's last refresh outcomes, newest on the right: one bar per refresh
  * (green), failed attempt (red, shorter) or stop that needs a human (dark red); grey slots are empty.
  */
-export function renderHistoryChart(entries: readonly HistoryEntry[], _now: number): string {
-  const recent = entries.slice(-SLOTS);
+export function renderHistoryChart(
+  entries: readonly HistoryEntry[],
+  connection: Pick<ConnectionSummary, 'status' | 'lastError' | 'lastErrorAt'>,
+): string {
+  const recent = historyWithCurrentState(entries, connection).slice(-SLOTS);
   const width = SLOTS * (BAR + GAP) - GAP;
   const empty = SLOTS - recent.length;
   const bars: string[] = [];

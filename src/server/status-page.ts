@@ -35,10 +35,35 @@ function healthOf(c: ConnectionSummary, now: number): Health {
   }
 }
 
+const needsHuman = (c: ConnectionSummary) => c.status === 'needs_reauth' || c.status === 'provider_retired';
+
+/** Connections that need a human first, then failing ones, then the rest; by name within each group. */
+export function attentionOrder(connections: readonly ConnectionSummary[]): ConnectionSummary[] {
+  const rank = (c: ConnectionSummary) => (needsHuman(c) ? 0 : c.status === 'failing' ? 1 : 2);
+  return [...connections].sort(
+    (a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+}
+
+/** Errors longer than this end in "…"; the full text is one click away (a <details>, no script). */
+const ERROR_PREVIEW_CHARS = 120;
+
+function lastErrorCell(c: ConnectionSummary, now: number): string {
+  if (!c.lastError) return '<span class="muted">none</span>';
+  const when =
+    c.lastErrorAt === undefined
+      ? ''
+      : ` <time class="ago muted" data-at="${c.lastErrorAt}">${formatAgo(c.lastErrorAt, now)}</time>`;
+  if (c.lastError.length <= ERROR_PREVIEW_CHARS) {
+    return `<span class="error">${escapeHtml(c.lastError)}</span>${when}`;
+  }
+  const preview = `${c.lastError.slice(0, ERROR_PREVIEW_CHARS).trimEnd()}…`;
+  return `<details class="error-details"><summary class="error" title="${escapeHtml(c.lastError)}"><span class="preview">${escapeHtml(preview)}</span><span class="less muted">hide the full error</span></summary><p class="error full-error">${escapeHtml(c.lastError)}</p></details>${when}`;
+}
+
 function row(c: ConnectionSummary, input: StatusPageInput): string {
   const { now } = input;
   const health = healthOf(c, now);
-  const human = c.status === 'needs_reauth' || c.status === 'provider_retired';
   const expires =
     c.expiresAt === undefined
       ? '<span class="muted">unknown</span>'
@@ -52,23 +77,17 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
           c.lastRefreshAt,
           now,
         )}</time>`;
-  const lastError = c.lastError
-    ? `<span class="error" title="${escapeHtml(c.lastError)}">${escapeHtml(c.lastError.slice(0, 140))}</span>${
-        c.lastErrorAt === undefined
-          ? ''
-          : ` <time class="ago muted" data-at="${c.lastErrorAt}">${formatAgo(c.lastErrorAt, now)}</time>`
-      }`
-    : '<span class="muted">none</span>';
+  // data-label names each cell when a narrow screen shows the row as a card.
   return `<tr data-connection="${escapeHtml(c.name)}" data-status="${escapeHtml(c.status)}">
-  <td class="name">${escapeHtml(c.name)}</td>
-  <td>${escapeHtml(c.provider)}</td>
-  <td>${c.account ? escapeHtml(c.account) : '<span class="muted">-</span>'}</td>
-  <td><span class="badge ${health.tone}">${escapeHtml(health.label)}</span></td>
-  <td>${expires}</td>
-  <td>${lastRefresh}</td>
-  <td class="last-error">${lastError}</td>
-  <td>${renderHistoryChart(input.history.entries(c.name), now)}</td>
-  <td>${reconnectControl(c, human, input)}</td>
+  <td class="name" data-label="Connection">${escapeHtml(c.name)}</td>
+  <td data-label="Provider">${escapeHtml(c.provider)}</td>
+  <td class="account" data-label="Account">${c.account ? escapeHtml(c.account) : '<span class="muted">-</span>'}</td>
+  <td data-label="Health"><span class="badge ${health.tone}">${escapeHtml(health.label)}</span></td>
+  <td data-label="Expires in">${expires}</td>
+  <td data-label="Last refresh">${lastRefresh}</td>
+  <td class="last-error" data-label="Last error">${lastErrorCell(c, now)}</td>
+  <td class="history" data-label="History">${renderHistoryChart(input.history.entries(c.name), c)}</td>
+  <td class="action">${reconnectControl(c, input)}</td>
 </tr>`;
 }
 
@@ -78,8 +97,9 @@ function actionForm(path: string, csrfToken: string, label: string, className: s
 }
 
 /** Reconnect (or cancel the reconnect under way) for an operator; a pointer to the login for anyone else. */
-function reconnectControl(c: ConnectionSummary, human: boolean, input: StatusPageInput): string {
+function reconnectControl(c: ConnectionSummary, input: StatusPageInput): string {
   const { operator } = input;
+  const human = needsHuman(c);
   if (!operator) {
     return `<a class="reconnect login${human ? ' urgent' : ''}" href="/login" title="Log in as operator to reconnect">Reconnect…</a>`;
   }
@@ -105,32 +125,53 @@ const style = `
 :root{color-scheme:light;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--busy:#0969da;--muted:#6e7781;--line:#d0d7de}
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f8fa;color:#1f2328}
-header{background:#fff;border-bottom:1px solid var(--line);padding:14px 24px;display:flex;align-items:baseline;gap:16px}
+header{background:#fff;border-bottom:1px solid var(--line);padding:14px 24px;display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 16px}
 header h1{font-size:18px;margin:0}
 header .summary{color:var(--muted)}
 main{padding:20px 24px}
 table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line);border-radius:6px}
-th,td{text-align:left;padding:9px 12px;border-bottom:1px solid var(--line);vertical-align:middle}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:#f6f8fa}
+th,td{text-align:left;padding:9px 10px;border-bottom:1px solid var(--line);vertical-align:middle}
+th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:#f6f8fa;white-space:nowrap}
 tr:last-child td{border-bottom:none}
 td.name{font-weight:600}
+td.name,td.account{overflow-wrap:anywhere;max-width:220px}
 .muted{color:var(--muted)}
 .badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid currentColor;white-space:nowrap}
 .badge.ok{color:var(--ok)}.badge.warn{color:var(--warn)}.badge.bad{color:var(--bad)}.badge.busy{color:var(--busy)}
 .countdown{font-variant-numeric:tabular-nums;white-space:nowrap}
 .countdown.expired{color:var(--bad);font-weight:600}
 .error{color:var(--bad)}
-td.last-error{max-width:320px}
-.chart{display:block}
-.chart .slot{fill:#eaeef2}.chart .ok{fill:#2da44e}.chart .fail{fill:#fa4549}.chart .stop{fill:#82071e}
+td.last-error{max-width:300px;overflow-wrap:anywhere}
+.error-details summary{cursor:pointer;list-style:none}
+.error-details summary::-webkit-details-marker{display:none}
+.error-details .less,.error-details[open] .preview{display:none}
+.error-details[open] .less{display:inline}
+.error-details p{margin:0}
+.chart{display:block;max-width:100%;height:auto}
+.chart .slot{fill:#d0d7de}.chart .ok{fill:#2da44e}.chart .fail{fill:#fa4549}.chart .stop{fill:#82071e}
 form.action{margin:0;display:inline}
 .reconnect{color:var(--busy);text-decoration:none;white-space:nowrap;font:inherit;background:none;border:1px solid var(--line);border-radius:6px;padding:3px 10px;cursor:pointer}
 .reconnect.urgent{background:var(--bad);border-color:var(--bad);color:#fff;font-weight:600}
 header .operator{margin-left:auto;color:var(--muted)}
-.banner{background:#ffebe9;border:1px solid var(--bad);color:var(--bad);padding:10px 14px;border-radius:6px;margin-bottom:14px}
+.banner{background:#ffebe9;border:1px solid var(--bad);color:var(--bad);padding:10px 14px;border-radius:6px;margin-bottom:14px;overflow-wrap:anywhere}
 .empty{background:#fff;border:1px dashed var(--line);padding:24px;border-radius:6px}
 footer{padding:0 24px 24px;color:var(--muted);font-size:12px}
 footer a{color:inherit}
+@media (max-width:760px){
+  main{padding:12px}
+  header{padding:12px}
+  footer{padding:0 12px 16px}
+  table,tbody,tr,td{display:block;width:100%;max-width:none}
+  table{border:none;background:none}
+  thead{display:none}
+  tr{background:#fff;border:1px solid var(--line);border-radius:6px;margin-bottom:12px;padding:6px 12px}
+  td{border-bottom:none;padding:4px 0 4px 112px;position:relative;min-height:26px}
+  td::before{content:attr(data-label);position:absolute;left:0;top:6px;width:104px;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+  td.name{font-size:16px;padding:6px 0 4px}
+  td.name::before,td.action::before{content:none}
+  td.action{padding:8px 0 6px}
+  td.name,td.account,td.last-error{max-width:none}
+}
 `;
 
 /** Runs in the browser: live countdowns and relative times every second, fresh data every 10 seconds. */
@@ -158,6 +199,13 @@ const script = `
       const response = await fetch(location.pathname, { headers: { accept: 'text/html' }, cache: 'no-store' });
       if (!response.ok) return;
       const next = new DOMParser().parseFromString(await response.text(), 'text/html');
+      // Keep the errors the reader has opened open across the refresh.
+      for (const open of document.querySelectorAll('tr[data-connection] details[open]')) {
+        const name = open.closest('tr').dataset.connection;
+        for (const fresh of next.querySelectorAll('tr[data-connection] details')) {
+          if (fresh.closest('tr').dataset.connection === name) fresh.open = true;
+        }
+      }
       for (const id of ['content', 'summary']) {
         const fresh = next.getElementById(id);
         const current = document.getElementById(id);
@@ -194,7 +242,9 @@ export function renderStatusPage(input: StatusPageInput): string {
       : `<table>
 <thead><tr><th>Connection</th><th>Provider</th><th>Account</th><th>Health</th><th>Expires in</th><th>Last refresh</th><th>Last error</th><th>Refresh history</th><th></th></tr></thead>
 <tbody>
-${connections.map((c) => row(c, input)).join('\n')}
+${attentionOrder(connections)
+  .map((c) => row(c, input))
+  .join('\n')}
 </tbody>
 </table>`;
   return `<!doctype html>

@@ -12,6 +12,17 @@ import type { ConnectionStore, LockHandle } from './store.ts';
 const SCHEMA_VERSION = 1;
 const KEY_CHECK_PLAINTEXT = 'tokenkeeper-key-check';
 
+/** Whether a store's `key_check` value was sealed by a key of `keyring` (read-only; used by `doctor`). */
+export function keyCheckPasses(keyring: Keyring, check: string): boolean {
+  const keyId = envelopeKeyId(check);
+  if (![keyring.current, ...keyring.previous].some((key) => key.id === keyId)) return false;
+  try {
+    return decrypt(keyring, check, 'meta:key_check') === KEY_CHECK_PLAINTEXT;
+  } catch {
+    return false;
+  }
+}
+
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS connections (

@@ -153,13 +153,13 @@ describe.concurrent('tokenkeeper CLI: add, token, status, refresh, remove', () =
     const h = await createHarness(onTestFinished);
     await h.addConnection('me');
     await h.addConnection('other', 'USER02');
-    const result = expectSuccess(await h.cli(['remove', 'me', '--revoke']));
+    const result = expectSuccess(await h.cli(['remove', 'me', '--revoke', '--yes']));
     expect(result.stdout).toBe('me: removed (tokens revoked at the provider)\n');
     expect(h.sim.stats.revocations).toBe(1);
     expect(h.sim.activeRefreshToken(DEFAULT_USER)).toBeUndefined();
     expect((await statusJson(h)).map((c) => c.name)).toEqual(['other']);
 
-    const plain = expectSuccess(await h.cli(['remove', 'other']));
+    const plain = expectSuccess(await h.cli(['remove', 'other', '--yes']));
     expect(plain.stdout).toBe('other: removed\n');
     expect(h.sim.stats.revocations).toBe(1);
     expect(h.sim.activeRefreshToken('USER02')).toBeDefined();

@@ -134,8 +134,8 @@ describe.concurrent('tokenkeeper CLI never prints secrets', () => {
     expect(token.code).toBe(3);
 
     // Removal, with and without revocation.
-    expectSuccess(await h.cli(['remove', 'partner'], { logLevel: 'debug' }));
-    expectSuccess(await h.cli(['remove', 'third', '--revoke'], { logLevel: 'debug' }));
+    expectSuccess(await h.cli(['remove', 'partner', '--yes'], { logLevel: 'debug' }));
+    expectSuccess(await h.cli(['remove', 'third', '--revoke', '--yes'], { logLevel: 'debug' }));
 
     expect(h.results.length).toBeGreaterThan(18);
     expectNoSecrets(h, [...printed, basic]);
@@ -174,7 +174,7 @@ describe.concurrent('tokenkeeper CLI never prints secrets', () => {
     expectSuccess(await h.cli(['status'], { logLevel: 'debug' }));
     const status = expectSuccess(await h.cli(['status', '--json'], { logLevel: 'debug' }));
     expect((JSON.parse(status.stdout) as Array<{ name: string }>).map((c) => c.name)).toEqual(['fourth']);
-    expectSuccess(await h.cli(['remove', 'fourth', '--revoke'], { logLevel: 'debug' }));
+    expectSuccess(await h.cli(['remove', 'fourth', '--revoke', '--yes'], { logLevel: 'debug' }));
     expect(sim.stats.revocations).toBe(1);
     expectNoSecrets(h, []);
   });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createHarness, expectSuccess, freePort } from '../cli/harness.ts';
+import { createHarness, expectSuccess, freePort, statusJson } from '../cli/harness.ts';
 import { repoRoot } from '../cli/run-cli.ts';
 import { launchChromium } from './browser.ts';
 import { api, createApiKey, startDaemon, startReceiver } from './daemon.ts';
@@ -117,5 +117,105 @@ describe('status page in headless Chromium', () => {
     });
 
     await daemon.stop();
+  });
+
+  it('fits 1280 px, is usable at 400 px, puts what needs a human first, and shortens long errors', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished, { config: { refresh: { maxAttempts: 1 } } });
+    await h.addConnection('alpha');
+    await h.addConnection('zulu-revoked', 'USER02');
+    await h.addConnection('mike-failing', 'USER03');
+    await h.addConnection(
+      'charlie-with-a-rather-long-connection-name-for-the-layout',
+      'ACCOUNT-WITH-A-VERY-LONG-IDENTIFIER-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    );
+    // Revoked before the daemon starts: its history (seeded from the store) holds only the last good refresh.
+    h.seed({ userId: 'USER02' });
+    expect((await h.cli(['refresh', 'zulu-revoked', '--force'])).code).toBe(3);
+    const longMessage =
+      'The token service is temporarily unable to serve refresh requests for this client because the regional cluster is being drained for scheduled maintenance; retry after the window ends.';
+    h.sim.inject(
+      { kind: 'status', status: 503, body: { errors: [{ errorType: 'system', message: longMessage }] } },
+      1000,
+    );
+    expect((await h.cli(['refresh', 'mike-failing', '--force'])).code).toBe(4);
+    const fullError = (await statusJson(h)).find((c) => c.name === 'mike-failing')?.lastError as string;
+    expect(fullError.length).toBeGreaterThan(200);
+    const daemon = await startDaemon(h);
+    onTestFinished(() => daemon.stop());
+
+    const browser = await launchChromium(onTestFinished);
+    const page = await browser.newPage();
+    const artifacts = join(repoRoot, 'test-artifacts');
+    mkdirSync(artifacts, { recursive: true });
+
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${daemon.url}/`);
+    const names = await page
+      .locator('tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-connection')));
+    expect(names).toEqual([
+      'zulu-revoked',
+      'mike-failing',
+      'alpha',
+      'charlie-with-a-rather-long-connection-name-for-the-layout',
+    ]);
+    const scrollWidth = () => page.locator('html').evaluate((html) => html.scrollWidth);
+    expect(await scrollWidth()).toBeLessThanOrEqual(1280);
+
+    // The needs-reauth row's newest history bar is a stop (dark red), never the green of its last refresh.
+    const revoked = page.locator('tr[data-connection="zulu-revoked"]');
+    const lastBar = (row: typeof revoked) =>
+      row
+        .locator('svg.chart rect:not(.slot)')
+        .last()
+        .evaluate((bar) => ({
+          kind: bar.getAttribute('class'),
+          fill: bar.ownerDocument.defaultView?.getComputedStyle(bar).fill,
+        }));
+    expect(await lastBar(revoked)).toEqual({ kind: 'stop', fill: 'rgb(130, 7, 30)' });
+    const failing = page.locator('tr[data-connection="mike-failing"]');
+    expect(await lastBar(failing)).toEqual({ kind: 'fail', fill: 'rgb(250, 69, 73)' });
+    expect(await lastBar(page.locator('tr[data-connection="alpha"]'))).toEqual({
+      kind: 'ok',
+      fill: 'rgb(45, 164, 78)',
+    });
+
+    // A long error ends in "…"; the full text is one click away, without script.
+    const summary = failing.locator('.last-error summary');
+    const preview = (await summary.locator('.preview').textContent()) as string;
+    expect(preview.endsWith('…')).toBe(true);
+    expect(fullError.startsWith(preview.slice(0, -1))).toBe(true);
+    expect(await failing.locator('.full-error').isVisible()).toBe(false);
+    await summary.click();
+    expect(await failing.locator('.full-error').isVisible()).toBe(true);
+    expect(await failing.locator('.full-error').textContent()).toBe(fullError);
+    expect(await scrollWidth()).toBeLessThanOrEqual(1280);
+    await page.screenshot({ path: join(artifacts, 'status-page-1280.png'), fullPage: true });
+    // The page refreshes its rows every 10 s; an error the reader opened stays open.
+    const renderedAt = await page.locator('#content').getAttribute('data-rendered-at');
+    await expect
+      .poll(() => page.locator('#content').getAttribute('data-rendered-at'), { timeout: 15_000 })
+      .not.toBe(renderedAt);
+    expect(await failing.locator('.full-error').isVisible()).toBe(true);
+
+    // 400 px: rows become cards; nothing scrolls sideways and every action is on screen.
+    await page.setViewportSize({ width: 400, height: 800 });
+    await page.goto(`${daemon.url}/`);
+    expect(await scrollWidth()).toBeLessThanOrEqual(400);
+    for (const row of await page.locator('tbody tr').all()) {
+      const box = await row.boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= 400).toBe(true);
+      const link = await row.locator('a.reconnect').boundingBox();
+      expect(link && link.x >= 0 && link.x + link.width <= 400).toBe(true);
+    }
+    expect(await page.locator('thead').isVisible()).toBe(false);
+    expect(
+      await revoked
+        .locator('td[data-label="Health"]')
+        .evaluate((td) => td.ownerDocument.defaultView?.getComputedStyle(td, '::before').content),
+    ).toBe('"Health"');
+    await page.screenshot({ path: join(artifacts, 'status-page-400.png'), fullPage: true });
   });
 });
