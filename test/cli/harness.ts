@@ -85,7 +85,7 @@ export async function createHarness(
   // that are not its own.
   const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-cli-'));
   const home = join(root, 'home');
-  mkdirSync(home);
+  mkdirSync(home, { mode: 0o700 }); // as a user's own data dir would be
   const processes = new Set<CliProcess>();
   // One hook, in order: no CLI may still be writing to the home or talking to the simulator when they go.
   onFinished(async () => {
