@@ -1,8 +1,9 @@
 /**
  * `npm test`'s pretest step: the system packages the tests drive (Debian's Chromium for the browser test, the
- * PostgreSQL server binaries for the PostgreSQL tests). Missing ones are installed with apt-get when we are root,
- * so the README's test command passes as written on a fresh machine. Otherwise it says what to install and lets
- * the dependent tests fail with their own clear message: they never skip.
+ * PostgreSQL server binaries for the PostgreSQL tests, zsh and fish for the shell-completion tests). Missing
+ * ones are installed with apt-get when we are root, so the README's test command passes as written on a fresh
+ * machine. Otherwise it says what to install and lets the dependent tests fail with their own clear message:
+ * they never skip.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
@@ -13,6 +14,11 @@ import { CHROMIUM_PATH } from '../server/browser.ts';
 const missing: { pkg: string; for: string }[] = [];
 if (!existsSync(CHROMIUM_PATH)) missing.push({ pkg: 'chromium', for: 'the status-page browser test' });
 if (!postgresInstalled()) missing.push({ pkg: 'postgresql', for: 'the PostgreSQL tests' });
+for (const shell of ['zsh', 'fish']) {
+  if (spawnSync('sh', ['-c', `command -v ${shell}`], { stdio: 'ignore' }).status !== 0) {
+    missing.push({ pkg: shell, for: 'the shell-completion tests' });
+  }
+}
 
 if (missing.length > 0) {
   const names = missing.map((m) => m.pkg);
