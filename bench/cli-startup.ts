@@ -7,7 +7,7 @@
  * fill Node's compile cache, as any earlier run of the installed command does.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createKeeper } from '../src/keeper.ts';
 import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from './fixtures.ts';
@@ -71,7 +71,13 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
         `${accessToken}\n`,
       ),
     ];
-    const labels = [nodeLabel, installedLabel, sourceLabel];
+    // With a config file the schema (zod) is loaded to check it: the cost a config adds.
+    const configPath = join(home, 'tokenkeeper.json');
+    writeFileSync(configPath, `${JSON.stringify({ refresh: { marginSeconds: 900 } })}\n`);
+    operations.push(
+      run(installed.command, ['--config', configPath, 'token', CONNECTION], `${accessToken}\n`),
+    );
+    const labels = [nodeLabel, installedLabel, sourceLabel, `${installed.label} --config FILE token`];
     const notes = [installed.note];
 
     progress(scope, `${warmup} warm-up + ${runs} timed runs of: ${labels.join(', ')}`);
