@@ -28,7 +28,7 @@ rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   entryPoints: {
     tokenkeeper: join(root, 'src', 'cli', 'bin.ts'),
-    // Loaded by src/config/load.ts with require('./schema.js') only when a config is checked (zod is heavy).
+    // Required by src/config/schema-loader.ts as ./schema.js only when a config is checked (zod is heavy).
     schema: join(root, 'src', 'config', 'schema.ts'),
   },
   outdir,

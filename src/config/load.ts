@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TokenkeeperError } from '../core/errors.ts';
 import type { ConfigFile } from './schema.ts';
+import { loadSchema } from './schema-loader.ts';
 
 export interface LoadedConfig {
   config: ConfigFile;
@@ -75,21 +75,9 @@ function parseConfigFile(path: string): ConfigFile {
   return validateConfig(json, `config file ${path}`);
 }
 
-/**
- * The schema module, loaded the first time a config is checked: zod and the schema take ~20 ms to load, and most
- * CLI runs (`tokenkeeper token me` without a config file) check none. It sits next to this file with the same
- * extension in src/ (.ts), dist/ (.js) and the CLI bundle (scripts/build-cli.mjs emits it as schema.js).
- */
-let schemaModule: typeof import('./schema.ts') | undefined;
-function schema(): typeof import('./schema.ts') {
-  const extension = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
-  schemaModule ??= createRequire(import.meta.url)(`./schema${extension}`) as typeof import('./schema.ts');
-  return schemaModule;
-}
-
 /** Checks a config object (from a file or passed to createKeeper) against the schema; one-line error. */
 export function validateConfig(value: unknown, origin: string): ConfigFile {
-  const parsed = schema().configSchema.safeParse(value);
+  const parsed = loadSchema().configSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : '(top level)';
