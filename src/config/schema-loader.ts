@@ -9,7 +9,17 @@ import { createRequire } from 'node:module';
 let schemaModule: typeof import('./schema.ts') | undefined;
 
 export function loadSchema(): typeof import('./schema.ts') {
-  const extension = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
-  schemaModule ??= createRequire(import.meta.url)(`./schema${extension}`) as typeof import('./schema.ts');
+  if (schemaModule) return schemaModule;
+  const file = `./schema${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`;
+  try {
+    schemaModule = createRequire(import.meta.url)(file) as typeof import('./schema.ts');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    // Only a bundle that inlined this module but not its sibling gets here: say what the bundle lacks.
+    throw new Error(
+      `tokenkeeper's config schema ${new URL(file, import.meta.url).pathname} is missing: a bundle of tokenkeeper must ship it next to this module or import it statically (see scripts/build-azure.mjs)`,
+      { cause: error },
+    );
+  }
   return schemaModule;
 }
