@@ -7,10 +7,12 @@ import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readlinkSync,
   realpathSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +64,45 @@ describe.concurrent('the installed tokenkeeper command', () => {
     expect(help.stdout).toMatch(/^ {2}completion +print a shell completion script/m);
     const version = await exec('tokenkeeper', ['--version'], { env });
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('`token` loads neither zod, pino, fastify, pg nor the Azure SDK (what made it slow)', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
+    await h.addConnection('me');
+    // Records every module file the process loads (NODE_OPTIONS reaches the Node that bin/tokenkeeper execs).
+    const loaded = join(h.home, 'loaded.txt');
+    const hook = join(h.home, 'record-loads.mjs');
+    writeFileSync(
+      hook,
+      `import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(loaded)}, url + '\\n'); return next(url, context); } });
+`,
+    );
+    const env = { ...h.env, PATH: `${pathDir}:${process.env.PATH}`, NODE_OPTIONS: `--import ${hook}` };
+    // Without --config: the harness's config file would (rightly) load the schema to check it.
+    const expected = expectSuccess(await h.cli(['token', 'me'])).stdout;
+    const token = await exec('tokenkeeper', ['token', 'me'], { env, cwd: h.home });
+    expect(token.stdout).toBe(expected);
+    const meta = JSON.parse(readFileSync(join(pkg, 'dist', 'cli-bundle', 'meta.json'), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, unknown> }>;
+    };
+    const inputsByFile = new Map(
+      Object.entries(meta.outputs).map(([output, { inputs }]) => [
+        output.split('/').at(-1),
+        Object.keys(inputs),
+      ]),
+    );
+    const files = readFileSync(loaded, 'utf8')
+      .split('\n')
+      .filter((url) => url.startsWith('file:'));
+    const inputs = files.flatMap((url) => inputsByFile.get(url.split('/').at(-1)) ?? [url]);
+    expect(inputs.some((input) => input.includes('src/cli/commands/token.ts'))).toBe(true);
+    for (const heavy of ['zod', 'pino', 'fastify', 'pg', '@azure']) {
+      expect(inputs.filter((input) => input.includes(`node_modules/${heavy}/`))).toEqual([]);
+    }
   });
 
   it('becomes the pinned Node itself (exec), so SIGTERM reaches the daemon', async ({ onTestFinished }) => {
