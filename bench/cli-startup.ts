@@ -1,11 +1,14 @@
 /**
  * `tokenkeeper token <name>` on a fresh process (CLI cold start): the connection holds a valid access token, so the
- * command only starts Node, loads the CLI, opens the store, decrypts and prints. Baseline: `node -e 0`, the cost
- * of starting Node at all. Both run with process.execPath, interleaved.
+ * command only starts Node, loads the CLI, opens the store, decrypts and prints. Measured as the README installs
+ * it (`npm run install-cli` links bin/tokenkeeper onto PATH; the bench runs that same file, or the `tokenkeeper`
+ * on PATH when it is this checkout's), and from source (`node src/cli/main.ts`, what the tests run). Baseline:
+ * `node -e 0` with the same pinned Node, the cost of starting Node at all. All interleaved. The warm-up runs
+ * fill Node's compile cache, as any earlier run of the installed command does.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createKeeper } from '../src/keeper.ts';
 import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from './fixtures.ts';
 import {
@@ -47,33 +50,35 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
     }
 
     // cwd is the temp home, so no ./tokenkeeper.json of the caller is picked up.
-    const run = (args: string[], expectedOutput: string) => () => {
-      const child = spawnSync(process.execPath, args, { cwd: home, env, encoding: 'utf8' });
+    const run = (command: string, args: string[], expectedOutput: string) => () => {
+      const child = spawnSync(command, args, { cwd: home, env, encoding: 'utf8' });
       if (child.status !== 0 || child.stdout !== expectedOutput) {
         throw new Error(
-          `\`node ${args.join(' ')}\` exited with ${child.status ?? child.signal}: stdout ${JSON.stringify(child.stdout)}, stderr ${JSON.stringify(child.stderr.slice(0, 500))}`,
+          `\`${command} ${args.join(' ')}\` exited with ${child.status ?? child.signal}: stdout ${JSON.stringify(child.stdout)}, stderr ${JSON.stringify(child.stderr.slice(0, 500))}`,
         );
       }
     };
+    const installed = installedCommand();
     const nodeLabel = 'node -e 0';
+    const installedLabel = `${installed.label} token`;
     const sourceLabel = 'node src/cli/main.ts token';
-    const binLabel = 'node dist/cli/main.js token (compiled)';
     const operations = [
-      run(['-e', '0'], ''),
-      run([join(repoRoot, 'src', 'cli', 'main.ts'), 'token', CONNECTION], `${accessToken}\n`),
+      run(process.execPath, ['-e', '0'], ''),
+      run(installed.command, ['token', CONNECTION], `${accessToken}\n`),
+      run(
+        process.execPath,
+        [join(repoRoot, 'src', 'cli', 'main.ts'), 'token', CONNECTION],
+        `${accessToken}\n`,
+      ),
     ];
-    const labels = [nodeLabel, sourceLabel];
-    const notes: string[] = [];
-    if (existsSync(join(repoRoot, 'dist', 'cli', 'main.js'))) {
-      operations.push(
-        run([join(repoRoot, 'dist', 'cli', 'main.js'), 'token', CONNECTION], `${accessToken}\n`),
-      );
-      labels.push(binLabel);
-    } else {
-      notes.push(
-        'no dist/ build: `node dist/cli/main.js token` (compiled CLI) skipped; run `npm run build` to include it',
-      );
-    }
+    // With a config file the schema (zod) is loaded to check it: the cost a config adds.
+    const configPath = join(home, 'tokenkeeper.json');
+    writeFileSync(configPath, `${JSON.stringify({ refresh: { marginSeconds: 900 } })}\n`);
+    operations.push(
+      run(installed.command, ['--config', configPath, 'token', CONNECTION], `${accessToken}\n`),
+    );
+    const labels = [nodeLabel, installedLabel, sourceLabel, `${installed.label} --config FILE token`];
+    const notes = [installed.note];
 
     progress(scope, `${warmup} warm-up + ${runs} timed runs of: ${labels.join(', ')}`);
     const { samples } = await measureInterleaved(operations, {
@@ -97,4 +102,23 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
   } finally {
     removeHome(home);
   }
+}
+
+/** The `tokenkeeper` on PATH if it is this checkout's bin/tokenkeeper (as installed), else that file itself. */
+function installedCommand(): { command: string; label: string; note: string } {
+  const bin = join(repoRoot, 'bin', 'tokenkeeper');
+  if (!existsSync(join(repoRoot, 'dist', 'cli-bundle', 'tokenkeeper.js'))) {
+    throw new Error('no dist/cli-bundle/: run `npm run build` (npm ci does) before `npm run bench`');
+  }
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'tokenkeeper');
+    if (existsSync(candidate) && realpathSync(candidate) === realpathSync(bin)) {
+      return { command: candidate, label: 'tokenkeeper', note: `tokenkeeper is ${candidate} -> ${bin}` };
+    }
+  }
+  return {
+    command: bin,
+    label: 'bin/tokenkeeper',
+    note: 'no tokenkeeper of this checkout on PATH: measured bin/tokenkeeper, the file `npm run install-cli` links',
+  };
 }

@@ -25,6 +25,18 @@ const onlyKeyVault = {
   },
 };
 
+/** One file: the config schema is imported statically instead of required from a sibling file at run time. */
+const schemaInline = {
+  name: 'schema-inline',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[/\\]src[/\\]config[/\\]schema-loader\.ts$/ }, (args) => ({
+      contents: "import * as schema from './schema.ts';\nexport function loadSchema() { return schema; }\n",
+      loader: 'ts',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
 const result = await build({
   entryPoints: [join(root, 'src', 'azure', 'main.ts')],
   outfile,
@@ -38,7 +50,7 @@ const result = await build({
   metafile: true,
   // Provided by the Functions Node.js worker at run time.
   external: ['@azure/functions-core'],
-  plugins: [onlyKeyVault],
+  plugins: [onlyKeyVault, schemaInline],
   // CommonJS dependencies (@azure/functions, the Azure SDKs) call require(); give the ESM bundle one.
   banner: {
     js: "import { createRequire as __tkCreateRequire } from 'node:module'; const require = __tkCreateRequire(import.meta.url);",

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
 import type { Logger } from './core/logger.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -30,12 +30,7 @@ export function createLogger(
   format: LogFormat,
   stream: NodeJS.WritableStream = process.stderr,
 ): Logger {
-  if (format === 'json') {
-    return pino(
-      { level, base: { pid: process.pid }, redact: { paths: redactedPaths, censor: '[redacted]' } },
-      pino.destination({ fd: stream === process.stderr ? 2 : 1, sync: true }),
-    );
-  }
+  if (format === 'json') return jsonLogger(level, stream === process.stderr ? 2 : 1);
   const write = (lineLevel: Exclude<LogLevel, 'silent'>) => (fields: object, message: string) => {
     if (order[lineLevel] < order[level]) return;
     const extras = Object.entries(fields)
@@ -44,6 +39,27 @@ export function createLogger(
       .join(' ');
     const time = new Date().toISOString().slice(11, 19);
     stream.write(`${time} ${lineLevel.padEnd(5)} ${message}${extras ? `  ${extras}` : ''}\n`);
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/**
+ * pino, loaded at the first line that is logged: most CLI runs (`tokenkeeper token me`) log nothing, and
+ * loading pino would add about 10 ms to their start.
+ */
+function jsonLogger(level: LogLevel, fd: number): Logger {
+  let logger: Logger | undefined;
+  const load = (): Logger => {
+    const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+    return pino(
+      { level, base: { pid: process.pid }, redact: { paths: redactedPaths, censor: '[redacted]' } },
+      pino.destination({ fd, sync: true }),
+    );
+  };
+  const write = (lineLevel: Exclude<LogLevel, 'silent'>) => (fields: object, message: string) => {
+    if (order[lineLevel] < order[level]) return;
+    logger ??= load();
+    logger[lineLevel](fields, message);
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TokenkeeperError } from '../core/errors.ts';
-import { configSchema, type ConfigFile } from './schema.ts';
+import type { ConfigFile } from './schema.ts';
+import { loadSchema } from './schema-loader.ts';
 
 export interface LoadedConfig {
   config: ConfigFile;
@@ -84,7 +85,7 @@ function parseConfigFile(path: string): ConfigFile {
 
 /** Checks a config object (from a file or passed to createKeeper) against the schema; one-line error. */
 export function validateConfig(value: unknown, origin: string): ConfigFile {
-  const parsed = configSchema.safeParse(value);
+  const parsed = loadSchema().configSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : '(top level)';

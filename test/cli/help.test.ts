@@ -1,14 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import { commandTable } from '../../src/cli/command-table.ts';
 import { runIsolated as run } from './harness.ts';
 
 describe.concurrent('tokenkeeper --help', () => {
-  const commands = ['connect', 'add', 'refresh', 'token', 'status', 'remove', 'run', 'demo'];
+  const commands = commandTable.map((entry) => entry.name);
+
+  it('lists the commands a new user needs first', () => {
+    for (const command of ['connect', 'add', 'refresh', 'token', 'status', 'remove', 'run', 'demo']) {
+      expect(commands).toContain(command);
+    }
+  });
 
   it('main help lists every command and the exit codes', async ({ onTestFinished }) => {
     const result = await run(['--help'], onTestFinished);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     for (const command of commands) expect(result.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
+    // Each with the start of its description (the rest may wrap).
+    for (const { name, description } of commandTable) {
+      const start = description.split(' ').slice(0, 3).join(' ');
+      expect(result.stdout).toMatch(
+        new RegExp(`^ {2}${name} +${start.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'),
+      );
+    }
     expect(result.stdout).toMatch(/^Exit codes:$/m);
     for (const code of [0, 1, 2, 3, 4, 5]) {
       expect(result.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));

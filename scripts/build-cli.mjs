@@ -1,0 +1,53 @@
+// Bundles the CLI (src/cli/bin.ts) into dist/cli-bundle/ with esbuild, the entry bin/tokenkeeper runs: the
+// dependencies inlined and split into chunks, each command's code (fastify for `run`, the Azure SDK for
+// keyvault://, pg) in chunks of its own that only that command loads. One file per chunk instead of hundreds of
+// modules to resolve roughly halves the start of `tokenkeeper token <name>` (see bench/cli-startup.ts).
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// `--outdir DIR` builds elsewhere (the installed-command test builds a package of its own).
+const outdirArg = process.argv.indexOf('--outdir');
+const outdir = outdirArg > 0 ? resolve(process.argv[outdirArg + 1]) : join(root, 'dist', 'cli-bundle');
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** src/version.ts reads ../package.json next to itself, which a bundle does not have: inline the version. */
+const inlineVersion = {
+  name: 'inline-version',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[/\\]src[/\\]version\.ts$/ }, () => ({
+      contents: `export const version = ${JSON.stringify(version)};`,
+      loader: 'ts',
+    }));
+  },
+};
+
+rmSync(outdir, { recursive: true, force: true });
+const result = await build({
+  entryPoints: {
+    tokenkeeper: join(root, 'src', 'cli', 'bin.ts'),
+    // Required by src/config/schema-loader.ts as ./schema.js only when a config is checked (zod is heavy).
+    schema: join(root, 'src', 'config', 'schema.ts'),
+  },
+  outdir,
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  metafile: true,
+  // pg's optional native binding, never installed.
+  external: ['pg-native'],
+  plugins: [inlineVersion],
+  // CommonJS dependencies (commander, fastify, the Azure SDK) call require(); give the ESM chunks one.
+  banner: {
+    js: "import { createRequire as __tkCreateRequire } from 'node:module'; const require = __tkCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));

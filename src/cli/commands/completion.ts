@@ -1,0 +1,22 @@
+import { type Command, Argument } from 'commander';
+import { completionScript, shells, type Shell } from '../completion.ts';
+
+export function registerCompletion(program: Command): void {
+  program
+    .command('completion')
+    .description('print a shell completion script: tokenkeeper completion bash|zsh|fish')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(shells))
+    .addHelpText(
+      'after',
+      `
+Load it in the current shell, or add the line to your shell's start-up file:
+  bash:  source <(tokenkeeper completion bash)        (~/.bashrc)
+  zsh:   source <(tokenkeeper completion zsh)         (~/.zshrc, after compinit)
+  fish:  tokenkeeper completion fish | source         (~/.config/fish/config.fish)`,
+    )
+    .action(async (shell: Shell) => {
+      // The script lists every command's options, so here (only here) every command module is loaded.
+      const { buildProgram } = await import('../program.ts');
+      process.stdout.write(completionScript(shell, await buildProgram('all')));
+    });
+}
