@@ -94,7 +94,7 @@ export const commandTable: readonly CommandEntry[] = [
   {
     name: 'demo',
     description:
-      'watch tokenkeeper keep a simulated Fitbit connection alive (no account needed; nothing is kept)',
+      'watch tokenkeeper keep a simulated Fitbit connection alive (no account needed; nothing is kept); with --serve, run the simulated provider for your own CLI commands',
     load: async () => (await import('./commands/demo.ts')).registerDemo,
   },
   {
