@@ -31,8 +31,11 @@ export function isDue(tokens: TokenSet, now: number, policy: ExpiryPolicy): bool
   return tokens.expiresAt - now <= refreshMargin(tokens, policy);
 }
 
+/** A token with less than this left is not handed out: it could expire before the caller's request arrives. */
+export const USABLE_SKEW_MS = 30_000;
+
 /** Whether the access token can still be handed out (it has not expired, with a small safety skew). */
-export function isUsable(tokens: TokenSet, now: number, skewMs = 30_000): boolean {
+export function isUsable(tokens: TokenSet, now: number, skewMs = USABLE_SKEW_MS): boolean {
   return !!tokens.accessToken && tokens.expiresAt !== undefined && tokens.expiresAt - now > skewMs;
 }
 
