@@ -21,7 +21,7 @@ import {
   stableFraction,
   type ExpiryPolicy,
 } from './core/expiry.ts';
-import { defaultLockOptions, sleep } from './core/lock.ts';
+import { defaultLockOptions } from './core/lock.ts';
 import { silentLogger, type Logger } from './core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from './core/refresher.ts';
 import {
@@ -176,10 +176,7 @@ export class Keeper {
     if (servable(connection) && !this.refresher.hasRescued(name)) {
       const renewal = this.renewInBackground(connection, timeoutMs);
       if (renewal && connection.pending) {
-        const recovered = await Promise.race([
-          renewal,
-          sleep(PENDING_RECOVERY_WAIT_MS).then(() => undefined),
-        ]);
+        const recovered = await settledWithin(renewal, PENDING_RECOVERY_WAIT_MS);
         if (recovered && servable(recovered.connection)) return tokenDetails(recovered.connection.tokens);
       }
       return tokenDetails(connection.tokens);
@@ -385,6 +382,19 @@ export class Keeper {
       refreshInProgress: connection.pending !== undefined,
       createdAt: connection.createdAt,
     };
+  }
+}
+
+/** The promise's value if it settles within `ms`, else undefined (without keeping the process alive after). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

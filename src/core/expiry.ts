@@ -39,6 +39,11 @@ export function isUsable(tokens: TokenSet, now: number, skewMs = USABLE_SKEW_MS)
   return !!tokens.accessToken && tokens.expiresAt !== undefined && tokens.expiresAt - now > skewMs;
 }
 
+/** Whole seconds until `expiresAt` (never negative), as OAuth's expires_in counts them. */
+export function expiresInSeconds(expiresAt: number | undefined, now: number): number | undefined {
+  return expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt - now) / 1000));
+}
+
 /**
  * When a scheduler should next refresh this connection: the moment it becomes due, pushed later by a jitter of
  * up to `jitterRatio` of the margin, so connections issued together do not all hit the provider in the same
