@@ -1,12 +1,13 @@
 import { TokenkeeperError } from '../core/errors.ts';
 
-/** Parses a `--flag <seconds>` value: a finite number, at least `min` (0 by default; use a positive min for > 0). */
-export function secondsOption(value: string, flag: string, min = 0): number {
+/** Parses a `--flag <seconds>` value: a finite number of seconds, 0 or more (more than 0 with `positive`). */
+export function secondsOption(value: string, flag: string, options: { positive?: boolean } = {}): number {
   const seconds = Number(value);
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < min) {
+  const low = options.positive ? seconds <= 0 : seconds < 0;
+  if (value.trim() === '' || !Number.isFinite(seconds) || low) {
     throw new TokenkeeperError(
       'usage',
-      `${flag} must be a number of seconds${min > 0 ? ` of at least ${min}` : ' (0 or more)'}, got "${value}"`,
+      `${flag} must be a number of seconds${options.positive ? ' greater than 0' : ' (0 or more)'}, got "${value}"`,
     );
   }
   return seconds;

@@ -12,6 +12,7 @@ import {
   type Harness,
 } from './harness.ts';
 import type { CliResult } from './run-cli.ts';
+import { api, createApiKey, startDaemon } from '../server/daemon.ts';
 
 /** A config whose token endpoint is a port on 127.0.0.1 with nothing listening: the provider is down. */
 async function providerDownConfig(h: Harness): Promise<string> {
@@ -90,6 +91,33 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
     expect(h.sim.stats.invalidGrant).toBe(0);
   });
 
+  it('the daemon API answers GET /v1/connections/me/token in under 1 s with the provider down and an attempt pending', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished, { config: { refresh: { timeoutSeconds: 1 } } });
+    await h.addConnection('me');
+    const token = expectSuccess(await h.cli(['token', 'me'])).stdout.trim();
+    h.sim.inject({ kind: 'rotate-then-hang' }, 3);
+    expect((await h.cli(['refresh', 'me', '--force'])).code).toBe(4);
+    h.sim.clearFaults();
+    const down = await providerDownConfig(h);
+    const key = await createApiKey(h, ['me'], { config: down });
+    const daemon = await startDaemon(h, [], { config: down });
+    try {
+      const started = performance.now();
+      const answer = await api(`${daemon.url}/v1/connections/me/token`, { key });
+      const ms = performance.now() - started;
+
+      expect(answer.status).toBe(200);
+      expect(answer.body.accessToken).toBe(token);
+      expect(ms).toBeLessThan(1000);
+    } finally {
+      await daemon.stop();
+    }
+    const [me] = await statusJson(h, { config: down });
+    expect(me?.refreshInProgress).toBe(true);
+  });
+
   it('--timeout: a refresh token must make gives up at the deadline and says the attempt will be retried', async ({
     onTestFinished,
   }) => {
@@ -165,6 +193,29 @@ describe.concurrent('tokenkeeper token --json, --min-valid', () => {
       ]);
     }
     expect(h.sim.stats.refreshRequests).toBe(requests + 1);
+  });
+});
+
+describe.concurrent('help of the token, refresh and status options', () => {
+  it('token, refresh and status --help describe their new flags and exit codes', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished);
+    // Help wraps at the terminal width: compare with the whitespace collapsed.
+    const help = async (command: string) =>
+      expectSuccess(await h.cli([command, '--help'])).stdout.replace(/\s+/g, ' ');
+    const token = await help('token');
+    expect(token).toContain(
+      '--json print JSON: token, type, expiresAt (ISO 8601), expiresIn (seconds), scope',
+    );
+    expect(token).toContain('--min-valid <seconds> refresh first if the token would expire within');
+    expect(token).toMatch(/--timeout <seconds> total deadline of a refresh needed first .*\(default: "30"\)/);
+    const refresh = await help('refresh');
+    expect(refresh).toContain('refreshed, not due, or FAILED (on stderr)');
+    expect(refresh).toContain('outcome refreshed, not_due or failed');
+    const status = await help('status');
+    expect(status).toMatch(/^Usage: tokenkeeper status \[options\] \[name\]/);
+    expect(status).toContain('exits 3 if any shown needs a human');
   });
 });
 

@@ -27,7 +27,7 @@ export function registerToken(program: Command): void {
     )
     .action(async (name: string, options: TokenOptions, command: Command) => {
       const minValidMs = secondsOption(options.minValid, '--min-valid') * 1000;
-      const timeoutMs = secondsOption(options.timeout, '--timeout', 0.001) * 1000;
+      const timeoutMs = secondsOption(options.timeout, '--timeout', { positive: true }) * 1000;
       await withKeeper(command, async (keeper) => {
         const token = await keeper.accessTokenDetails(name, { minValidMs, timeoutMs });
         if (options.json) printJson(accessTokenJson(token, keeper.now()));
