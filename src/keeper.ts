@@ -33,7 +33,7 @@ import {
   type RenewalGrant,
 } from './core/types.ts';
 import { loadKeyring } from './crypto/key-source.ts';
-import { requestToken } from './oauth/token-client.ts';
+import { requestToken, TokenEndpointError } from './oauth/token-client.ts';
 import { revokeToken } from './oauth/revoke.ts';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { RescueJournal } from './stores/rescue-journal.ts';
@@ -206,7 +206,10 @@ export class Keeper {
         maxAttempts: 1,
       })
       .catch((error: unknown) => {
-        this.logger.warn(
+        // A provider failure was logged by the engine already ("refresh failed"); others (store, lock) were not.
+        const log = error instanceof TokenEndpointError ? this.logger.debug : this.logger.warn;
+        log.call(
+          this.logger,
           { connection: connection.name, error: describeError(error) },
           'renewal failed; the stored access token is still valid and was served',
         );

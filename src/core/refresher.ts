@@ -516,16 +516,17 @@ export class Refresher {
     // A request refused by our own URL policy (config) never left, like one that could not connect.
     const sentNothing =
       error instanceof TokenEndpointError ? !error.outcomeUnknown : isTokenkeeperError(error, 'config');
+    const retryable =
+      error instanceof TokenEndpointError ? error.retryable : !isTokenkeeperError(error, 'config');
     // A refresh token the provider may have rotated must be retried inside its grace window (Fitbit: ~2 min),
     // however long the outage before it was: such retries wait at most PENDING_RETRY_MAX_MS (or Retry-After).
-    // A failure that provably sent nothing keeps the record only if an earlier attempt's outcome is unknown.
-    const keepPending = !sentNothing || outcomeUnknownBefore;
+    // A passing failure that provably sent nothing (429, connection refused) keeps the record only while an
+    // earlier attempt's outcome is still unknown; one that needs a fix (invalid_client, config) drops it.
+    const keepPending = !sentNothing || (outcomeUnknownBefore && retryable);
     const backoff = backoffDelay(failureCount, settings.backoff, retryAfterMs);
     const retryInMs = keepPending
       ? Math.max(Math.min(backoff, PENDING_RETRY_MAX_MS), retryAfterMs ?? 0)
       : backoff;
-    const retryable =
-      error instanceof TokenEndpointError ? error.retryable : !isTokenkeeperError(error, 'config');
     const updated = await this.deps.store.update({
       ...connection,
       status: 'failing',
