@@ -17,7 +17,6 @@ import {
   isDue,
   isUsable,
   nextRefreshAt,
-  USABLE_SKEW_MS,
   stableFraction,
   type ExpiryPolicy,
 } from './core/expiry.ts';
@@ -169,8 +168,7 @@ export class Keeper {
   async accessTokenDetails(name: string, options: AccessTokenOptions = {}): Promise<AccessTokenDetails> {
     const minValidMs = options.minValidMs ?? 0;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
-    const servable = (connection: Connection) =>
-      isUsable(connection.tokens, this.clock.now(), Math.max(USABLE_SKEW_MS, minValidMs));
+    const servable = (connection: Connection) => this.servable(connection.tokens, minValidMs);
     const connection = await this.refresher.current(name);
     // Newer tokens waiting in the rescue journal may have revoked the stored access token.
     if (servable(connection) && !this.refresher.hasRescued(name)) {
@@ -184,6 +182,18 @@ export class Keeper {
     // The engine would not refresh a token that is not due yet: one that must outlive minValidMs is forced.
     const force = !isDue(connection.tokens, this.clock.now(), this.settings.expiry);
     return tokenDetails((await this.refresher.refresh(name, { force, timeoutMs })).tokens);
+  }
+
+  /**
+   * Whether a stored token can be handed out as it is: it outlives `minValidMs`, and it is either not due (the
+   * engine's own notion of fresh, which also covers lifetimes shorter than the usual skew) or still usable.
+   */
+  private servable(tokens: TokenSet, minValidMs: number): boolean {
+    const now = this.clock.now();
+    if (!tokens.accessToken || tokens.expiresAt === undefined || tokens.expiresAt - now <= minValidMs) {
+      return false;
+    }
+    return isUsable(tokens, now) || !isDue(tokens, now, this.settings.expiry);
   }
 
   /**

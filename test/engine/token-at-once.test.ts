@@ -122,6 +122,16 @@ describe('accessToken with a usable stored token answers at once, whatever the p
     expect(await keeper.accessToken(name)).toBe(renewed.tokens.accessToken);
   });
 
+  it('a short-lived token (20 s) that is not due yet is served as it is, not refreshed on every call', async () => {
+    const { keeper, sim, name } = await fitbitWithConnection({ sim: { accessTokenLifetimeSeconds: 20 } });
+
+    const first = await keeper.accessToken(name);
+    const again = await keeper.accessToken(name);
+
+    expect(again).toBe(first);
+    expect(sim.stats.tokenRequests).toBe(1);
+  });
+
   it('minValidMs: a token expiring sooner is refreshed first', async () => {
     const { keeper, sim, name, grant } = await fitbitWithConnection({
       connection: { withAccessToken: true },
