@@ -251,7 +251,7 @@ export class Refresher {
     const provider = this.deps.provider(start.provider);
     const recovering = start.pending !== undefined;
     // Whether the provider may already have spent the stored refresh token (an earlier attempt's outcome is
-    // unknown): then every later failure keeps the write-ahead record, whatever that failure was.
+    // unknown): then a later passing failure keeps the write-ahead record even if that request never left.
     let outcomeUnknown = recovering;
     let connection = start;
     for (let attempt = 1; ; attempt++) {
