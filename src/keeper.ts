@@ -10,10 +10,11 @@ import {
 } from './config/load.ts';
 import type { ConfigFile } from './config/schema.ts';
 import { defaultBackoff } from './core/backoff.ts';
-import { describeError, isTokenkeeperError, TokenkeeperError } from './core/errors.ts';
+import { describeError, TokenkeeperError } from './core/errors.ts';
 import type { KeeperEventListener } from './core/events.ts';
 import {
   defaultExpiryPolicy,
+  isDue,
   isUsable,
   nextRefreshAt,
   stableFraction,
@@ -21,7 +22,7 @@ import {
 } from './core/expiry.ts';
 import { defaultLockOptions } from './core/lock.ts';
 import { silentLogger, type Logger } from './core/logger.ts';
-import { activeWith, Refresher, type RefreshSettings } from './core/refresher.ts';
+import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from './core/refresher.ts';
 import {
   systemClock,
   type Clock,
@@ -32,7 +33,7 @@ import {
 } from './core/types.ts';
 import { loadKeyring } from './crypto/key-source.ts';
 import type { Keyring } from './crypto/envelope.ts';
-import { requestToken } from './oauth/token-client.ts';
+import { requestToken, TokenEndpointError } from './oauth/token-client.ts';
 import { revokeToken } from './oauth/revoke.ts';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { RescueJournal } from './stores/rescue-journal.ts';
@@ -72,6 +73,27 @@ export interface ConnectionSummary {
   createdAt: number;
 }
 
+/** The total deadline of a refresh that `accessToken` must make before it can answer. */
+export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;
+/**
+ * How long `accessToken` lets the recovery of an unfinished attempt run before it serves the stored token: that
+ * attempt may have rotated the tokens (and some providers then revoke the stored access token), but a provider
+ * that is down must not hold up a caller who has a token.
+ */
+const PENDING_RECOVERY_WAIT_MS = 500;
+/** Bound of the renewal `accessToken` starts in the background when it serves a token that is due (one request). */
+const BACKGROUND_RENEWAL_TIMEOUT_MS = 5_000;
+
+export interface AccessTokenOptions {
+  /** The token must stay valid this long (ms); one expiring sooner is refreshed first. Default: usable now. */
+  minValidMs?: number;
+  /** One total deadline (ms) for a refresh this call must make before it can answer. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** What `refresh` did to one connection. */
+export type RefreshOutcome = 'refreshed' | 'not_due';
+
 /** A valid access token and what the provider said about it; never the refresh token. */
 export interface AccessTokenDetails {
   accessToken: string;
@@ -99,6 +121,8 @@ export class Keeper {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly listeners = new Set<KeeperEventListener>();
+  /** Renewals started by `accessToken` that nobody waits for; `close` lets them finish (they are bounded). */
+  private readonly renewals = new Set<Promise<unknown>>();
 
   constructor(parts: {
     loaded: LoadedConfig;
@@ -133,43 +157,97 @@ export class Keeper {
     return () => this.listeners.delete(listener);
   }
 
-  /** A valid access token, refreshed first when due. The refresh token never leaves the keeper. */
-  async accessToken(name: string): Promise<string> {
-    return (await this.accessTokenDetails(name)).accessToken;
+  /**
+   * A valid access token. A usable stored token is served at once; when it is due, or an earlier attempt was
+   * left unfinished, its renewal runs in the background (bounded). Only a token that is expired (or would expire
+   * within `minValidMs`) is refreshed first, within one deadline. The refresh token never leaves the keeper.
+   */
+  async accessToken(name: string, options: AccessTokenOptions = {}): Promise<string> {
+    return (await this.accessTokenDetails(name, options)).accessToken;
   }
 
-  /** `accessToken` with the token's expiry, type and scope (one store read; for the HTTP API). */
-  async accessTokenDetails(name: string): Promise<AccessTokenDetails> {
-    const details = (tokens: TokenSet): AccessTokenDetails => ({
-      accessToken: tokens.accessToken as string,
-      tokenType: tokens.tokenType,
-      expiresAt: tokens.expiresAt,
-      scope: tokens.scope,
-    });
-    try {
-      const connection = await this.refresher.refresh(name);
-      return details(connection.tokens);
-    } catch (error) {
-      // A due refresh that failed for a passing reason (provider down, store busy) must not break callers while
-      // the current access token still works; a rejected or retired connection always surfaces.
-      // A store error may mean new tokens were issued (and the old access token revoked) but not yet saved.
-      const stale = (['needs_reauth', 'provider_retired', 'store'] as const).some((code) =>
-        isTokenkeeperError(error, code),
-      );
-      const current = stale ? undefined : await this.store.get(name).catch(() => undefined);
-      if (current && isUsable(current.tokens, this.clock.now())) {
-        this.logger.warn(
-          { connection: name, error: describeError(error) },
-          'refresh failed; serving the still-valid access token',
-        );
-        return details(current.tokens);
+  /** `accessToken` with the token's expiry, type and scope (for the HTTP API and `token --json`). */
+  async accessTokenDetails(name: string, options: AccessTokenOptions = {}): Promise<AccessTokenDetails> {
+    const minValidMs = options.minValidMs ?? 0;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
+    const servable = (connection: Connection) => this.servable(connection.tokens, minValidMs);
+    const connection = await this.refresher.current(name);
+    // Newer tokens waiting in the rescue journal may have revoked the stored access token.
+    if (servable(connection) && !this.refresher.hasRescued(name)) {
+      const renewal = this.renewInBackground(connection, timeoutMs);
+      if (renewal && connection.pending) {
+        const recovered = await settledWithin(renewal, PENDING_RECOVERY_WAIT_MS);
+        if (recovered && servable(recovered.connection)) return tokenDetails(recovered.connection.tokens);
       }
-      throw error;
+      return tokenDetails(connection.tokens);
     }
+    // The engine would not refresh a token that is not due yet: one that must outlive minValidMs is forced.
+    const force = !isDue(connection.tokens, this.clock.now(), this.settings.expiry);
+    return tokenDetails((await this.refresher.refresh(name, { force, timeoutMs })).tokens);
+  }
+
+  /**
+   * Whether a stored token can be handed out as it is: it outlives `minValidMs`, and it is either not due (the
+   * engine's own notion of fresh, which also covers lifetimes shorter than the usual skew) or still usable.
+   */
+  private servable(tokens: TokenSet, minValidMs: number): boolean {
+    const now = this.clock.now();
+    if (!tokens.accessToken || tokens.expiresAt === undefined || tokens.expiresAt - now <= minValidMs) {
+      return false;
+    }
+    return isUsable(tokens, now) || !isDue(tokens, now, this.settings.expiry);
+  }
+
+  /**
+   * Starts renewing a connection whose usable token is due, or whose last attempt has an unknown outcome (which
+   * must be retried with the same refresh token inside the provider's grace window). One request, bounded; a
+   * due token is not renewed while the connection backs off. Undefined when there is nothing to do.
+   */
+  private renewInBackground(
+    connection: Connection,
+    timeoutMs: number,
+  ): Promise<RefreshResult | undefined> | undefined {
+    const now = this.clock.now();
+    const due = isDue(connection.tokens, now, this.settings.expiry);
+    const backingOff = connection.status === 'failing' && (connection.nextAttemptAt ?? 0) > now;
+    // An unfinished attempt is retried at once, as every refresh does: the provider's grace window may be closing.
+    if (!connection.pending && (!due || backingOff)) return undefined;
+    const renewal = this.refresher
+      .refreshReporting(connection.name, {
+        timeoutMs: Math.min(timeoutMs, BACKGROUND_RENEWAL_TIMEOUT_MS),
+        maxAttempts: 1,
+      })
+      .catch((error: unknown) => {
+        // A provider failure was logged by the engine already ("refresh failed"); others (store, lock) were not.
+        const log = error instanceof TokenEndpointError ? this.logger.debug : this.logger.warn;
+        log.call(
+          this.logger,
+          { connection: connection.name, error: describeError(error) },
+          'renewal failed; the stored access token is still valid and was served',
+        );
+        return undefined;
+      });
+    this.renewals.add(renewal);
+    void renewal.finally(() => this.renewals.delete(renewal));
+    return renewal;
+  }
+
+  /** Resolves when the renewals `accessToken` started in the background have finished. */
+  async idle(): Promise<void> {
+    while (this.renewals.size > 0) await Promise.all([...this.renewals]);
   }
 
   async refresh(name: string, options: { force?: boolean } = {}): Promise<ConnectionSummary> {
     return this.summarize(await this.refresher.refresh(name, options));
+  }
+
+  /** `refresh`, also saying whether it renewed the tokens or found nothing due. */
+  async refreshReporting(
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<{ summary: ConnectionSummary; outcome: RefreshOutcome }> {
+    const { connection, refreshed } = await this.refresher.refreshReporting(name, options);
+    return { summary: this.summarize(connection), outcome: refreshed ? 'refreshed' : 'not_due' };
   }
 
   async get(name: string): Promise<ConnectionSummary | undefined> {
@@ -296,6 +374,7 @@ export class Keeper {
   }
 
   async close(): Promise<void> {
+    await this.idle();
     await this.store.close();
   }
 
@@ -319,6 +398,29 @@ export class Keeper {
       createdAt: connection.createdAt,
     };
   }
+}
+
+/** The promise's value if it settles within `ms`, else undefined (without keeping the process alive after). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What `accessToken` returns for a stored token set that it has checked is usable. */
+function tokenDetails(tokens: TokenSet): AccessTokenDetails {
+  return {
+    accessToken: tokens.accessToken as string,
+    tokenType: tokens.tokenType,
+    expiresAt: tokens.expiresAt,
+    scope: tokens.scope,
+  };
 }
 
 export interface ReconnectOptions {

@@ -31,9 +31,17 @@ export function isDue(tokens: TokenSet, now: number, policy: ExpiryPolicy): bool
   return tokens.expiresAt - now <= refreshMargin(tokens, policy);
 }
 
+/** A token with less than this left is not handed out: it could expire before the caller's request arrives. */
+export const USABLE_SKEW_MS = 30_000;
+
 /** Whether the access token can still be handed out (it has not expired, with a small safety skew). */
-export function isUsable(tokens: TokenSet, now: number, skewMs = 30_000): boolean {
+export function isUsable(tokens: TokenSet, now: number, skewMs = USABLE_SKEW_MS): boolean {
   return !!tokens.accessToken && tokens.expiresAt !== undefined && tokens.expiresAt - now > skewMs;
+}
+
+/** Whole seconds until `expiresAt` (never negative), as OAuth's expires_in counts them. */
+export function expiresInSeconds(expiresAt: number | undefined, now: number): number | undefined {
+  return expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt - now) / 1000));
 }
 
 /**

@@ -47,6 +47,32 @@ export interface RefresherDeps {
 export interface RefreshOptions {
   /** Refresh even if the access token is not due. Coalesces with a refresh that finished after the call began. */
   force?: boolean;
+  /**
+   * One total deadline for this call (ms): the wait for the lock, every request to the provider and the waits
+   * between retries. Saving tokens the provider issued is never cut short. Default: no deadline.
+   */
+  timeoutMs?: number;
+  /** At most this many requests to the provider in this call. Default: settings.maxAttempts. */
+  maxAttempts?: number;
+}
+
+/** What a refresh call did: the connection afterwards, and whether its tokens were renewed meanwhile. */
+export interface RefreshResult {
+  connection: Connection;
+  /** False when nothing was due (or forced): the tokens are the ones that were stored. */
+  refreshed: boolean;
+}
+
+/** The limits of one refresh call, resolved from its options. */
+interface Budget {
+  /** performance.now() by which the call gives up; undefined: no deadline. */
+  deadline?: number;
+  timeoutMs?: number;
+  maxAttempts: number;
+}
+
+function remainingMs(budget: Budget): number {
+  return budget.deadline === undefined ? Infinity : budget.deadline - performance.now();
 }
 
 /**
@@ -55,21 +81,34 @@ export interface RefreshOptions {
  */
 export class Refresher {
   private readonly deps: RefresherDeps;
-  private readonly inFlight = new Map<string, { work: Promise<Connection>; force: boolean }>();
+  private readonly inFlight = new Map<string, { work: Promise<RefreshResult>; force: boolean }>();
 
   constructor(deps: RefresherDeps) {
     this.deps = deps;
   }
 
   /** Returns the connection with a fresh token set, refreshing only when due (or forced). */
-  refresh(name: string, options: RefreshOptions = {}): Promise<Connection> {
+  async refresh(name: string, options: RefreshOptions = {}): Promise<Connection> {
+    return (await this.refreshReporting(name, options)).connection;
+  }
+
+  /** `refresh`, also saying whether the tokens were renewed or nothing was due. */
+  refreshReporting(name: string, options: RefreshOptions = {}): Promise<RefreshResult> {
     const force = options.force ?? false;
     const running = this.inFlight.get(name);
     // Join a refresh already under way, unless this one is forced and that one may decide not to refresh.
     if (running && (running.force || !force)) return running.work;
     const previous = running?.work.catch(() => undefined) ?? Promise.resolve();
+    const budget: Budget = {
+      timeoutMs: options.timeoutMs,
+      maxAttempts: options.maxAttempts ?? this.deps.settings.maxAttempts,
+    };
     const work = previous
-      .then(() => this.refreshOnce(name, force))
+      .then(() => {
+        // The deadline counts from when this call may start, not while it queues behind another.
+        if (budget.timeoutMs !== undefined) budget.deadline = performance.now() + budget.timeoutMs;
+        return this.refreshOnce(name, force, budget);
+      })
       .catch((error: unknown) => {
         if (isTokenkeeperError(error, 'store')) {
           this.deps.emit({ type: 'store_error', name, error: describeError(error) });
@@ -81,6 +120,19 @@ export class Refresher {
       });
     this.inFlight.set(name, { work, force });
     return work;
+  }
+
+  /** The stored connection, failing as a refresh would if it is unknown or needs a human. */
+  async current(name: string): Promise<Connection> {
+    const connection = await this.load(name);
+    assertRefreshable(connection);
+    return connection;
+  }
+
+  /** True when newer tokens of this connection wait in the rescue journal (the stored ones may be revoked). */
+  hasRescued(name: string): boolean {
+    const { entries, unreadable } = this.deps.journal.read(name);
+    return entries.length > 0 || unreadable.length > 0;
   }
 
   /** Runs `work` holding this connection's store lock, so no refresh runs at the same time (reconnect, remove). */
@@ -114,11 +166,13 @@ export class Refresher {
     return settled;
   }
 
-  private async refreshOnce(name: string, force: boolean): Promise<Connection> {
+  private async refreshOnce(name: string, force: boolean, budget: Budget): Promise<RefreshResult> {
     const { store, clock, settings } = this.deps;
     const current = await this.load(name);
     assertRefreshable(current);
-    if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) return current;
+    if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) {
+      return { connection: current, refreshed: false };
+    }
     const backoffLeft = (current.nextAttemptAt ?? 0) - clock.now();
     if (!force && !current.pending && current.status === 'failing' && backoffLeft > 0) {
       // Honour the backoff (and the provider's Retry-After) across calls, not only inside one. An attempt with an
@@ -129,26 +183,55 @@ export class Refresher {
       );
     }
 
-    return withStoreLock(store, name, this.deps.owner, settings.lock, async (lock) => {
-      this.deps.emit({ type: 'lock_acquired', name, provider: current.provider, waitedMs: lock.waitedMs });
-      // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
-      await this.assertNothingRescued(name);
-      const connection = await this.load(name);
-      assertRefreshable(connection);
-      if (!connection.pending) {
-        if (!force && !isDue(connection.tokens, clock.now(), settings.expiry)) return connection;
-        // A forced refresh is satisfied by one that another process completed while this one waited for the lock.
-        if (force && connection.lastRefreshAt !== current.lastRefreshAt) return connection;
-      }
-      if (!connection.tokens.refreshToken && connection.grant !== 'client_credentials') {
-        return this.fail(
-          connection,
-          'needs_reauth',
-          `connection "${name}" has no refresh token: reconnect it`,
+    const lockWaitMs = Math.max(0, Math.min(settings.lock.waitMs, remainingMs(budget)));
+    let locked = false;
+    try {
+      return await withStoreLock(
+        store,
+        name,
+        this.deps.owner,
+        { ...settings.lock, waitMs: lockWaitMs },
+        async (lock) => {
+          locked = true;
+          this.deps.emit({
+            type: 'lock_acquired',
+            name,
+            provider: current.provider,
+            waitedMs: lock.waitedMs,
+          });
+          // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
+          await this.assertNothingRescued(name);
+          const connection = await this.load(name);
+          assertRefreshable(connection);
+          // Another refresher finished while this one waited for the lock.
+          const renewedMeanwhile = connection.lastRefreshAt !== current.lastRefreshAt;
+          if (!connection.pending) {
+            if (!force && !isDue(connection.tokens, clock.now(), settings.expiry)) {
+              return { connection, refreshed: renewedMeanwhile };
+            }
+            // A forced refresh is satisfied by one that another process completed while this one waited.
+            if (force && renewedMeanwhile) return { connection, refreshed: true };
+          }
+          if (!connection.tokens.refreshToken && connection.grant !== 'client_credentials') {
+            return this.fail(
+              connection,
+              'needs_reauth',
+              `connection "${name}" has no refresh token: reconnect it`,
+            );
+          }
+          return { connection: await this.refreshLocked(connection, lock, budget), refreshed: true };
+        },
+      );
+    } catch (error) {
+      if (!locked && lockWaitMs < settings.lock.waitMs && isTokenkeeperError(error, 'lock_timeout')) {
+        throw new TokenkeeperError(
+          'timeout',
+          `refresh of "${name}" timed out after ${seconds(budget.timeoutMs ?? 0)} s waiting for another refresher of this connection, which holds its lock; try again`,
+          { cause: error },
         );
       }
-      return this.refreshLocked(connection, lock);
-    });
+      throw error;
+    }
   }
 
   /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
@@ -163,16 +246,27 @@ export class Refresher {
     }
   }
 
-  private async refreshLocked(start: Connection, lock: HeldLock): Promise<Connection> {
+  private async refreshLocked(start: Connection, lock: HeldLock, budget: Budget): Promise<Connection> {
     const { clock, settings, logger, emit } = this.deps;
     const provider = this.deps.provider(start.provider);
     const recovering = start.pending !== undefined;
+    // Whether the provider may already have spent the stored refresh token (an earlier attempt's outcome is
+    // unknown): then a later passing failure keeps the write-ahead record even if that request never left.
+    let outcomeUnknown = recovering;
     let connection = start;
     for (let attempt = 1; ; attempt++) {
       // Client-credentials connections have no refresh token: nothing is spent, they just ask again.
       const spent = connection.tokens.refreshToken ?? '';
       const attemptId = randomUUID();
       if (lock.signal.aborted) throw lock.signal.reason;
+      const left = remainingMs(budget);
+      if (left <= 0) {
+        // Nothing is sent (or written) once the deadline has passed.
+        throw new TokenkeeperError(
+          'timeout',
+          `refresh of "${connection.name}" did not finish within ${seconds(budget.timeoutMs ?? 0)} s; it will be retried`,
+        );
+      }
       connection = await this.deps.store.update({
         ...connection,
         status: 'refreshing',
@@ -191,14 +285,15 @@ export class Refresher {
           clientId: connection.clientId,
           clientSecret: connection.clientSecret,
           params: renewalParams(connection, spent),
-          timeoutMs: settings.http.timeoutMs,
+          timeoutMs: Math.max(1, Math.floor(Math.min(settings.http.timeoutMs, left))),
           maxBodyBytes: settings.http.maxBodyBytes,
           // Deliberately not aborted when the lock is lost: an answer the provider may already have rotated for
           // is still saved (through compare-and-swap or the rescue journal) rather than thrown away.
         });
       } catch (error) {
-        const failure = await this.recordFailure(connection, error, attempt, start.status, recovering);
+        const failure = await this.recordFailure(connection, error, attempt, start.status, outcomeUnknown);
         connection = failure.connection;
+        outcomeUnknown = failure.pendingKept;
         if (failure.retryInMs === undefined) {
           // A final failure that leaves the connection failing (e.g. invalid_client) is reported too;
           // needs_reauth and provider_retired are reported by their status change.
@@ -221,8 +316,13 @@ export class Refresher {
           attempt,
           retryInMs: failure.retryInMs,
         });
-        if (attempt >= settings.maxAttempts || failure.retryInMs > settings.maxInlineWaitMs)
-          throw failure.error;
+        if (
+          attempt >= budget.maxAttempts ||
+          failure.retryInMs > settings.maxInlineWaitMs ||
+          failure.retryInMs >= remainingMs(budget)
+        ) {
+          throw withRetryHint(failure.error, connection.name, failure.retryInMs, failure.pendingKept);
+        }
         await sleep(failure.retryInMs, lock.signal);
         continue;
       }
@@ -396,31 +496,37 @@ export class Refresher {
     error: unknown,
     attempt: number,
     previousStatus: ConnectionStatus,
-    recovering: boolean,
-  ): Promise<{ connection: Connection; error: unknown; retryInMs?: number }> {
+    outcomeUnknownBefore: boolean,
+  ): Promise<{ connection: Connection; error: unknown; retryInMs?: number; pendingKept: boolean }> {
     const { settings, clock } = this.deps;
     if (error instanceof TokenEndpointError) {
       if (error.kind === 'invalid_grant') {
         const hint = `connection "${connection.name}" needs re-authorisation: the provider rejected its refresh token; run \`tokenkeeper connect ${connection.provider} --name ${connection.name}\``;
-        return { connection, error: await this.failWith(connection, 'needs_reauth', error, hint) };
+        const failed = await this.failWith(connection, 'needs_reauth', error, hint);
+        return { connection, error: failed, pendingKept: false };
       }
       if (error.kind === 'retired') {
         const hint = `connection "${connection.name}": ${error.message}`;
-        return { connection, error: await this.failWith(connection, 'provider_retired', error, hint) };
+        const failed = await this.failWith(connection, 'provider_retired', error, hint);
+        return { connection, error: failed, pendingKept: false };
       }
     }
     const failureCount = connection.failureCount + 1;
     const retryAfterMs = error instanceof TokenEndpointError ? error.retryAfterMs : undefined;
-    const outcomeUnknown = !(error instanceof TokenEndpointError) || error.outcomeUnknown;
+    // A request refused by our own URL policy (config) never left, like one that could not connect.
+    const sentNothing =
+      error instanceof TokenEndpointError ? !error.outcomeUnknown : isTokenkeeperError(error, 'config');
+    const retryable =
+      error instanceof TokenEndpointError ? error.retryable : !isTokenkeeperError(error, 'config');
     // A refresh token the provider may have rotated must be retried inside its grace window (Fitbit: ~2 min),
     // however long the outage before it was: such retries wait at most PENDING_RETRY_MAX_MS (or Retry-After).
-    const keepPending =
-      outcomeUnknown || (recovering && error instanceof TokenEndpointError && error.kind === 'rate_limited');
+    // A passing failure that provably sent nothing (429, connection refused) keeps the record only while an
+    // earlier attempt's outcome is still unknown; one that needs a fix (invalid_client, config) drops it.
+    const keepPending = !sentNothing || (outcomeUnknownBefore && retryable);
     const backoff = backoffDelay(failureCount, settings.backoff, retryAfterMs);
     const retryInMs = keepPending
       ? Math.max(Math.min(backoff, PENDING_RETRY_MAX_MS), retryAfterMs ?? 0)
       : backoff;
-    const retryable = !(error instanceof TokenEndpointError) || error.retryable;
     const updated = await this.deps.store.update({
       ...connection,
       status: 'failing',
@@ -453,7 +559,12 @@ export class Refresher {
         error: describeError(error),
       });
     }
-    return { connection: updated, error, retryInMs: retryable ? retryInMs : undefined };
+    return {
+      connection: updated,
+      error,
+      retryInMs: retryable ? retryInMs : undefined,
+      pendingKept: keepPending,
+    };
   }
 
   private async failWith(
@@ -503,6 +614,24 @@ export class Refresher {
     }
     return connection;
   }
+}
+
+function seconds(ms: number): number {
+  return Math.ceil(ms / 1000);
+}
+
+/**
+ * The final error of a refresh that will be tried again, saying when and by whom. When the provider may have
+ * rotated the refresh token, the same token must be retried inside the provider's grace window.
+ */
+function withRetryHint(error: unknown, name: string, retryInMs: number, pendingKept: boolean): unknown {
+  if (!(error instanceof TokenEndpointError)) return error;
+  const when = `in ${seconds(retryInMs)} s`;
+  return error.withHint(
+    pendingKept
+      ? `the provider may have rotated the refresh token, so the attempt is kept and retried with the same refresh token ${when} by a running daemon (\`tokenkeeper run\`), or by \`tokenkeeper refresh ${name}\` within the provider's grace window`
+      : `nothing was spent; it will be retried ${when} by a running daemon (\`tokenkeeper run\`), or run \`tokenkeeper refresh ${name}\``,
+  );
 }
 
 /** The token request that renews a connection: its refresh token, or (client credentials) the same request again. */

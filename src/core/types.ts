@@ -1,6 +1,11 @@
 /** Lifecycle of a connection. `refreshing` is the write-ahead mark of an attempt whose outcome is not yet saved. */
 export type ConnectionStatus = 'active' | 'refreshing' | 'needs_reauth' | 'provider_retired' | 'failing';
 
+/** Statuses no retry can fix: a human must reconnect the account (or move it to another provider). */
+export function needsHuman(status: ConnectionStatus): boolean {
+  return status === 'needs_reauth' || status === 'provider_retired';
+}
+
 export interface TokenSet {
   accessToken?: string;
   refreshToken?: string;

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fitbit, genericOAuth2, googleHealth } from '../providers/catalog.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
-import { requestToken, TokenEndpointError, type TokenRequestOptions } from './token-client.ts';
+import { neverSent, requestToken, TokenEndpointError, type TokenRequestOptions } from './token-client.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -323,8 +325,10 @@ describe('failure classification', () => {
       expect(make(kind).outcomeUnknown).toBe(true);
       expect(make(kind).retryable).toBe(true);
     }
-    expect(make('rate_limited').outcomeUnknown).toBe(false);
-    expect(make('rate_limited').retryable).toBe(true);
+    for (const kind of ['rate_limited', 'unreachable'] as const) {
+      expect(make(kind).outcomeUnknown).toBe(false);
+      expect(make(kind).retryable).toBe(true);
+    }
     for (const kind of ['invalid_grant', 'invalid_client', 'retired', 'rejected'] as const) {
       expect(make(kind).outcomeUnknown).toBe(false);
       expect(make(kind).retryable).toBe(false);
@@ -462,14 +466,90 @@ describe('transport limits', () => {
     expect(error.outcomeUnknown).toBe(true);
   });
 
-  it('a closed port is a network failure', async () => {
+  it('a closed port (connection refused) is unreachable: provably nothing was sent', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const provider = { ...fitbit, tokenUrl: `http://127.0.0.1:${port}/token` };
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const provider = { ...fitbit, tokenUrl: `http://${host}:${port}/token` };
+      const error = await failure(requestToken({ ...options(), provider }));
+      expect(error.kind).toBe('unreachable');
+      expect(error.code).toBe('provider_unavailable');
+      expect(error.outcomeUnknown).toBe(false);
+      expect(error.retryable).toBe(true);
+      expect(error.message).toMatch(/ECONNREFUSED/);
+    }
+  });
+
+  it('a name that does not resolve (DNS failure) is unreachable', async () => {
+    const provider = { ...fitbit, tokenUrl: 'https://tokenkeeper-test.invalid/token' };
     const error = await failure(requestToken({ ...options(), provider }));
-    expect(error.kind).toBe('network');
+    expect(error.kind).toBe('unreachable');
+    expect(error.message).toMatch(/ENOTFOUND|EAI_AGAIN/);
+  });
+
+  it('a TLS certificate the client does not trust is unreachable, and the server never saw the request', async () => {
+    const tls = createHttpsServer(
+      {
+        cert: readFileSync(new URL('../../test/server/fixtures/tls-cert.pem', import.meta.url)),
+        key: readFileSync(new URL('../../test/server/fixtures/tls-key.pem', import.meta.url)),
+      },
+      (_req, res) => res.end('{}'),
+    );
+    let requests = 0;
+    tls.on('request', () => requests++);
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (tls.address() as AddressInfo).port;
+      const provider = { ...fitbit, tokenUrl: `https://127.0.0.1:${port}/token` };
+      const error = await failure(requestToken({ ...options(), provider }));
+      expect(error.kind).toBe('unreachable');
+      expect(error.message).toMatch(/SELF_SIGNED/);
+      expect(requests).toBe(0);
+    } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+    }
+  });
+
+  it('only connect, DNS and certificate failures count as never sent', () => {
+    const fetchFailed = (cause: object) => Object.assign(new TypeError('fetch failed'), { cause });
+    const table: Array<[string, object, boolean]> = [
+      ['connect refused', { code: 'ECONNREFUSED', syscall: 'connect' }, true],
+      ['host unreachable while connecting', { code: 'EHOSTUNREACH', syscall: 'connect' }, true],
+      ['DNS', { code: 'EAI_AGAIN', syscall: 'getaddrinfo' }, true],
+      ['undici connect timeout', { code: 'UND_ERR_CONNECT_TIMEOUT' }, true],
+      ['expired certificate', { code: 'CERT_HAS_EXPIRED' }, true],
+      [
+        'every address refused (happy eyeballs)',
+        {
+          errors: [
+            { code: 'ECONNREFUSED', syscall: 'connect' },
+            { code: 'ENETUNREACH', syscall: 'connect' },
+          ],
+        },
+        true,
+      ],
+      [
+        'one address reached',
+        {
+          errors: [
+            { code: 'ECONNREFUSED', syscall: 'connect' },
+            { code: 'ECONNRESET', syscall: 'read' },
+          ],
+        },
+        false,
+      ],
+      ['reset', { code: 'ECONNRESET', syscall: 'read' }, false],
+      ['host unreachable on an open connection', { code: 'EHOSTUNREACH', syscall: 'write' }, false],
+      ['socket closed by the other side', { code: 'UND_ERR_SOCKET' }, false],
+      ['TLS failure after the handshake', { code: 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC' }, false],
+    ];
+    for (const [label, cause, expected] of table) {
+      expect(neverSent(fetchFailed(cause)), label).toBe(expected);
+    }
+    expect(neverSent(new Error('no cause'))).toBe(false);
   });
 
   it('an abort from the caller (lost lock) is passed through, not classified as a timeout', async () => {

@@ -12,6 +12,7 @@ export type TokenFailureKind =
   | 'rate_limited'
   | 'server'
   | 'network'
+  | 'unreachable'
   | 'timeout'
   | 'bad_response'
   | 'rejected';
@@ -23,6 +24,7 @@ const codeByKind: Record<TokenFailureKind, ErrorCode> = {
   rate_limited: 'provider_unavailable',
   server: 'provider_unavailable',
   network: 'provider_unavailable',
+  unreachable: 'provider_unavailable',
   timeout: 'timeout',
   bad_response: 'bad_provider_response',
   rejected: 'provider_rejected',
@@ -62,7 +64,17 @@ export class TokenEndpointError extends TokenkeeperError {
 
   /** Worth retrying within the same call (after a backoff); other failures wait for the scheduler or a human. */
   get retryable(): boolean {
-    return this.outcomeUnknown || this.kind === 'rate_limited';
+    return this.outcomeUnknown || this.kind === 'rate_limited' || this.kind === 'unreachable';
+  }
+
+  /** The same failure with `hint` appended to its message (e.g. what happens next); the original is the cause. */
+  withHint(hint: string): TokenEndpointError {
+    return new TokenEndpointError(this.kind, `${this.message}; ${hint}`, {
+      status: this.status,
+      retryAfterMs: this.retryAfterMs,
+      providerCode: this.providerCode,
+      cause: this,
+    });
   }
 }
 
@@ -178,7 +190,7 @@ export async function postForm(options: FormPostOptions): Promise<FormAnswer> {
     if (options.signal?.aborted) throw options.signal.reason;
     const reason = scrub(describeFetchError(error));
     throw new TokenEndpointError(
-      'network',
+      neverSent(error) ? 'unreachable' : 'network',
       `cannot reach ${provider.id} ${options.what} ${url.origin}: ${reason}`,
       {
         cause: error,
@@ -356,6 +368,62 @@ function parseJson(text: string): unknown {
 
 function truncate(text: string, max = 200): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** OpenSSL's certificate verification failures: they end the TLS handshake, before any request byte is written. */
+const certificateErrors: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+interface SystemErrorLike {
+  code?: unknown;
+  syscall?: unknown;
+  errors?: unknown;
+}
+
+/**
+ * True only when the request provably never left this machine, so the provider cannot have spent the refresh
+ * token: the name did not resolve (getaddrinfo), the TCP connection was never established (a failed `connect`,
+ * e.g. ECONNREFUSED, or undici's connect timeout), or the TLS handshake failed on the certificate. Anything else
+ * (a reset, a timeout, a socket error on a reused connection) may have reached the provider.
+ */
+export function neverSent(error: unknown): boolean {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (typeof cause !== 'object' || cause === null) return false;
+  return neverSentCause(cause as SystemErrorLike);
+}
+
+function neverSentCause(cause: SystemErrorLike): boolean {
+  // Happy eyeballs (several addresses tried) fails with an AggregateError of every connect attempt.
+  if (Array.isArray(cause.errors) && cause.errors.length > 0) {
+    return cause.errors.every(
+      (inner: unknown) =>
+        typeof inner === 'object' && inner !== null && neverSentCause(inner as SystemErrorLike),
+    );
+  }
+  if (cause.syscall === 'getaddrinfo' || cause.syscall === 'connect') return true;
+  return (
+    typeof cause.code === 'string' &&
+    (cause.code === 'UND_ERR_CONNECT_TIMEOUT' || certificateErrors.has(cause.code))
+  );
 }
 
 function describeFetchError(error: unknown): string {

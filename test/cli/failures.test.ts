@@ -37,7 +37,8 @@ describe.concurrent('tokenkeeper CLI: connections a human must re-authorise', ()
 
     const refresh = await h.cli(['refresh', 'me', '--force']);
     expect(refresh.code).toBe(3);
-    expect(lines(refresh.stdout)).toEqual([
+    expect(refresh.stdout).toBe('');
+    expect(humanLines(refresh.stderr)).toEqual([
       expect.stringMatching(/^me: FAILED: .*needs re-authorisation.*`tokenkeeper connect fitbit --name me`/),
     ]);
     const [me] = await statusJson(h);
@@ -68,7 +69,7 @@ describe.concurrent('tokenkeeper CLI: connections a human must re-authorise', ()
 
     const refresh = await h.cli(['refresh', 'me', '--force']);
     expect(refresh.code).toBe(3);
-    expect(refresh.stdout).toMatch(/tokenkeeper connect/);
+    expect(refresh.stderr).toMatch(/tokenkeeper connect/);
     expect((await statusJson(h))[0]?.status).toBe('needs_reauth');
   });
 
@@ -81,7 +82,7 @@ describe.concurrent('tokenkeeper CLI: connections a human must re-authorise', ()
 
     const refresh = await h.cli(['refresh', 'me', '--force']);
     expect(refresh.code).toBe(3);
-    expect(lines(refresh.stdout)).toEqual([expect.stringMatching(/^me: FAILED: .*google-health/)]);
+    expect(humanLines(refresh.stderr)).toEqual([expect.stringMatching(/^me: FAILED: .*google-health/)]);
     const [me] = await statusJson(h);
     expect(me).toMatchObject({ status: 'provider_retired', nextRefreshAt: null });
 
@@ -239,7 +240,9 @@ describe.concurrent(
 
       const refresh = await h.cli(['refresh', 'me', '--force']);
       expect(refresh.code).toBe(4);
-      expect(lines(refresh.stdout)).toEqual([expect.stringMatching(/^me: FAILED: .*not a JSON object/)]);
+      expect(humanLines(refresh.stderr)).toEqual([
+        expect.stringMatching(/^me: FAILED: .*not a JSON object.*retried with the same refresh token/),
+      ]);
       expect(h.sim.stats.faultsServed).toBe(3);
       // The provider never processed the request, so the refresh token is unchanged and still valid.
       expect(h.sim.activeRefreshToken(DEFAULT_USER)).toBe(before);

@@ -115,24 +115,29 @@ describe.concurrent('tokenkeeper CLI: add, token, status, refresh, remove', () =
 
     const before = h.sim.activeRefreshToken(DEFAULT_USER);
     const forced = expectSuccess(await h.cli(['refresh', 'me', '--force']));
-    expect(forced.stdout).toMatch(/^me: ok, access token valid for (?:7h 59m|8h 0m)\n$/);
+    expect(forced.stdout).toMatch(/^me: refreshed, access token valid for (?:7h 59m|8h 0m)\n$/);
     expect(h.sim.activeRefreshToken(DEFAULT_USER)).not.toBe(before);
 
     // Nothing is due (8 h tokens): --all answers for both without calling the provider.
     const requests = h.sim.stats.refreshRequests;
     const all = expectSuccess(await h.cli(['refresh', '--all']));
     expect(lines(all.stdout).sort()).toEqual([
-      expect.stringMatching(/^me: ok/),
-      expect.stringMatching(/^partner: ok/),
+      expect.stringMatching(/^me: not due, access token valid for /),
+      expect.stringMatching(/^partner: not due, access token valid for /),
     ]);
     expect(h.sim.stats.refreshRequests).toBe(requests);
 
     const partnerBefore = h.sim.activeRefreshToken('USER02');
     const allForced = expectSuccess(await h.cli(['refresh', '--all', '--force', '--json']));
-    const results = JSON.parse(allForced.stdout) as Array<{ name: string; ok: boolean; status: string }>;
-    expect(results.map((r) => [r.name, r.ok, r.status]).sort()).toEqual([
-      ['me', true, 'active'],
-      ['partner', true, 'active'],
+    const results = JSON.parse(allForced.stdout) as Array<{
+      name: string;
+      ok: boolean;
+      status: string;
+      outcome: string;
+    }>;
+    expect(results.map((r) => [r.name, r.ok, r.status, r.outcome]).sort()).toEqual([
+      ['me', true, 'active', 'refreshed'],
+      ['partner', true, 'active', 'refreshed'],
     ]);
     expect(h.sim.stats.refreshRequests).toBe(requests + 2);
     expect(h.sim.activeRefreshToken('USER02')).not.toBe(partnerBefore);
@@ -144,7 +149,8 @@ describe.concurrent('tokenkeeper CLI: add, token, status, refresh, remove', () =
 
     const unknown = await h.cli(['refresh', 'nobody']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stdout).toMatch(/nobody: FAILED: no connection named "nobody"/);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toMatch(/^nobody: FAILED: no connection named "nobody"/m);
   });
 
   it('remove --revoke revokes the tokens at the provider and deletes the connection', async ({

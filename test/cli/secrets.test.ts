@@ -125,9 +125,12 @@ describe.concurrent('tokenkeeper CLI never prints secrets', () => {
 
     // Status after failures shows the (redacted) last errors.
     for (const format of ['json', 'pretty'] as const) {
-      const table = expectSuccess(await h.cli(['status'], { logFormat: format, logLevel: 'debug' }));
+      // Exit 3: connections that need a human are shown.
+      const table = await h.cli(['status'], { logFormat: format, logLevel: 'debug' });
+      expect(table.code).toBe(3);
       expect(table.stdout).toMatch(/needs_reauth/);
-      const json = expectSuccess(await h.cli(['status', '--json'], { logFormat: format, logLevel: 'debug' }));
+      const json = await h.cli(['status', '--json'], { logFormat: format, logLevel: 'debug' });
+      expect(json.code).toBe(3);
       expect(json.stdout).toMatch(/Refresh token invalid: \[redacted\]/);
     }
     const token = await h.cli(['token', 'me'], { logLevel: 'debug' });
@@ -199,7 +202,8 @@ describe.concurrent('tokenkeeper CLI never prints secrets', () => {
     });
     const failed = await h.cli(['refresh', 'me', '--force']);
     expect(failed.code).toBe(3);
-    const status = expectSuccess(await h.cli(['status', '--json']));
+    const status = await h.cli(['status', '--json']);
+    expect(status.code).toBe(3);
     expect(status.stdout).toMatch(/Token: \[redacted\]/);
     expect((await h.cli(['token', 'me'])).code).toBe(3);
     expectNoSecrets(h, []);

@@ -133,13 +133,17 @@ describe('missing expires_in', () => {
     // Not due right away…
     expect(await keeper.accessToken(name)).toBe(body.access_token);
     expect(sim.stats.tokenRequests).toBe(1);
-    // …but due once the assumed lifetime is nearly over (never "no expiry").
+    // …but due once the assumed lifetime is nearly over (never "no expiry"): the still-valid token is served
+    // while its renewal runs in the background.
     now += 1234 * 1000 - 60_000;
     sim.inject({
       kind: 'status',
       status: 200,
       body: { ...body, access_token: 'x-access-without-expiry-0002' },
     });
+    expect(await keeper.accessToken(name)).toBe(body.access_token);
+    await keeper.idle();
+    expect(sim.stats.tokenRequests).toBe(2);
     expect(await keeper.accessToken(name)).toBe('x-access-without-expiry-0002');
     expect(sim.stats.tokenRequests).toBe(2);
   });

@@ -59,52 +59,58 @@ export function registerAdd(program: Command): void {
         options.basicCredentials,
         options.clientCredentials ? undefined : options.refreshToken,
       ]);
-      await withKeeper(command, async (keeper) => {
-        keeper.providers.get(options.provider);
-        const configured = keeper.providers.clientSettings(options.provider);
-        let clientId = options.clientId ?? configured.clientId;
-        let clientSecret: string | undefined;
-        if (options.basicCredentials) {
-          const decoded = decodeBasicCredentials(
-            await secretArg(options.basicCredentials, 'Basic client credentials'),
-          );
-          clientId = decoded.clientId;
-          clientSecret = decoded.clientSecret;
-        } else if (options.clientSecret) {
-          clientSecret = await secretArg(options.clientSecret, 'client secret');
-        } else if (configured.clientSecretRef) {
-          clientSecret = resolveSecretRef(
-            configured.clientSecretRef,
-            `providers.${options.provider}.clientSecret`,
-          );
-        }
-        if (!clientId) {
-          throw new TokenkeeperError(
-            'usage',
-            `no client id: pass --client-id or set providers.${options.provider}.clientId in the config`,
-          );
-        }
-        if (options.clientCredentials) {
-          await addClientCredentials(keeper, name, options, clientId, clientSecret);
-          return;
-        }
-        const refreshToken = await secretArg(options.refreshToken, 'refresh token');
-        await keeper.addConnection({
-          name,
-          provider: options.provider,
-          clientId,
-          clientSecret,
-          tokens: { refreshToken },
-        });
-        await verifyNewConnection(keeper, name, options, {
-          unverified: 'imported (not verified; the first refresh happens when a token is asked for)',
-          verified: (summary, left) =>
-            `imported and verified${summary.account ? ` (account ${summary.account})` : ''}; access token valid for ${left}\n` +
-            'If another system (such as the old Azure Function) still refreshes this token, stop it now: only one refresher may hold a rotating refresh token.',
-          rejectedCodes: ['needs_reauth', 'invalid_client'],
-          laterFailure: 'imported, but the first refresh failed',
-        });
-      });
+      // add reports every outcome of its verifying refresh itself, in one line: the engine's log lines about that
+      // refresh would print the same error again (--log-level shows them).
+      await withKeeper(
+        command,
+        async (keeper) => {
+          keeper.providers.get(options.provider);
+          const configured = keeper.providers.clientSettings(options.provider);
+          let clientId = options.clientId ?? configured.clientId;
+          let clientSecret: string | undefined;
+          if (options.basicCredentials) {
+            const decoded = decodeBasicCredentials(
+              await secretArg(options.basicCredentials, 'Basic client credentials'),
+            );
+            clientId = decoded.clientId;
+            clientSecret = decoded.clientSecret;
+          } else if (options.clientSecret) {
+            clientSecret = await secretArg(options.clientSecret, 'client secret');
+          } else if (configured.clientSecretRef) {
+            clientSecret = resolveSecretRef(
+              configured.clientSecretRef,
+              `providers.${options.provider}.clientSecret`,
+            );
+          }
+          if (!clientId) {
+            throw new TokenkeeperError(
+              'usage',
+              `no client id: pass --client-id or set providers.${options.provider}.clientId in the config`,
+            );
+          }
+          if (options.clientCredentials) {
+            await addClientCredentials(keeper, name, options, clientId, clientSecret);
+            return;
+          }
+          const refreshToken = await secretArg(options.refreshToken, 'refresh token');
+          await keeper.addConnection({
+            name,
+            provider: options.provider,
+            clientId,
+            clientSecret,
+            tokens: { refreshToken },
+          });
+          await verifyNewConnection(keeper, name, options, {
+            unverified: 'imported (not verified; the first refresh happens when a token is asked for)',
+            verified: (summary, left) =>
+              `imported and verified${summary.account ? ` (account ${summary.account})` : ''}; access token valid for ${left}\n` +
+              'If another system (such as the old Azure Function) still refreshes this token, stop it now: only one refresher may hold a rotating refresh token.',
+            rejectedCodes: ['needs_reauth', 'invalid_client'],
+            laterFailure: 'imported, but the first refresh failed',
+          });
+        },
+        'silent',
+      );
     });
 }
 
@@ -181,9 +187,10 @@ async function verifyNewConnection(
         `${describeError(error)} — nothing was saved`,
       );
     }
+    // The engine's message already says when and how the connection is tried again.
     throw new TokenkeeperError(
       isTokenkeeperError(error) ? error.code : 'provider_unavailable',
-      `${name}: ${texts.laterFailure} (${describeError(error)}); it will be retried`,
+      `${name}: ${texts.laterFailure}: ${describeError(error)}`,
     );
   }
 }

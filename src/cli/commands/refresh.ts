@@ -7,11 +7,13 @@ import { summaryJson } from './summary-json.ts';
 export function registerRefresh(program: Command): void {
   program
     .command('refresh')
-    .description('refresh connections that are due (or all with --force); exits non-zero if any failed')
+    .description(
+      'refresh connections that are due (or all with --force); says per name: refreshed, not due, or FAILED (on stderr); exits non-zero if any failed',
+    )
     .argument('[names...]', 'connection names')
     .option('--all', 'every connection')
     .option('--force', 'refresh even if the access token is not due yet')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON: one entry per connection, with outcome refreshed, not_due or failed')
     .action(
       async (
         names: string[],
@@ -29,17 +31,18 @@ export function registerRefresh(program: Command): void {
             let worstExitCode: number = exitCodes.ok;
             for (const name of targets) {
               try {
-                const summary = await keeper.refresh(name, { force: options.force });
-                results.push({ ...summaryJson(summary), ok: true });
+                const { summary, outcome } = await keeper.refreshReporting(name, { force: options.force });
+                results.push({ ...summaryJson(summary), ok: true, outcome });
                 if (!options.json) {
                   const left =
                     summary.expiresAt === undefined ? '?' : formatDuration(summary.expiresAt - Date.now());
-                  process.stdout.write(`${name}: ok, access token valid for ${left}\n`);
+                  const did = outcome === 'refreshed' ? 'refreshed' : 'not due';
+                  process.stdout.write(`${name}: ${did}, access token valid for ${left}\n`);
                 }
               } catch (error) {
                 const message = describeError(error);
-                results.push({ name, ok: false, error: message });
-                if (!options.json) process.stdout.write(`${name}: FAILED: ${message}\n`);
+                results.push({ name, ok: false, outcome: 'failed', error: message });
+                if (!options.json) process.stderr.write(`${name}: FAILED: ${message}\n`);
                 worstExitCode = Math.max(
                   worstExitCode,
                   error instanceof TokenkeeperError ? error.exitCode : exitCodes.failure,

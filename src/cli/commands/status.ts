@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
+import { needsHuman } from '../../core/types.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper.ts';
 import { withKeeper } from '../context.ts';
 import { formatAgo, formatDuration, printJson, table } from '../output.ts';
 import { summaryJson } from './summary-json.ts';
@@ -6,11 +9,15 @@ import { summaryJson } from './summary-json.ts';
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('list connections: provider, account, health, time to expiry, last refresh, last error')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .description(
+      'list connections (or one): provider, account, health, time to expiry, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired)',
+    )
+    .argument('[name]', 'show only this connection')
+    .option('--json', 'print JSON (an array, also for one name)')
+    .action(async (name: string | undefined, options: { json?: boolean }, command: Command) => {
       await withKeeper(command, async (keeper) => {
-        const connections = await keeper.status();
+        const connections = name === undefined ? await keeper.status() : [await oneConnection(keeper, name)];
+        if (connections.some((c) => needsHuman(c.status))) process.exitCode = exitCodes.needsReauth;
         if (options.json) return printJson(connections.map(summaryJson));
         if (connections.length === 0) {
           process.stdout.write(
@@ -33,4 +40,15 @@ export function registerStatus(program: Command): void {
         );
       });
     });
+}
+
+async function oneConnection(keeper: Keeper, name: string): Promise<ConnectionSummary> {
+  const summary = await keeper.get(name);
+  if (!summary) {
+    throw new TokenkeeperError(
+      'not_found',
+      `no connection named "${name}": run \`tokenkeeper status\` for the names`,
+    );
+  }
+  return summary;
 }

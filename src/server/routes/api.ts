@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { keyAllows, type ApiKeyStore } from '../../api-keys/api-key-store.ts';
 import { summaryJson } from '../../cli/commands/summary-json.ts';
 import { TokenkeeperError } from '../../core/errors.ts';
+import { expiresInSeconds } from '../../core/expiry.ts';
 import type { Keeper } from '../../keeper.ts';
 import { authenticate, requireScope } from '../auth.ts';
 import { ApiError } from '../errors.ts';
@@ -58,10 +59,7 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRouteOptions):
       accessToken: token.accessToken,
       tokenType: token.tokenType ?? 'Bearer',
       expiresAt: iso(token.expiresAt),
-      expiresIn:
-        token.expiresAt === undefined
-          ? null
-          : Math.max(0, Math.floor((token.expiresAt - keeper.now()) / 1000)),
+      expiresIn: expiresInSeconds(token.expiresAt, keeper.now()) ?? null,
       scope: token.scope ?? null,
     };
   });
