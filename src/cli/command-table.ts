@@ -31,18 +31,20 @@ export const commandTable: readonly CommandEntry[] = [
   },
   {
     name: 'refresh',
-    description: 'refresh connections that are due (or all with --force); exits non-zero if any failed',
+    description:
+      'refresh connections that are due (or all with --force); says per name: refreshed, not due, or FAILED (on stderr); exits non-zero if any failed',
     load: async () => (await import('./commands/refresh.ts')).registerRefresh,
   },
   {
     name: 'token',
     description:
-      'print a valid access token (refreshing it first if due), for: curl -H "Authorization: Bearer $(tokenkeeper token me)"',
+      'print a valid access token, for: curl -H "Authorization: Bearer $(tokenkeeper token me)". A usable stored token is printed at once (a due renewal runs after, bounded); an expired one is refreshed first',
     load: async () => (await import('./commands/token.ts')).registerToken,
   },
   {
     name: 'status',
-    description: 'list connections: provider, account, health, time to expiry, last refresh, last error',
+    description:
+      'list connections (or one): provider, account, health, time to expiry, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired)',
     load: async () => (await import('./commands/status.ts')).registerStatus,
   },
   {

@@ -141,7 +141,7 @@ export const openApiDocument = {
     '/v1/connections/{name}/token': {
       get: {
         operationId: 'getAccessToken',
-        summary: 'A valid access token, refreshed first if it is due',
+        summary: 'A valid access token: a usable stored one at once, refreshed first only when expired',
         description:
           'Never returns the refresh token or the client secret. Responses carry Cache-Control: no-store.',
         parameters: [nameParameter],
@@ -194,7 +194,8 @@ export const openApiDocument = {
     '/metrics': {
       get: {
         operationId: 'metrics',
-        summary: 'Prometheus metrics',
+        summary:
+          'Prometheus metrics (open on a loopback listen; else the metrics token or an operator session)',
         security: [],
         responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': {} } } },
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHarness, expectSuccess } from './harness.ts';
+import { createHarness } from './harness.ts';
 import { startInTerminal } from './terminal.ts';
 
 const ESC = '\u001b[';
@@ -18,7 +18,8 @@ describe.concurrent('colour', () => {
     const args = ['--config', h.configPath, '--log-format', 'json'];
 
     const coloured = await startInTerminal([...args, 'status'], h.env, h.home).done;
-    expect(coloured.code).toBe(0);
+    expect(coloured.code).toBe(3); // "gone" needs a human
+
     expect(coloured.output).toContain(green('active'));
     expect(coloured.output).toContain(red('needs_reauth'));
     // Columns stay aligned: the plain text of every row starts its STATUS column at the header's offset.
@@ -51,13 +52,15 @@ describe.concurrent('colour', () => {
     ).done;
     expect(noColorError.output).toContain('tokenkeeper: error: no connection named "nobody"');
 
-    const piped = expectSuccess(await h.cli(['status']));
+    const piped = await h.cli(['status']);
+    expect(piped.code).toBe(3);
     expect(piped.stdout).toMatch(/needs_reauth/);
     expect(piped.stdout).not.toContain(ESC);
     const pipedError = await h.cli(['token', 'nobody']);
     expect(pipedError.stderr).not.toContain(ESC);
 
-    const forced = expectSuccess(await h.cli(['status'], { env: { FORCE_COLOR: '1' } }));
+    const forced = await h.cli(['status'], { env: { FORCE_COLOR: '1' } });
+    expect(forced.code).toBe(3);
     expect(forced.stdout).toContain(green('active'));
   });
 });

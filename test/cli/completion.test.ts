@@ -84,7 +84,7 @@ _tokenkeeper`,
     const [registered, ...commands] = await complete('tokenkeeper', '');
     expect(registered).toBe('compdef _tokenkeeper tokenkeeper');
     expect(commands).toContain(
-      'token:print a valid access token (refreshing it first if due), for: curl -H "Authorization: Bearer $(tokenkeeper token me)"',
+      'token:print a valid access token, for: curl -H "Authorization: Bearer $(tokenkeeper token me)". A usable stored token is printed at once (a due renewal runs after, bounded); an expired one is refreshed first',
     );
     expect((await complete('tokenkeeper', 'webhook', '')).slice(1)).toEqual([
       'test:send a signed test webhook to every configured endpoint (or to --url) and report the answers',
@@ -102,7 +102,7 @@ _tokenkeeper`,
     const complete = async (line: string) =>
       words(await shellOutput('fish', `source ${file}; complete -C '${line}'`));
     expect(await complete('tokenkeeper to')).toEqual([
-      'token\tprint a valid access token (refreshing it first if due), for: curl -H "Authorization: Bearer $(tokenkeeper token me)"',
+      'token\tprint a valid access token, for: curl -H "Authorization: Bearer $(tokenkeeper token me)". A usable stored token is printed at once (a due renewal runs after, bounded); an expired one is refreshed first',
     ]);
     expect(await complete('tokenkeeper --store x.db api-key c')).toEqual([
       'create\tcreate an API key; it is printed once and cannot be shown again',
