@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHarness, freePort, statusJson } from '../cli/harness.ts';
+import { createHarness, freePort, statusJson, type OnFinished } from '../cli/harness.ts';
 import { api, createApiKey, startDaemon } from './daemon.ts';
 import { consentUrlOf, operatorLogin } from './operator.ts';
 
@@ -25,18 +25,22 @@ const form = (fields: Record<string, string>) => ({
   body: new URLSearchParams(fields).toString(),
 });
 
+/** A daemon serving connection "me" (USER01; single-use refresh tokens, no grace) and an API key for it. */
+async function daemonWithConnection(onTestFinished: OnFinished) {
+  const h = await createHarness(onTestFinished, {
+    sim: { graceMs: 0 },
+    config: { connect: { port: await freePort() } },
+  });
+  await h.addConnection('me');
+  const key = await createApiKey(h, ['me']);
+  return { h, key, daemon: await startDaemon(h) };
+}
+
 describe('the status page is an admin surface', () => {
   it('refuses every reconnect without an operator session and CSRF token: a foreign account never replaces the tokens', async ({
     onTestFinished,
   }) => {
-    const callbackPort = await freePort();
-    const h = await createHarness(onTestFinished, {
-      sim: { graceMs: 0 },
-      config: { connect: { port: callbackPort } },
-    });
-    await h.addConnection('me');
-    const key = await createApiKey(h, ['me']);
-    const daemon = await startDaemon(h);
+    const { h, key, daemon } = await daemonWithConnection(onTestFinished);
     const victimRefreshToken = h.sim.activeRefreshToken('USER01');
     const before = await statusJson(h);
     const reconnect = `${daemon.url}/connections/me/reconnect`;
@@ -114,14 +118,7 @@ describe('the status page is an admin surface', () => {
   it('an operator reconnect that lands on a different account leaves the connection exactly as it was', async ({
     onTestFinished,
   }) => {
-    const callbackPort = await freePort();
-    const h = await createHarness(onTestFinished, {
-      sim: { graceMs: 0 },
-      config: { connect: { port: callbackPort } },
-    });
-    await h.addConnection('me');
-    const key = await createApiKey(h, ['me']);
-    const daemon = await startDaemon(h);
+    const { h, key, daemon } = await daemonWithConnection(onTestFinished);
     const { cookie, csrf } = await operatorLogin(h, daemon);
     const before = await statusJson(h);
     const victimRefreshToken = h.sim.activeRefreshToken('USER01');
