@@ -4,7 +4,20 @@ import { describeError, exitCodes, TokenkeeperError } from '../core/errors.ts';
 import { formatCliError } from './colour.ts';
 import { buildProgram, commandNamed } from './program.ts';
 
+/**
+ * A reader that stops early (`tokenkeeper --help | head`) closes the pipe: like any Unix tool, the command then
+ * ends quietly instead of dying on EPIPE with a stack trace.
+ */
+function endQuietlyWhenThePipeCloses(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : exitCodes.ok);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyWhenThePipeCloses(process.stdout);
+  endQuietlyWhenThePipeCloses(process.stderr);
   try {
     const program = await buildProgram(commandNamed(argv.slice(2)));
     await program.parseAsync(argv);

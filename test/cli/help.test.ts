@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { commandTable } from '../../src/cli/command-table.ts';
 import { runIsolated as run } from './harness.ts';
+import { cliEntry } from './run-cli.ts';
 
 describe.concurrent('tokenkeeper --help', () => {
   const commands = commandTable.map((entry) => entry.name);
@@ -43,5 +45,18 @@ describe.concurrent('tokenkeeper --help', () => {
     const version = await run(['--version'], onTestFinished);
     expect(version.code).toBe(0);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('ends quietly when the reader closes the pipe early (`tokenkeeper --help | head -1`)', async () => {
+    // A big output, so the CLI is still writing when the reader goes away.
+    const child = spawn(process.execPath, [cliEntry, 'completion', 'zsh'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
