@@ -33,6 +33,7 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
   const warmup = options.warmup ?? 2;
   const scope = 'cli';
   const home = makeHome('cli');
+  let configDir: string | undefined;
   try {
     const env = benchEnv(home);
     const accessToken = 'bench-access-token-0123456789abcdef';
@@ -72,7 +73,9 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
       ),
     ];
     // With a config file the schema (zod) is loaded to check it: the cost a config adds.
-    const configPath = join(home, 'tokenkeeper.json');
+    // Not in the home: the runs' cwd is the home, and a ./tokenkeeper.json there would be every run's config.
+    configDir = makeHome('cli-config');
+    const configPath = join(configDir, 'tokenkeeper.json');
     writeFileSync(configPath, `${JSON.stringify({ refresh: { marginSeconds: 900 } })}\n`);
     operations.push(
       run(installed.command, ['--config', configPath, 'token', CONNECTION], `${accessToken}\n`),
@@ -101,6 +104,7 @@ export async function benchCliStartup(options: CliBenchOptions = {}): Promise<Be
     return { id: 'cli-startup', title: 'CLI cold start', measurements, ratios, derived, notes };
   } finally {
     removeHome(home);
+    if (configDir) removeHome(configDir);
   }
 }
 

@@ -24,6 +24,27 @@ const inlineVersion = {
   },
 };
 
+/**
+ * commander requires node:child_process at load time, only to spawn executable subcommands (tokenkeeper has
+ * none); loading it (with net, dgram and streams) is a tenth of `tokenkeeper token`'s start. Give commander a
+ * stand-in that loads the real module on first use.
+ */
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[/\\]node_modules[/\\]commander[/\\]/.test(args.importer)
+        ? { path: 'child_process', namespace: 'lazy-builtin' }
+        : undefined,
+    );
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
+      contents:
+        "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   entryPoints: {
@@ -43,7 +64,7 @@ const result = await build({
   metafile: true,
   // pg's optional native binding, never installed.
   external: ['pg-native'],
-  plugins: [inlineVersion],
+  plugins: [inlineVersion, lazyChildProcessForCommander],
   // CommonJS dependencies (commander, fastify, the Azure SDK) call require(); give the ESM chunks one.
   banner: {
     js: "import { createRequire as __tkCreateRequire } from 'node:module'; const require = __tkCreateRequire(import.meta.url);",
