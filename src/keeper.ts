@@ -24,6 +24,7 @@ import { defaultLockOptions } from './core/lock.ts';
 import { silentLogger, type Logger } from './core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from './core/refresher.ts';
 import {
+  needsHuman,
   systemClock,
   type Clock,
   type Connection,
@@ -387,10 +388,7 @@ export class Keeper {
       scope: connection.tokens.scope,
       expiresAt: connection.tokens.expiresAt,
       lastRefreshAt: connection.lastRefreshAt,
-      nextRefreshAt:
-        connection.status === 'needs_reauth' || connection.status === 'provider_retired'
-          ? undefined
-          : this.nextRefreshAt(connection),
+      nextRefreshAt: needsHuman(connection.status) ? undefined : this.nextRefreshAt(connection),
       lastError: connection.lastError,
       lastErrorAt: connection.lastErrorAt,
       failureCount: connection.failureCount,

@@ -2,7 +2,7 @@
 export type ConnectionStatus = 'active' | 'refreshing' | 'needs_reauth' | 'provider_retired' | 'failing';
 
 /** Statuses no retry can fix: a human must reconnect the account (or move it to another provider). */
-export function needsHuman(status: ConnectionStatus): boolean {
+export function needsHuman(status: ConnectionStatus): status is 'needs_reauth' | 'provider_retired' {
   return status === 'needs_reauth' || status === 'provider_retired';
 }
 

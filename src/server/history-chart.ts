@@ -1,6 +1,7 @@
 import type { ConnectionSummary } from '../keeper.ts';
 import type { HistoryEntry, HistoryKind } from './history.ts';
 import { escapeHtml } from './html.ts';
+import { needsHuman } from '../core/types.ts';
 
 const SLOTS = 30;
 const BAR = 5;
@@ -34,12 +35,11 @@ export function historyWithCurrentState(
   connection: Pick<ConnectionSummary, 'status' | 'lastError' | 'lastErrorAt'>,
 ): readonly HistoryEntry[] {
   const { status } = connection;
-  const current: HistoryKind | undefined =
-    status === 'needs_reauth' || status === 'provider_retired'
-      ? status
-      : status === 'failing'
-        ? 'failed'
-        : undefined;
+  const current: HistoryKind | undefined = needsHuman(status)
+    ? status
+    : status === 'failing'
+      ? 'failed'
+      : undefined;
   const last = entries.at(-1);
   if (current === undefined || (last && barClass[last.kind] === barClass[current])) return entries;
   const at = Math.max(connection.lastErrorAt ?? 0, last?.at ?? 0);

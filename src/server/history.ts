@@ -1,5 +1,6 @@
 import type { KeeperEvent } from '../core/events.ts';
 import type { ConnectionSummary } from '../keeper.ts';
+import { needsHuman } from '../core/types.ts';
 
 export type HistoryKind = 'refreshed' | 'failed' | 'needs_reauth' | 'provider_retired' | 'reconnected';
 
@@ -46,10 +47,7 @@ export class RefreshHistory {
       this.add(event.name, { at, kind: 'refreshed', expiresAt: event.expiresAt });
     else if (event.type === 'refresh_failed')
       this.add(event.name, { at, kind: 'failed', error: event.error });
-    else if (
-      event.type === 'status_changed' &&
-      (event.to === 'needs_reauth' || event.to === 'provider_retired')
-    ) {
+    else if (event.type === 'status_changed' && needsHuman(event.to)) {
       this.add(event.name, { at, kind: event.to, error: event.error });
     }
   };

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KeeperEvent } from '../core/events.ts';
-import type { ConnectionStatus } from '../core/types.ts';
+import { needsHuman, type ConnectionStatus } from '../core/types.ts';
 import type { ConnectionSummary } from '../keeper.ts';
 import type { DeliveryRecord } from '../webhooks/delivery-log.ts';
 
@@ -113,7 +113,7 @@ export class DaemonMetrics {
         this.refreshes.inc({ provider: event.provider, outcome: 'failed' });
         break;
       case 'status_changed':
-        if (event.to === 'needs_reauth' || event.to === 'provider_retired') {
+        if (needsHuman(event.to)) {
           this.refreshes.inc({ provider: event.provider, outcome: event.to });
         }
         break;

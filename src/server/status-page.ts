@@ -3,6 +3,7 @@ import type { ConnectionSummary } from '../keeper.ts';
 import { renderHistoryChart } from './history-chart.ts';
 import type { RefreshHistory } from './history.ts';
 import { escapeHtml } from './html.ts';
+import { needsHuman } from '../core/types.ts';
 
 export interface StatusPageInput {
   connections: ConnectionSummary[];
@@ -35,11 +36,11 @@ function healthOf(c: ConnectionSummary, now: number): Health {
   }
 }
 
-const needsHuman = (c: ConnectionSummary) => c.status === 'needs_reauth' || c.status === 'provider_retired';
+const needsAPerson = (c: ConnectionSummary) => needsHuman(c.status);
 
 /** Connections that need a human first, then failing ones, then the rest; by name within each group. */
 export function attentionOrder(connections: readonly ConnectionSummary[]): ConnectionSummary[] {
-  const rank = (c: ConnectionSummary) => (needsHuman(c) ? 0 : c.status === 'failing' ? 1 : 2);
+  const rank = (c: ConnectionSummary) => (needsAPerson(c) ? 0 : c.status === 'failing' ? 1 : 2);
   return [...connections].sort(
     (a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
@@ -99,7 +100,7 @@ function actionForm(path: string, csrfToken: string, label: string, className: s
 /** Reconnect (or cancel the reconnect under way) for an operator; a pointer to the login for anyone else. */
 function reconnectControl(c: ConnectionSummary, input: StatusPageInput): string {
   const { operator } = input;
-  const human = needsHuman(c);
+  const human = needsAPerson(c);
   if (!operator) {
     return `<a class="reconnect login${human ? ' urgent' : ''}" href="/login" title="Log in as operator to reconnect">Reconnect…</a>`;
   }

@@ -1,5 +1,5 @@
 import type { KeeperEvent } from '../core/events.ts';
-import type { ConnectionStatus } from '../core/types.ts';
+import { needsHuman, type ConnectionStatus } from '../core/types.ts';
 
 export const webhookEventTypes = ['needs_reauth', 'provider_retired', 'recovered', 'refresh_failed'] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
@@ -30,7 +30,7 @@ export function webhookEventFor(event: KeeperEvent): WebhookEventBody | undefine
   switch (event.type) {
     case 'status_changed': {
       const connection = { name: event.name, provider: event.provider };
-      if (event.to === 'needs_reauth' || event.to === 'provider_retired') {
+      if (needsHuman(event.to)) {
         return {
           type: event.to,
           connection,
