@@ -2,6 +2,7 @@ import { accessSync, constants, lstatSync, readFileSync, statSync, type Stats } 
 import { dirname, join, resolve } from 'node:path';
 import { describeError, exitCodes } from '../core/errors.ts';
 import { parseKey, type Keyring } from '../crypto/envelope.ts';
+import { ensureDataDir } from '../stores/owned-path.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
 
 /** package.json's `engines.node` (e.g. ">=22.13"), read like src/version.ts does (works from src/ and dist/). */
@@ -114,21 +115,15 @@ export function checkDataDir(dataDir: string): CheckResult {
         )
       : ok('data-dir', title, `${dataDir}: not created yet (created 0700 by the first connect or add)`);
   }
-  if (stats.isSymbolicLink()) {
+  try {
+    // tokenkeeper's own rule (a link, a file, a directory of other things is refused), without writing.
+    ensureDataDir(dataDir, { create: false });
+  } catch (error) {
     return fail(
       'data-dir',
       title,
-      `${dataDir} is a symbolic link; tokenkeeper uses only directories it created`,
-      'point TOKENKEEPER_HOME at the real directory',
-      exitCodes.store,
-    );
-  }
-  if (!stats.isDirectory()) {
-    return fail(
-      'data-dir',
-      title,
-      `${dataDir} exists and is not a directory`,
-      'set TOKENKEEPER_HOME to a directory',
+      describeError(error), // says what to change
+      undefined,
       exitCodes.store,
     );
   }

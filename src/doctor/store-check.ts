@@ -1,11 +1,11 @@
-import { closeSync, openSync, readSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { describeError, exitCodes } from '../core/errors.ts';
 import { envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
 import { keyCheckPasses } from '../stores/sqlite-store.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
-import { lstatIfExists } from './local-checks.ts';
+import { checkSqliteFile } from '../stores/sqlite-file.ts';
 import { needsHuman, type ConnectionStatus } from '../core/types.ts';
 
 /** How many connections of one provider have one status. */
@@ -62,7 +62,6 @@ export function judgeStoreContents(contents: {
   return ok('store', title, `${summary}, readable with the loaded key`);
 }
 
-const SQLITE_MAGIC = 'SQLite format 3\0';
 const title = 'store';
 
 /**
@@ -88,38 +87,19 @@ export function checkStore(
   }
   let stats: Stats | undefined;
   try {
-    stats = lstatIfExists(spec);
+    // The store's own rule: a link, a special file or another program's file is refused as opening would.
+    stats = checkSqliteFile(spec, 'store');
   } catch (error) {
-    return fail('store', title, `${spec}: ${describeError(error)}`, undefined, exitCodes.store);
+    return fail(
+      'store',
+      title,
+      describeError(error), // says what to change
+      undefined,
+      exitCodes.store,
+    );
   }
   if (!stats) return ok('store', title, `${spec}: not created yet (created by the first connect or add)`);
-  if (stats.isSymbolicLink()) {
-    return fail(
-      'store',
-      title,
-      `${spec} is a symbolic link; tokenkeeper opens only its own files`,
-      'point the store at the real file',
-      exitCodes.store,
-    );
-  }
-  if (!stats.isFile()) {
-    return fail(
-      'store',
-      title,
-      `${spec} is not a regular file`,
-      'point the store (--store, TOKENKEEPER_STORE) at a SQLite file',
-      exitCodes.store,
-    );
-  }
-  if (!startsWithSqliteMagic(spec)) {
-    return fail(
-      'store',
-      title,
-      `${spec} is not a SQLite database`,
-      "point the store (--store, TOKENKEEPER_STORE) at tokenkeeper's database",
-      exitCodes.store,
-    );
-  }
+
   const url = pathToFileURL(spec);
   url.searchParams.set('immutable', '1');
   let db: DatabaseSync | undefined;
@@ -150,16 +130,5 @@ export function checkStore(
     return fail('store', title, `cannot read ${spec}: ${describeError(error)}`, undefined, exitCodes.store);
   } finally {
     db?.close();
-  }
-}
-
-function startsWithSqliteMagic(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const header = Buffer.alloc(SQLITE_MAGIC.length);
-    const read = readSync(fd, header, 0, header.length, 0);
-    return read === header.length && header.toString('latin1') === SQLITE_MAGIC;
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
-import { unlinkSync } from 'node:fs';
+import { unlinkSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileSystemError, notOursError, type PathRole } from './fs-errors.ts';
@@ -26,6 +26,17 @@ export interface SqliteFileOptions {
   setup: (db: DatabaseSync) => void;
   /** Receives what this call created, for a caller that must undo a larger open. */
   created?: CreatedPaths;
+}
+
+/**
+ * The same judgement as `openSqliteFile` without opening or creating anything (for `doctor`): the file's stats
+ * when it is there and may be tokenkeeper's database, undefined when it is missing; refused (thrown) otherwise.
+ */
+export function checkSqliteFile(path: string, role: PathRole): Stats | undefined {
+  const existing = existingRegularFile(path, role);
+  for (const suffix of SIDE_FILES) existingRegularFile(`${path}${suffix}`, role);
+  if (existing !== undefined) refuseUnlessDatabase(path, role, existing.size, existing.mode, existing.uid);
+  return existing;
 }
 
 /**

@@ -251,10 +251,14 @@ describe.concurrent('tokenkeeper doctor', () => {
     const before = snapshot(h.home);
     const foreign = await h.cli(['--store', notADatabase, 'doctor', '--offline'], { config });
     expect(foreign.code).toBe(5);
-    expect(foreign.stdout).toContain(`FAIL  store: ${notADatabase} is not a SQLite database`);
+    expect(foreign.stdout).toContain(
+      `FAIL  store: store ${notADatabase} is not a SQLite database: refusing to use it (left untouched)`,
+    );
     const directory = await h.cli(['--store', h.home, 'doctor', '--offline'], { config });
     expect(directory.code).toBe(5);
-    expect(directory.stdout).toContain(`FAIL  store: ${h.home} is not a regular file`);
+    expect(directory.stdout).toContain(
+      `FAIL  store: store ${h.home} is a directory, not a regular file: refusing to use it`,
+    );
 
     const otherKey = 'a'.repeat(64);
     const wrongKey = await h.cli(['doctor', '--offline'], { config, env: { TOKENKEEPER_KEY: otherKey } });
