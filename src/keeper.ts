@@ -82,8 +82,12 @@ export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;
  * that is down must not hold up a caller who has a token.
  */
 const PENDING_RECOVERY_WAIT_MS = 500;
-/** Bound of the renewal `accessToken` starts in the background when it serves a token that is due (one request). */
-const BACKGROUND_RENEWAL_TIMEOUT_MS = 5_000;
+/**
+ * How long a background renewal may wait for the connection's lock before its one request. The request itself
+ * gets the full token-endpoint timeout: cutting it shorter would turn slow answers into unknown outcomes, and a
+ * rotated refresh token whose answer is abandoned is the one loss that matters. The caller already has its token.
+ */
+const BACKGROUND_LOCK_WAIT_MS = 1_000;
 
 export interface AccessTokenOptions {
   /** The token must stay valid this long (ms); one expiring sooner is refreshed first. Default: usable now. */
@@ -175,7 +179,7 @@ export class Keeper {
     const connection = await this.refresher.current(name);
     // Newer tokens waiting in the rescue journal may have revoked the stored access token.
     if (servable(connection) && !this.refresher.hasRescued(name)) {
-      const renewal = this.renewInBackground(connection, timeoutMs);
+      const renewal = this.renewInBackground(connection);
       if (renewal && connection.pending) {
         const recovered = await settledWithin(renewal, PENDING_RECOVERY_WAIT_MS);
         if (recovered && servable(recovered.connection)) return tokenDetails(recovered.connection.tokens);
@@ -204,10 +208,7 @@ export class Keeper {
    * must be retried with the same refresh token inside the provider's grace window). One request, bounded; a
    * due token is not renewed while the connection backs off. Undefined when there is nothing to do.
    */
-  private renewInBackground(
-    connection: Connection,
-    timeoutMs: number,
-  ): Promise<RefreshResult | undefined> | undefined {
+  private renewInBackground(connection: Connection): Promise<RefreshResult | undefined> | undefined {
     const now = this.clock.now();
     const due = isDue(connection.tokens, now, this.settings.expiry);
     const backingOff = connection.status === 'failing' && (connection.nextAttemptAt ?? 0) > now;
@@ -215,7 +216,7 @@ export class Keeper {
     if (!connection.pending && (!due || backingOff)) return undefined;
     const renewal = this.refresher
       .refreshReporting(connection.name, {
-        timeoutMs: Math.min(timeoutMs, BACKGROUND_RENEWAL_TIMEOUT_MS),
+        timeoutMs: this.settings.http.timeoutMs + BACKGROUND_LOCK_WAIT_MS,
         maxAttempts: 1,
       })
       .catch((error: unknown) => {
