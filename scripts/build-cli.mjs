@@ -49,7 +49,7 @@ rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   entryPoints: {
     tokenkeeper: join(root, 'src', 'cli', 'bin.ts'),
-    // Required by src/config/schema-loader.ts as ./schema.js only when a config is checked (zod is heavy).
+    // Required by src/config/schema-loader.ts as ./schema.js only when a config is checked.
     schema: join(root, 'src', 'config', 'schema.ts'),
   },
   outdir,

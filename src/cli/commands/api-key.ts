@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
-import {
-  ALL_CONNECTIONS,
-  ApiKeyStore,
-  apiKeyStorePath,
-  type ApiKeyRecord,
-} from '../../api-keys/api-key-store.ts';
+import { ALL_CONNECTIONS, type ApiKeyRecord } from '../../api-keys/api-key-store.ts';
 import { looksLikeApiKey, parseApiKey } from '../../api-keys/key-format.ts';
 import { describeError, TokenkeeperError } from '../../core/errors.ts';
+import { withApiKeys } from '../api-keys.ts';
 import { configOf, withKeeper } from '../context.ts';
 import { formatAgo, printJson, table } from '../output.ts';
 import { readAllStdin } from '../stdin.ts';
@@ -24,15 +20,6 @@ function recordJson(record: ApiKeyRecord) {
   };
 }
 
-function withApiKeys<T>(command: Command, work: (store: ApiKeyStore) => T): T {
-  const store = ApiKeyStore.open(apiKeyStorePath(configOf(command).dataDir));
-  try {
-    return work(store);
-  } finally {
-    store.close();
-  }
-}
-
 export function registerApiKey(program: Command): void {
   const apiKey = program
     .command('api-key')
@@ -45,7 +32,7 @@ export function registerApiKey(program: Command): void {
     .option('--label <text>', 'what the key is for (shown by `api-key list`)')
     .option('--json', 'print JSON')
     .action(async (options: { scope: string[]; label?: string; json?: boolean }, command: Command) => {
-      const created = withApiKeys(command, (store) =>
+      const created = withApiKeys(configOf(command).dataDir, (store) =>
         store.create({ scopes: options.scope, label: options.label }),
       );
       // The key is printed before anything else can fail: it exists now and is shown only this once.
@@ -64,7 +51,7 @@ export function registerApiKey(program: Command): void {
     .description('list API keys (ids, labels, scopes, last use; never the keys)')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }, command: Command) => {
-      const records = withApiKeys(command, (store) => store.list());
+      const records = withApiKeys(configOf(command).dataDir, (store) => store.list());
       if (options.json) return printJson(records.map(recordJson));
       if (records.length === 0) {
         process.stdout.write(
@@ -90,7 +77,7 @@ export function registerApiKey(program: Command): void {
     .argument('<id|key>', 'key id as shown by `api-key list`, the whole key, or - to read the key from stdin')
     .action(async (given: string, _options: object, command: Command) => {
       const idOrKey = given === '-' ? await readAllStdin('API key') : given.trim();
-      const revoked = withApiKeys(command, (store) => {
+      const revoked = withApiKeys(configOf(command).dataDir, (store) => {
         const id = looksLikeApiKey(idOrKey) ? store.idOfKey(idOrKey) : idOrKey;
         return id !== undefined && store.revoke(id) ? id : undefined;
       });

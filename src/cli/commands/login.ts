@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { ApiKeyStore, apiKeyStorePath } from '../../api-keys/api-key-store.ts';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { DEFAULT_LISTEN, localUrlOf, parseListen } from '../../server/listen.ts';
 import { LOGIN_TICKET_TTL_MS } from '../../server/operator-auth.ts';
+import { withApiKeys } from '../api-keys.ts';
 import { configOf } from '../context.ts';
 import { printJson } from '../output.ts';
 
@@ -25,13 +25,7 @@ export function registerLogin(program: Command): void {
     .action((options: LoginOptions, command: Command) => {
       const loaded = configOf(command);
       const base = options.url ? checkedBase(options.url) : defaultBase(loaded.config.server);
-      const store = ApiKeyStore.open(apiKeyStorePath(loaded.dataDir));
-      let issued: { ticket: string; expiresAt: number };
-      try {
-        issued = store.issueLoginTicket(LOGIN_TICKET_TTL_MS);
-      } finally {
-        store.close();
-      }
+      const issued = withApiKeys(loaded.dataDir, (store) => store.issueLoginTicket(LOGIN_TICKET_TTL_MS));
       const link = new URL('/login', base);
       link.searchParams.set('ticket', issued.ticket);
       const expiresAt = new Date(issued.expiresAt).toISOString();
