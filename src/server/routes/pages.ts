@@ -46,13 +46,29 @@ function securityHeaders(reply: FastifyReply, nonce?: string) {
     .header('cache-control', 'no-store');
 }
 
-function messagePage(reply: FastifyReply, status: number, title: string, text: string): FastifyReply {
+/** A small page of its own (messages, the consent hand-off): a title and body HTML, under the strict headers. */
+function smallPage(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  bodyHtml: string,
+  head = '',
+): FastifyReply {
   return securityHeaders(reply)
     .code(status)
     .type('text/html; charset=utf-8')
     .send(
-      `<!doctype html><meta charset="utf-8"><title>${escapeHtml(title)}</title><body style="font-family:system-ui;margin:3em"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p><p><a href="/">Back to the status page</a></p></body>`,
+      `<!doctype html><meta charset="utf-8">${head}<title>${escapeHtml(title)}</title><body style="font-family:system-ui;margin:3em"><h1>${escapeHtml(title)}</h1>${bodyHtml}</body>`,
     );
+}
+
+function messagePage(reply: FastifyReply, status: number, title: string, text: string): FastifyReply {
+  return smallPage(
+    reply,
+    status,
+    title,
+    `<p>${escapeHtml(text)}</p><p><a href="/">Back to the status page</a></p>`,
+  );
 }
 
 /**
@@ -61,11 +77,13 @@ function messagePage(reply: FastifyReply, status: number, title: string, text: s
  */
 function consentHandoff(reply: FastifyReply, name: string, url: string): FastifyReply {
   const href = escapeHtml(url);
-  return securityHeaders(reply)
-    .type('text/html; charset=utf-8')
-    .send(
-      `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=${href}"><title>Reconnect ${escapeHtml(name)}</title><body style="font-family:system-ui;margin:3em"><h1>Reconnect ${escapeHtml(name)}</h1><p><a id="consent" href="${href}">Continue to the provider's consent page</a></p></body>`,
-    );
+  return smallPage(
+    reply,
+    200,
+    `Reconnect ${name}`,
+    `<p><a id="consent" href="${href}">Continue to the provider's consent page</a></p>`,
+    `<meta http-equiv="refresh" content="0; url=${href}">`,
+  );
 }
 
 const loginHelp =
