@@ -6,6 +6,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { nodeBundleOptions } from './esbuild-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'azure-app', 'dist', 'main.mjs');
@@ -38,24 +39,12 @@ const schemaInline = {
 };
 
 const result = await build({
+  ...nodeBundleOptions,
   entryPoints: [join(root, 'src', 'azure', 'main.ts')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  minify: true,
-  sourcemap: 'linked',
-  legalComments: 'linked',
-  metafile: true,
   // Provided by the Functions Node.js worker at run time.
   external: ['@azure/functions-core'],
   plugins: [onlyKeyVault, schemaInline],
-  // CommonJS dependencies (@azure/functions, the Azure SDKs) call require(); give the ESM bundle one.
-  banner: {
-    js: "import { createRequire as __tkCreateRequire } from 'node:module'; const require = __tkCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
 });
 writeFileSync(join(root, 'azure-app', 'dist', 'meta.json'), JSON.stringify(result.metafile));
 const bytes = statSync(outfile).size;

@@ -6,6 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { nodeBundleOptions } from './esbuild-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // `--outdir DIR` builds elsewhere (the installed-command test builds a package of its own).
@@ -47,28 +48,16 @@ const lazyChildProcessForCommander = {
 
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
+  ...nodeBundleOptions,
   entryPoints: {
     tokenkeeper: join(root, 'src', 'cli', 'bin.ts'),
     // Required by src/config/schema-loader.ts as ./schema.js only when a config is checked.
     schema: join(root, 'src', 'config', 'schema.ts'),
   },
   outdir,
-  bundle: true,
   splitting: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  minify: true,
-  sourcemap: 'linked',
-  legalComments: 'linked',
-  metafile: true,
   // pg's optional native binding, never installed.
   external: ['pg-native'],
   plugins: [inlineVersion, lazyChildProcessForCommander],
-  // CommonJS dependencies (commander, fastify, the Azure SDK) call require(); give the ESM chunks one.
-  banner: {
-    js: "import { createRequire as __tkCreateRequire } from 'node:module'; const require = __tkCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
 });
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));

@@ -1,0 +1,19 @@
+/**
+ * The esbuild options every bundle of tokenkeeper shares (the CLI and the Functions app): minified ESM for
+ * Node 22+, linked source maps and licences, a metafile for size checks.
+ */
+export const nodeBundleOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  metafile: true,
+  // CommonJS dependencies (commander, fastify, the Azure SDKs) call require(); give the ESM output one.
+  banner: {
+    js: "import { createRequire as __tkCreateRequire } from 'node:module'; const require = __tkCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+};
