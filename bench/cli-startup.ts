@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { createKeeper } from '../src/keeper.ts';
+import { createKeeper } from '../src/keeper/keeper.ts';
 import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from './fixtures.ts';
 import {
   measureInterleaved,

@@ -7,7 +7,7 @@
  * Each operation refreshes its own simulated Fitbit user and always spends the refresh token it was last issued,
  * so every request is a real single-use rotation answered 200 (no grace replays, no invalid_grant).
  */
-import { createKeeper } from '../src/keeper.ts';
+import { createKeeper } from '../src/keeper/keeper.ts';
 import { requestToken } from '../src/oauth/token-client.ts';
 import { startSimulatedFitbit } from '../src/simulator/index.ts';
 import { benchEnv, freshTokens, makeHome, removeHome } from './fixtures.ts';

@@ -1,5 +1,5 @@
-export { createKeeper, Keeper } from './keeper.ts';
-export type { ConnectionSummary, KeeperOptions, NewConnectionInput } from './keeper.ts';
+export { createKeeper, Keeper } from './keeper/keeper.ts';
+export type { ConnectionSummary, KeeperOptions, NewConnectionInput } from './keeper/keeper.ts';
 export { TokenkeeperError, exitCodes } from './core/errors.ts';
 export type { ErrorCode } from './core/errors.ts';
 export type { KeeperEvent, KeeperEventListener } from './core/events.ts';

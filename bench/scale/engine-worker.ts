@@ -6,7 +6,7 @@
  */
 import { silentLogger } from '../../src/core/logger.ts';
 import { runScheduler } from '../../src/daemon/scheduler.ts';
-import { createKeeper } from '../../src/keeper.ts';
+import { createKeeper } from '../../src/keeper/keeper.ts';
 
 const [store, tokenUrl, concurrency] = process.argv.slice(2) as [string, string, string];
 const keeper = await createKeeper({ store, config: { providers: { fitbit: { tokenUrl } } } });

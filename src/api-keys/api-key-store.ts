@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
 import { assertConnectionName } from '../core/names.ts';
-import { openSqliteFile } from '../stores/sqlite-file.ts';
+import { openSqliteFile } from '../files/sqlite-file.ts';
 import {
   generateApiKey,
   generateLoginTicket,

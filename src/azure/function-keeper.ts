@@ -2,7 +2,7 @@ import { loadConfig } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Clock } from '../core/types.ts';
-import { createKeeper, type Keeper } from '../keeper.ts';
+import { createKeeper, type Keeper } from '../keeper/keeper.ts';
 import { scheduleIntervalSeconds } from './schedule.ts';
 import type { FunctionSettings } from './settings.ts';
 

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { describeError, isTokenkeeperError, type ErrorCode } from '../core/errors.ts';
-import type { ConnectionSummary, Keeper } from '../keeper.ts';
+import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
 import { connectionForKey, parseCallers, CALLERS_SETTING } from './callers.ts';
 
 export const CALLER_KEY_HEADER = 'x-tokenkeeper-caller-key';

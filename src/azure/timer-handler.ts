@@ -1,6 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { describeError } from '../core/errors.ts';
-import type { Keeper } from '../keeper.ts';
+import type { Keeper } from '../keeper/keeper.ts';
 
 export interface TimerRunReport {
   refreshed: string[];

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createKeeper, type Keeper } from '../keeper.ts';
+import { createKeeper, type Keeper } from '../keeper/keeper.ts';
 import { createLogger, type LogFormat, type LogLevel } from '../logging.ts';
 import type { Logger } from '../core/logger.ts';
 import { loadConfig } from '../config/load.ts';

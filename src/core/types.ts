@@ -61,3 +61,35 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** What callers see of a connection: everything but the secrets. */
+export interface ConnectionSummary {
+  name: string;
+  provider: string;
+  account?: string;
+  status: ConnectionStatus;
+  scope?: string;
+  expiresAt?: number;
+  lastRefreshAt?: number;
+  nextRefreshAt?: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  failureCount: number;
+  refreshInProgress: boolean;
+  createdAt: number;
+}
+
+export interface NewConnectionInput {
+  name: string;
+  provider: string;
+  clientId: string;
+  clientSecret?: string;
+  tokens: TokenSet;
+  /** 'client_credentials' connections have no refresh token and renew by asking again. Default 'refresh_token'. */
+  grant?: RenewalGrant;
+}
+
+export interface ReconnectOptions {
+  /** Accept tokens of a different provider account than the connection had (the operator said so). */
+  allowAccountChange?: boolean;
+}

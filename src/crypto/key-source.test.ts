@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encrypt, decrypt, keyFromBytes } from './envelope.ts';
 import { loadKeyring } from './key-source.ts';
-import { CreatedPaths } from '../stores/owned-path.ts';
+import { CreatedPaths } from '../files/owned-path.ts';
 
 const HEX_A = '11'.repeat(32);
 const HEX_B = '22'.repeat(32);

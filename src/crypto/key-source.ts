@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TokenkeeperError } from '../core/errors.ts';
 import { generateKeyText, parseKey, type Keyring } from './envelope.ts';
-import { fileSystemError } from '../stores/fs-errors.ts';
-import { fsyncDir } from '../stores/files.ts';
+import { fileSystemError } from '../files/fs-errors.ts';
+import { fsyncDir } from '../files/durable-write.ts';
 import {
   ensureDataDir,
   existingRegularFile,
   readRegularFile,
   type CreatedPaths,
-} from '../stores/owned-path.ts';
+} from '../files/owned-path.ts';
 
 export interface KeySourceOptions {
   env?: NodeJS.ProcessEnv;

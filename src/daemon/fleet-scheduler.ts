@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describeError } from '../core/errors.ts';
-import type { Keeper } from '../keeper.ts';
+import type { Keeper } from '../keeper/keeper.ts';
 import type { Claim, FleetMember, ProviderRateLimit } from '../stores/store.ts';
-import type { SchedulerOptions, SchedulerStats } from './scheduler.ts';
+import type { SchedulerOptions, SchedulerStats } from './scheduler-options.ts';
 
 export interface FleetOptions extends SchedulerOptions {
   rateLimits: readonly ProviderRateLimit[];

@@ -1,4 +1,4 @@
-import type { Keeper } from '../keeper.ts';
+import type { Keeper } from '../keeper/keeper.ts';
 
 /**
  * What `tokenkeeper run` logs at start: how many connections and when the next one is due. Stores that can tell

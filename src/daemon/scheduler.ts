@@ -1,28 +1,10 @@
 import { describeError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
-import type { Keeper } from '../keeper.ts';
-import type { ProviderRateLimit } from '../stores/store.ts';
+import type { Keeper } from '../keeper/keeper.ts';
 import { runFleetScheduler } from './fleet-scheduler.ts';
+import type { SchedulerOptions, SchedulerStats } from './scheduler-options.ts';
+
+export type { SchedulerOptions, SchedulerStats };
 import { rateLimitsFrom } from './rate-limits.ts';
-
-export interface SchedulerOptions {
-  /** Refreshes running at once. */
-  concurrency: number;
-  /** Upper bound on one sleep, so connections added by other processes are picked up. */
-  maxSleepMs: number;
-  signal: AbortSignal;
-  logger: Logger;
-  /**
-   * Fleet mode only (stores with `joinFleet`): per-provider token-request limits the whole fleet respects.
-   * Default: the built-in limits, overridden by TOKENKEEPER_RATE_LIMITS (see rate-limits.ts).
-   */
-  rateLimits?: readonly ProviderRateLimit[];
-}
-
-export interface SchedulerStats {
-  refreshed: number;
-  failed: number;
-}
 
 const inactive = new Set(['needs_reauth', 'provider_retired']);
 

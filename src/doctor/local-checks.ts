@@ -2,7 +2,7 @@ import { accessSync, constants, lstatSync, readFileSync, statSync, type Stats } 
 import { dirname, join, resolve } from 'node:path';
 import { describeError, exitCodes } from '../core/errors.ts';
 import { parseKey, type Keyring } from '../crypto/envelope.ts';
-import { ensureDataDir } from '../stores/owned-path.ts';
+import { ensureDataDir } from '../files/owned-path.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
 
 /** package.json's `engines.node` (e.g. ">=22.13"), read like src/version.ts does (works from src/ and dist/). */

@@ -5,7 +5,7 @@ import { describeError, exitCodes } from '../core/errors.ts';
 import { envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
 import { keyCheckPasses } from '../stores/sqlite-store.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
-import { checkSqliteFile } from '../stores/sqlite-file.ts';
+import { checkSqliteFile } from '../files/sqlite-file.ts';
 import { needsHuman, type ConnectionStatus } from '../core/types.ts';
 
 /** How many connections of one provider have one status. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { TokenkeeperError } from '../core/errors.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
-import { checkEndpointUrl } from './url-policy.ts';
+import { checkEndpointUrl } from '../core/url-policy.ts';
 
 export interface AuthorizationRequest {
   url: string;

@@ -1,6 +1,6 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
-import { checkEndpointUrl } from './url-policy.ts';
+import { checkEndpointUrl } from '../core/url-policy.ts';
 import { applyClientAuth } from './client-auth.ts';
 
 /** RFC 7009 revocation. Providers answer 200 even for unknown tokens; anything else is reported. */

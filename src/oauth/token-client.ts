@@ -1,7 +1,7 @@
 import { TokenkeeperError, type ErrorCode } from '../core/errors.ts';
 import { parseRetryAfter } from '../core/backoff.ts';
 import type { ProviderDefinition, ProviderErrorInfo } from '../providers/types.ts';
-import { checkEndpointUrl } from './url-policy.ts';
+import { checkEndpointUrl } from '../core/url-policy.ts';
 import { applyClientAuth } from './client-auth.ts';
 import { redactSecrets } from '../core/redact.ts';
 

@@ -1,6 +1,6 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import type { ProviderSettings } from '../config/schema.ts';
-import { checkEndpointUrl } from '../oauth/url-policy.ts';
+import { checkEndpointUrl } from '../core/url-policy.ts';
 import { builtInProviders } from './catalog.ts';
 import { fillUrlParameters } from './url-parameters.ts';
 import type { ProviderDefinition } from './types.ts';

@@ -1,4 +1,4 @@
-import type { ConnectionSummary } from '../keeper.ts';
+import type { ConnectionSummary } from '../keeper/keeper.ts';
 import type { HistoryEntry, HistoryKind } from './history.ts';
 import { escapeHtml } from './html.ts';
 import { needsHuman } from '../core/types.ts';

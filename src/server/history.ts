@@ -1,5 +1,5 @@
 import type { KeeperEvent } from '../core/events.ts';
-import type { ConnectionSummary } from '../keeper.ts';
+import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { needsHuman } from '../core/types.ts';
 
 export type HistoryKind = 'refreshed' | 'failed' | 'needs_reauth' | 'provider_retired' | 'reconnected';

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KeeperEvent } from '../core/events.ts';
 import { needsHuman, type ConnectionStatus } from '../core/types.ts';
-import type { ConnectionSummary } from '../keeper.ts';
+import type { ConnectionSummary } from '../keeper/keeper.ts';
 import type { DeliveryRecord } from '../webhooks/delivery-log.ts';
 
 const statuses: readonly ConnectionStatus[] = [

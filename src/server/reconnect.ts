@@ -1,8 +1,8 @@
 import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ConnectionStatus } from '../core/types.ts';
-import type { ConnectionSummary, Keeper } from '../keeper.ts';
-import { connectAccount } from '../oauth/connect-flow.ts';
+import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
+import { connectAccount } from '../flows/connect-flow.ts';
 import { loopbackRedirectUri, resolveConnectSettings } from '../config/connect-settings.ts';
 
 interface Flow {

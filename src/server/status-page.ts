@@ -1,5 +1,5 @@
-import { formatAgo, formatDuration } from '../cli/output.ts';
-import type { ConnectionSummary } from '../keeper.ts';
+import { formatAgo, formatDuration } from '../core/duration.ts';
+import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { renderHistoryChart } from './history-chart.ts';
 import type { RefreshHistory } from './history.ts';
 import { escapeHtml } from './html.ts';

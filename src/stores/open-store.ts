@@ -1,7 +1,7 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keyring } from '../crypto/envelope.ts';
-import type { CreatedPaths } from './owned-path.ts';
+import type { CreatedPaths } from '../files/owned-path.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import type { ConnectionStore } from './store.ts';
 

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decrypt, encrypt, type Keyring } from '../crypto/envelope.ts';
 import type { TokenSet } from '../core/types.ts';
-import { fsyncDir, writeFileDurably } from './files.ts';
-import { fileSystemError } from './fs-errors.ts';
-import { checkOwnSubdirectory, ensureDataDir, ensureOwnSubdirectory } from './owned-path.ts';
+import { fsyncDir, writeFileDurably } from '../files/durable-write.ts';
+import { fileSystemError } from '../files/fs-errors.ts';
+import { checkOwnSubdirectory, ensureDataDir, ensureOwnSubdirectory } from '../files/owned-path.ts';
 
 /** A token set that a refresh obtained but could not yet save to the store. */
 export interface RescueEntry {

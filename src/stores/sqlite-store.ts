@@ -2,9 +2,9 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
-import type { CreatedPaths } from './owned-path.ts';
-import { openSqliteFile } from './sqlite-file.ts';
-import { fileSystemError } from './fs-errors.ts';
+import type { CreatedPaths } from '../files/owned-path.ts';
+import { openSqliteFile } from '../files/sqlite-file.ts';
+import { fileSystemError } from '../files/fs-errors.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
 import { connectionFromColumns } from './connection-row.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';

@@ -1,6 +1,6 @@
 import { closeSync, constants, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ensureDataDir, existingRegularFile, readRegularFile } from '../stores/owned-path.ts';
+import { ensureDataDir, existingRegularFile, readRegularFile } from '../files/owned-path.ts';
 
 export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'abandoned';
 

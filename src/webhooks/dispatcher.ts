@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { backoffDelay } from '../core/backoff.ts';
 import type { KeeperEvent } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import { sleep } from '../core/lock.ts';
+import { sleep } from '../core/sleep.ts';
 import { postWebhook, type AttemptResult } from './deliver.ts';
 import type { DeliveryLog, DeliveryOutcome, DeliveryRecord } from './delivery-log.ts';
 import type { RetryPolicy, WebhookEndpoint } from './endpoints.ts';

@@ -1,6 +1,6 @@
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ConfigFile } from '../config/schema.ts';
-import { checkEndpointUrl } from '../oauth/url-policy.ts';
+import { checkEndpointUrl } from '../core/url-policy.ts';
 import { webhookEventTypes, type WebhookEventType } from './events.ts';
 
 export interface WebhookEndpoint {

@@ -8,7 +8,7 @@ import type { ConfigFile } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/core/types.ts';
 import { createFunctionKeeper } from '../../src/azure/function-keeper.ts';
 import type { FunctionSettings } from '../../src/azure/settings.ts';
-import { createKeeper, type Keeper } from '../../src/keeper.ts';
+import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import { TEST_TOKEN_ENV } from '../../src/stores/keyvault/index.ts';
 import {
   startSimulatedFitbit,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALLER_KEY_HEADER, createHttpHandler } from '../../src/azure/http-handler.ts';
-import type { Keeper } from '../../src/keeper.ts';
+import type { Keeper } from '../../src/keeper/keeper.ts';
 import { invocation, startAzureWorld, type AzureWorld } from './harness.ts';
 
 const CALLER_KEY = 'caller-key-for-the-fitbit-pipeline-0123456789';

@@ -2,7 +2,7 @@
 // refreshes on command, for the cross-process race tests. Trusts the fake vault through NODE_EXTRA_CA_CERTS.
 // Messages in:  {type: 'access', cycle, now} -> accessToken(name) with the keeper clock set to `now`
 // Messages out: {type: 'ready'} | {type: 'done', cycle, error?}
-import { createKeeper } from '../../src/keeper.ts';
+import { createKeeper } from '../../src/keeper/keeper.ts';
 
 const [storeSpec, tokenUrl, name] = process.argv.slice(2) as [string, string, string];
 let now = Date.now();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createKeeper } from '../../src/keeper.ts';
+import { createKeeper } from '../../src/keeper/keeper.ts';
 import { startSimulatedFitbit, type SimulatedFitbit } from '../fakes/index.ts';
 import { startWorker, stopWorker, type Worker } from './processes.ts';
 

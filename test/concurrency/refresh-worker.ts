@@ -2,7 +2,7 @@
 // Messages in:  {type: 'access', cycle, now}  -> accessToken() with the keeper clock set to `now`
 //               {type: 'force-loop'}         -> forced refreshes back to back until killed
 // Messages out: {type: 'ready'} | {type: 'done', cycle, error?} | {type: 'refreshed'}
-import { createKeeper } from '../../src/keeper.ts';
+import { createKeeper } from '../../src/keeper/keeper.ts';
 
 const [storePath, tokenUrl] = process.argv.slice(2) as [string, string];
 let now = Date.now();

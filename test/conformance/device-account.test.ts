@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Keeper } from '../../src/keeper.ts';
-import { connectWithDevice } from '../../src/oauth/device-flow.ts';
+import type { Keeper } from '../../src/keeper/keeper.ts';
+import { connectWithDevice } from '../../src/flows/device-flow.ts';
 import { startSimulatedOAuth2, type SimulatedOAuthProvider } from '../fakes/index.ts';
 import { keeperFactory, stored } from './harness.ts';
 

@@ -4,7 +4,7 @@ import {
   connectWithDevice,
   pollDeviceToken,
   requestDeviceAuthorization,
-} from '../../src/oauth/device-flow.ts';
+} from '../../src/flows/device-flow.ts';
 import { startSimulatedOAuth2, type SimulatedOAuthProvider } from '../fakes/index.ts';
 import { keeperFactory, movableClock, stored } from './harness.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigFile, ProviderSettings } from '../../src/config/schema.ts';
 import type { Connection } from '../../src/core/types.ts';
-import { createKeeper, type Keeper } from '../../src/keeper.ts';
+import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import type { Fault, SimulatedFitbit, SimulatedGoogle, SimulatedOAuthProvider } from '../fakes/index.ts';
 
 export const KEY = '0123456789abcdef'.repeat(4);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
-import { createKeeper, type Keeper } from '../../src/keeper.ts';
-import { connectAccount } from '../../src/oauth/connect-flow.ts';
+import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
+import { connectAccount } from '../../src/flows/connect-flow.ts';
 import { requestToken, TokenEndpointError } from '../../src/oauth/token-client.ts';
 import { KEY, stored } from './harness.ts';
 

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenkeeperError } from '../../src/core/errors.ts';
 import type { KeeperEvent } from '../../src/core/events.ts';
-import type { Keeper } from '../../src/keeper.ts';
-import { connectAccount } from '../../src/oauth/connect-flow.ts';
-import { connectWithDevice } from '../../src/oauth/device-flow.ts';
+import type { Keeper } from '../../src/keeper/keeper.ts';
+import { connectAccount } from '../../src/flows/connect-flow.ts';
+import { connectWithDevice } from '../../src/flows/device-flow.ts';
 import { requestToken, TokenEndpointError } from '../../src/oauth/token-client.ts';
 import {
   keeperFactory,

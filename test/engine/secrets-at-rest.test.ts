@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createKeeper } from '../../src/keeper.ts';
+import { createKeeper } from '../../src/keeper/keeper.ts';
 import { KEY_A, KEY_B, fitbitHarness, rejection, stored } from './setup.ts';
 
 const CLIENT_SECRET = 'cs-engine-test-7f3a9c2e51d84b06';

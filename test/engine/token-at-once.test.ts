@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Keeper } from '../../src/keeper.ts';
+import type { Keeper } from '../../src/keeper/keeper.ts';
 import { freePort } from '../cli/harness.ts';
 import {
   apiStatus,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.ts';
 import { runScheduler } from '../../src/daemon/scheduler.ts';
-import { createKeeper } from '../../src/keeper.ts';
+import { createKeeper } from '../../src/keeper/keeper.ts';
 import { startSimulatedFitbit, type SimulatedFitbit } from '../fakes/index.ts';
 import { KEY_A_HEX, usePostgres } from './setup.ts';
 import { waitUntil } from './worker-processes.ts';

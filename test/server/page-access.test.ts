@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyStore, apiKeyStorePath } from '../../src/api-keys/api-key-store.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createKeeper, type Keeper } from '../../src/keeper.ts';
+import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { RefreshHistory } from '../../src/server/history.ts';
 import { DaemonMetrics } from '../../src/server/metrics.ts';

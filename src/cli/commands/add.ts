@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { describeError, isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
-import type { ConnectionSummary, Keeper } from '../../keeper.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { withKeeper } from '../context.ts';
 import { formatDuration, printJson } from '../output.ts';
 import { assertOneStdinSecret, decodeBasicCredentials, secretArg } from '../secrets.ts';
-import { summaryJson } from './summary-json.ts';
+import { summaryJson } from '../../keeper/summary-json.ts';
 
 interface AddOptions {
   provider: string;

@@ -9,14 +9,14 @@ import {
   resolveConnectSettings,
 } from '../../config/connect-settings.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
-import type { ConnectionSummary, Keeper } from '../../keeper.ts';
-import { connectAccount } from '../../oauth/connect-flow.ts';
-import { connectWithDevice, type DeviceAuthorization } from '../../oauth/device-flow.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
+import { connectAccount } from '../../flows/connect-flow.ts';
+import { connectWithDevice, type DeviceAuthorization } from '../../flows/device-flow.ts';
 import { withKeeper } from '../context.ts';
 import { printJson } from '../output.ts';
 import { secretArg } from '../secrets.ts';
 import { readLine } from '../stdin.ts';
-import { summaryJson } from './summary-json.ts';
+import { summaryJson } from '../../keeper/summary-json.ts';
 
 interface ConnectCliOptions {
   name?: string;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { redactSecrets } from '../../core/redact.ts';
-import { checkEndpointUrl } from '../../oauth/url-policy.ts';
+import { checkEndpointUrl } from '../../core/url-policy.ts';
 import type { ProviderDefinition } from '../../providers/types.ts';
 import { withKeeper } from '../context.ts';
 

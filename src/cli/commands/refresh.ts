@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describeError, exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { withKeeper } from '../context.ts';
 import { formatDuration, printJson } from '../output.ts';
-import { summaryJson } from './summary-json.ts';
+import { summaryJson } from '../../keeper/summary-json.ts';
 
 export function registerRefresh(program: Command): void {
   program

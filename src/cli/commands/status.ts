@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { needsHuman } from '../../core/types.ts';
-import type { ConnectionSummary, Keeper } from '../../keeper.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { withKeeper } from '../context.ts';
 import { formatAgo, formatDuration, printJson, table } from '../output.ts';
-import { summaryJson } from './summary-json.ts';
+import { summaryJson } from '../../keeper/summary-json.ts';
 
 export function registerStatus(program: Command): void {
   program

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { expiresInSeconds } from '../../core/expiry.ts';
-import { DEFAULT_TOKEN_TIMEOUT_MS, type AccessTokenDetails } from '../../keeper.ts';
+import { DEFAULT_TOKEN_TIMEOUT_MS, type AccessTokenDetails } from '../../keeper/keeper.ts';
 import { withKeeper } from '../context.ts';
 import { printJson } from '../output.ts';
 import { secondsOption } from '../seconds-option.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
-import { checkEndpointUrl } from '../../oauth/url-policy.ts';
+import { checkEndpointUrl } from '../../core/url-policy.ts';
 import { DeliveryLog, deliveryLogPath, type DeliveryRecord } from '../../webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.ts';
 import { webhookEventTypes, type WebhookEventType, type WebhookPayload } from '../../webhooks/events.ts';

@@ -1,10 +1,10 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { keyAllows, type ApiKeyStore } from '../../api-keys/api-key-store.ts';
-import { summaryJson } from '../../cli/commands/summary-json.ts';
+import { summaryJson } from '../../keeper/summary-json.ts';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { expiresInSeconds } from '../../core/expiry.ts';
-import type { Keeper } from '../../keeper.ts';
+import type { Keeper } from '../../keeper/keeper.ts';
 import { authenticate, requireScope } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 

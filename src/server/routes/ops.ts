@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { describeError } from '../../core/errors.ts';
-import type { Keeper } from '../../keeper.ts';
+import type { Keeper } from '../../keeper/keeper.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import { openApiDocument } from '../openapi.ts';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyStore } from '../../api-keys/api-key-store.ts';
 import { describeError, isTokenkeeperError } from '../../core/errors.ts';
-import type { ConnectionSummary, Keeper } from '../../keeper.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { version } from '../../version.ts';
 import type { RefreshHistory } from '../history.ts';
 import { escapeHtml } from '../html.ts';

@@ -1,6 +1,6 @@
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { describeError, TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
-import { sleep } from '../../core/lock.ts';
+import { sleep } from '../../core/sleep.ts';
 import type { Connection, NewConnection } from '../../core/types.ts';
 import type { ConnectionStore, LockHandle } from '../store.ts';
 import { statusOf, type BlobLeaseLocks, type HeldLease } from './blob-lease.ts';

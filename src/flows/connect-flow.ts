@@ -1,9 +1,10 @@
 import { describeError, TokenkeeperError } from '../core/errors.ts';
-import type { ConnectionSummary, Keeper } from '../keeper.ts';
-import { buildAuthorizationRequest, parseAuthorizationResponse } from './authorize.ts';
-import { startCallbackServer } from './callback-server.ts';
-import { exchangeCode } from './code-exchange.ts';
-import { isLoopbackHost } from './url-policy.ts';
+import type { ConnectionSummary } from '../core/types.ts';
+import type { FlowHost } from './host.ts';
+import { buildAuthorizationRequest, parseAuthorizationResponse } from '../oauth/authorize.ts';
+import { startCallbackServer } from '../oauth/callback-server.ts';
+import { exchangeCode } from '../oauth/code-exchange.ts';
+import { isLoopbackHost } from '../core/url-policy.ts';
 
 export interface ConnectOptions {
   provider: string;
@@ -34,7 +35,7 @@ type AuthorizationRequest = ReturnType<typeof buildAuthorizationRequest>;
  * name re-authorises it in place. The browser that delivered the redirect is answered only once the tokens are
  * saved (or with the error the caller sees).
  */
-export async function connectAccount(keeper: Keeper, options: ConnectOptions): Promise<ConnectionSummary> {
+export async function connectAccount(keeper: FlowHost, options: ConnectOptions): Promise<ConnectionSummary> {
   const provider = keeper.providers.get(options.provider);
   const redirect = new URL(options.redirectUri);
   const authorize = (redirectUri: string) =>

@@ -7,11 +7,11 @@ import {
   resolveStoreSpec,
   validateConfig,
   type LoadedConfig,
-} from './config/load.ts';
-import type { ConfigFile } from './config/schema.ts';
-import { defaultBackoff } from './core/backoff.ts';
-import { describeError, TokenkeeperError } from './core/errors.ts';
-import type { KeeperEventListener } from './core/events.ts';
+} from '../config/load.ts';
+import type { ConfigFile } from '../config/schema.ts';
+import { defaultBackoff } from '../core/backoff.ts';
+import { describeError, TokenkeeperError } from '../core/errors.ts';
+import type { KeeperEventListener } from '../core/events.ts';
 import {
   defaultExpiryPolicy,
   isDue,
@@ -19,29 +19,30 @@ import {
   nextRefreshAt,
   stableFraction,
   type ExpiryPolicy,
-} from './core/expiry.ts';
-import { defaultLockOptions } from './core/lock.ts';
-import { silentLogger, type Logger } from './core/logger.ts';
-import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from './core/refresher.ts';
+} from '../core/expiry.ts';
+import { defaultLockOptions } from '../engine/lock.ts';
+import { silentLogger, type Logger } from '../core/logger.ts';
+import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from '../engine/refresher.ts';
 import {
   needsHuman,
   systemClock,
   type Clock,
   type Connection,
-  type ConnectionStatus,
   type TokenSet,
-  type RenewalGrant,
-} from './core/types.ts';
-import { loadKeyring } from './crypto/key-source.ts';
-import type { Keyring } from './crypto/envelope.ts';
-import { requestToken, TokenEndpointError } from './oauth/token-client.ts';
-import { revokeToken } from './oauth/revoke.ts';
-import { createProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
-import { RescueJournal } from './stores/rescue-journal.ts';
-import { CreatedPaths } from './stores/owned-path.ts';
-import { openStore } from './stores/open-store.ts';
-import type { ConnectionStore } from './stores/store.ts';
-import { assertConnectionName } from './core/names.ts';
+} from '../core/types.ts';
+import { loadKeyring } from '../crypto/key-source.ts';
+import type { Keyring } from '../crypto/envelope.ts';
+import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
+import { revokeToken } from '../oauth/revoke.ts';
+import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.ts';
+import { RescueJournal } from '../stores/rescue-journal.ts';
+import { CreatedPaths } from '../files/owned-path.ts';
+import { openStore } from '../stores/open-store.ts';
+import type { ConnectionStore } from '../stores/store.ts';
+import { assertConnectionName } from '../core/names.ts';
+import type { ConnectionSummary, NewConnectionInput, ReconnectOptions } from '../core/types.ts';
+
+export type { ConnectionSummary, NewConnectionInput, ReconnectOptions };
 
 export interface KeeperOptions {
   /** Config file path, or the config itself. Default: TOKENKEEPER_CONFIG or ./tokenkeeper.json if present. */
@@ -55,23 +56,6 @@ export interface KeeperOptions {
   /** Time source for expiry decisions (tests and simulations). Locks always use real time. */
   clock?: Clock;
   onEvent?: KeeperEventListener;
-}
-
-/** What callers see of a connection: everything but the secrets. */
-export interface ConnectionSummary {
-  name: string;
-  provider: string;
-  account?: string;
-  status: ConnectionStatus;
-  scope?: string;
-  expiresAt?: number;
-  lastRefreshAt?: number;
-  nextRefreshAt?: number;
-  lastError?: string;
-  lastErrorAt?: number;
-  failureCount: number;
-  refreshInProgress: boolean;
-  createdAt: number;
 }
 
 /** The total deadline of a refresh that `accessToken` must make before it can answer. */
@@ -105,16 +89,6 @@ export interface AccessTokenDetails {
   tokenType?: string;
   expiresAt?: number;
   scope?: string;
-}
-
-export interface NewConnectionInput {
-  name: string;
-  provider: string;
-  clientId: string;
-  clientSecret?: string;
-  tokens: TokenSet;
-  /** 'client_credentials' connections have no refresh token and renew by asking again. Default 'refresh_token'. */
-  grant?: RenewalGrant;
 }
 
 export class Keeper {
@@ -420,11 +394,6 @@ function tokenDetails(tokens: TokenSet): AccessTokenDetails {
     expiresAt: tokens.expiresAt,
     scope: tokens.scope,
   };
-}
-
-export interface ReconnectOptions {
-  /** Accept tokens of a different provider account than the connection had (the operator said so). */
-  allowAccountChange?: boolean;
 }
 
 /** The accounts, when a reconnect would switch a connection to another account of the same provider. */

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { TokenkeeperError } from '../core/errors.ts';
+import { TokenkeeperError } from './errors.ts';
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();

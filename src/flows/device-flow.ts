@@ -1,6 +1,7 @@
 import { TokenkeeperError } from '../core/errors.ts';
-import { sleep } from '../core/lock.ts';
-import type { ConnectionSummary, Keeper } from '../keeper.ts';
+import { sleep } from '../core/sleep.ts';
+import type { ConnectionSummary } from '../core/types.ts';
+import type { FlowHost } from './host.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
 import {
   endpointFailure,
@@ -8,8 +9,8 @@ import {
   requestToken,
   TokenEndpointError,
   type TokenResponse,
-} from './token-client.ts';
-import { tokenSetFromResponse } from './token-set.ts';
+} from '../oauth/token-client.ts';
+import { tokenSetFromResponse } from '../oauth/token-set.ts';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -178,7 +179,7 @@ export interface DeviceConnectOptions {
 
 /** The whole device authorization grant: get a code, show it, poll until approved, save the connection. */
 export async function connectWithDevice(
-  keeper: Keeper,
+  keeper: FlowHost,
   options: DeviceConnectOptions,
 ): Promise<ConnectionSummary> {
   const provider = keeper.providers.get(options.provider);

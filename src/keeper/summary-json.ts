@@ -1,4 +1,4 @@
-import type { ConnectionSummary } from '../../keeper.ts';
+import type { ConnectionSummary } from '../core/types.ts';
 
 const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
 

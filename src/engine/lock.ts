@@ -1,4 +1,5 @@
-import { TokenkeeperError } from './errors.ts';
+import { TokenkeeperError } from '../core/errors.ts';
+import { sleep } from '../core/sleep.ts';
 import type { ConnectionStore, LockHandle } from '../stores/store.ts';
 
 export interface LockOptions {
@@ -67,19 +68,4 @@ export async function withStoreLock<T>(
     clearInterval(renewal);
     await store.releaseLock(held).catch(() => undefined);
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

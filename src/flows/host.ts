@@ -1,0 +1,17 @@
+import type { ExpiryPolicy } from '../core/expiry.ts';
+import type { ConnectionSummary, NewConnectionInput, ReconnectOptions } from '../core/types.ts';
+import type { ProviderDefinition } from '../providers/types.ts';
+
+/**
+ * What a consent flow needs from whoever keeps the connections (the Keeper satisfies it): provider facts, HTTP and
+ * expiry settings, the clock, and one way to save what the user approved. Flows never see the keeper itself.
+ */
+export interface FlowHost {
+  readonly providers: { get(id: string): ProviderDefinition };
+  readonly settings: {
+    readonly http: { readonly timeoutMs: number; readonly maxBodyBytes: number };
+    readonly expiry: ExpiryPolicy;
+  };
+  now(): number;
+  reconnect(input: NewConnectionInput, options?: ReconnectOptions): Promise<ConnectionSummary>;
+}
