@@ -92,7 +92,9 @@ export default {
   forbidden: [
     ...layers.map((layer) => ({
       name: `layer-${layer}`,
-      comment: `src/${layer} may import only ${below[layer].join(', ') || 'nothing else in src/'} (see docs/architecture.md)`,
+      comment: below[layer].length
+        ? `src/${layer} may import only ${below[layer].join(', ')} (see docs/architecture.md)`
+        : `src/${layer} is the bottom layer: it imports nothing else in src/ (see docs/architecture.md)`,
       severity: 'error',
       from: { path: path(layer) },
       to: {
