@@ -9,7 +9,8 @@ import type { WebhookEndpoint } from '../../src/webhooks/endpoints.ts';
 import { webhookEventTypes } from '../../src/webhooks/events.ts';
 import { signatureHeader, verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { createHarness, expectSuccess, type OnFinished } from '../cli/harness.ts';
-import { api, createApiKey, startDaemon, startReceiver, type ReceivedWebhook } from './daemon.ts';
+import { startReceiver, type ReceivedWebhook } from './daemon.ts';
+import { openDaemonKeeper } from './in-process.ts';
 
 const SECRET = 'whsec_test_0123456789abcdef';
 
@@ -191,12 +192,13 @@ describe.concurrent('webhooks from the daemon', () => {
       },
     });
     h.env.WEBHOOK_SECRET = SECRET;
-    await h.addConnection('me');
-    await h.addConnection('old', 'USER02');
-    const key = await createApiKey(h, ['*']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    await d.addConnection('old', 'USER02');
+    const key = d.createApiKey(['*']);
+    const daemon = await d.startDaemon();
     const refresh = (name: string) =>
-      api(`${daemon.url}/v1/connections/${name}/refresh`, { key, method: 'POST' });
+      daemon.api(`${daemon.url}/v1/connections/${name}/refresh`, { key, method: 'POST' });
 
     h.sim.inject({ kind: 'status', status: 503 });
     expect((await refresh('me')).status).toBe(200);
