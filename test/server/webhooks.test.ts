@@ -21,7 +21,7 @@ function verify(hook: ReceivedWebhook, secret = SECRET) {
 async function dispatcherTo(
   onFinished: OnFinished,
   script: number[],
-  retry: Partial<{ maxAttempts: number; baseMs: number }> = {},
+  retry: Partial<{ maxAttempts: number; baseMs: number; maxMs: number }> = {},
 ) {
   const receiver = await startReceiver(script);
   onFinished(() => receiver.close());
@@ -135,8 +135,11 @@ describe.concurrent('webhook delivery', () => {
   it('sends one recovered webhook per recovery, and abandons (and logs) what is pending at shutdown', async ({
     onTestFinished,
   }) => {
+    // The retry must still be pending at shutdown: with maxMs left at 200 it came 100-200 ms later, and on a
+    // busy machine it was sometimes delivered before drain() began.
     const { receiver, log, dispatcher } = await dispatcherTo(onTestFinished, [503], {
       baseMs: 60_000,
+      maxMs: 60_000,
       maxAttempts: 5,
     });
     // A crash recovery raises both of these in the same tick.
