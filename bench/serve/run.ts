@@ -131,7 +131,7 @@ try {
       '127.0.0.1:0',
     ],
     { ...env, TOKENKEEPER_LOG_LEVEL: 'info' },
-    /"url":"(http:\/\/[^"]+)","statusPage"/,
+    /^ready (http:\/\/\S+)\n/m,
   );
   const hello = await start([here('./hello-server.ts')], env, /^(\d+)\n/m);
   const daemonUrl = daemon.match[1] as string;

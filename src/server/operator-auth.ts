@@ -19,6 +19,11 @@ export interface OperatorSession {
 /** Who may see the read-only pages (/, /metrics): anyone who reaches the port, or logged-in operators only. */
 export type PageAccess = 'open' | 'operator';
 
+/** Read-only pages stay open only on a loopback listen, and only while the config does not ask for a login. */
+export function pageAccessFor(loopback: boolean, loginRequired: boolean | undefined): PageAccess {
+  return loopback && !loginRequired ? 'open' : 'operator';
+}
+
 /**
  * Operator sessions of one daemon, in memory: a restart logs everyone out. The cookie carries a random id;
  * only its SHA-256 is kept, so a memory dump does not hand out live sessions.

@@ -42,11 +42,16 @@ describe.concurrent('tokenkeeper run', () => {
     expectSuccess(await h.cli(['refresh', 'me', '--force']));
   });
 
-  it('exits 0 promptly on SIGTERM', async ({ onTestFinished }) => {
+  it('prints one ready line once it serves on the port it picked, and exits 0 promptly on SIGTERM', async ({
+    onTestFinished,
+  }) => {
     const h = await createHarness(onTestFinished, { config: { daemon: { maxSleepSeconds: 30 } } });
     await h.addConnection('me');
-    const daemon = h.start(['run'], { timeoutMs: 15_000 });
+    const daemon = h.start(['run', '--listen', '127.0.0.1:0'], { timeoutMs: 15_000 });
+    const [, url] = await daemon.waitFor(/^ready (http:\/\/127\.0\.0\.1:\d+)\n/, { stream: 'stdout' });
+    expect(daemon.stdout()).toBe(`ready ${url}\n`);
     await daemon.waitFor(/"msg":"tokenkeeper running"/);
+    expect(await (await fetch(`${url}/readyz`)).json()).toMatchObject({ status: 'ready', connections: 1 });
     const signalled = Date.now();
     daemon.child.kill('SIGTERM');
     const result = await daemon.done;

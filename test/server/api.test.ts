@@ -1,9 +1,9 @@
-import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseRunFlags } from '../../src/cli/commands/run.ts';
 import { createHarness, expectSuccess } from '../cli/harness.ts';
-import { api, createApiKey, startDaemon } from './daemon.ts';
+import { openDaemonKeeper } from './in-process.ts';
 
 type ErrorJson = { error: { code: string; message: string } };
 type TokenJson = {
@@ -19,10 +19,12 @@ describe.concurrent('token API authentication and scope', () => {
     onTestFinished,
   }) => {
     const h = await createHarness(onTestFinished);
-    await h.addConnection('me');
-    await h.addConnection('other', 'USER02');
-    const key = await createApiKey(h, ['me']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    await d.addConnection('other', 'USER02');
+    const key = d.createApiKey(['me']);
+    const daemon = await d.startDaemon();
+    const { api } = daemon;
     const tokenUrl = (name: string) => `${daemon.url}/v1/connections/${name}/token`;
 
     const none = await api<ErrorJson>(tokenUrl('me'));
@@ -89,10 +91,12 @@ describe.concurrent('token API authentication and scope', () => {
     onTestFinished,
   }) => {
     const h = await createHarness(onTestFinished, { sim: { graceMs: 0 } });
-    await h.addConnection('me');
-    await h.addConnection('dead', 'USER03');
-    const key = await createApiKey(h, ['*']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    await d.addConnection('dead', 'USER03');
+    const key = d.createApiKey(['*']);
+    const daemon = await d.startDaemon();
+    const { api } = daemon;
 
     const before = h.sim.stats.refreshSuccesses;
     const oldToken = (await api<TokenJson>(`${daemon.url}/v1/connections/me/token`, { key })).body
@@ -147,10 +151,12 @@ describe.concurrent('token API authentication and scope', () => {
     const h = await createHarness(onTestFinished, {
       config: { server: { rateLimit: { max: 3, windowSeconds: 60 } } },
     });
-    await h.addConnection('me');
-    const first = await createApiKey(h, ['me']);
-    const second = await createApiKey(h, ['me']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    const first = d.createApiKey(['me']);
+    const second = d.createApiKey(['me']);
+    const daemon = await d.startDaemon();
+    const { api } = daemon;
     const url = `${daemon.url}/v1/connections/me`;
 
     const statuses: number[] = [];
@@ -170,9 +176,11 @@ describe.concurrent('token API authentication and scope', () => {
 describe.concurrent('server surface', () => {
   it('serves health checks and an OpenAPI document that matches the routes', async ({ onTestFinished }) => {
     const h = await createHarness(onTestFinished);
-    await h.addConnection('me');
-    const key = await createApiKey(h, ['me']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    const key = d.createApiKey(['me']);
+    const daemon = await d.startDaemon();
+    const { api } = daemon;
 
     expect((await api(`${daemon.url}/healthz`)).body).toEqual({ status: 'ok' });
     expect((await api(`${daemon.url}/readyz`)).body).toMatchObject({ status: 'ready', connections: 1 });
@@ -208,25 +216,21 @@ describe.concurrent('server surface', () => {
     }
 
     // DNS rebinding: a page on another host name that resolves to 127.0.0.1 gets nothing.
-    // (fetch cannot set Host, so this one goes through node:http.)
-    const rebound = await new Promise<number | undefined>((resolve, reject) =>
-      httpGet(`${daemon.url}/`, { headers: { host: 'attacker.example' } }, (response) => {
-        response.resume();
-        resolve(response.statusCode);
-      }).on('error', reject),
-    );
-    expect(rebound).toBe(421);
+    const rebound = await daemon.fetch(`${daemon.url}/`, { headers: { host: 'attacker.example' } });
+    expect(rebound.status).toBe(421);
     expect((await api(`${daemon.url.replace('127.0.0.1', 'localhost')}/healthz`)).status).toBe(200);
     await daemon.stop();
   });
 
   it('serves HTTPS with --tls-cert/--tls-key', async ({ onTestFinished }) => {
     const h = await createHarness(onTestFinished);
-    await h.addConnection('me');
-    const key = await createApiKey(h, ['me']);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    const key = d.createApiKey(['me']);
     const cert = new URL('./fixtures/tls-cert.pem', import.meta.url).pathname;
     const tlsKey = new URL('./fixtures/tls-key.pem', import.meta.url).pathname;
-    const daemon = await startDaemon(h, ['--tls-cert', cert, '--tls-key', tlsKey]);
+    // A real TLS handshake on a real port: the flags as `run` parses them, then the daemon in this process.
+    const daemon = await d.startDaemon(parseRunFlags({ server: true, tlsCert: cert, tlsKey }));
     expect(daemon.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
 
     const body = await new Promise<string>((resolve, reject) => {
@@ -254,13 +258,14 @@ describe.concurrent('server surface', () => {
     expect(half.code).toBe(2);
     expect(half.stderr).toMatch(/--tls-cert and --tls-key go together/);
 
-    const daemon = await startDaemon(h);
+    const daemon = await (await openDaemonKeeper(h, onTestFinished)).startDaemon();
     const port = new URL(daemon.url).port;
     const taken = await h.cli(['run', '--listen', `127.0.0.1:${port}`, '--duration', '5']);
     expect(taken.code).toBe(2);
     expect(taken.stderr).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: the port is in use`));
 
     const quiet = expectSuccess(await h.cli(['run', '--no-server', '--duration', '0.5']));
+    expect(quiet.stdout).toBe('ready\n');
     expect(quiet.stderr).not.toMatch(/"msg":"serving"/);
     expect(quiet.stderr).toMatch(/"msg":"tokenkeeper running"/);
 

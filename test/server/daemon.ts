@@ -1,28 +1,43 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expectSuccess, type CliCallOptions, type Harness } from '../cli/harness.ts';
-import type { CliProcess } from '../cli/run-cli.ts';
 
+export type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** A daemon under test: a `tokenkeeper run` process, or the same composition in this process (in-process.ts). */
 export interface RunningDaemon {
   url: string;
-  process: CliProcess;
-  /** SIGTERM, then waits for exit 0. */
+  /** Requests to the daemon: over its port (a process), or through fastify's inject() (in process). */
+  fetch: Fetch;
+  /** The JSON API through `fetch`. */
+  api<T = Record<string, unknown>>(url: string, options?: ApiRequest): Promise<ApiAnswer<T>>;
+  /** Everything the daemon logged (and printed) so far. */
+  output(): string;
+  /** Resolves with the first match of `pattern` in `output()`. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Stops the daemon as SIGTERM does and waits until it has shut down (a process: exit 0). */
   stop(): Promise<void>;
 }
 
-/** Starts `tokenkeeper run --listen 127.0.0.1:0 …` and waits until it serves. */
+/** The line `tokenkeeper run` prints on stdout once it serves (docs/serving.md). */
+export const READY_LINE = /^ready(?: (\S+))?\n/m;
+
+/** Starts `tokenkeeper run --listen 127.0.0.1:0 …` and waits for its ready line. */
 export async function startDaemon(
   h: Harness,
   args: string[] = [],
   call: CliCallOptions = {},
 ): Promise<RunningDaemon> {
   const daemon = h.start(['run', '--listen', '127.0.0.1:0', ...args], { timeoutMs: 60_000, ...call });
-  const match = await daemon.waitFor(/"url":"(http[^"]+)","statusPage"[^\n]*"msg":"serving"/, {
-    timeoutMs: 20_000,
-  });
+  const ready = await daemon.waitFor(READY_LINE, { stream: 'stdout', timeoutMs: 20_000 });
+  if (!ready[1]) throw new Error(`the daemon serves no HTTP:\n${daemon.stderr()}`);
+  const output = () => daemon.stderr() + daemon.stdout();
   return {
-    url: match[1] as string,
-    process: daemon,
+    url: ready[1],
+    fetch,
+    api,
+    output,
+    waitForOutput: (pattern, timeoutMs = 10_000) => daemon.waitFor(pattern, { timeoutMs }),
     async stop() {
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGTERM');
       const result = await daemon.done;
@@ -39,6 +54,12 @@ export async function createApiKey(h: Harness, scopes: string[], call: CliCallOp
   return key;
 }
 
+export interface ApiRequest {
+  key?: string;
+  method?: string;
+  headers?: Record<string, string>;
+}
+
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
   headers: Headers;
@@ -46,23 +67,29 @@ export interface ApiAnswer<T = Record<string, unknown>> {
   text: string;
 }
 
-export async function api<T = Record<string, unknown>>(
-  url: string,
-  options: { key?: string; method?: string; headers?: Record<string, string> } = {},
-): Promise<ApiAnswer<T>> {
-  const response = await fetch(url, {
-    method: options.method ?? 'GET',
-    headers: { ...(options.key && { authorization: `Bearer ${options.key}` }), ...options.headers },
-  });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON (e.g. the status page or /metrics): callers read `text`.
-  }
-  return { status: response.status, headers: response.headers, body: body as T, text };
+/** A JSON API client over `fetcher`. */
+export function apiOver(fetcher: Fetch): RunningDaemon['api'] {
+  return async <T = Record<string, unknown>>(
+    url: string,
+    options: ApiRequest = {},
+  ): Promise<ApiAnswer<T>> => {
+    const response = await fetcher(url, {
+      method: options.method ?? 'GET',
+      headers: { ...(options.key && { authorization: `Bearer ${options.key}` }), ...options.headers },
+    });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON (e.g. the status page or /metrics): callers read `text`.
+    }
+    return { status: response.status, headers: response.headers, body: body as T, text };
+  };
 }
+
+/** The JSON API of a daemon over its port. */
+export const api = apiOver(fetch);
 
 export interface ReceivedWebhook {
   headers: IncomingMessage['headers'];

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createHarness } from '../cli/harness.ts';
-import { api, createApiKey, startDaemon, startReceiver } from './daemon.ts';
+import { startReceiver } from './daemon.ts';
+import { openDaemonKeeper } from './in-process.ts';
 
 /** The value of one Prometheus sample, e.g. sample(text, 'x_total{a="b"}'). */
 function sample(text: string, series: string): number | undefined {
@@ -15,10 +16,12 @@ describe.concurrent('metrics', () => {
     onTestFinished,
   }) => {
     const h = await createHarness(onTestFinished, { sim: { graceMs: 0 } });
-    await h.addConnection('me');
-    await h.addConnection('dead', 'USER02');
-    const key = await createApiKey(h, ['*']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    await d.addConnection('dead', 'USER02');
+    const key = d.createApiKey(['*']);
+    const daemon = await d.startDaemon();
+    const { api } = daemon;
 
     h.sim.inject({ kind: 'status', status: 503 });
     expect((await api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status).toBe(200);
@@ -79,10 +82,12 @@ describe.concurrent('secrets stay secret', () => {
       config: { webhooks: { endpoints: [{ url: receiver.url, secret: 'env:WEBHOOK_SECRET' }] } },
     });
     h.env.WEBHOOK_SECRET = webhookSecret;
-    await h.addConnection('me');
-    await h.addConnection('dead', 'USER02');
-    const key = await createApiKey(h, ['*']);
-    const daemon = await startDaemon(h, [], { logLevel: 'debug' });
+    const d = await openDaemonKeeper(h, onTestFinished, { logLevel: 'debug' });
+    await d.addConnection('me');
+    await d.addConnection('dead', 'USER02');
+    const key = d.createApiKey(['*']);
+    const daemon = await d.startDaemon();
+    const { api } = daemon;
 
     const served: string[] = [];
     const token = await api<{ accessToken: string }>(`${daemon.url}/v1/connections/me/token`, { key });
@@ -108,7 +113,7 @@ describe.concurrent('secrets stay secret', () => {
       webhooks: receiver.received.map((hook) => `${JSON.stringify(hook.headers)}\n${hook.body}`).join('\n'),
     };
     await daemon.stop();
-    const logs = daemon.process.stderr() + daemon.process.stdout();
+    const logs = daemon.output();
     expect(logs).toMatch(/"msg":"http request"/); // debug request logging was on
     const files = Object.fromEntries(
       readdirSync(h.home)

@@ -11,7 +11,7 @@ export async function operatorLogin(
   expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?ticket=tkl_[A-Za-z0-9_-]{43}$/);
   // `login` prints the ticket (that is its job); the daemon must never log it.
   const ticket = new URL(link).searchParams.get('ticket') as string;
-  const login = await fetch(link, { redirect: 'manual' });
+  const login = await daemon.fetch(link, { redirect: 'manual' });
   expect(login.status).toBe(303);
   expect(login.headers.get('location')).toBe('/');
   const setCookie = login.headers.get('set-cookie') ?? '';
@@ -19,13 +19,13 @@ export async function operatorLogin(
   expect(setCookie).toMatch(/SameSite=Strict/);
   const cookie = setCookie.split(';')[0] as string;
   h.secrets.add(cookie.split('=')[1] as string);
-  const page = await fetch(`${daemon.url}/`, { headers: { cookie } });
+  const page = await daemon.fetch(`${daemon.url}/`, { headers: { cookie } });
   const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())?.[1];
   expect(csrf).toBeDefined();
   h.secrets.add(csrf as string);
   // A login link works once.
-  expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
-  expect(daemon.process.stderr() + daemon.process.stdout()).not.toContain(ticket);
+  expect((await daemon.fetch(link, { redirect: 'manual' })).status).toBe(401);
+  expect(daemon.output()).not.toContain(ticket);
   return { cookie, csrf: csrf as string };
 }
 

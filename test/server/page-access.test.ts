@@ -11,7 +11,7 @@ import { buildServer } from '../../src/server/app.ts';
 import { RefreshHistory } from '../../src/server/history.ts';
 import { DaemonMetrics } from '../../src/server/metrics.ts';
 import { ReconnectFlows } from '../../src/server/reconnect.ts';
-import { pageAccessFor } from '../../src/server/serve.ts';
+import { pageAccessFor } from '../../src/server/operator-auth.ts';
 import { providerConfig, type OnFinished } from '../cli/harness.ts';
 import { consentUrlOf } from './operator.ts';
 import { startSimulatedFitbit } from '../fakes/index.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHarness, freePort, statusJson, type OnFinished } from '../cli/harness.ts';
-import { api, createApiKey, startDaemon } from './daemon.ts';
+import { openDaemonKeeper } from './in-process.ts';
 import { consentUrlOf, operatorLogin } from './operator.ts';
 
 type Profile = { user: { encodedId: string } };
@@ -31,9 +31,10 @@ async function daemonWithConnection(onTestFinished: OnFinished) {
     sim: { graceMs: 0 },
     config: { connect: { port: await freePort() } },
   });
-  await h.addConnection('me');
-  const key = await createApiKey(h, ['me']);
-  return { h, key, daemon: await startDaemon(h) };
+  const d = await openDaemonKeeper(h, onTestFinished);
+  await d.addConnection('me');
+  const key = d.createApiKey(['me']);
+  return { h, key, daemon: await d.startDaemon() };
 }
 
 describe('the status page is an admin surface', () => {
@@ -60,7 +61,7 @@ describe('the status page is an admin surface', () => {
     ];
     const answers: Array<{ what: string; status: number; delivered: boolean; body: string }> = [];
     for (const [what, init] of attempts) {
-      const answer = await fetch(reconnect, { ...init, redirect: 'manual' });
+      const answer = await daemon.fetch(reconnect, { ...init, redirect: 'manual' });
       const body = await answer.text();
       const delivered = await approveAndDeliver(body, answer.headers.get('location'));
       answers.push({ what, status: answer.status, delivered, body });
@@ -78,12 +79,12 @@ describe('the status page is an admin surface', () => {
       expect(body, what).not.toMatch(/state=/);
     }
     // Cancelling is an action too.
-    expect((await fetch(`${reconnect}/cancel`, { ...form({}), redirect: 'manual' })).status).toBe(401);
+    expect((await daemon.fetch(`${reconnect}/cancel`, { ...form({}), redirect: 'manual' })).status).toBe(401);
 
     // A logged-in operator's session is not enough without the page's CSRF token (another site's form has none).
     const { cookie } = await operatorLogin(h, daemon);
     for (const csrf of [undefined, 'wrong']) {
-      const answer = await fetch(reconnect, {
+      const answer = await daemon.fetch(reconnect, {
         ...form(csrf === undefined ? {} : { csrf }),
         headers: { ...form({}).headers, cookie },
         redirect: 'manual',
@@ -97,8 +98,12 @@ describe('the status page is an admin surface', () => {
     expect(await statusJson(h)).toEqual(before);
     expect(h.sim.activeRefreshToken('USER01')).toBe(victimRefreshToken);
     expect(h.sim.activeRefreshToken('ATTACKER')).toBeUndefined();
-    expect((await api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status).toBe(200);
-    const token = await api<{ accessToken: string }>(`${daemon.url}/v1/connections/me/token`, { key });
+    expect(
+      (await daemon.api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status,
+    ).toBe(200);
+    const token = await daemon.api<{ accessToken: string }>(`${daemon.url}/v1/connections/me/token`, {
+      key,
+    });
     const profile = await fetch(h.sim.profileUrl, {
       headers: { authorization: `Bearer ${token.body.accessToken}` },
     });
@@ -110,7 +115,7 @@ describe('the status page is an admin surface', () => {
       ...h.results
         .filter((r) => !r.args.includes('api-key') && !r.args.includes('login'))
         .map((r) => r.stdout + r.stderr),
-      daemon.process.stdout() + daemon.process.stderr(),
+      daemon.output(),
     ].join('\n');
     for (const secret of h.secrets) expect(output).not.toContain(secret);
   });
@@ -124,7 +129,7 @@ describe('the status page is an admin surface', () => {
     const victimRefreshToken = h.sim.activeRefreshToken('USER01');
 
     h.sim.setConsentUser('USER99');
-    const start = await fetch(`${daemon.url}/connections/me/reconnect`, {
+    const start = await daemon.fetch(`${daemon.url}/connections/me/reconnect`, {
       ...form({ csrf }),
       headers: { ...form({}).headers, cookie, 'sec-fetch-site': 'same-origin' },
       redirect: 'manual',
@@ -133,24 +138,24 @@ describe('the status page is an admin surface', () => {
     const startBody = await start.text();
     expect(consentUrlOf(startBody)).toMatch(new RegExp(`^${h.sim.authorizeUrl}\\?`));
     expect(await approveAndDeliver(startBody, null)).toBe(true);
-    await daemon.process.waitFor(/"msg":"reconnect did not complete"[^\n]*/, { timeoutMs: 10_000 });
-    expect(daemon.process.stdout() + daemon.process.stderr()).toMatch(
-      /account USER01, but the consent was given for account USER99/,
-    );
+    await daemon.waitForOutput(/"msg":"reconnect did not complete"[^\n]*/, 10_000);
+    expect(daemon.output()).toMatch(/account USER01, but the consent was given for account USER99/);
 
     expect(await statusJson(h)).toEqual(before);
     expect(h.sim.activeRefreshToken('USER01')).toBe(victimRefreshToken);
-    expect((await api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status).toBe(200);
+    expect(
+      (await daemon.api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status,
+    ).toBe(200);
 
     // The same operator reconnecting with the right account works.
     h.sim.setConsentUser('USER01');
-    const again = await fetch(`${daemon.url}/connections/me/reconnect`, {
+    const again = await daemon.fetch(`${daemon.url}/connections/me/reconnect`, {
       ...form({ csrf }),
       headers: { ...form({}).headers, cookie },
       redirect: 'manual',
     });
     expect(await approveAndDeliver(await again.text(), null)).toBe(true);
-    await daemon.process.waitFor(/"msg":"reconnected from the status page"/, { timeoutMs: 10_000 });
+    await daemon.waitForOutput(/"msg":"reconnected from the status page"/, 10_000);
     await daemon.stop();
   });
 });

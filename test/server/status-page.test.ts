@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createHarness, expectSuccess, freePort, statusJson } from '../cli/harness.ts';
 import { repoRoot } from '../cli/run-cli.ts';
 import { launchChromium } from './browser.ts';
-import { api, createApiKey, startDaemon, startReceiver } from './daemon.ts';
+import { createApiKey, startDaemon, startReceiver } from './daemon.ts';
 
 describe('status page in headless Chromium', () => {
   it('shows health, live countdowns, errors and history, and reconnects an account through the consent flow', async ({
@@ -28,11 +28,13 @@ describe('status page in headless Chromium', () => {
 
     // History the daemon sees: a refresh that fails once with 503 then works, and an account that is revoked.
     h.sim.inject({ kind: 'status', status: 503 });
-    expect((await api(`${daemon.url}/v1/connections/backup/refresh`, { key, method: 'POST' })).status).toBe(
-      200,
-    );
+    expect(
+      (await daemon.api(`${daemon.url}/v1/connections/backup/refresh`, { key, method: 'POST' })).status,
+    ).toBe(200);
     h.seed({ userId: 'USER01' });
-    expect((await api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status).toBe(409);
+    expect(
+      (await daemon.api(`${daemon.url}/v1/connections/me/refresh`, { key, method: 'POST' })).status,
+    ).toBe(409);
 
     const browser = await launchChromium(onTestFinished);
     const page = await browser.newPage();
@@ -97,13 +99,14 @@ describe('status page in headless Chromium', () => {
     expect(await page.locator('h1').textContent()).toBe('Connected');
     await expect
       .poll(
-        async () => (await api<{ status: string }>(`${daemon.url}/v1/connections/me`, { key })).body.status,
+        async () =>
+          (await daemon.api<{ status: string }>(`${daemon.url}/v1/connections/me`, { key })).body.status,
       )
       .toBe('active');
     await page.goto(`${daemon.url}/`);
     expect(await me.locator('.badge').textContent()).toBe('healthy');
     expect(await me.locator('.last-error').textContent()).toBe('none');
-    const token = await api<{ accessToken: string }>(`${daemon.url}/v1/connections/me/token`, { key });
+    const token = await daemon.api<{ accessToken: string }>(`${daemon.url}/v1/connections/me/token`, { key });
     const profile = await fetch(h.sim.profileUrl, {
       headers: { authorization: `Bearer ${token.body.accessToken}` },
     });

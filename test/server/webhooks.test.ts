@@ -9,7 +9,8 @@ import type { WebhookEndpoint } from '../../src/webhooks/endpoints.ts';
 import { webhookEventTypes } from '../../src/webhooks/events.ts';
 import { signatureHeader, verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { createHarness, expectSuccess, type OnFinished } from '../cli/harness.ts';
-import { api, createApiKey, startDaemon, startReceiver, type ReceivedWebhook } from './daemon.ts';
+import { startReceiver, type ReceivedWebhook } from './daemon.ts';
+import { openDaemonKeeper } from './in-process.ts';
 
 const SECRET = 'whsec_test_0123456789abcdef';
 
@@ -20,7 +21,7 @@ function verify(hook: ReceivedWebhook, secret = SECRET) {
 async function dispatcherTo(
   onFinished: OnFinished,
   script: number[],
-  retry: Partial<{ maxAttempts: number; baseMs: number }> = {},
+  retry: Partial<{ maxAttempts: number; baseMs: number; maxMs: number }> = {},
 ) {
   const receiver = await startReceiver(script);
   onFinished(() => receiver.close());
@@ -134,8 +135,11 @@ describe.concurrent('webhook delivery', () => {
   it('sends one recovered webhook per recovery, and abandons (and logs) what is pending at shutdown', async ({
     onTestFinished,
   }) => {
+    // The retry must still be pending at shutdown: with maxMs left at 200 it came 100-200 ms later, and on a
+    // busy machine it was sometimes delivered before drain() began.
     const { receiver, log, dispatcher } = await dispatcherTo(onTestFinished, [503], {
       baseMs: 60_000,
+      maxMs: 60_000,
       maxAttempts: 5,
     });
     // A crash recovery raises both of these in the same tick.
@@ -191,12 +195,13 @@ describe.concurrent('webhooks from the daemon', () => {
       },
     });
     h.env.WEBHOOK_SECRET = SECRET;
-    await h.addConnection('me');
-    await h.addConnection('old', 'USER02');
-    const key = await createApiKey(h, ['*']);
-    const daemon = await startDaemon(h);
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    await d.addConnection('old', 'USER02');
+    const key = d.createApiKey(['*']);
+    const daemon = await d.startDaemon();
     const refresh = (name: string) =>
-      api(`${daemon.url}/v1/connections/${name}/refresh`, { key, method: 'POST' });
+      daemon.api(`${daemon.url}/v1/connections/${name}/refresh`, { key, method: 'POST' });
 
     h.sim.inject({ kind: 'status', status: 503 });
     expect((await refresh('me')).status).toBe(200);
