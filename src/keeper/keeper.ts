@@ -23,13 +23,7 @@ import {
 import { defaultLockOptions } from '../engine/lock.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from '../engine/refresher.ts';
-import {
-  needsHuman,
-  systemClock,
-  type Clock,
-  type Connection,
-  type TokenSet,
-} from '../core/types.ts';
+import { needsHuman, systemClock, type Clock, type Connection, type TokenSet } from '../core/types.ts';
 import { loadKeyring } from '../crypto/key-source.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
