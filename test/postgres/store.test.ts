@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { isTokenkeeperError, VersionConflictError } from '../../src/core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../src/core/expiry.ts';
-import { localIdentity } from '../../src/stores/postgres/local-process.ts';
+import { localIdentity } from '../../src/stores/process-identity.ts';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import { openStore } from '../../src/stores/open-store.ts';
 import { KEY_B_HEX, keyring, newConnection, usePostgres, KEY_A_HEX } from './setup.ts';
