@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process';
+import { envelopeKeyId } from '../../src/crypto/envelope.ts';
+import { SEALED_COLUMNS } from '../../src/stores/connection-row.ts';
+import { localIdentity } from '../../src/stores/process-identity.ts';
+import { usePostgres } from '../postgres/setup.ts';
+import { defineStoreContract, ringA, type StoreFixture } from './contract.ts';
+
+const pg = usePostgres();
+
+defineStoreContract(
+  'PostgreSQL',
+  { sealing: 'envelope', rotation: 'on-write', deadHolderTakeover: true },
+  async (): Promise<StoreFixture> => {
+    const url = pg.storeUrl();
+    const schema = new URL(url).searchParams.get('schema') as string;
+    const rows = (table: string) => pg.sql(`SELECT * FROM ${schema}.${table} ORDER BY 1`);
+    return {
+      // usePostgres closes what it opened after each test.
+      open: (ring = ringA) => pg.openStore(url, ring),
+      snapshot: async () => ({ connections: await rows('connections'), meta: await rows('meta') }),
+      atRest: async () => JSON.stringify(await rows('connections')),
+      async copyStored(from, to) {
+        await pg.sql(
+          `UPDATE ${schema}.connections SET ${to.column} = (SELECT ${from.column} FROM ${schema}.connections WHERE name = $1) WHERE name = $2`,
+          [from.name, to.name],
+        );
+      },
+      async sealedKeyIds(name) {
+        const [row = {}] = await pg.sql(`SELECT * FROM ${schema}.connections WHERE name = $1`, [name]);
+        return SEALED_COLUMNS.map((column) => row[column])
+          .filter((value): value is string => typeof value === 'string')
+          .map((value) => envelopeKeyId(value) ?? '?');
+      },
+      shortLockTtlMs: 50,
+      // The lock's expiry is on the database clock: the contract tries again until it has passed there.
+      letLockLapse: async () => undefined,
+      async plantDeadHolder(name, host) {
+        const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number;
+        await pg.sql(
+          `INSERT INTO ${schema}.locks (name, owner, host, pid, fence, expires_at) VALUES ($1, 'crashed', $2, $3, 7, $4)
+           ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, host = EXCLUDED.host, pid = EXCLUDED.pid,
+             expires_at = EXCLUDED.expires_at`,
+          [
+            name,
+            host === 'this machine' ? localIdentity() : 'other-machine',
+            deadPid,
+            Date.now() + 3_600_000,
+          ],
+        );
+      },
+      close: async () => undefined,
+    };
+  },
+);
