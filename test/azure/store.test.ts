@@ -7,18 +7,9 @@ import {
   TEST_TOKEN_ENV,
   type KeyVaultStore,
 } from '../../src/stores/keyvault/index.ts';
+import { rejection } from '../stores/contract.ts';
 import { startAzureWorld, type AzureWorld } from './harness.ts';
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
-
-// What every store shares (CAS, locks, outside writes caught, delete, list) is in test/stores (the store contract).
 describe('Key Vault store', () => {
   let world: AzureWorld;
   let store: KeyVaultStore;

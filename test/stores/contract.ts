@@ -4,10 +4,13 @@
  * a blob lease cannot see that its holder died), its fixture declares that capability and the case asserts the
  * behaviour the store offers instead — no case is skipped.
  */
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTokenkeeperError, VersionConflictError } from '../../src/core/errors.ts';
 import type { Connection, NewConnection } from '../../src/core/types.ts';
-import type { Keyring } from '../../src/crypto/envelope.ts';
+import { envelopeKeyId, type Keyring } from '../../src/crypto/envelope.ts';
+import { SEALED_COLUMNS } from '../../src/stores/connection-row.ts';
+import { localIdentity } from '../../src/stores/process-identity.ts';
 import type { ConnectionStore, LockHandle } from '../../src/stores/store.ts';
 import { KEY_A_HEX, KEY_B_HEX, keyring } from '../postgres/keys.ts';
 
@@ -51,8 +54,8 @@ export interface StoreFixture {
   atRest(): Promise<string>;
   /** An outside tool copies the stored value at `from` over the one at `to`. */
   copyStored(from: SealedPlace, to: SealedPlace): Promise<void>;
-  /** Envelope stores: the key ids of a connection's sealed values. */
-  sealedKeyIds?(name: string): Promise<string[]>;
+  /** Envelope stores: a connection's row as stored, read from outside. */
+  storedRow?(name: string): Promise<Record<string, unknown> | undefined>;
   /** Asked of tryLock, a TTL after which the lock lapses soon (Azure leases last at least 15 s). */
   readonly shortLockTtlMs: number;
   /**
@@ -60,8 +63,8 @@ export interface StoreFixture {
    * which is what a lapsed lease is to every other client, without waiting 15 s.
    */
   letLockLapse(handle: LockHandle): Promise<void>;
-  /** deadHolderTakeover stores: records a holder of `name`'s lock (fence 7) whose process no longer exists. */
-  plantDeadHolder?(name: string, host: 'this machine' | 'another machine'): Promise<void>;
+  /** deadHolderTakeover stores: records `holder` as holding `name`'s lock (fence 7, an hour left). */
+  plantLockHolder?(name: string, holder: { host: string; pid: number }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,13 +94,28 @@ export function newConnection(name: string, overrides: Partial<NewConnection> = 
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
   try {
     await promise;
   } catch (error) {
     return error as Error & { code?: string };
   }
   throw new Error('expected a rejection');
+}
+
+/** The key ids of a stored row's sealed values. */
+async function sealedKeyIds(fixture: StoreFixture, name: string): Promise<Set<string>> {
+  const row = (await fixture.storedRow!(name)) ?? {};
+  return new Set(
+    SEALED_COLUMNS.map((column) => row[column])
+      .filter((value): value is string => typeof value === 'string')
+      .map((value) => envelopeKeyId(value) ?? '?'),
+  );
+}
+
+/** The pid of a process that has just exited. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '0']).pid as number;
 }
 
 /** Tries until the lock is taken (the test's timeout bounds it); lapsing is the store's clock's business. */
@@ -265,11 +283,11 @@ export function defineStoreContract(
       }`, async () => {
         const rescuer = await fixture.open();
         if (capabilities.deadHolderTakeover) {
-          await fixture.plantDeadHolder!('me', 'this machine');
+          await fixture.plantLockHolder!('me', { host: localIdentity(), pid: deadPid() });
           const taken = await rescuer.tryLock('me', 'rescuer', 30_000);
           expect(taken?.fence).toBe(8);
           await rescuer.releaseLock(taken!);
-          await fixture.plantDeadHolder!('me', 'another machine');
+          await fixture.plantLockHolder!('me', { host: 'other-machine', pid: deadPid() });
           expect(await rescuer.tryLock('me', 'rescuer', 30_000)).toBeUndefined();
         } else {
           const crashed = await (await fixture.open()).tryLock('me', 'crashed', fixture.shortLockTtlMs);
@@ -360,13 +378,13 @@ export function defineStoreContract(
         const bob = await rotating.insert(newConnection('bob'));
         await rotating.close();
         if (envelope) {
-          expect(new Set(await fixture.sealedKeyIds!('bob'))).toEqual(new Set([ringB.current.id]));
+          expect(await sealedKeyIds(fixture, 'bob')).toEqual(new Set([ringB.current.id]));
           if (capabilities.rotation === 'on-write') {
             // alice is still sealed with the old key, so the old key stays required until she is rewritten.
             expect((await rejection(fixture.open(ringB))).code).toBe('wrong_key');
           } else {
             // Opening with the new key re-sealed everything, so the new key alone opens at once.
-            expect(new Set(await fixture.sealedKeyIds!('alice'))).toEqual(new Set([ringB.current.id]));
+            expect(await sealedKeyIds(fixture, 'alice')).toEqual(new Set([ringB.current.id]));
             const early = await fixture.open(ringB);
             expect((await early.get('alice'))?.tokens).toEqual(alice.tokens);
             await early.close();
@@ -384,7 +402,7 @@ export function defineStoreContract(
         expect((await after.get('bob'))?.tokens).toEqual(bob.tokens);
         await after.close();
         if (envelope) {
-          expect(new Set(await fixture.sealedKeyIds!('alice'))).toEqual(new Set([ringB.current.id]));
+          expect(await sealedKeyIds(fixture, 'alice')).toEqual(new Set([ringB.current.id]));
           await expect(fixture.open(ringA)).rejects.toThrow(/encrypted with key/);
         } else {
           expect((await (await fixture.open(ringA)).get('alice'))?.tokens).toEqual(alice.tokens);

@@ -1,7 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { envelopeKeyId } from '../../src/crypto/envelope.ts';
-import { SEALED_COLUMNS } from '../../src/stores/connection-row.ts';
-import { localIdentity } from '../../src/stores/process-identity.ts';
 import { usePostgres } from '../postgres/setup.ts';
 import { defineStoreContract, ringA, type StoreFixture } from './contract.ts';
 
@@ -25,27 +21,17 @@ defineStoreContract(
           [from.name, to.name],
         );
       },
-      async sealedKeyIds(name) {
-        const [row = {}] = await pg.sql(`SELECT * FROM ${schema}.connections WHERE name = $1`, [name]);
-        return SEALED_COLUMNS.map((column) => row[column])
-          .filter((value): value is string => typeof value === 'string')
-          .map((value) => envelopeKeyId(value) ?? '?');
-      },
+      storedRow: async (name) =>
+        (await pg.sql(`SELECT * FROM ${schema}.connections WHERE name = $1`, [name]))[0],
       shortLockTtlMs: 50,
       // The lock's expiry is on the database clock: the contract tries again until it has passed there.
       letLockLapse: async () => undefined,
-      async plantDeadHolder(name, host) {
-        const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number;
+      async plantLockHolder(name, { host, pid }) {
         await pg.sql(
           `INSERT INTO ${schema}.locks (name, owner, host, pid, fence, expires_at) VALUES ($1, 'crashed', $2, $3, 7, $4)
            ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, host = EXCLUDED.host, pid = EXCLUDED.pid,
              expires_at = EXCLUDED.expires_at`,
-          [
-            name,
-            host === 'this machine' ? localIdentity() : 'other-machine',
-            deadPid,
-            Date.now() + 3_600_000,
-          ],
+          [name, host, pid, Date.now() + 3_600_000],
         );
       },
       close: async () => undefined,

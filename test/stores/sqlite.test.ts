@@ -1,11 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { envelopeKeyId } from '../../src/crypto/envelope.ts';
-import { SEALED_COLUMNS } from '../../src/stores/connection-row.ts';
-import { localIdentity } from '../../src/stores/process-identity.ts';
 import { SqliteStore } from '../../src/stores/sqlite-store.ts';
 import type { ConnectionStore } from '../../src/stores/store.ts';
 import { defineStoreContract, ringA, type StoreFixture } from './contract.ts';
@@ -48,17 +44,12 @@ defineStoreContract(
             .run(from.name, to.name),
         );
       },
-      async sealedKeyIds(name) {
-        const row = raw((db) => db.prepare('SELECT * FROM connections WHERE name = ?').get(name)) ?? {};
-        return SEALED_COLUMNS.map((column) => row[column])
-          .filter((value): value is string => typeof value === 'string')
-          .map((value) => envelopeKeyId(value) ?? '?');
-      },
+      storedRow: async (name) =>
+        raw((db) => db.prepare('SELECT * FROM connections WHERE name = ?').get(name)),
       shortLockTtlMs: 1,
       // The lock's expiry is on this process's clock: a 1 ms lock has lapsed by the next attempt.
       letLockLapse: async () => undefined,
-      async plantDeadHolder(name, host) {
-        const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number;
+      async plantLockHolder(name, { host, pid }) {
         raw((db) =>
           db
             .prepare(
@@ -66,12 +57,7 @@ defineStoreContract(
                ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid,
                  expires_at = excluded.expires_at`,
             )
-            .run(
-              name,
-              host === 'this machine' ? localIdentity() : 'other-machine',
-              deadPid,
-              Date.now() + 3_600_000,
-            ),
+            .run(name, host, pid, Date.now() + 3_600_000),
         );
       },
       async close() {
