@@ -9,7 +9,13 @@ import type { ConnectionStore, FleetMember, LockHandle } from '../store.ts';
 import { dbNow, PostgresFleetMember } from './fleet.ts';
 import { localIdentity, processAlive } from '../process-identity.ts';
 import { applyMigrations, readMigrationState } from './migrate.ts';
-import { connectionValues, PG_CONNECTION_COLUMNS, type ConnectionRow, type RefreshPlanner } from './rows.ts';
+import {
+  connectionValues,
+  PG_CONNECTION_COLUMNS,
+  PG_UPDATED_COLUMNS,
+  type ConnectionRow,
+  type RefreshPlanner,
+} from './rows.ts';
 import { pgErrorMessage } from './pg-error.ts';
 import { createPool } from './pool.ts';
 import { parsePostgresSpec, quoteIdent, type PostgresSettings } from './settings.ts';
@@ -186,7 +192,9 @@ export class PostgresStore implements ConnectionStore {
     await this.guard('insert', async () => {
       for (let start = 0; start < stored.length; start += INSERT_BATCH) {
         const batch = stored.slice(start, start + INSERT_BATCH);
-        const values = batch.flatMap((c) => connectionValues(c, this.keyring, this.plan));
+        const values = batch.flatMap((c) =>
+          connectionValues(c, this.keyring, this.plan, PG_CONNECTION_COLUMNS),
+        );
         const width = PG_CONNECTION_COLUMNS.length;
         const tuples = batch.map(
           (_, row) =>
@@ -215,15 +223,15 @@ export class PostgresStore implements ConnectionStore {
   async update(connection: Connection): Promise<Connection> {
     return this.guard('write', async () => {
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
-      const values = connectionValues(stored, this.keyring, this.plan);
-      const columns = PG_CONNECTION_COLUMNS.map((column, index) => ({ column, value: values[index] })).filter(
-        ({ column }) => column !== 'name' && column !== 'created_at',
-      );
       const result = await this.pool.query({
         name: 'tk-update',
-        text: `UPDATE ${this.table.connections} SET ${columns.map(({ column }, index) => `${column} = $${index + 3}`).join(', ')}
+        text: `UPDATE ${this.table.connections} SET ${PG_UPDATED_COLUMNS.map((column, index) => `${column} = $${index + 3}`).join(', ')}
                WHERE name = $1 AND version = $2`,
-        values: [connection.name, connection.version, ...columns.map(({ value }) => value)],
+        values: [
+          connection.name,
+          connection.version,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
       });
       if (result.rowCount !== 1) throw new VersionConflictError(connection.name, connection.version);
       return stored;
