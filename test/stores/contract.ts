@@ -1,8 +1,8 @@
 /**
  * The store contract: one suite every ConnectionStore passes (as keyv's @keyv/test-suite is for its adapters).
  * Each store runs the same cases. Where a store legitimately works otherwise (Key Vault seals nothing itself;
- * a blob lease cannot see that its holder died), its fixture declares that capability and the case asserts the
- * behaviour the store offers instead — no case is skipped.
+ * a blob lease cannot see that its holder died), the store's run declares that capability and the case asserts
+ * the behaviour the store offers instead: no case is skipped.
  */
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -38,8 +38,8 @@ export interface StoreCapabilities {
   deadHolderTakeover: boolean;
 }
 
-/** Where a sealed value sits: one connection's column (SQL) or secret (Key Vault: refresh_token only). */
-export interface SealedPlace {
+/** Where a stored secret sits: one connection's column (SQL), or its token secret (Key Vault). */
+export interface StoredPlace {
   name: string;
   column: 'client_secret' | 'access_token' | 'refresh_token' | 'pending_refresh_token';
 }
@@ -53,7 +53,7 @@ export interface StoreFixture {
   /** Everything the storage holds as text, read from outside (proves what is, or is not, stored in plain). */
   atRest(): Promise<string>;
   /** An outside tool copies the stored value at `from` over the one at `to`. */
-  copyStored(from: SealedPlace, to: SealedPlace): Promise<void>;
+  copyStored(from: StoredPlace, to: StoredPlace): Promise<void>;
   /** Envelope stores: a connection's row as stored, read from outside. */
   storedRow?(name: string): Promise<Record<string, unknown> | undefined>;
   /** Asked of tryLock, a TTL after which the lock lapses soon (Azure leases last at least 15 s). */
@@ -189,6 +189,19 @@ export function defineStoreContract(
         );
         expect(error.code).toBe('already_exists');
         expect(await store.get('me')).toEqual(first);
+      });
+
+      it('of two stores inserting the same name at once, one wins and the other gets already_exists', async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        const results = await Promise.allSettled([
+          a.insert(newConnection('me', { tokens: { refreshToken: 'fr_from-a' } })),
+          b.insert(newConnection('me', { tokens: { refreshToken: 'fr_from-b' } })),
+        ]);
+        const won = results.filter((result) => result.status === 'fulfilled');
+        const lost = results.filter((result) => result.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost.map((result) => (result.reason as { code?: string }).code)).toEqual(['already_exists']);
+        expect(await b.get('me')).toEqual((won[0] as PromiseFulfilledResult<Connection>).value);
       });
 
       it('update is a compare-and-swap on version: a stale writer loses and nothing it wrote lands', async () => {
@@ -368,46 +381,51 @@ export function defineStoreContract(
         }
       });
 
-      it(`key rotation${envelope ? ` (${capabilities.rotation})` : ' (nothing to rotate)'}: previous keys still read, new writes use the current key, and the old key can go once nothing uses it`, async () => {
-        const before = await fixture.open(ringA);
-        const alice = await before.insert(newConnection('alice'));
-        await before.close();
+      it(
+        envelope
+          ? `key rotation (${capabilities.rotation}): previous keys still read, new writes use the current key, and the old key can go once nothing uses it`
+          : 'key rotation has nothing to move: connections read the same under any keyring, old or new',
+        async () => {
+          const before = await fixture.open(ringA);
+          const alice = await before.insert(newConnection('alice'));
+          await before.close();
 
-        const rotating = await fixture.open(ringBA);
-        expect((await rotating.get('alice'))?.tokens).toEqual(alice.tokens);
-        const bob = await rotating.insert(newConnection('bob'));
-        await rotating.close();
-        if (envelope) {
-          expect(await sealedKeyIds(fixture, 'bob')).toEqual(new Set([ringB.current.id]));
-          if (capabilities.rotation === 'on-write') {
-            // alice is still sealed with the old key, so the old key stays required until she is rewritten.
-            expect((await rejection(fixture.open(ringB))).code).toBe('wrong_key');
-          } else {
-            // Opening with the new key re-sealed everything, so the new key alone opens at once.
-            expect(await sealedKeyIds(fixture, 'alice')).toEqual(new Set([ringB.current.id]));
-            const early = await fixture.open(ringB);
-            expect((await early.get('alice'))?.tokens).toEqual(alice.tokens);
-            await early.close();
+          const rotating = await fixture.open(ringBA);
+          expect((await rotating.get('alice'))?.tokens).toEqual(alice.tokens);
+          const bob = await rotating.insert(newConnection('bob'));
+          await rotating.close();
+          if (envelope) {
+            expect(await sealedKeyIds(fixture, 'bob')).toEqual(new Set([ringB.current.id]));
+            if (capabilities.rotation === 'on-write') {
+              // alice is still sealed with the old key, so the old key stays required until she is rewritten.
+              expect((await rejection(fixture.open(ringB))).code).toBe('wrong_key');
+            } else {
+              // Opening with the new key re-sealed everything, so the new key alone opens at once.
+              expect(await sealedKeyIds(fixture, 'alice')).toEqual(new Set([ringB.current.id]));
+              const early = await fixture.open(ringB);
+              expect((await early.get('alice'))?.tokens).toEqual(alice.tokens);
+              await early.close();
+            }
           }
-        }
-        const again = await fixture.open(ringBA);
-        await again.update((await again.get('alice'))!);
-        await again.close();
-        await (await fixture.open(ringBA)).close();
+          const again = await fixture.open(ringBA);
+          await again.update((await again.get('alice'))!);
+          await again.close();
+          await (await fixture.open(ringBA)).close();
 
-        const after = await fixture.open(ringB);
-        const read = await after.get('alice');
-        expect(read?.tokens).toEqual(alice.tokens);
-        expect(read?.clientSecret).toBe(alice.clientSecret);
-        expect((await after.get('bob'))?.tokens).toEqual(bob.tokens);
-        await after.close();
-        if (envelope) {
-          expect(await sealedKeyIds(fixture, 'alice')).toEqual(new Set([ringB.current.id]));
-          await expect(fixture.open(ringA)).rejects.toThrow(/encrypted with key/);
-        } else {
-          expect((await (await fixture.open(ringA)).get('alice'))?.tokens).toEqual(alice.tokens);
-        }
-      });
+          const after = await fixture.open(ringB);
+          const read = await after.get('alice');
+          expect(read?.tokens).toEqual(alice.tokens);
+          expect(read?.clientSecret).toBe(alice.clientSecret);
+          expect((await after.get('bob'))?.tokens).toEqual(bob.tokens);
+          await after.close();
+          if (envelope) {
+            expect(await sealedKeyIds(fixture, 'alice')).toEqual(new Set([ringB.current.id]));
+            await expect(fixture.open(ringA)).rejects.toThrow(/encrypted with key/);
+          } else {
+            expect((await (await fixture.open(ringA)).get('alice'))?.tokens).toEqual(alice.tokens);
+          }
+        },
+      );
     });
   });
 }

@@ -4,7 +4,7 @@ import { openKeyVaultStore, TEST_TOKEN_ENV, type KeyVaultStore } from '../../src
 import { startAzurite, type Azurite } from '../azure/azurite.ts';
 import { trustCertificate } from '../azure/harness.ts';
 import { createTestCertificate, startFakeKeyVault, type TestCertificate } from '../fakes/keyvault/index.ts';
-import { defineStoreContract, type SealedPlace, type StoreFixture } from './contract.ts';
+import { defineStoreContract, type StoredPlace, type StoreFixture } from './contract.ts';
 
 let azurite: Azurite;
 let certificate: TestCertificate;
@@ -20,8 +20,8 @@ afterAll(async () => {
 });
 
 /** The secret a place's value lives in (non-seed connections prefix the seed's names). */
-function secretOf(place: SealedPlace): string {
-  const names: Partial<Record<SealedPlace['column'], string>> = {
+function secretOf(place: StoredPlace): string {
+  const names: Partial<Record<StoredPlace['column'], string>> = {
     refresh_token: 'RefreshToken',
     access_token: 'AccessToken',
   };
