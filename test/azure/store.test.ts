@@ -7,15 +7,34 @@ import {
   TEST_TOKEN_ENV,
   type KeyVaultStore,
 } from '../../src/stores/keyvault/index.ts';
-import { rejection } from '../stores/contract.ts';
-import { startAzureWorld, type AzureWorld } from './harness.ts';
+import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
+import { defineStoreContract, rejection } from '../stores/contract.ts';
+import { keyVaultCapabilities, keyVaultFixture } from '../stores/keyvault-fixture.ts';
+import { startAzurite, type Azurite } from './azurite.ts';
+import { startAzureWorld, trustCertificate, type AzureWorld } from './harness.ts';
 
+// One Azurite and one trusted certificate for the file; every contract case gets a fresh fake vault.
+let azurite: Azurite;
+let certificate: TestCertificate;
+beforeAll(async () => {
+  certificate = createTestCertificate();
+  trustCertificate(certificate);
+  azurite = await startAzurite();
+});
+afterAll(async () => {
+  await azurite?.stop();
+  certificate?.dispose();
+});
+
+defineStoreContract('Key Vault', keyVaultCapabilities, () => keyVaultFixture(azurite, certificate));
+
+// What every store shares (CAS, locks, outside writes caught, delete, list) is the contract above (test/stores).
 describe('Key Vault store', () => {
   let world: AzureWorld;
   let store: KeyVaultStore;
 
   beforeAll(async () => {
-    world = await startAzureWorld();
+    world = await startAzureWorld({ azurite, certificate });
     store = await openKeyVaultStore(world.storeSpec, { env: world.env });
   });
   afterAll(async () => {

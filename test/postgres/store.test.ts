@@ -3,15 +3,19 @@ import { isTokenkeeperError } from '../../src/core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../src/core/expiry.ts';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import { openStore } from '../../src/stores/open-store.ts';
+import { defineStoreContract } from '../stores/contract.ts';
+import { postgresCapabilities, postgresFixture } from '../stores/postgres-fixture.ts';
 import { keyring, newConnection, usePostgres } from './setup.ts';
 
 const pg = usePostgres();
+
+defineStoreContract('PostgreSQL', postgresCapabilities, () => postgresFixture(pg));
 
 function schemaOf(url: string): string {
   return new URL(url).searchParams.get('schema') as string;
 }
 
-// What every store shares (CAS, locks and fencing, sealing, key rotation) is in test/stores (the store contract).
+// What every store shares (CAS, locks and fencing, sealing, key rotation) is the contract above (test/stores).
 describe('PostgreSQL store', () => {
   it('is what openStore returns for postgres:// and postgresql:// URLs, with the password kept out of its location', async () => {
     const url = new URL(pg.storeUrl());
