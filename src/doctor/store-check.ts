@@ -3,7 +3,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { describeError, exitCodes } from '../core/errors.ts';
 import { envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
-import { keyCheckPasses } from '../stores/sqlite-store.ts';
+import { keyCheckPasses } from '../stores/key-check.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
 import { checkSqliteFile } from '../files/sqlite-file.ts';
 import { needsHuman, type ConnectionStatus } from '../core/types.ts';

@@ -1,27 +1,22 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
-import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
+import type { Keyring } from '../crypto/envelope.ts';
 import type { CreatedPaths } from '../files/owned-path.ts';
 import { openSqliteFile } from '../files/sqlite-file.ts';
 import { fileSystemError } from '../files/fs-errors.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
-import { connectionFromColumns } from './connection-row.ts';
+import {
+  CONNECTION_COLUMNS,
+  connectionFromColumns,
+  connectionToColumns,
+  SEALED_COLUMNS,
+  UPDATED_COLUMNS,
+} from './connection-row.ts';
+import { sealKeyCheck, verifyKeyCheck } from './key-check.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
 
 const SCHEMA_VERSION = 1;
-const KEY_CHECK_PLAINTEXT = 'tokenkeeper-key-check';
-
-/** Whether a store's `key_check` value was sealed by a key of `keyring` (read-only; used by `doctor`). */
-export function keyCheckPasses(keyring: Keyring, check: string): boolean {
-  const keyId = envelopeKeyId(check);
-  if (![keyring.current, ...keyring.previous].some((key) => key.id === keyId)) return false;
-  try {
-    return decrypt(keyring, check, 'meta:key_check') === KEY_CHECK_PLAINTEXT;
-  } catch {
-    return false;
-  }
-}
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -134,21 +129,10 @@ export class SqliteStore implements ConnectionStore {
       }
       const check = this.meta('key_check');
       if (check === undefined) {
-        this.setMeta('key_check', encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check'));
+        this.setMeta('key_check', sealKeyCheck(this.keyring));
         return;
       }
-      const keyId = envelopeKeyId(check);
-      const known = [this.keyring.current, ...this.keyring.previous].some((key) => key.id === keyId);
-      if (!known) {
-        throw new TokenkeeperError(
-          'wrong_key',
-          `store ${this.location} was encrypted with key ${keyId ?? '?'}, but the loaded key is ${this.keyring.current.id}: set TOKENKEEPER_KEY (or the key file) to the key that created this store; nothing was changed`,
-        );
-      }
-      if (decrypt(this.keyring, check, 'meta:key_check') !== KEY_CHECK_PLAINTEXT) {
-        throw new TokenkeeperError('wrong_key', `store ${this.location} key check failed: wrong key`);
-      }
-      if (keyId !== this.keyring.current.id) this.reencryptAll();
+      if (!verifyKeyCheck(this.keyring, check, this.location).sealedWithCurrent) this.reencryptAll();
     });
   }
 
@@ -157,21 +141,17 @@ export class SqliteStore implements ConnectionStore {
    * current one in the same transaction. Afterwards the previous key is no longer needed.
    */
   private reencryptAll(): void {
-    const rows = this.statement('SELECT * FROM connections').all() as Row[];
-    for (const row of rows) {
-      const sealed = this.toRow(this.fromRow(row));
-      this.statement(
-        `UPDATE connections SET client_secret = :client_secret, access_token = :access_token,
-             refresh_token = :refresh_token, pending_refresh_token = :pending_refresh_token WHERE name = :name`,
-      ).run({
-        name: sealed.name ?? null,
-        client_secret: sealed.client_secret ?? null,
-        access_token: sealed.access_token ?? null,
-        refresh_token: sealed.refresh_token ?? null,
-        pending_refresh_token: sealed.pending_refresh_token ?? null,
+    const reseal = this.statement(
+      `UPDATE connections SET ${SEALED_COLUMNS.map((column) => `${column} = :${column}`).join(', ')} WHERE name = :name`,
+    );
+    for (const row of this.statement('SELECT * FROM connections').all() as Row[]) {
+      const sealed = connectionToColumns(this.fromRow(row), this.keyring);
+      reseal.run({
+        name: sealed.name,
+        ...Object.fromEntries(SEALED_COLUMNS.map((column) => [column, sealed[column]])),
       });
     }
-    this.setMeta('key_check', encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check'));
+    this.setMeta('key_check', sealKeyCheck(this.keyring));
   }
 
   /** Prepared statements are cached: preparing one costs more than running it. */
@@ -237,12 +217,10 @@ export class SqliteStore implements ConnectionStore {
     return this.guard('write to', () => {
       const now = this.now();
       const stored: Connection = { ...connection, version: 1, createdAt: now, updatedAt: now };
-      const row = this.toRow(stored);
-      const columns = Object.keys(row);
       try {
         this.statement(
-          `INSERT INTO connections (${columns.join(', ')}) VALUES (${columns.map((c) => `:${c}`).join(', ')})`,
-        ).run(row);
+          `INSERT INTO connections (${CONNECTION_COLUMNS.join(', ')}) VALUES (${CONNECTION_COLUMNS.map((c) => `:${c}`).join(', ')})`,
+        ).run(connectionToColumns(stored, this.keyring));
       } catch (error) {
         if (/UNIQUE constraint failed/.test((error as Error).message)) {
           throw new TokenkeeperError(
@@ -259,13 +237,11 @@ export class SqliteStore implements ConnectionStore {
   async update(connection: Connection): Promise<Connection> {
     return this.guard('write to', () => {
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: this.now() };
-      const row = this.toRow(stored);
-      const assignments = Object.keys(row)
-        .filter((column) => column !== 'name' && column !== 'created_at')
-        .map((column) => `${column} = :${column}`);
+      const { created_at: _createdAt, ...row } = connectionToColumns(stored, this.keyring);
+      const assignments = UPDATED_COLUMNS.map((column) => `${column} = :${column}`);
       const result = this.statement(
         `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
-      ).run({ ...withoutCreatedAt(row), expected_version: connection.version });
+      ).run({ ...row, expected_version: connection.version });
       if (Number(result.changes) !== 1) throw new VersionConflictError(connection.name, connection.version);
       return stored;
     });
@@ -335,40 +311,6 @@ export class SqliteStore implements ConnectionStore {
     if (this.db.isOpen) this.db.close();
   }
 
-  private seal(value: string | undefined, name: string, field: string): string | null {
-    return value === undefined ? null : encrypt(this.keyring, value, `${name}:${field}`);
-  }
-
-  private toRow(c: Connection): Row {
-    return {
-      name: c.name,
-      provider: c.provider,
-      grant_type: c.grant ?? 'refresh_token',
-      client_id: c.clientId,
-      client_secret: this.seal(c.clientSecret, c.name, 'client_secret'),
-      access_token: this.seal(c.tokens.accessToken, c.name, 'access_token'),
-      refresh_token: this.seal(c.tokens.refreshToken, c.name, 'refresh_token'),
-      expires_at: c.tokens.expiresAt ?? null,
-      obtained_at: c.tokens.obtainedAt ?? null,
-      scope: c.tokens.scope ?? null,
-      token_type: c.tokens.tokenType ?? null,
-      provider_user_id: c.tokens.providerUserId ?? null,
-      status: c.status,
-      pending_attempt_id: c.pending?.attemptId ?? null,
-      pending_refresh_token: this.seal(c.pending?.refreshToken, c.name, 'pending_refresh_token'),
-      pending_started_at: c.pending?.startedAt ?? null,
-      pending_owner: c.pending?.owner ?? null,
-      failure_count: c.failureCount,
-      last_error: c.lastError ?? null,
-      last_error_at: c.lastErrorAt ?? null,
-      last_refresh_at: c.lastRefreshAt ?? null,
-      next_attempt_at: c.nextAttemptAt ?? null,
-      version: c.version,
-      created_at: c.createdAt,
-      updated_at: c.updatedAt,
-    };
-  }
-
   private fromRow(row: Row): Connection {
     return connectionFromColumns(row, this.keyring);
   }
@@ -384,9 +326,4 @@ function addMissingColumns(db: DatabaseSync): void {
   if (!columns.has('grant_type')) {
     db.exec("ALTER TABLE connections ADD COLUMN grant_type TEXT NOT NULL DEFAULT 'refresh_token'");
   }
-}
-
-function withoutCreatedAt(row: Row): Row {
-  const { created_at: _createdAt, ...rest } = row;
-  return rest;
 }

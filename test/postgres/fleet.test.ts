@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { claimStatement } from '../../src/stores/postgres/fleet.ts';
-import { localIdentity } from '../../src/stores/postgres/local-process.ts';
+import { localIdentity } from '../../src/stores/process-identity.ts';
 import type { ClaimRequest, FleetMember } from '../../src/stores/store.ts';
 import { due, newConnection, usePostgres } from './setup.ts';
 

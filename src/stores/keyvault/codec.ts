@@ -1,5 +1,5 @@
 import { TokenkeeperError } from '../../core/errors.ts';
-import type { Connection, ConnectionStatus, RenewalGrant, TokenSet } from '../../core/types.ts';
+import type { Connection, PendingAttempt, TokenSet } from '../../core/types.ts';
 
 /** One secret as read from Key Vault (latest version). */
 export interface RawSecret {
@@ -21,28 +21,30 @@ export interface RawConnection {
   basicCredentials?: RawSecret;
 }
 
+/** A connection's fields kept in the state secret as they are. */
+type Bookkeeping = Pick<
+  Connection,
+  | 'provider'
+  | 'grant'
+  | 'clientId'
+  | 'status'
+  | 'failureCount'
+  | 'lastError'
+  | 'lastErrorAt'
+  | 'lastRefreshAt'
+  | 'nextAttemptAt'
+  | 'version'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
 /** tokenkeeper's bookkeeping secret. Tokens themselves live only in their own secrets. */
-export interface StoredState {
+export interface StoredState extends Bookkeeping {
   schema: 1;
-  provider: string;
-  grant?: RenewalGrant;
-  clientId: string;
-  status: ConnectionStatus;
-  pending?: {
-    attemptId: string;
-    startedAt: number;
-    owner: string;
+  pending?: Omit<PendingAttempt, 'refreshToken'> & {
     /** Set only if the token being spent is not the stored refresh token (the engine never does that today). */
     refreshToken?: string;
   };
-  failureCount: number;
-  lastError?: string;
-  lastErrorAt?: number;
-  lastRefreshAt?: number;
-  nextAttemptAt?: number;
-  version: number;
-  createdAt: number;
-  updatedAt: number;
   /** Versions of the token secrets this state was written with: a mismatch means a torn or outside write. */
   refreshTokenVersion?: string;
   accessTokenVersion?: string;

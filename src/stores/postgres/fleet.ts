@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Claim, ClaimRequest, FleetMember, ProviderRateLimit } from '../store.ts';
-import { processAlive } from './local-process.ts';
+import { processAlive } from '../process-identity.ts';
 
 /** The database clock in epoch milliseconds: leases and locks use it, so machines with skewed clocks agree. */
 export const dbNow = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;

@@ -2,15 +2,17 @@ import type pg from 'pg';
 import { TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../core/expiry.ts';
 import type { Connection, NewConnection } from '../../core/types.ts';
-import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../../crypto/envelope.ts';
+import type { Keyring } from '../../crypto/envelope.ts';
+import { connectionFromColumns, SEALED_COLUMNS } from '../connection-row.ts';
+import { sealKeyCheck, verifyKeyCheck } from '../key-check.ts';
 import type { ConnectionStore, FleetMember, LockHandle } from '../store.ts';
 import { dbNow, PostgresFleetMember } from './fleet.ts';
-import { localIdentity, processAlive } from './local-process.ts';
+import { localIdentity, processAlive } from '../process-identity.ts';
 import { applyMigrations, readMigrationState } from './migrate.ts';
 import {
-  CONNECTION_COLUMNS,
-  connectionFromRow,
   connectionValues,
+  PG_CONNECTION_COLUMNS,
+  PG_UPDATED_COLUMNS,
   type ConnectionRow,
   type RefreshPlanner,
 } from './rows.ts';
@@ -18,7 +20,6 @@ import { pgErrorMessage } from './pg-error.ts';
 import { createPool } from './pool.ts';
 import { parsePostgresSpec, quoteIdent, type PostgresSettings } from './settings.ts';
 
-const KEY_CHECK_PLAINTEXT = 'tokenkeeper-key-check';
 const INACTIVE = new Set(['needs_reauth', 'provider_retired']);
 const INSERT_BATCH = 1000;
 
@@ -96,25 +97,15 @@ export class PostgresStore implements ConnectionStore {
     const check = await this.guard('key check', async () => {
       await this.pool.query(
         `INSERT INTO ${this.table.meta} (key, value) VALUES ('key_check', $1) ON CONFLICT (key) DO NOTHING`,
-        [encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check')],
+        [sealKeyCheck(this.keyring)],
       );
       const result = await this.pool.query<{ value: string }>(
         `SELECT value FROM ${this.table.meta} WHERE key = 'key_check'`,
       );
       return result.rows[0]?.value ?? '';
     });
-    const keyId = envelopeKeyId(check);
-    const known = [this.keyring.current, ...this.keyring.previous].some((key) => key.id === keyId);
-    if (!known) {
-      throw new TokenkeeperError(
-        'wrong_key',
-        `store ${this.location} was encrypted with key ${keyId ?? '?'}, but the loaded key is ${this.keyring.current.id}: set TOKENKEEPER_KEY (or the key file) to the key that created this store; nothing was changed`,
-      );
-    }
-    if (decrypt(this.keyring, check, 'meta:key_check') !== KEY_CHECK_PLAINTEXT) {
-      throw new TokenkeeperError('wrong_key', `store ${this.location} key check failed: wrong key`);
-    }
-    if (keyId !== this.keyring.current.id) await this.adoptCurrentKeyIfUnused(keyId as string);
+    const { keyId, sealedWithCurrent } = verifyKeyCheck(this.keyring, check, this.location);
+    if (!sealedWithCurrent) await this.adoptCurrentKeyIfUnused(keyId);
   }
 
   /**
@@ -124,16 +115,15 @@ export class PostgresStore implements ConnectionStore {
    */
   private async adoptCurrentKeyIfUnused(oldKeyId: string): Promise<void> {
     await this.guard('key rotation check', async () => {
-      const sealedFields = ['client_secret', 'access_token', 'refresh_token', 'pending_refresh_token'];
       const stale = await this.pool.query(
         `SELECT 1 FROM ${this.table.connections}
-         WHERE ${sealedFields.map((field) => `split_part(${field}, '.', 2) <> $1`).join(' OR ')} LIMIT 1`,
+         WHERE ${SEALED_COLUMNS.map((column) => `split_part(${column}, '.', 2) <> $1`).join(' OR ')} LIMIT 1`,
         [this.keyring.current.id],
       );
       if (stale.rowCount !== 0) return;
       await this.pool.query(
         `UPDATE ${this.table.meta} SET value = $1 WHERE key = 'key_check' AND split_part(value, '.', 2) = $2`,
-        [encrypt(this.keyring, KEY_CHECK_PLAINTEXT, 'meta:key_check'), oldKeyId],
+        [sealKeyCheck(this.keyring), oldKeyId],
       );
     });
   }
@@ -157,20 +147,20 @@ export class PostgresStore implements ConnectionStore {
     return this.guard('read', async () => {
       const result = await this.pool.query<ConnectionRow>({
         name: 'tk-get',
-        text: `SELECT ${CONNECTION_COLUMNS.join(', ')} FROM ${this.table.connections} WHERE name = $1`,
+        text: `SELECT ${PG_CONNECTION_COLUMNS.join(', ')} FROM ${this.table.connections} WHERE name = $1`,
         values: [name],
       });
       const row = result.rows[0];
-      return row ? connectionFromRow(row, this.keyring) : undefined;
+      return row ? connectionFromColumns(row, this.keyring) : undefined;
     });
   }
 
   async list(): Promise<Connection[]> {
     return this.guard('list', async () => {
       const result = await this.pool.query<ConnectionRow>(
-        `SELECT ${CONNECTION_COLUMNS.join(', ')} FROM ${this.table.connections} ORDER BY name`,
+        `SELECT ${PG_CONNECTION_COLUMNS.join(', ')} FROM ${this.table.connections} ORDER BY name`,
       );
-      return result.rows.map((row) => connectionFromRow(row, this.keyring));
+      return result.rows.map((row) => connectionFromColumns(row, this.keyring));
     });
   }
 
@@ -202,15 +192,17 @@ export class PostgresStore implements ConnectionStore {
     await this.guard('insert', async () => {
       for (let start = 0; start < stored.length; start += INSERT_BATCH) {
         const batch = stored.slice(start, start + INSERT_BATCH);
-        const values = batch.flatMap((c) => connectionValues(c, this.keyring, this.plan));
-        const width = CONNECTION_COLUMNS.length;
+        const values = batch.flatMap((c) =>
+          connectionValues(c, this.keyring, this.plan, PG_CONNECTION_COLUMNS),
+        );
+        const width = PG_CONNECTION_COLUMNS.length;
         const tuples = batch.map(
           (_, row) =>
-            `(${CONNECTION_COLUMNS.map((_c, column) => `$${row * width + column + 1}`).join(', ')})`,
+            `(${PG_CONNECTION_COLUMNS.map((_c, column) => `$${row * width + column + 1}`).join(', ')})`,
         );
         try {
           await this.pool.query(
-            `INSERT INTO ${this.table.connections} (${CONNECTION_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
+            `INSERT INTO ${this.table.connections} (${PG_CONNECTION_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
             values,
           );
         } catch (error) {
@@ -231,15 +223,15 @@ export class PostgresStore implements ConnectionStore {
   async update(connection: Connection): Promise<Connection> {
     return this.guard('write', async () => {
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
-      const values = connectionValues(stored, this.keyring, this.plan);
-      const columns = CONNECTION_COLUMNS.map((column, index) => ({ column, value: values[index] })).filter(
-        ({ column }) => column !== 'name' && column !== 'created_at',
-      );
       const result = await this.pool.query({
         name: 'tk-update',
-        text: `UPDATE ${this.table.connections} SET ${columns.map(({ column }, index) => `${column} = $${index + 3}`).join(', ')}
+        text: `UPDATE ${this.table.connections} SET ${PG_UPDATED_COLUMNS.map((column, index) => `${column} = $${index + 3}`).join(', ')}
                WHERE name = $1 AND version = $2`,
-        values: [connection.name, connection.version, ...columns.map(({ value }) => value)],
+        values: [
+          connection.name,
+          connection.version,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
       });
       if (result.rowCount !== 1) throw new VersionConflictError(connection.name, connection.version);
       return stored;

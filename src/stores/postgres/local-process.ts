@@ -1,1 +1,0 @@
-export { localIdentity, processAlive } from '../process-identity.ts';
