@@ -1,4 +1,4 @@
-import { startSimulatedFitbit, type SimulatedFitbit } from '../simulator/index.ts';
+import { startSimulatedFitbit, type SimulatedFitbit } from '../../test/simulator/index.ts';
 
 /** The account the simulated consent page always approves. */
 export const DEMO_ACCOUNT = 'DEMO42';
