@@ -64,8 +64,10 @@ export class DemoGrants {
   exchangeCode(code: string, redirectUri: string | null, verifier: string | null): GrantResult {
     const issued = this.#codes.get(code);
     this.#codes.delete(code); // single use, even when the exchange fails
-    if (!issued || issued.expiresAt <= Date.now()) return invalidGrant('authorization code invalid or expired');
-    if (redirectUri !== issued.redirectUri) return invalidGrant('redirect_uri differs from the authorization request');
+    if (!issued || issued.expiresAt <= Date.now())
+      return invalidGrant('authorization code invalid or expired');
+    if (redirectUri !== issued.redirectUri)
+      return invalidGrant('redirect_uri differs from the authorization request');
     if (verifier === null || !sameText(s256(verifier), issued.codeChallenge)) {
       return invalidGrant('code_verifier does not match the code_challenge');
     }
@@ -104,7 +106,9 @@ export class DemoGrants {
   /** RFC 7009: either token of a grant revokes the whole grant; unknown tokens are ignored. */
   revoke(token: string): void {
     const grant =
-      this.#byRefreshToken.get(token) ?? this.#byAccessToken.get(token) ?? this.#bySpentRefreshToken.get(token);
+      this.#byRefreshToken.get(token) ??
+      this.#byAccessToken.get(token) ??
+      this.#bySpentRefreshToken.get(token);
     if (!grant) return;
     this.#unindex(grant);
     grant.revoked = true;

@@ -149,7 +149,8 @@ export async function startDemoProvider(options: {
     const id = basic?.id ?? form.get('client_id');
     const secret = basic?.secret ?? form.get('client_secret') ?? undefined;
     const authenticated =
-      id === clientId && (clientSecret === undefined || (secret !== undefined && sameText(secret, clientSecret)));
+      id === clientId &&
+      (clientSecret === undefined || (secret !== undefined && sameText(secret, clientSecret)));
     return authenticated ? undefined : oauthError(401, 'invalid_client', 'client authentication failed');
   }
 

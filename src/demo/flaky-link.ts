@@ -38,7 +38,9 @@ export async function startFlakyLink(target: string): Promise<FlakyLink> {
         'content-type': 'application/json',
         'retry-after': String(trouble.retryAfterSeconds),
       });
-      res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'demo --chaos: HTTP 503' }));
+      res.end(
+        JSON.stringify({ error: 'temporarily_unavailable', error_description: 'demo --chaos: HTTP 503' }),
+      );
       return;
     }
     const answer = await fetch(new URL(req.url ?? '/', target), {

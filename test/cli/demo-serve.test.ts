@@ -92,7 +92,9 @@ describe('tokenkeeper demo --serve', () => {
   }) => {
     const cwd = tempHome(onTestFinished);
     const env = { PATH: process.env.PATH, HOME: cwd, TOKENKEEPER_HOME: cwd };
-    const listed = JSON.parse(expectSuccess(await runCli(['providers', '--json'], { env, cwd })).stdout) as Array<{
+    const listed = JSON.parse(
+      expectSuccess(await runCli(['providers', '--json'], { env, cwd })).stdout,
+    ) as Array<{
       id: string;
     }>;
     expect(listed.map((provider) => provider.id)).toContain('fitbit');
