@@ -10,7 +10,7 @@ import type { FunctionSettings } from './settings.ts';
 export interface FunctionKeeperOptions {
   env: NodeJS.ProcessEnv;
   settings: FunctionSettings;
-  /** Config object instead of TOKENKEEPER_CONFIG / ./tokenkeeper.json (tests). */
+  /** Config object instead of TOKENKEEPER_CONFIG / ./tokenkeeper.json. */
   config?: ConfigFile;
   logger?: Logger;
   clock?: Clock;

@@ -22,7 +22,7 @@ export function registerRun(program: Command): void {
       'daemon: refresh every connection when it falls due and serve the token API, status page and metrics, until SIGTERM/SIGINT (finishes in-flight refreshes)',
     )
     .option('--concurrency <n>', 'refreshes at once (default: daemon.concurrency or 4)')
-    .option('--duration <seconds>', 'stop by itself after this long (for tests and cron-style use)')
+    .option('--duration <seconds>', 'stop by itself after this long (e.g. cron-style use)')
     .option('--listen <host:port>', 'address of the HTTP server (default: server.listen or 127.0.0.1:8977)')
     .option('--no-server', 'refresh only: no HTTP API, status page or metrics (webhooks still run)')
     .option('--tls-cert <path>', 'serve HTTPS with this PEM certificate (chain) file (with --tls-key)')

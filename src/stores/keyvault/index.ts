@@ -37,7 +37,7 @@ export async function openKeyVaultStore(
     sharedCredential,
   );
   const client = new SecretClient(location.vaultUrl, await sharedCredential(), {
-    // The challenge's resource is vault.azure.net, which a loopback fake's host can never match.
+    // The challenge's resource is vault.azure.net, which a loopback emulator's host can never match.
     disableChallengeResourceVerification: location.loopback,
     retryOptions: { maxRetries: options.maxRetries ?? 3 },
   });
