@@ -9,7 +9,7 @@
  */
 import { createKeeper } from '../src/keeper/keeper.ts';
 import { requestToken } from '../src/oauth/token-client.ts';
-import { startSimulatedFitbit } from '../src/simulator/index.ts';
+import { startSimulatedFitbit } from '../test/simulator/index.ts';
 import { benchEnv, freshTokens, makeHome, removeHome } from './fixtures.ts';
 import { measureInterleaved, progress, ratioOf, summarize, type BenchResult } from './stats.ts';
 

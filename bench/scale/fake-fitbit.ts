@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SeededGrant } from '../../src/simulator/index.ts';
+import type { SeededGrant } from '../../test/simulator/index.ts';
 
 interface UserTokens {
   accessToken: string;

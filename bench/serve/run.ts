@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiKeyStore, apiKeyStorePath } from '../../src/api-keys/api-key-store.ts';
 import { createKeeper } from '../../src/keeper/keeper.ts';
-import { startSimulatedFitbit } from '../../src/simulator/index.ts';
+import { startSimulatedFitbit } from '../../test/simulator/index.ts';
 import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from '../fixtures.ts';
 import { formatRatio, formatTable, median, progress } from '../stats.ts';
 

@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import { loadConfig } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
@@ -9,10 +10,12 @@ import type { FunctionSettings } from './settings.ts';
 export interface FunctionKeeperOptions {
   env: NodeJS.ProcessEnv;
   settings: FunctionSettings;
-  /** Config object instead of TOKENKEEPER_CONFIG / ./tokenkeeper.json (tests). */
+  /** Config object instead of TOKENKEEPER_CONFIG / ./tokenkeeper.json. */
   config?: ConfigFile;
   logger?: Logger;
   clock?: Clock;
+  /** The Microsoft Entra credential for the vault; default DefaultAzureCredential. */
+  azureCredential?: TokenCredential;
 }
 
 /**
@@ -32,6 +35,7 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
     env: keeperEnv,
     ...(options.logger && { logger: options.logger }),
     ...(options.clock && { clock: options.clock }),
+    ...(options.azureCredential && { azureCredential: options.azureCredential }),
   });
 }
 

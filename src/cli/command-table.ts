@@ -1,7 +1,7 @@
 /**
  * Every CLI command, in `--help` order: its name and one-line description (enough to list it in `--help` and
  * to complete its name) and how to load its module. A run imports only the module of the command it runs, so
- * `tokenkeeper token me` never loads the daemon's HTTP server, the simulators or the PostgreSQL driver.
+ * `tokenkeeper token me` never loads the daemon's HTTP server, the demo or the PostgreSQL driver.
  *
  * Adding a command: write `registerX(program)` in commands/x.ts as usual (it defines the command with the same
  * description, its arguments, options and action) and add a row here. test/cli/command-table.test.ts checks

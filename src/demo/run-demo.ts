@@ -8,6 +8,7 @@ import { createKeeper } from '../keeper/keeper.ts';
 import { connectAccount } from '../flows/connect-flow.ts';
 import { silentLogger } from '../core/logger.ts';
 import { demoProviderSettings, startDemoProvider } from './demo-provider.ts';
+import { startFlakyLink } from './flaky-link.ts';
 import { stopOnSignalOrTimeout } from './stop-signal.ts';
 
 export interface DemoOptions {
@@ -38,6 +39,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { write } = options;
   const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-demo-'));
   const provider = await startDemoProvider({ lifetimeSeconds: options.lifetimeSeconds });
+  // With --chaos the keeper reaches the token endpoint through a link that loses one answer and refuses one request.
+  const link = options.chaos ? await startFlakyLink(provider.url) : undefined;
   const env: NodeJS.ProcessEnv = { ...process.env, TOKENKEEPER_HOME: home };
   delete env.TOKENKEEPER_STORE;
   delete env.TOKENKEEPER_KEY;
@@ -53,7 +56,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       },
       daemon: { maxSleepSeconds: 1 },
       providers: {
-        demo: demoProviderSettings(provider),
+        demo: demoProviderSettings(provider, link && new URL('/oauth2/token', link.url).href),
       },
     },
     logger: silentLogger,
@@ -75,7 +78,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       scopes: ['activity', 'profile'],
       redirectUri: 'http://127.0.0.1:0/callback',
       timeoutMs: 10_000,
-      // Plays the user's browser: open the consent page, which the simulator approves at once, and follow the redirect.
+      // Plays the user's browser: open the consent page, which the demo provider approves at once, and follow the redirect.
       presentAuthorizationUrl: async (url) => {
         const consent = await fetch(url, { redirect: 'manual' });
         const location = consent.headers.get('location');
@@ -104,11 +107,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
             write(
               `${stamp()} chaos: the next refresh response will be lost after the provider rotated the token`,
             );
-            provider.inject({ kind: 'rotate-then-hang' });
+            link?.loseNextAnswer();
           }
           if (options.chaos && rotations === 2) {
             write(`${stamp()} chaos: the next refresh gets 503 Service Unavailable`);
-            provider.inject({ kind: 'status', status: 503, headers: { 'retry-after': '1' } });
+            link?.refuseNext(1);
           }
         });
       } else if (event.type === 'refresh_failed') {
@@ -137,7 +140,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     rows = await keeper.store.get('demo-me');
     const result: DemoResult = {
       rotations,
-      providerCalls: provider.stats.refreshRequests,
+      providerCalls: provider.stats.refreshRequests + (link?.refused ?? 0),
       invalidGrant: provider.stats.invalidGrant,
       graceReplays: provider.stats.graceReplays,
       apiCheck: api.ok,
@@ -152,6 +155,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     throw error;
   } finally {
     await keeper.close();
+    await link?.close();
     await provider.close();
     if (!options.keep) rmSync(home, { recursive: true, force: true });
   }

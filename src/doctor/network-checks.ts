@@ -50,7 +50,7 @@ export async function checkEndpointReachable(
         )
       : unreachable(
           `TCP connection failed (${describeError(error)})`,
-          'is the provider (or simulator) running?',
+          'is the provider (or `tokenkeeper demo --serve`) running?',
         );
   }
   return ok(

@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,8 @@ export interface KeeperOptions {
   store?: string;
   /** A ready store (e.g. a custom implementation); takes precedence over `store`. */
   connectionStore?: ConnectionStore;
+  /** For a keyvault:// store: the Microsoft Entra credential for the vault and its locks; default DefaultAzureCredential. */
+  azureCredential?: TokenCredential;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   /** Time source for expiry decisions (tests and simulations). Locks always use real time. */
@@ -455,7 +458,13 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
     journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
     store =
       options.connectionStore ??
-      (await openStore(loaded.store, { keyring, dataDir: loaded.dataDir, env, created }));
+      (await openStore(loaded.store, {
+        keyring,
+        dataDir: loaded.dataDir,
+        env,
+        created,
+        azureCredential: options.azureCredential,
+      }));
   } catch (error) {
     created.undo();
     throw error;

@@ -1,5 +1,4 @@
 import type { ProviderDefinition } from './types.ts';
-import { demo } from './catalog/demo.ts';
 import { dexcom, dexcomSandbox } from './catalog/dexcom.ts';
 import { fitbit } from './catalog/fitbit.ts';
 import { googleHealth } from './catalog/google-health.ts';
@@ -12,7 +11,6 @@ import { whoop } from './catalog/whoop.ts';
 import { withings } from './catalog/withings.ts';
 
 export {
-  demo,
   dexcom,
   dexcomSandbox,
   fitbit,
@@ -39,5 +37,4 @@ export const builtInProviders: readonly ProviderDefinition[] = [
   dexcom,
   dexcomSandbox,
   genericOAuth2,
-  demo,
 ];

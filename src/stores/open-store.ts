@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import { TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keyring } from '../crypto/envelope.ts';
@@ -12,6 +13,8 @@ export interface StoreContext {
   logger?: Logger;
   /** Receives the files and directories opening created, so a failed open of the keeper can remove them. */
   created?: CreatedPaths;
+  /** For keyvault:// stores: the Microsoft Entra credential; default DefaultAzureCredential. */
+  azureCredential?: TokenCredential;
 }
 
 /**
@@ -30,7 +33,7 @@ export async function openStore(spec: string, context: StoreContext): Promise<Co
   }
   if (scheme === 'keyvault') {
     const { openKeyVaultStore } = await import('./keyvault/index.ts');
-    return openKeyVaultStore(spec, { env: context.env });
+    return openKeyVaultStore(spec, { env: context.env, credential: context.azureCredential });
   }
   throw new TokenkeeperError(
     'config',

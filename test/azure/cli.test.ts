@@ -80,6 +80,21 @@ describe('tokenkeeper CLI on the vault the function refreshes (--store keyvault:
     );
   });
 
+  it('signs in with the real @azure/identity (a fake Entra on loopback); no test token variable bypasses it', async () => {
+    world.seedLikeCSharp();
+    const issued = world.entra.tokensIssued;
+    const status = await cli(['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(world.entra.tokensIssued).toBeGreaterThan(issued);
+    const refused = await cli(['status', '--json'], {
+      AZURE_CLIENT_SECRET: 'not-the-app-secret',
+      TOKENKEEPER_TEST_AZURE_TOKEN: world.kv.acceptedToken,
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/EnvironmentCredential authentication failed/);
+  });
+
   it('adds more connections under a name prefix next to the seed secrets', async () => {
     const grant = world.sim.seedGrant({ userId: 'WORK01' });
     const added = await cli(

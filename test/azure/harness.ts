@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { InvocationContext, type Timer } from '@azure/functions';
+import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/core/types.ts';
 import { createFunctionKeeper } from '../../src/azure/function-keeper.ts';
 import type { FunctionSettings } from '../../src/azure/settings.ts';
 import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
-import { TEST_TOKEN_ENV } from '../../src/stores/keyvault/index.ts';
 import {
   startSimulatedFitbit,
   type SeededGrant,
@@ -18,7 +18,9 @@ import {
 } from '../fakes/index.ts';
 import {
   createTestCertificate,
+  startFakeEntra,
   startFakeKeyVault,
+  type FakeEntra,
   type FakeKeyVault,
   type TestCertificate,
 } from '../fakes/keyvault/index.ts';
@@ -34,6 +36,10 @@ export function trustCertificate(certificate: TestCertificate): void {
 
 export interface AzureWorld {
   kv: FakeKeyVault;
+  /** Where the real @azure/identity of subprocesses (childEnv) signs in for the vault's token. */
+  entra: FakeEntra;
+  /** The vault's token as a credential, injected into in-process stores and keepers. */
+  credential: TokenCredential;
   sim: SimulatedFitbit;
   azurite: Azurite;
   home: string;
@@ -41,7 +47,7 @@ export interface AzureWorld {
   storeSpec: string;
   /** Environment for in-process keepers and functions (no process.env inheritance). */
   env: NodeJS.ProcessEnv;
-  /** Environment for subprocesses: process.env plus the above plus NODE_EXTRA_CA_CERTS. */
+  /** Environment for subprocesses: process.env plus the above, the fake Entra sign-in and NODE_EXTRA_CA_CERTS. */
   childEnv: NodeJS.ProcessEnv;
   config: ConfigFile;
   /** A real SDK client on the fake vault, for assertions. */
@@ -71,30 +77,32 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
   const certificate = options.certificate ?? createTestCertificate();
   trustCertificate(certificate);
   const kv = await startFakeKeyVault({ certificate });
+  const entra = await startFakeEntra({ certificate, accessToken: kv.acceptedToken });
+  const credential: TokenCredential = {
+    getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+  };
   const sim = await startSimulatedFitbit({ userId: 'SEED01', rateLimitPerHour: 1_000_000, ...options.sim });
   const azurite = options.azurite ?? (await startAzurite());
   const home = mkdtempSync(join(tmpdir(), 'tk-azure-'));
   const storeSpec = `keyvault://${kv.host}`;
   const env: NodeJS.ProcessEnv = {
-    [TEST_TOKEN_ENV]: kv.acceptedToken,
     AzureWebJobsStorage: azurite.connectionString,
     TOKENKEEPER_HOME: home,
     TOKENKEEPER_KEY: KEY,
   };
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, NODE_EXTRA_CA_CERTS: certificate.certPath };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...env,
+    ...entra.env,
+    NODE_EXTRA_CA_CERTS: certificate.certPath,
+  };
   delete childEnv.TOKENKEEPER_STORE;
   delete childEnv.TOKENKEEPER_CONFIG;
   const config: ConfigFile = {
     providers: { fitbit: { tokenUrl: sim.tokenUrl, revokeUrl: sim.revokeUrl } },
     refresh: { timeoutSeconds: 5, ...options.refresh },
   };
-  const secrets = new SecretClient(
-    kv.url,
-    { getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }) },
-    {
-      disableChallengeResourceVerification: true,
-    },
-  );
+  const secrets = new SecretClient(kv.url, credential, { disableChallengeResourceVerification: true });
   const keepers: Keeper[] = [];
   const settingsFor = (schedule?: string): FunctionSettings => ({
     store: storeSpec,
@@ -104,6 +112,8 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
 
   return {
     kv,
+    entra,
+    credential,
     sim,
     azurite,
     home,
@@ -127,6 +137,7 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
           ? { ...config, refresh: { ...config.refresh, ...keeperOptions.refresh } }
           : config,
         ...(keeperOptions.clock && { clock: keeperOptions.clock }),
+        azureCredential: credential,
       });
       keepers.push(keeper);
       return keeper;
@@ -137,6 +148,7 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
         store: storeSpec,
         env,
         ...(keeperOptions.clock && { clock: keeperOptions.clock }),
+        azureCredential: credential,
       });
       keepers.push(keeper);
       return keeper;
@@ -144,6 +156,7 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
     async close() {
       for (const keeper of keepers.splice(0)) await keeper.close().catch(() => undefined);
       await sim.close();
+      await entra.close();
       await kv.close();
       if (!options.azurite) await azurite.stop();
       if (!options.certificate) certificate.dispose();

@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleIntervalSeconds, validateSchedule } from '../../src/azure/schedule.ts';
 import { readFunctionSettings } from '../../src/azure/settings.ts';
-import {
-  openKeyVaultStore,
-  parseKeyVaultSpec,
-  TEST_TOKEN_ENV,
-  type KeyVaultStore,
-} from '../../src/stores/keyvault/index.ts';
+import { openKeyVaultStore, parseKeyVaultSpec, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
 import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
 import { defineStoreContract, rejection } from '../stores/contract.ts';
 import { keyVaultCapabilities, keyVaultFixture } from '../stores/keyvault-fixture.ts';
@@ -35,7 +30,7 @@ describe('Key Vault store', () => {
 
   beforeAll(async () => {
     world = await startAzureWorld({ azurite, certificate });
-    store = await openKeyVaultStore(world.storeSpec, { env: world.env });
+    store = await openKeyVaultStore(world.storeSpec, { env: world.env, credential: world.credential });
   });
   afterAll(async () => {
     await store?.close();
@@ -109,13 +104,28 @@ describe('Key Vault store', () => {
     expect(await store.renewLock(held!, 15_000)).toBe(false);
   });
 
-  it('says what to set when the lock storage is missing, and keeps the test credential off real vaults', async () => {
-    const noLocks = await rejection(openKeyVaultStore(world.storeSpec, { env: { [TEST_TOKEN_ENV]: 'x' } }));
-    expect(noLocks.message).toMatch(/set TOKENKEEPER_LOCK_STORAGE \(or AzureWebJobsStorage\)/);
-    const real = await rejection(
-      openKeyVaultStore('keyvault://my-vault', { env: { ...world.env, [TEST_TOKEN_ENV]: 'x' } }),
+  it('says what to set when the lock storage is missing', async () => {
+    const noLocks = await rejection(
+      openKeyVaultStore(world.storeSpec, { env: {}, credential: world.credential }),
     );
-    expect(real.message).toMatch(/for tests against a loopback fake vault only/);
+    expect(noLocks.message).toMatch(/set TOKENKEEPER_LOCK_STORAGE \(or AzureWebJobsStorage\)/);
+  });
+
+  it('signs in with the credential it is given; no environment variable swaps in another token', async () => {
+    const wrong = {
+      getToken: async () => ({ token: 'not-the-vault-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
+    };
+    const env = { ...world.env, TOKENKEEPER_TEST_AZURE_TOKEN: world.kv.acceptedToken };
+    const unauthorized = await openKeyVaultStore(world.storeSpec, { env, credential: wrong });
+    try {
+      const denied = world.kv.requests.length;
+      await expect(unauthorized.get('fitbit')).rejects.toThrow();
+      const sent = world.kv.requests.slice(denied);
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.every((request) => !request.authorized)).toBe(true);
+    } finally {
+      await unauthorized.close();
+    }
   });
 });
 

@@ -86,4 +86,24 @@ describe('tokenkeeper demo --serve', () => {
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--port must be a port number, got "x"/);
   });
+
+  it('the demo provider exists only with the demo: `providers` lists none, and `connect demo` does not know it', async ({
+    onTestFinished,
+  }) => {
+    const cwd = tempHome(onTestFinished);
+    const env = { PATH: process.env.PATH, HOME: cwd, TOKENKEEPER_HOME: cwd };
+    const listed = JSON.parse(
+      expectSuccess(await runCli(['providers', '--json'], { env, cwd })).stdout,
+    ) as Array<{
+      id: string;
+    }>;
+    expect(listed.map((provider) => provider.id)).toContain('fitbit');
+    expect(listed.map((provider) => provider.id)).not.toContain('demo');
+    const text = expectSuccess(await runCli(['providers'], { env, cwd })).stdout;
+    expect(text).not.toMatch(/demo|simulat/i);
+    const connect = await runCli(['connect', 'demo', '--no-browser'], { env, cwd });
+    expect(connect.code).not.toBe(0);
+    expect(connect.stderr).toMatch(/unknown provider "demo"/);
+    expect(connect.stderr).not.toMatch(/oauth2, demo/);
+  });
 });

@@ -1,1 +1,1 @@
-export * from '../../src/simulator/index.ts';
+export * from '../simulator/index.ts';

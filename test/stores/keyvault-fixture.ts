@@ -1,5 +1,5 @@
 import { SecretClient } from '@azure/keyvault-secrets';
-import { openKeyVaultStore, TEST_TOKEN_ENV, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
+import { openKeyVaultStore, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
 import type { Azurite } from '../azure/azurite.ts';
 import { startFakeKeyVault, type TestCertificate } from '../fakes/keyvault/index.ts';
 import type { StoreCapabilities, StoreFixture, StoredPlace } from './contract.ts';
@@ -24,18 +24,17 @@ function secretOf(place: StoredPlace): string {
 export async function keyVaultFixture(azurite: Azurite, certificate: TestCertificate): Promise<StoreFixture> {
   const kv = await startFakeKeyVault({ certificate });
   const spec = `keyvault://${kv.host}`;
-  const env = { [TEST_TOKEN_ENV]: kv.acceptedToken, AzureWebJobsStorage: azurite.connectionString };
+  const env = { AzureWebJobsStorage: azurite.connectionString };
+  const credential = {
+    getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+  };
   const opened: KeyVaultStore[] = [];
   const open = async () => {
-    const store = await openKeyVaultStore(spec, { env });
+    const store = await openKeyVaultStore(spec, { env, credential });
     opened.push(store);
     return store;
   };
-  const secrets = new SecretClient(
-    kv.url,
-    { getToken: async () => ({ token: kv.acceptedToken, expiresOnTimestamp: Date.now() + 3_600_000 }) },
-    { disableChallengeResourceVerification: true },
-  );
+  const secrets = new SecretClient(kv.url, credential, { disableChallengeResourceVerification: true });
   const everything = async () => {
     const names: string[] = [];
     for await (const properties of secrets.listPropertiesOfSecrets()) names.push(properties.name);

@@ -41,7 +41,7 @@ export function registerRun(program: Command): void {
       '--concurrency <n>',
       `refreshes at once (default: daemon.concurrency or ${daemonDefaults.concurrency})`,
     )
-    .option('--duration <seconds>', 'stop by itself after this long (for tests and cron-style use)')
+    .option('--duration <seconds>', 'stop by itself after this long (e.g. cron-style use)')
     .option(
       '--listen <host:port>',
       `address of the HTTP server (default: server.listen or ${DEFAULT_LISTEN}); port 0 picks a free one`,

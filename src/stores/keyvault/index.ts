@@ -1,22 +1,24 @@
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { openLockStorage } from './blob-lease.ts';
-import { azureCredential } from './credential.ts';
+import { defaultAzureCredential } from './credential.ts';
 import { KeyVaultStore } from './keyvault-store.ts';
 import { parseKeyVaultSpec } from './location.ts';
 
 export { KeyVaultStore } from './keyvault-store.ts';
 export { parseKeyVaultSpec, type KeyVaultLocation } from './location.ts';
-export { TEST_TOKEN_ENV } from './credential.ts';
 
 export interface OpenKeyVaultStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Retries of one Key Vault request on 429/503 (honouring Retry-After) and 5xx; the SDK default is 3. */
   maxRetries?: number;
+  /** The Microsoft Entra credential for the vault and for blob locks given as a URL; default DefaultAzureCredential. */
+  credential?: TokenCredential;
 }
 
 /**
- * Opens `keyvault://NAME[?options]`: secrets through @azure/keyvault-secrets with DefaultAzureCredential, locks
+ * Opens `keyvault://NAME[?options]`: secrets through @azure/keyvault-secrets with the given credential
+ * (default DefaultAzureCredential), locks
  * as blob leases in TOKENKEEPER_LOCK_STORAGE / AzureWebJobsStorage.
  */
 export async function openKeyVaultStore(
@@ -26,7 +28,8 @@ export async function openKeyVaultStore(
   const env = options.env ?? process.env;
   const location = parseKeyVaultSpec(spec);
   let credential: Promise<TokenCredential> | undefined;
-  const sharedCredential = () => (credential ??= azureCredential(env, location.loopback));
+  const sharedCredential = () =>
+    (credential ??= options.credential ? Promise.resolve(options.credential) : defaultAzureCredential());
   const locks = await openLockStorage(
     env,
     location.lockContainer,
@@ -34,7 +37,7 @@ export async function openKeyVaultStore(
     sharedCredential,
   );
   const client = new SecretClient(location.vaultUrl, await sharedCredential(), {
-    // The challenge's resource is vault.azure.net, which a loopback fake's host can never match.
+    // The challenge's resource is vault.azure.net, which a loopback emulator's host can never match.
     disableChallengeResourceVerification: location.loopback,
     retryOptions: { maxRetries: options.maxRetries ?? 3 },
   });

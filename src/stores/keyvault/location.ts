@@ -3,9 +3,9 @@ import { defaultSecretNames, type SecretNameMapping } from './secret-names.ts';
 
 /** Everything a `keyvault://…` store spec says. */
 export interface KeyVaultLocation {
-  /** https://NAME.vault.azure.net, or https://host[:port] for other clouds and local fakes. */
+  /** https://NAME.vault.azure.net, or https://host[:port] for other clouds and local emulators. */
   vaultUrl: string;
-  /** Loopback vaults (test fakes) skip the challenge-resource check, which only accepts *.vault.azure.net hosts. */
+  /** Loopback vaults (local emulators) skip the challenge-resource check, which only accepts *.vault.azure.net hosts. */
   loopback: boolean;
   names: SecretNameMapping;
   /** The connection kept under the seed's unprefixed names ("RefreshToken", …); '' for none. */
@@ -37,7 +37,7 @@ type OptionName = keyof typeof options;
  * Parses `keyvault://NAME[?option=value&…]`:
  * - `keyvault://myvault` → https://myvault.vault.azure.net
  * - `keyvault://myvault.vault.azure.cn` (a full host, other clouds) → https://myvault.vault.azure.cn
- * - `keyvault://127.0.0.1:8443` (loopback with a port: local fakes and emulators) → https://127.0.0.1:8443
+ * - `keyvault://127.0.0.1:8443` (loopback with a port: local emulators) → https://127.0.0.1:8443
  */
 export function parseKeyVaultSpec(spec: string): KeyVaultLocation {
   const match = /^keyvault:\/\/([^/?#]+)\/?(?:\?([^#]*))?$/i.exec(spec.trim());

@@ -9,3 +9,5 @@ export type {
 } from './server.ts';
 export { createTestCertificate } from './certificate.ts';
 export type { TestCertificate } from './certificate.ts';
+export { startFakeEntra } from './entra.ts';
+export type { FakeEntra } from './entra.ts';
