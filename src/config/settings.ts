@@ -26,7 +26,10 @@ export interface SettingsSources {
 
 /** Everything tokenkeeper is configured with, resolved once and frozen: every key has its value. */
 export interface Settings {
-  /** The config as checked, for the sections used as written: providers, server.tls, webhook endpoints. */
+  /**
+   * The config as checked, for the sections used as written: providers, and webhooks (webhooks/endpoints.ts
+   * resolves its secrets and URLs; its retry defaults are in defaults.ts too).
+   */
   readonly config: ConfigFile;
   /** The config file it came from, if any. */
   readonly path?: string;
@@ -43,7 +46,6 @@ export interface Settings {
     /** A secret reference (env:NAME or file:PATH), resolved where it is used. */
     readonly metricsToken?: string;
   };
-  readonly webhooks: ConfigDefaults['webhooks'];
 }
 
 /** The one resolution of flags + environment + config + defaults into settings. */
@@ -60,7 +62,6 @@ export function resolveSettings(sources: SettingsSources = {}): Settings {
   const defaults = configDefaults;
   const refresh = config.refresh ?? {};
   const server = config.server ?? {};
-  const webhooks: Partial<NonNullable<ConfigFile['webhooks']>> = config.webhooks ?? {};
   return deepFreeze({
     config,
     ...(loaded.path !== undefined && { path: loaded.path }),
@@ -100,12 +101,6 @@ export function resolveSettings(sources: SettingsSources = {}): Settings {
       loginRequired: server.loginRequired ?? defaults.server.loginRequired,
       ...(server.tls && { tls: server.tls }),
       ...(server.metricsToken !== undefined && { metricsToken: server.metricsToken }),
-    },
-    webhooks: {
-      maxAttempts: webhooks.maxAttempts ?? defaults.webhooks.maxAttempts,
-      retryBaseSeconds: webhooks.retryBaseSeconds ?? defaults.webhooks.retryBaseSeconds,
-      retryMaxSeconds: webhooks.retryMaxSeconds ?? defaults.webhooks.retryMaxSeconds,
-      timeoutSeconds: webhooks.timeoutSeconds ?? defaults.webhooks.timeoutSeconds,
     },
   }) as Settings;
 }
