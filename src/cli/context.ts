@@ -19,10 +19,20 @@ export function ioOf(command: Command): CliIo {
   return processIo({ config, store, logLevel, logFormat });
 }
 
-/** Runs a command's `run(options, io)` as commander's action: its exit code becomes the process's. */
-export async function runAction(result: Promise<CommandResult> | CommandResult): Promise<void> {
-  const code = await result;
-  if (typeof code === 'number' && code !== 0) process.exitCode = code;
+/**
+ * commander's action for a command written as `parse(...arguments, flags)` into its options, then
+ * `run(options, io)`: commander hands over the arguments and flags, and the command whose global options the io
+ * carries. The exit code `run` returns becomes the process's.
+ */
+export function commandAction<Args extends unknown[], Options>(
+  parse: (...args: Args) => Options,
+  run: (options: Options, io: CliIo) => Promise<CommandResult> | CommandResult,
+): (...args: [...Args, Command]) => Promise<void> {
+  return async (...args) => {
+    const command = args.at(-1) as Command;
+    const code = await run(parse(...(args.slice(0, -1) as Args)), ioOf(command));
+    if (typeof code === 'number' && code !== 0) process.exitCode = code;
+  };
 }
 
 const resolved = new WeakMap<CliIo, Settings>();

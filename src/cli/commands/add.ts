@@ -2,8 +2,12 @@ import type { Command } from 'commander';
 import { describeError, isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
-import { resolveClientCredentials, type ClientCredentialFlags } from '../client-credentials.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import {
+  resolveClientCredentials,
+  type ClientCredentialFlags,
+  type ClientCredentials,
+} from '../client-credentials.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { formatDuration, printJson } from '../output.ts';
 import { assertOneStdinSecret, secretArg } from '../secrets.ts';
@@ -72,7 +76,7 @@ export async function runAdd(options: AddOptions, io: CliIo): Promise<void> {
       keeper.providers.get(options.provider);
       const client = await resolveClientCredentials(keeper.providers, options.provider, options, io);
       if (options.refreshToken === undefined) {
-        await addClientCredentials(keeper, options, client.clientId, client.clientSecret, io);
+        await addClientCredentials(keeper, options, client, io);
         return;
       }
       const refreshToken = await secretArg(options.refreshToken, 'refresh token', io);
@@ -121,17 +125,14 @@ export function registerAdd(program: Command): void {
     .option('--scope <scope...>', 'scopes to request (client credentials only)')
     .option('--no-verify', 'do not refresh once right away to prove the token works')
     .option('--json', 'print JSON')
-    .action((name: string, flags: AddFlags, command: Command) =>
-      runAction(runAdd(addOptions(name, flags), ioOf(command))),
-    );
+    .action(commandAction(addOptions, runAdd));
 }
 
 /** `add --client-credentials`: save the connection, then get its first access token (unless --no-verify). */
 async function addClientCredentials(
   keeper: Keeper,
   options: AddOptions,
-  clientId: string,
-  clientSecret: string | undefined,
+  { clientId, clientSecret }: ClientCredentials,
   io: CliIo,
 ): Promise<void> {
   const provider = keeper.providers.get(options.provider);

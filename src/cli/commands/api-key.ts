@@ -3,7 +3,7 @@ import { ALL_CONNECTIONS, type ApiKeyRecord } from '../../api-keys/api-key-store
 import { looksLikeApiKey, parseApiKey } from '../../api-keys/key-format.ts';
 import { describeError, TokenkeeperError } from '../../core/errors.ts';
 import { withApiKeys } from '../api-keys.ts';
-import { ioOf, runAction, settingsOf, withKeeper } from '../context.ts';
+import { commandAction, settingsOf, withKeeper } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { formatAgo, printJson, table } from '../output.ts';
 import { readAllStdin } from '../stdin.ts';
@@ -26,6 +26,18 @@ export interface ApiKeyCreateOptions {
   scopes: string[];
   label?: string;
   json: boolean;
+}
+
+export function apiKeyCreateOptions(flags: {
+  scope: string[];
+  label?: string;
+  json?: boolean;
+}): ApiKeyCreateOptions {
+  return {
+    scopes: flags.scope,
+    ...(flags.label !== undefined && { label: flags.label }),
+    json: flags.json ?? false,
+  };
 }
 
 export async function runApiKeyCreate(options: ApiKeyCreateOptions, io: CliIo): Promise<void> {
@@ -88,30 +100,19 @@ export function registerApiKey(program: Command): void {
     .requiredOption('--scope <names...>', 'connection names the key may use ("*" for all)')
     .option('--label <text>', 'what the key is for (shown by `api-key list`)')
     .option('--json', 'print JSON')
-    .action((flags: { scope: string[]; label?: string; json?: boolean }, command: Command) =>
-      runAction(
-        runApiKeyCreate(
-          { scopes: flags.scope, label: flags.label, json: flags.json ?? false },
-          ioOf(command),
-        ),
-      ),
-    );
+    .action(commandAction(apiKeyCreateOptions, runApiKeyCreate));
 
   apiKey
     .command('list')
     .description('list API keys (ids, labels, scopes, last use; never the keys)')
     .option('--json', 'print JSON')
-    .action((flags: { json?: boolean }, command: Command) =>
-      runAction(runApiKeyList({ json: flags.json ?? false }, ioOf(command))),
-    );
+    .action(commandAction((flags: { json?: boolean }) => ({ json: flags.json ?? false }), runApiKeyList));
 
   apiKey
     .command('revoke')
     .description('revoke an API key at once (the daemon checks keys on every request)')
     .argument('<id|key>', 'key id as shown by `api-key list`, the whole key, or - to read the key from stdin')
-    .action((given: string, _flags: object, command: Command) =>
-      runAction(runApiKeyRevoke({ given }, ioOf(command))),
-    );
+    .action(commandAction((given: string) => ({ given }), runApiKeyRevoke));
 }
 
 /** What `revoke` says when nothing matched: it names an id, never any part of a key's secret. */

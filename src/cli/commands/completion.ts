@@ -1,6 +1,6 @@
 import { type Command, Argument } from 'commander';
 import { completionScript, shells, type Shell } from '../completion.ts';
-import { ioOf, runAction } from '../context.ts';
+import { commandAction } from '../context.ts';
 import type { CliIo } from '../io.ts';
 
 export async function runCompletion(options: { shell: Shell }, io: CliIo): Promise<void> {
@@ -22,7 +22,5 @@ Load it in the current shell, or add the line to your shell's start-up file:
   zsh:   source <(tokenkeeper completion zsh)         (~/.zshrc, after compinit)
   fish:  tokenkeeper completion fish | source         (~/.config/fish/config.fish)`,
     )
-    .action((shell: Shell, _flags: object, command: Command) =>
-      runAction(runCompletion({ shell }, ioOf(command))),
-    );
+    .action(commandAction((shell: Shell) => ({ shell }), runCompletion));
 }

@@ -8,7 +8,7 @@ import { connectWithDevice, type DeviceAuthorization } from '../../flows/device-
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
 import { resolveClientCredentials, type ClientCredentialFlags } from '../client-credentials.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { optionalSeconds, portOption } from '../option-values.ts';
 import { printJson } from '../output.ts';
@@ -85,29 +85,27 @@ export async function runConnect(options: ConnectOptions, io: CliIo): Promise<vo
         options,
         io,
       );
-      if (options.device) {
-        const summary = await connectWithDevice(keeper, {
-          provider: provider.id,
-          name: options.name ?? provider.id,
-          clientId,
-          clientSecret,
-          scopes: options.scope ?? provider.defaultScopes,
-          presentUserCode: (device) => presentDeviceCode(device, io),
-          signal: AbortSignal.timeout(timeoutSeconds * 1000),
-          allowAccountChange: options.force,
-        });
-        return reportConnected(keeper, summary, provider.displayName, options.json, io);
-      }
-      const redirectUri = options.redirectUri ?? configured.redirectUri ?? loopbackRedirectUri(port);
-      const summary = await connectAccount(keeper, {
+      const consent = {
         provider: provider.id,
         name: options.name ?? provider.id,
         clientId,
         clientSecret,
         scopes: options.scope ?? provider.defaultScopes,
+        allowAccountChange: options.force,
+      };
+      if (options.device) {
+        const summary = await connectWithDevice(keeper, {
+          ...consent,
+          presentUserCode: (device) => presentDeviceCode(device, io),
+          signal: AbortSignal.timeout(timeoutSeconds * 1000),
+        });
+        return reportConnected(keeper, summary, provider.displayName, options.json, io);
+      }
+      const redirectUri = options.redirectUri ?? configured.redirectUri ?? loopbackRedirectUri(port);
+      const summary = await connectAccount(keeper, {
+        ...consent,
         redirectUri,
         timeoutMs: timeoutSeconds * 1000,
-        allowAccountChange: options.force,
         presentAuthorizationUrl: async (url, request) => {
           if (request.redirectUri !== redirectUri) {
             io.stderr.write(
@@ -171,9 +169,7 @@ export function registerConnect(program: Command): void {
       'when the name is already connected to another account of the provider, switch it to the new account',
     )
     .option('--json', 'print JSON')
-    .action((provider: string, flags: ConnectFlags, command: Command) =>
-      runAction(runConnect(connectOptions(provider, flags), ioOf(command))),
-    );
+    .action(commandAction(connectOptions, runConnect));
 }
 
 async function reportConnected(

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { runDemo } from '../../demo/run-demo.ts';
 import { serveDemo } from '../../demo/serve-demo.ts';
-import { ioOf, runAction } from '../context.ts';
+import { commandAction } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { optionalSeconds, portOption } from '../option-values.ts';
 
@@ -92,7 +92,5 @@ export function registerDemo(program: Command): void {
       'run the simulated provider on 127.0.0.1 until Ctrl-C/SIGTERM and print the config and commands to try against it',
     )
     .option('--port <port>', 'with --serve: port to listen on (default: a free one)')
-    .action((flags: DemoFlags, command: Command) =>
-      runAction(runDemoCommand(demoOptions(flags), ioOf(command))),
-    );
+    .action(commandAction(demoOptions, runDemoCommand));
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { doctorExitCode, type CheckResult, type CheckStatus } from '../../doctor/check.ts';
 import { runDoctor } from '../../doctor/run-doctor.ts';
 import { paint, type Tone } from '../colour.ts';
-import { ioOf, runAction } from '../context.ts';
+import { commandAction } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { secondsOption, withDefault } from '../option-values.ts';
 import { printJson } from '../output.ts';
@@ -86,7 +86,5 @@ export function registerDoctor(program: Command): void {
       withDefault('time limit of each network check', doctorDefaults.timeoutSeconds),
     )
     .option('--json', 'print JSON: {"ok": …, "checks": [{"id", "title", "status", "message", "fix"}]}')
-    .action((flags: DoctorFlags, command: Command) =>
-      runAction(runDoctorCommand(doctorOptions(flags), ioOf(command))),
-    );
+    .action(commandAction(doctorOptions, runDoctorCommand));
 }

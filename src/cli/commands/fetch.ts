@@ -3,7 +3,7 @@ import { TokenkeeperError } from '../../core/errors.ts';
 import { redactSecrets } from '../../core/redact.ts';
 import { checkEndpointUrl } from '../../core/url-policy.ts';
 import type { ProviderDefinition } from '../../providers/types.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { secondsOption, withDefault } from '../option-values.ts';
 
@@ -113,9 +113,7 @@ export function registerFetch(program: Command): void {
       '--allow-host <host...>',
       "also send the token to these hosts (host or host:port); by default only to the provider's API host",
     )
-    .action((name: string, path: string, flags: FetchFlags, command: Command) =>
-      runAction(runFetch(fetchOptions(name, path, flags), ioOf(command))),
-    );
+    .action(commandAction(fetchOptions, runFetch));
 }
 
 function resolveUrl(provider: ProviderDefinition, path: string, allowHosts: string[]): URL {

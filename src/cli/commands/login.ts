@@ -4,7 +4,7 @@ import { TokenkeeperError } from '../../core/errors.ts';
 import { localUrlOf, parseListen } from '../../server/listen.ts';
 import { LOGIN_TICKET_TTL_MS } from '../../server/operator-auth.ts';
 import { withApiKeys } from '../api-keys.ts';
-import { ioOf, runAction, settingsOf } from '../context.ts';
+import { commandAction, settingsOf } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { printJson } from '../output.ts';
 
@@ -43,9 +43,7 @@ export function registerLogin(program: Command): void {
       `the daemon’s base URL as your browser reaches it (default: from server.listen, else http://${configDefaults.server.listen})`,
     )
     .option('--json', 'print JSON')
-    .action((flags: { url?: string; json?: boolean }, command: Command) =>
-      runAction(runLogin(loginOptions(flags), ioOf(command))),
-    );
+    .action(commandAction(loginOptions, runLogin));
 }
 
 function defaultBase(server: { listen: string; tls?: unknown }): string {

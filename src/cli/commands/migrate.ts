@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ioOf, runAction, settingsOf } from '../context.ts';
+import { commandAction, settingsOf } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { printJson } from '../output.ts';
 
@@ -51,7 +51,13 @@ export function registerMigrate(program: Command): void {
     )
     .option('--status', 'only list applied and pending migrations, change nothing')
     .option('--json', 'print JSON')
-    .action((flags: { status?: boolean; json?: boolean }, command: Command) =>
-      runAction(runMigrate({ status: flags.status ?? false, json: flags.json ?? false }, ioOf(command))),
+    .action(
+      commandAction(
+        (flags: { status?: boolean; json?: boolean }) => ({
+          status: flags.status ?? false,
+          json: flags.json ?? false,
+        }),
+        runMigrate,
+      ),
     );
 }

@@ -4,7 +4,7 @@ import { builtInProviders } from '../../providers/catalog.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry.ts';
 import type { ProviderDefinition, RotationRule } from '../../providers/types.ts';
 import { loopbackRedirectUri } from '../../config/connect-settings.ts';
-import { ioOf, runAction, settingsOf } from '../context.ts';
+import { commandAction, settingsOf } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { printJson } from '../output.ts';
 
@@ -39,8 +39,11 @@ export function registerProviders(program: Command): void {
     )
     .argument('[id]', 'show one provider')
     .option('--json', 'print JSON')
-    .action((id: string | undefined, flags: { json?: boolean }, command: Command) =>
-      runAction(runProviders({ id, json: flags.json ?? false }, ioOf(command))),
+    .action(
+      commandAction(
+        (id: string | undefined, flags: { json?: boolean }) => ({ id, json: flags.json ?? false }),
+        runProviders,
+      ),
     );
 }
 

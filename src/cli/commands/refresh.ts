@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { describeError, exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { formatDuration, printJson } from '../output.ts';
 
@@ -70,7 +70,5 @@ export function registerRefresh(program: Command): void {
     .option('--all', 'every connection')
     .option('--force', 'refresh even if the access token is not due yet')
     .option('--json', 'print JSON: one entry per connection, with outcome refreshed, not_due or failed')
-    .action((names: string[], flags: RefreshFlags, command: Command) =>
-      runAction(runRefresh(refreshOptions(names, flags), ioOf(command))),
-    );
+    .action(commandAction(refreshOptions, runRefresh));
 }

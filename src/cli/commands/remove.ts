@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { confirm } from '../confirm.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 
 export interface RemoveOptions {
@@ -40,7 +40,14 @@ export function registerRemove(program: Command): void {
     .argument('<name>', 'connection name')
     .option('--revoke', 'revoke the tokens at the provider (RFC 7009) before deleting')
     .option('-y, --yes', 'do not ask for confirmation (required when standard input is not a terminal)')
-    .action((name: string, flags: { revoke?: boolean; yes?: boolean }, command: Command) =>
-      runAction(runRemove({ name, revoke: flags.revoke ?? false, yes: flags.yes ?? false }, ioOf(command))),
+    .action(
+      commandAction(
+        (name: string, flags: { revoke?: boolean; yes?: boolean }) => ({
+          name,
+          revoke: flags.revoke ?? false,
+          yes: flags.yes ?? false,
+        }),
+        runRemove,
+      ),
     );
 }

@@ -3,7 +3,7 @@ import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { needsHuman } from '../../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { formatAgo, formatDuration, printJson, table } from '../output.ts';
 
@@ -53,8 +53,11 @@ export function registerStatus(program: Command): void {
     )
     .argument('[name]', 'show only this connection')
     .option('--json', 'print JSON (an array, also for one name)')
-    .action((name: string | undefined, flags: { json?: boolean }, command: Command) =>
-      runAction(runStatus({ name, json: flags.json ?? false }, ioOf(command))),
+    .action(
+      commandAction(
+        (name: string | undefined, flags: { json?: boolean }) => ({ name, json: flags.json ?? false }),
+        runStatus,
+      ),
     );
 }
 

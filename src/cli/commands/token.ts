@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { expiresInSeconds } from '../../core/expiry.ts';
 import { DEFAULT_TOKEN_TIMEOUT_MS, type AccessTokenDetails } from '../../keeper/keeper.ts';
-import { ioOf, runAction, withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { secondsOption, withDefault } from '../option-values.ts';
 import { printJson } from '../output.ts';
@@ -71,9 +71,7 @@ export function registerToken(program: Command): void {
         tokenDefaults.timeoutSeconds,
       ),
     )
-    .action((name: string, flags: TokenFlags, command: Command) =>
-      runAction(runToken(tokenOptions(name, flags), ioOf(command))),
-    );
+    .action(commandAction(tokenOptions, runToken));
 }
 
 /** `token --json`: the token the user asked for, and what is known about it. */

@@ -7,7 +7,7 @@ import { DeliveryLog, deliveryLogPath, type DeliveryRecord } from '../../webhook
 import { WebhookDispatcher } from '../../webhooks/dispatcher.ts';
 import { webhookEventTypes, type WebhookEventType, type WebhookPayload } from '../../webhooks/events.ts';
 import { webhookSettingsFrom, type WebhookEndpoint } from '../../webhooks/endpoints.ts';
-import { ioOf, loggerOf, runAction, settingsOf } from '../context.ts';
+import { commandAction, loggerOf, settingsOf } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { wholeNumberOption, withDefault } from '../option-values.ts';
 import { printJson, table } from '../output.ts';
@@ -164,18 +164,14 @@ export function registerWebhook(program: Command): void {
       withDefault('attempts per endpoint, with backoff between them', webhookDefaults.attempts),
     )
     .option('--json', 'print JSON')
-    .action((flags: WebhookTestFlags, command: Command) =>
-      runAction(runWebhookTest(webhookTestOptions(flags), ioOf(command))),
-    );
+    .action(commandAction(webhookTestOptions, runWebhookTest));
 
   webhook
     .command('log')
     .description('show recent webhook delivery attempts (from <data dir>/webhook-deliveries.jsonl)')
     .option('--limit <n>', withDefault('how many', webhookDefaults.limit))
     .option('--json', 'print JSON')
-    .action((flags: { limit?: string; json?: boolean }, command: Command) =>
-      runAction(runWebhookLog(webhookLogOptions(flags), ioOf(command))),
-    );
+    .action(commandAction(webhookLogOptions, runWebhookLog));
 }
 
 function adHocEndpoint(url: string, secretRef: string | undefined, io: CliIo): WebhookEndpoint {
