@@ -31,7 +31,10 @@ export function processIo(globals: GlobalOptions): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // Node sets up process.stdin on first use, which costs a run that reads nothing (`token`) a few ms.
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     cwd: process.cwd(),
     globals,
