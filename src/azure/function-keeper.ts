@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { configDefaults } from '../config/defaults.ts';
 import { loadConfig } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
@@ -28,7 +29,10 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
   const keeperEnv = { ...env, TOKENKEEPER_HOME: settings.dataDir };
   const config = options.config ?? loadConfig({ env: keeperEnv }).config;
   const gapSeconds = scheduleIntervalSeconds(settings.schedule) + 60;
-  const marginSeconds = Math.max(config.refresh?.marginSeconds ?? 900, gapSeconds);
+  const marginSeconds = Math.max(
+    config.refresh?.marginSeconds ?? configDefaults.refresh.marginSeconds,
+    gapSeconds,
+  );
   return createKeeper({
     config: { ...config, refresh: { ...config.refresh, marginSeconds } },
     store: settings.store,

@@ -18,8 +18,13 @@ export function colourEnabled(stream: ColourStream, env: NodeJS.ProcessEnv = pro
 }
 
 /** `text` in the tone's colour when `stream` shows colour, else unchanged. */
-export function paint(text: string, tone: Tone, stream: ColourStream): string {
-  return colourEnabled(stream) ? `\u001b[${sgr[tone]}m${text}\u001b[0m` : text;
+export function paint(
+  text: string,
+  tone: Tone,
+  stream: ColourStream,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return colourEnabled(stream, env) ? `\u001b[${sgr[tone]}m${text}\u001b[0m` : text;
 }
 
 /** The tone of a connection status as the CLI prints it (`refreshing` included, `expired` too). */

@@ -1,10 +1,15 @@
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import { TokenkeeperError } from '../core/errors.ts';
+import type { CliIo } from './io.ts';
 import { readAllStdin } from './stdin.ts';
 
 /** Resolves a CLI secret argument: `-` reads stdin, otherwise env:NAME / file:PATH. */
-export async function secretArg(ref: string, what: string): Promise<string> {
-  return ref === '-' ? readAllStdin(what) : resolveSecretRef(ref, what);
+export async function secretArg(
+  ref: string,
+  what: string,
+  io: Pick<CliIo, 'stdin' | 'stderr' | 'env'>,
+): Promise<string> {
+  return ref === '-' ? readAllStdin(what, io) : resolveSecretRef(ref, what, io.env);
 }
 
 export function assertOneStdinSecret(refs: Array<string | undefined>): void {

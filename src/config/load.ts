@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TokenkeeperError } from '../core/errors.ts';
+import { logLevels, type LogLevel } from '../core/logger.ts';
 import type { ConfigFile } from './schema.ts';
 import { loadSchema } from './schema-loader.ts';
 
@@ -17,6 +18,8 @@ export interface LoadedConfig {
 export interface LoadConfigOptions {
   /** Explicit config file (--config); must exist. */
   path?: string;
+  /** The config itself instead of a file (createKeeper's `config` object); checked like a file. */
+  inline?: unknown;
   /** Store override (--store). */
   store?: string;
   env?: NodeJS.ProcessEnv;
@@ -24,19 +27,23 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Reads the config: --config, else TOKENKEEPER_CONFIG, else ./tokenkeeper.json if present, else defaults.
- * Env overrides: TOKENKEEPER_HOME (data dir), TOKENKEEPER_STORE, TOKENKEEPER_LOG_LEVEL.
+ * Reads the config: an inline config object, else --config, else TOKENKEEPER_CONFIG, else ./tokenkeeper.json if
+ * present, else none. Env overrides: TOKENKEEPER_HOME (data dir), TOKENKEEPER_STORE, TOKENKEEPER_LOG_LEVEL.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const explicit = options.path ?? env.TOKENKEEPER_CONFIG;
-  const candidate = explicit ? resolve(cwd, explicit) : resolve(cwd, 'tokenkeeper.json');
   let config: ConfigFile = {};
   let path: string | undefined;
-  if (explicit || existsSync(candidate)) {
-    path = candidate;
-    config = parseConfigFile(candidate);
+  if (options.inline !== undefined) {
+    config = validateConfig(options.inline, 'config passed to createKeeper');
+  } else {
+    const explicit = options.path ?? env.TOKENKEEPER_CONFIG;
+    const candidate = explicit ? resolve(cwd, explicit) : resolve(cwd, 'tokenkeeper.json');
+    if (explicit || existsSync(candidate)) {
+      path = candidate;
+      config = parseConfigFile(candidate);
+    }
   }
   if (env.TOKENKEEPER_LOG_LEVEL) {
     config = { ...config, logLevel: parseLogLevel(env.TOKENKEEPER_LOG_LEVEL) };
@@ -108,11 +115,10 @@ function jsonErrorLocation(text: string, error: unknown): string {
   return /end of JSON input/i.test(message) ? '(it ends too early)' : `(${hint})`;
 }
 
-function parseLogLevel(value: string): NonNullable<ConfigFile['logLevel']> {
-  const levels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-  const level = levels.find((candidate) => candidate === value);
+function parseLogLevel(value: string): LogLevel {
+  const level = logLevels.find((candidate) => candidate === value);
   if (!level)
-    throw new TokenkeeperError('config', `TOKENKEEPER_LOG_LEVEL must be one of ${levels.join(', ')}`);
+    throw new TokenkeeperError('config', `TOKENKEEPER_LOG_LEVEL must be one of ${logLevels.join(', ')}`);
   return level;
 }
 

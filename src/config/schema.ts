@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { logLevels } from '../core/logger.ts';
 
 // zod/mini loads in a fraction of classic zod's time, and the CLI checks the config on every run that has one;
 // it ships no messages of its own, so it gets zod's English ones.
@@ -89,7 +90,7 @@ export const configSchema = z.strictObject({
   store: optional(nonEmpty()),
   /** Where the key file, the default store and the rescue journal live. */
   dataDir: optional(nonEmpty()),
-  logLevel: optional(z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
+  logLevel: optional(z.enum(logLevels)),
   refresh: optional(
     z.strictObject({
       marginSeconds: optional(seconds()),

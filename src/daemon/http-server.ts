@@ -6,7 +6,7 @@ import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isLoopbackHost } from '../core/url-policy.ts';
 import type { Keeper } from '../keeper/keeper.ts';
-import { buildServer, defaultRateLimit } from '../server/app.ts';
+import { buildServer } from '../server/app.ts';
 import { DEFAULT_LISTEN, localUrlOf, parseListen, readTlsFiles, urlOf } from '../server/listen.ts';
 import { LOGIN_TICKET_TTL_MS, pageAccessFor } from '../server/operator-auth.ts';
 import type { DaemonObservers } from './observers.ts';
@@ -38,12 +38,12 @@ export async function startHttpServer(
   logger: Logger,
   options: HttpServerOptions,
 ): Promise<HttpServer | undefined> {
-  const settings = keeper.loaded.config.server;
+  const settings = keeper.loaded.server;
   const address = parseListen(
-    options.listen ?? settings?.listen ?? DEFAULT_LISTEN,
+    options.listen ?? settings.listen,
     options.listen ? '--listen' : 'server.listen',
   );
-  const tlsPaths = options.tls ?? settings?.tls;
+  const tlsPaths = options.tls ?? settings.tls;
   const loopback = isLoopbackHost(address.host);
   if (!loopback && !tlsPaths) {
     logger.warn(
@@ -52,7 +52,7 @@ export async function startHttpServer(
     );
   }
   const apiKeys = ApiKeyStore.open(apiKeyStorePath(keeper.loaded.dataDir));
-  const rateLimit = settings?.rateLimit;
+  const rateLimit = settings.rateLimit;
   let app: FastifyInstance | undefined;
   try {
     app = await buildServer({
@@ -63,15 +63,11 @@ export async function startHttpServer(
       reconnects: observers.reconnects,
       logger,
       tls: tlsPaths && readTlsFiles(tlsPaths),
-      rateLimit: rateLimit && {
-        max: rateLimit.max,
-        windowMs:
-          rateLimit.windowSeconds === undefined ? defaultRateLimit.windowMs : rateLimit.windowSeconds * 1000,
-      },
-      statusPage: settings?.statusPage,
-      pageAccess: pageAccessFor(loopback, settings?.loginRequired),
+      rateLimit: { max: rateLimit.max, windowMs: rateLimit.windowSeconds * 1000 },
+      statusPage: settings.statusPage,
+      pageAccess: pageAccessFor(loopback, settings.loginRequired),
       metricsToken:
-        settings?.metricsToken && resolveSecretRef(settings.metricsToken, 'server.metricsToken', options.env),
+        settings.metricsToken && resolveSecretRef(settings.metricsToken, 'server.metricsToken', options.env),
       loopbackHostsOnly: loopback,
       isStopping: options.isStopping,
     });
@@ -79,7 +75,8 @@ export async function startHttpServer(
   } catch (error) {
     apiKeys.close();
     await app?.close();
-    const explicit = options.listen !== undefined || settings?.listen !== undefined;
+    // Only the built-in default address may be taken quietly: one the operator chose is an error.
+    const explicit = options.listen !== undefined || keeper.loaded.config.server?.listen !== undefined;
     if (explicit || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
       throw listenError(error, address, tlsPaths !== undefined);
     }

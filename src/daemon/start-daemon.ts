@@ -50,7 +50,7 @@ export interface Daemon {
  */
 export async function startDaemon(keeper: Keeper, options: DaemonOptions): Promise<Daemon> {
   const { logger } = options;
-  const config = keeper.loaded.config;
+  const settings = keeper.loaded;
   const stopping = new AbortController();
   const observers = await startObservers(keeper, logger, options.env);
   let http: HttpServer | undefined;
@@ -77,7 +77,7 @@ export async function startDaemon(keeper: Keeper, options: DaemonOptions): Promi
 
   let overview: Awaited<ReturnType<typeof scheduleOverview>>;
   try {
-    if (options.server !== false && config.server?.enabled !== false) {
+    if (options.server !== false && settings.server.enabled) {
       http = await startHttpServer(keeper, observers, logger, {
         listen: options.listen,
         tls: options.tls,
@@ -113,8 +113,8 @@ export async function startDaemon(keeper: Keeper, options: DaemonOptions): Promi
   const done = (async () => {
     try {
       const stats = await runScheduler(keeper, {
-        concurrency: options.concurrency ?? config.daemon?.concurrency ?? daemonDefaults.concurrency,
-        maxSleepMs: (config.daemon?.maxSleepSeconds ?? daemonDefaults.maxSleepSeconds) * 1000,
+        concurrency: options.concurrency ?? settings.daemon.concurrency,
+        maxSleepMs: settings.daemon.maxSleepSeconds * 1000,
         signal: stopping.signal,
         logger,
       });

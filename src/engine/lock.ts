@@ -9,8 +9,6 @@ export interface LockOptions {
   waitMs: number;
 }
 
-export const defaultLockOptions: LockOptions = { ttlMs: 60_000, waitMs: 120_000 };
-
 export interface HeldLock {
   handle: LockHandle;
   /** Aborted when a renewal finds the lease was lost. */

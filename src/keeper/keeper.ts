@@ -2,14 +2,8 @@ import type { TokenCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import {
-  loadConfig,
-  resolveDataDir,
-  resolveStoreSpec,
-  validateConfig,
-  type LoadedConfig,
-} from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
+import { resolveSettings, type Settings } from '../config/settings.ts';
 import { defaultBackoff } from '../core/backoff.ts';
 import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { KeeperEventListener } from '../core/events.ts';
@@ -21,7 +15,6 @@ import {
   stableFraction,
   type ExpiryPolicy,
 } from '../core/expiry.ts';
-import { defaultLockOptions } from '../engine/lock.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from '../engine/refresher.ts';
 import { needsHuman, systemClock, type Clock, type Connection, type TokenSet } from '../core/types.ts';
@@ -44,6 +37,11 @@ export interface KeeperOptions {
   config?: string | ConfigFile;
   /** SQLite store path (overrides config and TOKENKEEPER_STORE). */
   store?: string;
+  /**
+   * Settings resolved already (resolveSettings, as the CLI does with its flags); `config` and `store` are then
+   * not read. Default: resolved from `config`, `store` and `env`.
+   */
+  resolved?: Settings;
   /** A ready store (e.g. a custom implementation); takes precedence over `store`. */
   connectionStore?: ConnectionStore;
   /** For a keyvault:// store: the Microsoft Entra credential for the vault and its locks; default DefaultAzureCredential. */
@@ -92,7 +90,8 @@ export class Keeper {
   readonly providers: ProviderRegistry;
   readonly store: ConnectionStore;
   readonly settings: RefreshSettings;
-  readonly loaded: LoadedConfig;
+  /** The settings this keeper was opened with. */
+  readonly loaded: Settings;
   private readonly refresher: Refresher;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -101,7 +100,7 @@ export class Keeper {
   private readonly renewals = new Set<Promise<unknown>>();
 
   constructor(parts: {
-    loaded: LoadedConfig;
+    loaded: Settings;
     providers: ProviderRegistry;
     store: ConnectionStore;
     journal: RescueJournal;
@@ -413,40 +412,29 @@ function assertRenewable(input: NewConnectionInput, tokens: TokenSet): void {
   }
 }
 
-export function refreshSettingsFrom(config: ConfigFile): RefreshSettings {
-  const refresh = config.refresh ?? {};
+/** The engine's refresh settings (milliseconds) from the resolved `refresh` settings (seconds). */
+export function refreshSettingsFrom(refresh: Settings['refresh']): RefreshSettings {
   const expiry: ExpiryPolicy = {
     ...defaultExpiryPolicy,
-    ...(refresh.marginSeconds !== undefined && { marginMs: refresh.marginSeconds * 1000 }),
-    ...(refresh.marginRatio !== undefined && { marginRatio: refresh.marginRatio }),
-    ...(refresh.defaultLifetimeSeconds !== undefined && {
-      defaultLifetimeMs: refresh.defaultLifetimeSeconds * 1000,
-    }),
+    marginMs: refresh.marginSeconds * 1000,
+    marginRatio: refresh.marginRatio,
+    defaultLifetimeMs: refresh.defaultLifetimeSeconds * 1000,
   };
   return {
     expiry,
-    lock: {
-      ttlMs: (refresh.lockTtlSeconds ?? defaultLockOptions.ttlMs / 1000) * 1000,
-      waitMs: (refresh.lockWaitSeconds ?? defaultLockOptions.waitMs / 1000) * 1000,
-    },
-    maxAttempts: refresh.maxAttempts ?? 3,
+    lock: { ttlMs: refresh.lockTtlSeconds * 1000, waitMs: refresh.lockWaitSeconds * 1000 },
+    maxAttempts: refresh.maxAttempts,
     backoff: defaultBackoff,
     maxInlineWaitMs: 30_000,
-    saveRetryMs: (refresh.saveRetrySeconds ?? 30) * 1000,
-    http: {
-      timeoutMs: (refresh.timeoutSeconds ?? 15) * 1000,
-      maxBodyBytes: refresh.maxResponseBytes ?? 1024 * 1024,
-    },
+    saveRetryMs: refresh.saveRetrySeconds * 1000,
+    http: { timeoutMs: refresh.timeoutSeconds * 1000, maxBodyBytes: refresh.maxResponseBytes },
   };
 }
 
 /** Opens the keeper: config, key, store, rescue journal (replayed at once), providers. */
 export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper> {
   const env = options.env ?? process.env;
-  const loaded =
-    typeof options.config === 'object'
-      ? withInlineConfig(options.config, options.store, env)
-      : loadConfig({ path: options.config, store: options.store, env });
+  const loaded = options.resolved ?? resolveSettings({ config: options.config, store: options.store, env });
   const providers = createProviderRegistry(loaded.config.providers);
   // Whatever opening creates (data dir, key file, store file) is removed again if it fails: no half-writes.
   const created = new CreatedPaths();
@@ -474,7 +462,7 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
     providers,
     store,
     journal,
-    settings: refreshSettingsFrom(loaded.config),
+    settings: refreshSettingsFrom(loaded.refresh),
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   });
@@ -488,19 +476,4 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
     throw error;
   }
   return keeper;
-}
-
-function withInlineConfig(
-  inline: ConfigFile,
-  store: string | undefined,
-  env: NodeJS.ProcessEnv,
-): LoadedConfig {
-  const config = validateConfig(inline, 'config passed to createKeeper');
-  const cwd = process.cwd();
-  const dataDir = resolveDataDir(config, env, cwd);
-  return {
-    config,
-    dataDir,
-    store: resolveStoreSpec(store ?? env.TOKENKEEPER_STORE ?? config.store, dataDir, cwd),
-  };
 }

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
+import { configDefaults } from '../config/defaults.ts';
 import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keeper } from '../keeper/keeper.ts';
@@ -37,7 +38,10 @@ export interface ServerOptions {
   isStopping?: () => boolean;
 }
 
-export const defaultRateLimit = { max: 600, windowMs: 60_000 };
+export const defaultRateLimit = {
+  max: configDefaults.server.rateLimit.max,
+  windowMs: configDefaults.server.rateLimit.windowSeconds * 1000,
+};
 
 function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };

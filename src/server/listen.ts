@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { configDefaults } from '../config/defaults.ts';
 import { TokenkeeperError } from '../core/errors.ts';
 
-export const DEFAULT_LISTEN = '127.0.0.1:8977';
+export const DEFAULT_LISTEN = configDefaults.server.listen;
 
 export interface ListenAddress {
   host: string;

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ConnectionStatus } from '../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
 import { connectAccount } from '../flows/connect-flow.ts';
-import { loopbackRedirectUri, resolveConnectSettings } from '../config/connect-settings.ts';
+import { loopbackRedirectUri } from '../config/connect-settings.ts';
 
 interface Flow {
   name: string;
@@ -39,7 +39,7 @@ export class ReconnectFlows {
     await this.cancel();
     const provider = this.keeper.providers.get(connection.provider);
     const configured = this.keeper.providers.clientSettings(provider.id);
-    const settings = resolveConnectSettings(this.keeper.loaded.config);
+    const settings = this.keeper.loaded.connect;
     const redirectUri = configured.redirectUri ?? loopbackRedirectUri(settings.port);
     const granted = connection.tokens.scope?.split(/[\s,]+/).filter(Boolean) ?? [];
     const timeoutMs = settings.timeoutSeconds * 1000;

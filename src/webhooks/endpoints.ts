@@ -1,3 +1,4 @@
+import { configDefaults } from '../config/defaults.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
@@ -19,10 +20,10 @@ export interface RetryPolicy {
 }
 
 export const defaultRetryPolicy: RetryPolicy = {
-  maxAttempts: 8,
-  baseMs: 2_000,
-  maxMs: 10 * 60_000,
-  timeoutMs: 10_000,
+  maxAttempts: configDefaults.webhooks.maxAttempts,
+  baseMs: configDefaults.webhooks.retryBaseSeconds * 1000,
+  maxMs: configDefaults.webhooks.retryMaxSeconds * 1000,
+  timeoutMs: configDefaults.webhooks.timeoutSeconds * 1000,
 };
 
 export type WebhookSettings = { endpoints: WebhookEndpoint[]; retry: RetryPolicy };

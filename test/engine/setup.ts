@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { loadConfig } from '../../src/config/load.ts';
+import { resolveSettings } from '../../src/config/settings.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { RefreshSettings } from '../../src/engine/refresher.ts';
@@ -99,17 +99,18 @@ export async function openCustomKeeper(
   const keyring = loadKeyring({ dataDir: options.dataDir, env });
   const store =
     options.connectionStore ?? SqliteStore.open({ path: join(options.dataDir, 'tokenkeeper.db'), keyring });
-  // What createKeeper would have loaded for this data dir, with the inline config.
-  const loaded = {
-    ...loadConfig({ env: { ...env, TOKENKEEPER_HOME: options.dataDir }, cwd: options.dataDir }),
+  // What createKeeper would have resolved for this data dir, with the inline config.
+  const loaded = resolveSettings({
     config: options.config,
-  };
+    env: { ...env, TOKENKEEPER_HOME: options.dataDir },
+    cwd: options.dataDir,
+  });
   const keeper = new Keeper({
     loaded,
     providers: createProviderRegistry(options.config.providers),
     store,
     journal: new RescueJournal(join(options.dataDir, 'rescue'), keyring),
-    settings: { ...refreshSettingsFrom(options.config), ...options.settings },
+    settings: { ...refreshSettingsFrom(loaded.refresh), ...options.settings },
     clock: options.clock ?? systemClock,
     logger: silentLogger,
   });

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { ApiKeyStore, apiKeyStorePath } from '../../src/api-keys/api-key-store.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import { startDaemon, type DaemonOptions } from '../../src/daemon/start-daemon.ts';
 import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
-import { redactedPaths, type LogLevel } from '../../src/logging.ts';
+import { Writable } from 'node:stream';
+import { createLogger, type LogLevel } from '../../src/logging.ts';
 import { DEFAULT_USER, type Harness, type OnFinished } from '../cli/harness.ts';
 import { apiOver, type Fetch, type RunningDaemon } from './daemon.ts';
 
@@ -12,15 +12,14 @@ import { apiOver, type Fetch, type RunningDaemon } from './daemon.ts';
 function captureLog(level: LogLevel) {
   let text = '';
   const listeners = new Set<() => void>();
-  const logger: Logger = pino(
-    { level, base: { pid: process.pid }, redact: { paths: redactedPaths, censor: '[redacted]' } },
-    {
-      write(line: string) {
-        text += line;
-        listeners.forEach((listener) => listener());
-      },
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString('utf8');
+      listeners.forEach((listener) => listener());
+      done();
     },
-  );
+  });
+  const logger: Logger = createLogger(level, 'json', sink);
   return {
     logger,
     text: () => text,

@@ -3,7 +3,8 @@ import { ALL_CONNECTIONS, type ApiKeyRecord } from '../../api-keys/api-key-store
 import { looksLikeApiKey, parseApiKey } from '../../api-keys/key-format.ts';
 import { describeError, TokenkeeperError } from '../../core/errors.ts';
 import { withApiKeys } from '../api-keys.ts';
-import { configOf, withKeeper } from '../context.ts';
+import { commandAction, settingsOf, withKeeper } from '../context.ts';
+import type { CliIo } from '../io.ts';
 import { formatAgo, printJson, table } from '../output.ts';
 import { readAllStdin } from '../stdin.ts';
 
@@ -20,6 +21,74 @@ function recordJson(record: ApiKeyRecord) {
   };
 }
 
+export interface ApiKeyCreateOptions {
+  /** Connection names the key may use ("*" for all). */
+  scopes: string[];
+  label?: string;
+  json: boolean;
+}
+
+export function apiKeyCreateOptions(flags: {
+  scope: string[];
+  label?: string;
+  json?: boolean;
+}): ApiKeyCreateOptions {
+  return {
+    scopes: flags.scope,
+    ...(flags.label !== undefined && { label: flags.label }),
+    json: flags.json ?? false,
+  };
+}
+
+export async function runApiKeyCreate(options: ApiKeyCreateOptions, io: CliIo): Promise<void> {
+  const created = withApiKeys(settingsOf(io).dataDir, (store) =>
+    store.create({ scopes: options.scopes, label: options.label }),
+  );
+  // The key is printed before anything else can fail: it exists now and is shown only this once.
+  if (options.json) printJson(io, { ...recordJson(created), key: created.key });
+  else {
+    io.stdout.write(`${created.key}\n`);
+    io.stderr.write(
+      `API key ${created.id} created for ${created.scopes.join(', ')}. Store it now: it cannot be shown again.\n`,
+    );
+  }
+  await warnOfUnknownScopes(io, created);
+}
+
+export function runApiKeyList(options: { json: boolean }, io: CliIo): void {
+  const records = withApiKeys(settingsOf(io).dataDir, (store) => store.list());
+  if (options.json) return printJson(io, records.map(recordJson));
+  if (records.length === 0) {
+    io.stdout.write('No API keys yet. Create one with `tokenkeeper api-key create --scope <name>`.\n');
+    return;
+  }
+  const now = Date.now();
+  const rows = records.map((r) => [
+    r.id,
+    r.label ?? '-',
+    r.scopes.join(','),
+    formatAgo(r.createdAt, now),
+    formatAgo(r.lastUsedAt, now),
+    r.revokedAt === undefined ? 'active' : 'revoked',
+  ]);
+  io.stdout.write(`${table(['ID', 'LABEL', 'SCOPE', 'CREATED', 'LAST USED', 'STATE'], rows, io)}\n`);
+}
+
+export interface ApiKeyRevokeOptions {
+  /** A key id, a whole key, or - to read the key from stdin. */
+  given: string;
+}
+
+export async function runApiKeyRevoke(options: ApiKeyRevokeOptions, io: CliIo): Promise<void> {
+  const idOrKey = options.given === '-' ? await readAllStdin('API key', io) : options.given.trim();
+  const revoked = withApiKeys(settingsOf(io).dataDir, (store) => {
+    const id = looksLikeApiKey(idOrKey) ? store.idOfKey(idOrKey) : idOrKey;
+    return id !== undefined && store.revoke(id) ? id : undefined;
+  });
+  if (!revoked) throw noSuchKey(idOrKey);
+  io.stdout.write(`API key ${revoked} revoked\n`);
+}
+
 export function registerApiKey(program: Command): void {
   const apiKey = program
     .command('api-key')
@@ -31,59 +100,19 @@ export function registerApiKey(program: Command): void {
     .requiredOption('--scope <names...>', 'connection names the key may use ("*" for all)')
     .option('--label <text>', 'what the key is for (shown by `api-key list`)')
     .option('--json', 'print JSON')
-    .action(async (options: { scope: string[]; label?: string; json?: boolean }, command: Command) => {
-      const created = withApiKeys(configOf(command).dataDir, (store) =>
-        store.create({ scopes: options.scope, label: options.label }),
-      );
-      // The key is printed before anything else can fail: it exists now and is shown only this once.
-      if (options.json) printJson({ ...recordJson(created), key: created.key });
-      else {
-        process.stdout.write(`${created.key}\n`);
-        process.stderr.write(
-          `API key ${created.id} created for ${created.scopes.join(', ')}. Store it now: it cannot be shown again.\n`,
-        );
-      }
-      await warnOfUnknownScopes(command, created);
-    });
+    .action(commandAction(apiKeyCreateOptions, runApiKeyCreate));
 
   apiKey
     .command('list')
     .description('list API keys (ids, labels, scopes, last use; never the keys)')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }, command: Command) => {
-      const records = withApiKeys(configOf(command).dataDir, (store) => store.list());
-      if (options.json) return printJson(records.map(recordJson));
-      if (records.length === 0) {
-        process.stdout.write(
-          'No API keys yet. Create one with `tokenkeeper api-key create --scope <name>`.\n',
-        );
-        return;
-      }
-      const now = Date.now();
-      const rows = records.map((r) => [
-        r.id,
-        r.label ?? '-',
-        r.scopes.join(','),
-        formatAgo(r.createdAt, now),
-        formatAgo(r.lastUsedAt, now),
-        r.revokedAt === undefined ? 'active' : 'revoked',
-      ]);
-      process.stdout.write(`${table(['ID', 'LABEL', 'SCOPE', 'CREATED', 'LAST USED', 'STATE'], rows)}\n`);
-    });
+    .action(commandAction((flags: { json?: boolean }) => ({ json: flags.json ?? false }), runApiKeyList));
 
   apiKey
     .command('revoke')
     .description('revoke an API key at once (the daemon checks keys on every request)')
     .argument('<id|key>', 'key id as shown by `api-key list`, the whole key, or - to read the key from stdin')
-    .action(async (given: string, _options: object, command: Command) => {
-      const idOrKey = given === '-' ? await readAllStdin('API key') : given.trim();
-      const revoked = withApiKeys(configOf(command).dataDir, (store) => {
-        const id = looksLikeApiKey(idOrKey) ? store.idOfKey(idOrKey) : idOrKey;
-        return id !== undefined && store.revoke(id) ? id : undefined;
-      });
-      if (!revoked) throw noSuchKey(idOrKey);
-      process.stdout.write(`API key ${revoked} revoked\n`);
-    });
+    .action(commandAction((given: string) => ({ given }), runApiKeyRevoke));
 }
 
 /** What `revoke` says when nothing matched: it names an id, never any part of a key's secret. */
@@ -106,24 +135,24 @@ function noSuchKey(idOrKey: string): TokenkeeperError {
  * A scope names connections that may be added later, so an unknown name does not stop the key; but it is
  * most often a typo, so say so. Best effort: the API key store does not depend on the connection store.
  */
-async function warnOfUnknownScopes(command: Command, created: ApiKeyRecord): Promise<void> {
+async function warnOfUnknownScopes(io: CliIo, created: ApiKeyRecord): Promise<void> {
   const names = created.scopes.filter((scope) => scope !== ALL_CONNECTIONS);
   if (names.length === 0) return;
   let unknown: string[];
   try {
-    const existing = await withKeeper(command, async (keeper) =>
+    const existing = await withKeeper(io, async (keeper) =>
       (await keeper.status()).map((connection) => connection.name),
     );
     unknown = names.filter((name) => !existing.includes(name));
   } catch (error) {
-    process.stderr.write(
+    io.stderr.write(
       `tokenkeeper: warning: could not check the scope against the connections (${describeError(error)})\n`,
     );
     return;
   }
   if (unknown.length === 0) return;
   const listed = unknown.map((name) => `"${name}"`).join(', ');
-  process.stderr.write(
+  io.stderr.write(
     `tokenkeeper: warning: no connection named ${listed} exists: the key was created anyway and will work for ${unknown.length > 1 ? 'them' : 'it'} once added (check the spelling with \`tokenkeeper status\`, or revoke the key with \`tokenkeeper api-key revoke ${created.id}\`)\n`,
   );
 }

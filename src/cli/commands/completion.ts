@@ -1,5 +1,13 @@
 import { type Command, Argument } from 'commander';
 import { completionScript, shells, type Shell } from '../completion.ts';
+import { commandAction } from '../context.ts';
+import type { CliIo } from '../io.ts';
+
+export async function runCompletion(options: { shell: Shell }, io: CliIo): Promise<void> {
+  // The script lists every command's options, so here (only here) every command module is loaded.
+  const { buildProgram } = await import('../program.ts');
+  io.stdout.write(completionScript(options.shell, await buildProgram('all')));
+}
 
 export function registerCompletion(program: Command): void {
   program
@@ -14,9 +22,5 @@ Load it in the current shell, or add the line to your shell's start-up file:
   zsh:   source <(tokenkeeper completion zsh)         (~/.zshrc, after compinit)
   fish:  tokenkeeper completion fish | source         (~/.config/fish/config.fish)`,
     )
-    .action(async (shell: Shell) => {
-      // The script lists every command's options, so here (only here) every command module is loaded.
-      const { buildProgram } = await import('../program.ts');
-      process.stdout.write(completionScript(shell, await buildProgram('all')));
-    });
+    .action(commandAction((shell: Shell) => ({ shell }), runCompletion));
 }

@@ -1,24 +1,41 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { platform } from 'node:os';
-import { TokenkeeperError } from '../../core/errors.ts';
-import {
-  DEFAULT_CALLBACK_PORT,
-  DEFAULT_CONNECT_TIMEOUT_SECONDS,
-  loopbackRedirectUri,
-  resolveConnectSettings,
-} from '../../config/connect-settings.ts';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
-import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
+import { loopbackRedirectUri } from '../../config/connect-settings.ts';
+import { configDefaults } from '../../config/defaults.ts';
 import { connectAccount } from '../../flows/connect-flow.ts';
 import { connectWithDevice, type DeviceAuthorization } from '../../flows/device-flow.ts';
-import { withKeeper } from '../context.ts';
-import { printJson } from '../output.ts';
-import { secretArg } from '../secrets.ts';
-import { readLine } from '../stdin.ts';
+import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
+import { resolveClientCredentials, type ClientCredentialFlags } from '../client-credentials.ts';
+import { commandAction, withKeeper } from '../context.ts';
+import type { CliIo } from '../io.ts';
+import { optionalSeconds, portOption } from '../option-values.ts';
+import { printJson } from '../output.ts';
+import { readLine } from '../stdin.ts';
 
-interface ConnectCliOptions {
+export interface ConnectOptions extends Omit<ClientCredentialFlags, 'basicCredentials'> {
+  provider: string;
+  /** Connection name; default: the provider id. */
+  name?: string;
+  scope?: string[];
+  /** Port of the callback server (over connect.port). */
+  port?: number;
+  redirectUri?: string;
+  /** Open a browser with the consent URL. */
+  browser: boolean;
+  /** Headless: read the redirected URL from stdin instead of running the callback server. */
+  paste: boolean;
+  /** The device authorization grant (RFC 8628). */
+  device: boolean;
+  /** How long to wait for the consent (over connect.timeoutSeconds). */
+  timeoutSeconds?: number;
+  /** Switch the name to another account of the provider. */
+  force: boolean;
+  json: boolean;
+}
+
+interface ConnectFlags {
   name?: string;
   scope?: string[];
   clientId?: string;
@@ -31,6 +48,85 @@ interface ConnectCliOptions {
   timeout?: string;
   force?: boolean;
   json?: boolean;
+}
+
+/** The options of `connect`, checked before anything is opened: bad input changes nothing. */
+export function connectOptions(provider: string, flags: ConnectFlags): ConnectOptions {
+  const port = flags.port === undefined ? undefined : portOption(flags.port, '--port');
+  const timeoutSeconds = optionalSeconds(flags.timeout, '--timeout', { positive: true });
+  return {
+    provider,
+    ...(flags.name !== undefined && { name: flags.name }),
+    ...(flags.scope && { scope: flags.scope }),
+    ...(flags.clientId !== undefined && { clientId: flags.clientId }),
+    ...(flags.clientSecret !== undefined && { clientSecret: flags.clientSecret }),
+    ...(port !== undefined && { port }),
+    ...(flags.redirectUri !== undefined && { redirectUri: flags.redirectUri }),
+    ...(timeoutSeconds !== undefined && { timeoutSeconds }),
+    browser: flags.browser,
+    paste: flags.paste ?? false,
+    device: flags.device ?? false,
+    force: flags.force ?? false,
+    json: flags.json ?? false,
+  };
+}
+
+export async function runConnect(options: ConnectOptions, io: CliIo): Promise<void> {
+  const flags = { connect: { port: options.port, timeoutSeconds: options.timeoutSeconds } };
+  await withKeeper(
+    io,
+    async (keeper, { settings }) => {
+      const { port, timeoutSeconds } = settings.connect;
+      const provider = keeper.providers.get(options.provider);
+      const configured = keeper.providers.clientSettings(options.provider);
+      const { clientId, clientSecret } = await resolveClientCredentials(
+        keeper.providers,
+        options.provider,
+        options,
+        io,
+      );
+      const consent = {
+        provider: provider.id,
+        name: options.name ?? provider.id,
+        clientId,
+        clientSecret,
+        scopes: options.scope ?? provider.defaultScopes,
+        allowAccountChange: options.force,
+      };
+      if (options.device) {
+        const summary = await connectWithDevice(keeper, {
+          ...consent,
+          presentUserCode: (device) => presentDeviceCode(device, io),
+          signal: AbortSignal.timeout(timeoutSeconds * 1000),
+        });
+        return reportConnected(keeper, summary, provider.displayName, options.json, io);
+      }
+      const redirectUri = options.redirectUri ?? configured.redirectUri ?? loopbackRedirectUri(port);
+      const summary = await connectAccount(keeper, {
+        ...consent,
+        redirectUri,
+        timeoutMs: timeoutSeconds * 1000,
+        presentAuthorizationUrl: async (url, request) => {
+          if (request.redirectUri !== redirectUri) {
+            io.stderr.write(
+              `Port 0 picked the free port ${new URL(request.redirectUri).port}. This works with providers that accept any loopback port (RFC 8252 §7.3); a provider that accepts only the redirect URI registered with the app will refuse it: use a fixed --port (or connect.port) that matches the registered URI.\n`,
+            );
+          }
+          io.stderr.write(
+            `Open this URL to authorise tokenkeeper (redirect URI ${request.redirectUri}):\n\n  ${url}\n\n`,
+          );
+          if (options.browser && !options.paste) openBrowser(url, io);
+          if (!options.paste) io.stderr.write(`Waiting up to ${timeoutSeconds} s for the consent…\n`);
+        },
+        readPastedRedirect: options.paste
+          ? () => readLine('After approving, paste the full URL the browser was redirected to:\n', io)
+          : undefined,
+      });
+      return reportConnected(keeper, summary, provider.displayName, options.json, io);
+    },
+    'info',
+    flags,
+  );
 }
 
 export function registerConnect(program: Command): void {
@@ -52,7 +148,7 @@ export function registerConnect(program: Command): void {
     )
     .option(
       '--port <port>',
-      `port of the local callback server on 127.0.0.1, 0 for any free one (default: connect.port or ${DEFAULT_CALLBACK_PORT})`,
+      `port of the local callback server on 127.0.0.1, 0 for any free one (default: connect.port or ${configDefaults.connect.port})`,
     )
     .option(
       '--redirect-uri <uri>',
@@ -66,111 +162,26 @@ export function registerConnect(program: Command): void {
     )
     .option(
       '--timeout <seconds>',
-      `how long to wait for the consent (default: connect.timeoutSeconds or ${DEFAULT_CONNECT_TIMEOUT_SECONDS})`,
+      `how long to wait for the consent (default: connect.timeoutSeconds or ${configDefaults.connect.timeoutSeconds})`,
     )
     .option(
       '--force',
       'when the name is already connected to another account of the provider, switch it to the new account',
     )
     .option('--json', 'print JSON')
-    .action(async (providerId: string, options: ConnectCliOptions, command: Command) => {
-      // Flags are checked before anything is opened: bad input changes nothing.
-      const flags = { port: portFlag(options.port), timeoutSeconds: timeoutFlag(options.timeout) };
-      await withKeeper(
-        command,
-        async (keeper) => {
-          const { port, timeoutSeconds } = resolveConnectSettings(keeper.loaded.config, flags);
-          const provider = keeper.providers.get(providerId);
-          const configured = keeper.providers.clientSettings(providerId);
-          const clientId = options.clientId ?? configured.clientId;
-          if (!clientId) {
-            throw new TokenkeeperError(
-              'usage',
-              `no client id: pass --client-id or set providers.${providerId}.clientId in the config`,
-            );
-          }
-          const clientSecret = options.clientSecret
-            ? await secretArg(options.clientSecret, 'client secret')
-            : configured.clientSecretRef
-              ? resolveSecretRef(configured.clientSecretRef, `providers.${providerId}.clientSecret`)
-              : undefined;
-          if (options.device) {
-            const summary = await connectWithDevice(keeper, {
-              provider: provider.id,
-              name: options.name ?? provider.id,
-              clientId,
-              clientSecret,
-              scopes: options.scope ?? provider.defaultScopes,
-              presentUserCode: presentDeviceCode,
-              signal: AbortSignal.timeout(timeoutSeconds * 1000),
-              allowAccountChange: options.force,
-            });
-            return reportConnected(keeper, summary, provider.displayName, options.json);
-          }
-          const redirectUri = options.redirectUri ?? configured.redirectUri ?? loopbackRedirectUri(port);
-          const summary = await connectAccount(keeper, {
-            provider: provider.id,
-            name: options.name ?? provider.id,
-            clientId,
-            clientSecret,
-            scopes: options.scope ?? provider.defaultScopes,
-            redirectUri,
-            timeoutMs: timeoutSeconds * 1000,
-            allowAccountChange: options.force,
-            presentAuthorizationUrl: async (url, request) => {
-              if (request.redirectUri !== redirectUri) {
-                process.stderr.write(
-                  `Port 0 picked the free port ${new URL(request.redirectUri).port}. This works with providers that accept any loopback port (RFC 8252 §7.3); a provider that accepts only the redirect URI registered with the app will refuse it: use a fixed --port (or connect.port) that matches the registered URI.\n`,
-                );
-              }
-              process.stderr.write(
-                `Open this URL to authorise tokenkeeper (redirect URI ${request.redirectUri}):\n\n  ${url}\n\n`,
-              );
-              if (options.browser && !options.paste) openBrowser(url);
-              if (!options.paste)
-                process.stderr.write(`Waiting up to ${timeoutSeconds} s for the consent…\n`);
-            },
-            readPastedRedirect: options.paste
-              ? () => readLine('After approving, paste the full URL the browser was redirected to:\n')
-              : undefined,
-          });
-          return reportConnected(keeper, summary, provider.displayName, options.json);
-        },
-        'info',
-      );
-    });
-}
-
-function portFlag(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const port = Number(value);
-  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TokenkeeperError(
-      'usage',
-      `--port must be a port number from 0 (any free port) to 65535, got "${value}"`,
-    );
-  }
-  return port;
-}
-
-function timeoutFlag(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new TokenkeeperError('usage', `--timeout must be a positive number of seconds, got "${value}"`);
-  }
-  return seconds;
+    .action(commandAction(connectOptions, runConnect));
 }
 
 async function reportConnected(
   keeper: Keeper,
   summary: ConnectionSummary,
   providerName: string,
-  json: boolean | undefined,
+  json: boolean,
+  io: CliIo,
 ): Promise<void> {
-  await warnOfSharedAccount(keeper, summary);
-  if (json) return printJson(summaryJson(summary));
-  process.stdout.write(
+  await warnOfSharedAccount(keeper, summary, io);
+  if (json) return printJson(io, summaryJson(summary));
+  io.stdout.write(
     `${summary.name}: connected to ${providerName}${summary.account ? ` (account ${summary.account})` : ''}\n`,
   );
 }
@@ -179,7 +190,7 @@ async function reportConnected(
  * Two names on one provider account are two grants of the same app: providers commonly keep only the newest
  * (or a few), so the older connection may stop refreshing without warning.
  */
-async function warnOfSharedAccount(keeper: Keeper, summary: ConnectionSummary): Promise<void> {
+async function warnOfSharedAccount(keeper: Keeper, summary: ConnectionSummary, io: CliIo): Promise<void> {
   if (!summary.account) return;
   const others = (await keeper.status())
     .filter(
@@ -190,21 +201,21 @@ async function warnOfSharedAccount(keeper: Keeper, summary: ConnectionSummary): 
     )
     .map((other) => `"${other.name}"`);
   if (others.length === 0) return;
-  process.stderr.write(
+  io.stderr.write(
     `tokenkeeper: warning: "${summary.name}" and ${others.join(', ')} are the same ${summary.provider} account ${summary.account}: the provider may revoke the older grant, so ${others.join(', ')} may stop refreshing (needs_reauth); keep one connection per account (tokenkeeper remove <name>)\n`,
   );
 }
 
-function presentDeviceCode(device: DeviceAuthorization): void {
+function presentDeviceCode(device: DeviceAuthorization, io: CliIo): void {
   const minutes = Math.round(device.expiresInSeconds / 60);
-  process.stderr.write(
+  io.stderr.write(
     `To authorise tokenkeeper, open ${device.verificationUri} on any device and enter the code:\n\n  ${device.userCode}\n\n` +
       (device.verificationUriComplete ? `(or open ${device.verificationUriComplete})\n` : '') +
       `Waiting for the sign-in (the code expires in ${minutes} min)…\n`,
   );
 }
 
-function openBrowser(url: string): void {
+function openBrowser(url: string, io: CliIo): void {
   const [command, args] =
     platform() === 'darwin'
       ? ['open', [url]]
@@ -213,9 +224,9 @@ function openBrowser(url: string): void {
         : ['xdg-open', [url]];
   try {
     const child = spawn(command as string, args as string[], { stdio: 'ignore', detached: true });
-    child.on('error', () => process.stderr.write('Could not open a browser; open the URL above yourself.\n'));
+    child.on('error', () => io.stderr.write('Could not open a browser; open the URL above yourself.\n'));
     child.unref();
   } catch {
-    process.stderr.write('Could not open a browser; open the URL above yourself.\n');
+    io.stderr.write('Could not open a browser; open the URL above yourself.\n');
   }
 }

@@ -3,15 +3,32 @@ import { TokenkeeperError } from '../../core/errors.ts';
 import { redactSecrets } from '../../core/redact.ts';
 import { checkEndpointUrl } from '../../core/url-policy.ts';
 import type { ProviderDefinition } from '../../providers/types.ts';
-import { withKeeper } from '../context.ts';
+import { commandAction, withKeeper } from '../context.ts';
+import type { CliIo } from '../io.ts';
+import { secondsOption, withDefault } from '../option-values.ts';
 
-interface FetchOptions {
+export interface FetchOptions {
+  name: string;
+  /** A path under the provider's API base URL, or a full https URL. */
+  path: string;
   method: string;
-  header: string[];
+  /** Extra request headers, lower-case names. */
+  headers: Record<string, string>;
+  data?: string;
+  /** Print all response headers. */
+  include: boolean;
+  timeoutSeconds: number;
+  /** Other hosts the token may go to. */
+  allowHosts: string[];
+}
+
+interface FetchFlags {
+  method?: string;
+  header?: string[];
   data?: string;
   include?: boolean;
-  timeout: string;
-  allowHost: string[];
+  timeout?: string;
+  allowHost?: string[];
 }
 
 interface ProviderAnswer {
@@ -20,6 +37,61 @@ interface ProviderAnswer {
 }
 
 const RATE_LIMIT_HEADER = /rate-?limit|^retry-after$/i;
+
+export const fetchDefaults = { method: 'GET', timeoutSeconds: 30 } as const;
+
+export function fetchOptions(name: string, path: string, flags: FetchFlags): FetchOptions {
+  return {
+    name,
+    path,
+    method: (flags.method ?? fetchDefaults.method).toUpperCase(),
+    headers: parseHeaders(flags.header ?? []),
+    ...(flags.data !== undefined && { data: flags.data }),
+    include: flags.include ?? false,
+    timeoutSeconds:
+      flags.timeout === undefined
+        ? fetchDefaults.timeoutSeconds
+        : secondsOption(flags.timeout, '--timeout', { positive: true }),
+    allowHosts: flags.allowHost ?? [],
+  };
+}
+
+export async function runFetch(options: FetchOptions, io: CliIo): Promise<void> {
+  const { name } = options;
+  await withKeeper(io, async (keeper, { logger }) => {
+    const summary = await keeper.get(name);
+    if (!summary) {
+      throw new TokenkeeperError(
+        'not_found',
+        `no connection named "${name}": see \`tokenkeeper status\` for the names`,
+      );
+    }
+    const url = resolveUrl(keeper.providers.get(summary.provider), options.path, options.allowHosts);
+    const call = async (): Promise<ProviderAnswer & { token: string }> => {
+      const token = await keeper.accessToken(name);
+      const answer = await send(url, token, options);
+      return { ...answer, token };
+    };
+    let answer = await call();
+    if (isExpiredTokenAnswer(answer, keeper.providers.get(summary.provider))) {
+      logger.warn(
+        { connection: name },
+        'the provider says the access token expired; refreshing and retrying once',
+      );
+      await keeper.refresh(name, { force: true });
+      answer = await call();
+    }
+    const stored = await keeper.store.get(name);
+    const secrets = [answer.token, stored?.tokens.refreshToken, stored?.clientSecret];
+    report(answer, url, options.include, secrets, io);
+    if (!answer.response.ok) {
+      throw new TokenkeeperError(
+        'provider_rejected',
+        `${url.origin} answered ${answer.response.status} ${answer.response.statusText}`.trim(),
+      );
+    }
+  });
+}
 
 export function registerFetch(program: Command): void {
   program
@@ -32,59 +104,16 @@ export function registerFetch(program: Command): void {
       '<path>',
       "path under the provider's API base URL (providers.<id>.apiBaseUrl), or a full https URL",
     )
-    .option('-X, --method <method>', 'HTTP method', 'GET')
-    .option('-H, --header <header...>', 'extra request header(s), "Name: value"', [])
+    .option('-X, --method <method>', withDefault('HTTP method', fetchDefaults.method))
+    .option('-H, --header <header...>', 'extra request header(s), "Name: value"')
     .option('--data <body>', 'request body (sent as is)')
     .option('-i, --include', 'print all response headers (to stderr)')
-    .option('--timeout <seconds>', 'give up after this long', '30')
+    .option('--timeout <seconds>', withDefault('give up after this long', fetchDefaults.timeoutSeconds))
     .option(
       '--allow-host <host...>',
       "also send the token to these hosts (host or host:port); by default only to the provider's API host",
-      [],
     )
-    .action(async (name: string, path: string, options: FetchOptions, command: Command) => {
-      const timeoutSeconds = Number(options.timeout);
-      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-        throw new TokenkeeperError(
-          'usage',
-          `--timeout must be a positive number of seconds, got "${options.timeout}"`,
-        );
-      }
-      const headers = parseHeaders(options.header);
-      await withKeeper(command, async (keeper, { logger }) => {
-        const summary = await keeper.get(name);
-        if (!summary) {
-          throw new TokenkeeperError(
-            'not_found',
-            `no connection named "${name}": see \`tokenkeeper status\` for the names`,
-          );
-        }
-        const url = resolveUrl(keeper.providers.get(summary.provider), path, options.allowHost);
-        const call = async (): Promise<ProviderAnswer & { token: string }> => {
-          const token = await keeper.accessToken(name);
-          const answer = await send(url, token, options, headers, timeoutSeconds * 1000);
-          return { ...answer, token };
-        };
-        let answer = await call();
-        if (isExpiredTokenAnswer(answer, keeper.providers.get(summary.provider))) {
-          logger.warn(
-            { connection: name },
-            'the provider says the access token expired; refreshing and retrying once',
-          );
-          await keeper.refresh(name, { force: true });
-          answer = await call();
-        }
-        const stored = await keeper.store.get(name);
-        const secrets = [answer.token, stored?.tokens.refreshToken, stored?.clientSecret];
-        report(answer, url, options.include ?? false, secrets);
-        if (!answer.response.ok) {
-          throw new TokenkeeperError(
-            'provider_rejected',
-            `${url.origin} answered ${answer.response.status} ${answer.response.statusText}`.trim(),
-          );
-        }
-      });
-    });
+    .action(commandAction(fetchOptions, runFetch));
 }
 
 function resolveUrl(provider: ProviderDefinition, path: string, allowHosts: string[]): URL {
@@ -142,21 +171,16 @@ function parseHeaders(values: string[]): Record<string, string> {
   return headers;
 }
 
-async function send(
-  url: URL,
-  token: string,
-  options: FetchOptions,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<ProviderAnswer> {
+async function send(url: URL, token: string, options: FetchOptions): Promise<ProviderAnswer> {
+  const timeoutMs = options.timeoutSeconds * 1000;
   let response: Response;
   try {
     response = await fetch(url, {
-      method: options.method.toUpperCase(),
+      method: options.method,
       // Never follow a redirect with the token attached.
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { accept: 'application/json', ...headers, authorization: `Bearer ${token}` },
+      headers: { accept: 'application/json', ...options.headers, authorization: `Bearer ${token}` },
       body: options.data,
     });
   } catch (error) {
@@ -194,6 +218,7 @@ function report(
   url: URL,
   include: boolean,
   secrets: Array<string | undefined>,
+  io: CliIo,
 ): void {
   const { response } = answer;
   const lines = [`${response.status} ${response.statusText} ${url.origin}${url.pathname}`.trim()];
@@ -204,7 +229,7 @@ function report(
   });
   if (limits.length > 0) lines.push('rate limit:', ...limits.map((line) => `  ${line}`));
   else if (!include) lines.push('rate limit: (no rate-limit headers)');
-  process.stderr.write(`${redactSecrets(lines.join('\n'), secrets)}\n`);
+  io.stderr.write(`${redactSecrets(lines.join('\n'), secrets)}\n`);
   let body = answer.text;
   if (/json/i.test(response.headers.get('content-type') ?? '')) {
     try {
@@ -213,5 +238,5 @@ function report(
       // Not JSON after all: print it as it came.
     }
   }
-  if (body) process.stdout.write(`${redactSecrets(body, secrets)}${body.endsWith('\n') ? '' : '\n'}`);
+  if (body) io.stdout.write(`${redactSecrets(body, secrets)}${body.endsWith('\n') ? '' : '\n'}`);
 }

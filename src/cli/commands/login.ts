@@ -1,14 +1,35 @@
 import type { Command } from 'commander';
+import { configDefaults } from '../../config/defaults.ts';
 import { TokenkeeperError } from '../../core/errors.ts';
-import { DEFAULT_LISTEN, localUrlOf, parseListen } from '../../server/listen.ts';
+import { localUrlOf, parseListen } from '../../server/listen.ts';
 import { LOGIN_TICKET_TTL_MS } from '../../server/operator-auth.ts';
 import { withApiKeys } from '../api-keys.ts';
-import { configOf } from '../context.ts';
+import { commandAction, settingsOf } from '../context.ts';
+import type { CliIo } from '../io.ts';
 import { printJson } from '../output.ts';
 
-interface LoginOptions {
+export interface LoginOptions {
+  /** The daemon's base URL as the browser reaches it; default: from server.listen. */
   url?: string;
-  json?: boolean;
+  json: boolean;
+}
+
+export function loginOptions(flags: { url?: string; json?: boolean }): LoginOptions {
+  return { ...(flags.url !== undefined && { url: checkedBase(flags.url) }), json: flags.json ?? false };
+}
+
+export function runLogin(options: LoginOptions, io: CliIo): void {
+  const settings = settingsOf(io);
+  const base = options.url ?? defaultBase(settings.server);
+  const issued = withApiKeys(settings.dataDir, (store) => store.issueLoginTicket(LOGIN_TICKET_TTL_MS));
+  const link = new URL('/login', base);
+  link.searchParams.set('ticket', issued.ticket);
+  const expiresAt = new Date(issued.expiresAt).toISOString();
+  if (options.json) return printJson(io, { url: link.href, expiresAt });
+  io.stdout.write(`${link.href}\n`);
+  io.stderr.write(
+    `Open this link in your browser to log in (it works once, until ${expiresAt}). Anyone holding it can log in: do not share it.\n`,
+  );
 }
 
 export function registerLogin(program: Command): void {
@@ -19,27 +40,14 @@ export function registerLogin(program: Command): void {
     )
     .option(
       '--url <base>',
-      'the daemon’s base URL as your browser reaches it (default: from server.listen, else http://127.0.0.1:8977)',
+      `the daemon’s base URL as your browser reaches it (default: from server.listen, else http://${configDefaults.server.listen})`,
     )
     .option('--json', 'print JSON')
-    .action((options: LoginOptions, command: Command) => {
-      const loaded = configOf(command);
-      const base = options.url ? checkedBase(options.url) : defaultBase(loaded.config.server);
-      const issued = withApiKeys(loaded.dataDir, (store) => store.issueLoginTicket(LOGIN_TICKET_TTL_MS));
-      const link = new URL('/login', base);
-      link.searchParams.set('ticket', issued.ticket);
-      const expiresAt = new Date(issued.expiresAt).toISOString();
-      if (options.json) return printJson({ url: link.href, expiresAt });
-      process.stdout.write(`${link.href}\n`);
-      process.stderr.write(
-        `Open this link in your browser to log in (it works once, until ${expiresAt}). Anyone holding it can log in: do not share it.\n`,
-      );
-    });
+    .action(commandAction(loginOptions, runLogin));
 }
 
-function defaultBase(server: { listen?: string; tls?: unknown } | undefined): string {
-  const address = parseListen(server?.listen ?? DEFAULT_LISTEN, 'server.listen');
-  return localUrlOf(address, server?.tls !== undefined);
+function defaultBase(server: { listen: string; tls?: unknown }): string {
+  return localUrlOf(parseListen(server.listen, 'server.listen'), server.tls !== undefined);
 }
 
 function checkedBase(value: string): string {

@@ -3,8 +3,9 @@ import { TokenkeeperError } from '../../core/errors.ts';
 import { builtInProviders } from '../../providers/catalog.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry.ts';
 import type { ProviderDefinition, RotationRule } from '../../providers/types.ts';
-import { loopbackRedirectUri, resolveConnectSettings } from '../../config/connect-settings.ts';
-import { configOf } from '../context.ts';
+import { loopbackRedirectUri } from '../../config/connect-settings.ts';
+import { commandAction, settingsOf } from '../context.ts';
+import type { CliIo } from '../io.ts';
 import { printJson } from '../output.ts';
 
 const rotationText: Record<RotationRule, string> = {
@@ -14,6 +15,22 @@ const rotationText: Record<RotationRule, string> = {
   'may-rotate': 'may rotate (the newest is always kept)',
 };
 
+export interface ProvidersOptions {
+  /** Only this provider; all when undefined. */
+  id?: string;
+  json: boolean;
+}
+
+export function runProviders(options: ProvidersOptions, io: CliIo): void {
+  const settings = settingsOf(io);
+  const registry = createProviderRegistry(settings.config.providers);
+  const { id } = options;
+  const providers = id ? [findProvider(registry, id)] : registry.list();
+  const views = providers.map((provider) => providerView(provider, registry, settings.connect.port));
+  if (options.json) return printJson(io, id ? views[0] : views);
+  io.stdout.write(`${views.map(formatView).join('\n\n')}\n`);
+}
+
 export function registerProviders(program: Command): void {
   program
     .command('providers')
@@ -22,15 +39,12 @@ export function registerProviders(program: Command): void {
     )
     .argument('[id]', 'show one provider')
     .option('--json', 'print JSON')
-    .action((id: string | undefined, options: { json?: boolean }, command: Command) => {
-      const loaded = configOf(command);
-      const registry = createProviderRegistry(loaded.config.providers);
-      const { port } = resolveConnectSettings(loaded.config);
-      const providers = id ? [findProvider(registry, id)] : registry.list();
-      const views = providers.map((provider) => providerView(provider, registry, port));
-      if (options.json) return printJson(id ? views[0] : views);
-      process.stdout.write(`${views.map(formatView).join('\n\n')}\n`);
-    });
+    .action(
+      commandAction(
+        (id: string | undefined, flags: { json?: boolean }) => ({ id, json: flags.json ?? false }),
+        runProviders,
+      ),
+    );
 }
 
 function findProvider(registry: ProviderRegistry, id: string): ProviderDefinition {

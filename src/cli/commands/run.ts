@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TokenkeeperError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Keeper } from '../../keeper/keeper.ts';
-import { daemonDefaults } from '../../daemon/defaults.ts';
+import { configDefaults } from '../../config/defaults.ts';
 import { startDaemon } from '../../daemon/start-daemon.ts';
 import { DEFAULT_LISTEN } from '../../server/listen.ts';
 import { LOGIN_TICKET_TTL_MS } from '../../server/operator-auth.ts';
@@ -39,7 +39,7 @@ export function registerRun(program: Command): void {
     )
     .option(
       '--concurrency <n>',
-      `refreshes at once (default: daemon.concurrency or ${daemonDefaults.concurrency})`,
+      `refreshes at once (default: daemon.concurrency or ${configDefaults.daemon.concurrency})`,
     )
     .option('--duration <seconds>', 'stop by itself after this long (e.g. cron-style use)')
     .option(

@@ -2,9 +2,48 @@ import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { needsHuman } from '../../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
-import { withKeeper } from '../context.ts';
-import { formatAgo, formatDuration, printJson, table } from '../output.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
+import { commandAction, withKeeper } from '../context.ts';
+import type { CliIo, CommandResult } from '../io.ts';
+import { formatAgo, formatDuration, printJson, table } from '../output.ts';
+
+export interface StatusOptions {
+  /** Only this connection; all when undefined. */
+  name?: string;
+  json: boolean;
+}
+
+export async function runStatus(options: StatusOptions, io: CliIo): Promise<CommandResult> {
+  return withKeeper(io, async (keeper) => {
+    const { name } = options;
+    const connections = name === undefined ? await keeper.status() : [await oneConnection(keeper, name)];
+    const code = connections.some((c) => needsHuman(c.status)) ? exitCodes.needsReauth : exitCodes.ok;
+    if (options.json) {
+      printJson(io, connections.map(summaryJson));
+      return code;
+    }
+    if (connections.length === 0) {
+      io.stdout.write(
+        'No connections yet. Add one with `tokenkeeper connect <provider>` or `tokenkeeper add`.\n',
+      );
+      return code;
+    }
+    const now = Date.now();
+    const rows = connections.map((c) => [
+      c.name,
+      c.provider,
+      c.account ?? '-',
+      c.refreshInProgress && c.status !== 'failing' ? 'refreshing' : c.status,
+      c.expiresAt === undefined ? '-' : c.expiresAt > now ? formatDuration(c.expiresAt - now) : 'expired',
+      formatAgo(c.lastRefreshAt, now),
+      c.lastError ? c.lastError.slice(0, 80) : '-',
+    ]);
+    io.stdout.write(
+      `${table(['NAME', 'PROVIDER', 'ACCOUNT', 'STATUS', 'EXPIRES IN', 'LAST REFRESH', 'LAST ERROR'], rows, io)}\n`,
+    );
+    return code;
+  });
+}
 
 export function registerStatus(program: Command): void {
   program
@@ -14,32 +53,12 @@ export function registerStatus(program: Command): void {
     )
     .argument('[name]', 'show only this connection')
     .option('--json', 'print JSON (an array, also for one name)')
-    .action(async (name: string | undefined, options: { json?: boolean }, command: Command) => {
-      await withKeeper(command, async (keeper) => {
-        const connections = name === undefined ? await keeper.status() : [await oneConnection(keeper, name)];
-        if (connections.some((c) => needsHuman(c.status))) process.exitCode = exitCodes.needsReauth;
-        if (options.json) return printJson(connections.map(summaryJson));
-        if (connections.length === 0) {
-          process.stdout.write(
-            'No connections yet. Add one with `tokenkeeper connect <provider>` or `tokenkeeper add`.\n',
-          );
-          return;
-        }
-        const now = Date.now();
-        const rows = connections.map((c) => [
-          c.name,
-          c.provider,
-          c.account ?? '-',
-          c.refreshInProgress && c.status !== 'failing' ? 'refreshing' : c.status,
-          c.expiresAt === undefined ? '-' : c.expiresAt > now ? formatDuration(c.expiresAt - now) : 'expired',
-          formatAgo(c.lastRefreshAt, now),
-          c.lastError ? c.lastError.slice(0, 80) : '-',
-        ]);
-        process.stdout.write(
-          `${table(['NAME', 'PROVIDER', 'ACCOUNT', 'STATUS', 'EXPIRES IN', 'LAST REFRESH', 'LAST ERROR'], rows)}\n`,
-        );
-      });
-    });
+    .action(
+      commandAction(
+        (name: string | undefined, flags: { json?: boolean }) => ({ name, json: flags.json ?? false }),
+        runStatus,
+      ),
+    );
 }
 
 async function oneConnection(keeper: Keeper, name: string): Promise<ConnectionSummary> {

@@ -7,16 +7,136 @@ import { DeliveryLog, deliveryLogPath, type DeliveryRecord } from '../../webhook
 import { WebhookDispatcher } from '../../webhooks/dispatcher.ts';
 import { webhookEventTypes, type WebhookEventType, type WebhookPayload } from '../../webhooks/events.ts';
 import { webhookSettingsFrom, type WebhookEndpoint } from '../../webhooks/endpoints.ts';
-import { configOf, contextOf } from '../context.ts';
+import { commandAction, loggerOf, settingsOf } from '../context.ts';
+import type { CliIo, CommandResult } from '../io.ts';
+import { wholeNumberOption, withDefault } from '../option-values.ts';
 import { printJson, table } from '../output.ts';
 
-interface TestOptions {
+export const webhookDefaults = { event: 'test', connection: 'example', attempts: 1, limit: 20 } as const;
+
+export interface WebhookTestOptions {
+  /** Send to this URL (signed with `secret`) instead of the configured endpoints. */
   url?: string;
   secret?: string;
-  event: string;
+  event: WebhookPayload['type'];
   connection: string;
-  attempts: string;
+  attempts: number;
+  json: boolean;
+}
+
+interface WebhookTestFlags {
+  url?: string;
+  secret?: string;
+  event?: string;
+  connection?: string;
+  attempts?: string;
   json?: boolean;
+}
+
+export function webhookTestOptions(flags: WebhookTestFlags): WebhookTestOptions {
+  const event = flags.event ?? webhookDefaults.event;
+  if (event !== 'test' && !webhookEventTypes.includes(event as WebhookEventType)) {
+    throw new TokenkeeperError(
+      'usage',
+      `--event must be one of test, ${webhookEventTypes.join(', ')}; got "${event}"`,
+    );
+  }
+  return {
+    ...(flags.url !== undefined && { url: flags.url }),
+    ...(flags.secret !== undefined && { secret: flags.secret }),
+    event: event as WebhookPayload['type'],
+    connection: flags.connection ?? webhookDefaults.connection,
+    attempts:
+      flags.attempts === undefined
+        ? webhookDefaults.attempts
+        : wholeNumberOption(flags.attempts, '--attempts', { min: 1, max: 20 }),
+    json: flags.json ?? false,
+  };
+}
+
+export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Promise<CommandResult> {
+  const settings = settingsOf(io);
+  const logger = loggerOf(io, settings, 'warn');
+  const configured = webhookSettingsFrom(settings.config, io.env);
+  const endpoints = options.url ? [adHocEndpoint(options.url, options.secret, io)] : configured.endpoints;
+  if (endpoints.length === 0) {
+    throw new TokenkeeperError(
+      'usage',
+      'no webhook endpoints: add webhooks.endpoints to the config, or pass --url and --secret',
+    );
+  }
+  const records: DeliveryRecord[] = [];
+  const dispatcher = new WebhookDispatcher({
+    endpoints,
+    retry: { ...configured.retry, maxAttempts: options.attempts },
+    log: new DeliveryLog(deliveryLogPath(settings.dataDir)),
+    logger,
+    onAttempt: (record) => records.push(record),
+  });
+  const type = options.event;
+  const payload: WebhookPayload = {
+    id: `evt_${randomUUID()}`,
+    type,
+    createdAt: new Date().toISOString(),
+    connection: { name: options.connection, provider: 'example' },
+    ...(type === 'needs_reauth' && {
+      status: 'needs_reauth',
+      previousStatus: 'active',
+      error: 'sample error',
+    }),
+    ...(type === 'provider_retired' && { status: 'provider_retired', previousStatus: 'active' }),
+    ...(type === 'recovered' && { status: 'active', previousStatus: 'failing', reason: 'refresh' }),
+    ...(type === 'refresh_failed' && { error: 'sample error', attempt: 1 }),
+  };
+  await Promise.all(endpoints.map((endpoint) => dispatcher.deliver(endpoint, payload)));
+  const finals = endpoints.map((endpoint) => records.filter((r) => r.endpoint === endpoint.label).at(-1));
+  if (options.json) printJson(io, records);
+  else {
+    const rows = records.map((r) => [
+      r.endpoint,
+      String(r.attempt),
+      r.outcome,
+      r.status === undefined ? '-' : String(r.status),
+      `${r.durationMs ?? 0} ms`,
+      r.error ?? '',
+    ]);
+    io.stdout.write(`${table(['ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'TIME', 'ERROR'], rows, io)}\n`);
+  }
+  const failed = finals.filter((record) => record?.outcome !== 'delivered').length;
+  if (failed === 0) return;
+  io.stderr.write(`tokenkeeper: ${failed} of ${endpoints.length} endpoint(s) did not accept the webhook\n`);
+  return 1;
+}
+
+export interface WebhookLogOptions {
+  limit: number;
+  json: boolean;
+}
+
+export function webhookLogOptions(flags: { limit?: string; json?: boolean }): WebhookLogOptions {
+  return {
+    limit: flags.limit === undefined ? webhookDefaults.limit : wholeNumberOption(flags.limit, '--limit'),
+    json: flags.json ?? false,
+  };
+}
+
+export function runWebhookLog(options: WebhookLogOptions, io: CliIo): void {
+  const records = new DeliveryLog(deliveryLogPath(settingsOf(io).dataDir)).recent(options.limit);
+  if (options.json) return printJson(io, records);
+  if (records.length === 0) return void io.stdout.write('No webhook deliveries yet.\n');
+  const rows = records.map((r) => [
+    r.at.replace('T', ' ').slice(0, 19),
+    r.event,
+    r.connection,
+    r.endpoint,
+    String(r.attempt),
+    r.outcome,
+    r.status === undefined ? '-' : String(r.status),
+    r.error ?? '',
+  ]);
+  io.stdout.write(
+    `${table(['TIME (UTC)', 'EVENT', 'CONNECTION', 'ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'ERROR'], rows, io)}\n`,
+  );
 }
 
 export function registerWebhook(program: Command): void {
@@ -31,122 +151,37 @@ export function registerWebhook(program: Command): void {
     )
     .option('--url <url>', 'send to this URL instead of the configured endpoints (needs --secret)')
     .option('--secret <ref>', 'signing secret for --url: env:NAME or file:PATH')
-    .option('--event <type>', `event type to send: test, ${webhookEventTypes.join(', ')}`, 'test')
-    .option('--connection <name>', 'connection name to put in the sample payload', 'example')
-    .option('--attempts <n>', 'attempts per endpoint, with backoff between them', '1')
+    .option(
+      '--event <type>',
+      withDefault(`event type to send: test, ${webhookEventTypes.join(', ')}`, webhookDefaults.event),
+    )
+    .option(
+      '--connection <name>',
+      withDefault('connection name to put in the sample payload', webhookDefaults.connection),
+    )
+    .option(
+      '--attempts <n>',
+      withDefault('attempts per endpoint, with backoff between them', webhookDefaults.attempts),
+    )
     .option('--json', 'print JSON')
-    .action(async (options: TestOptions, command: Command) => {
-      const loaded = configOf(command);
-      const { logger } = contextOf(command);
-      const settings = webhookSettingsFrom(loaded.config);
-      const attempts = Number(options.attempts);
-      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) {
-        throw new TokenkeeperError(
-          'usage',
-          `--attempts must be a whole number from 1 to 20, got "${options.attempts}"`,
-        );
-      }
-      const type = options.event as WebhookPayload['type'];
-      if (type !== 'test' && !webhookEventTypes.includes(type as WebhookEventType)) {
-        throw new TokenkeeperError(
-          'usage',
-          `--event must be one of test, ${webhookEventTypes.join(', ')}; got "${options.event}"`,
-        );
-      }
-      const endpoints = options.url ? [adHocEndpoint(options.url, options.secret)] : settings.endpoints;
-      if (endpoints.length === 0) {
-        throw new TokenkeeperError(
-          'usage',
-          'no webhook endpoints: add webhooks.endpoints to the config, or pass --url and --secret',
-        );
-      }
-      const records: DeliveryRecord[] = [];
-      const dispatcher = new WebhookDispatcher({
-        endpoints,
-        retry: { ...settings.retry, maxAttempts: attempts },
-        log: new DeliveryLog(deliveryLogPath(loaded.dataDir)),
-        logger,
-        onAttempt: (record) => records.push(record),
-      });
-      const payload: WebhookPayload = {
-        id: `evt_${randomUUID()}`,
-        type,
-        createdAt: new Date().toISOString(),
-        connection: { name: options.connection, provider: 'example' },
-        ...(type === 'needs_reauth' && {
-          status: 'needs_reauth',
-          previousStatus: 'active',
-          error: 'sample error',
-        }),
-        ...(type === 'provider_retired' && { status: 'provider_retired', previousStatus: 'active' }),
-        ...(type === 'recovered' && { status: 'active', previousStatus: 'failing', reason: 'refresh' }),
-        ...(type === 'refresh_failed' && { error: 'sample error', attempt: 1 }),
-      };
-      await Promise.all(endpoints.map((endpoint) => dispatcher.deliver(endpoint, payload)));
-      const finals = endpoints.map((endpoint) => records.filter((r) => r.endpoint === endpoint.label).at(-1));
-      if (options.json) printJson(records);
-      else {
-        const rows = records.map((r) => [
-          r.endpoint,
-          String(r.attempt),
-          r.outcome,
-          r.status === undefined ? '-' : String(r.status),
-          `${r.durationMs ?? 0} ms`,
-          r.error ?? '',
-        ]);
-        process.stdout.write(
-          `${table(['ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'TIME', 'ERROR'], rows)}\n`,
-        );
-      }
-      const failed = finals.filter((record) => record?.outcome !== 'delivered').length;
-      if (failed > 0) {
-        process.stderr.write(
-          `tokenkeeper: ${failed} of ${endpoints.length} endpoint(s) did not accept the webhook\n`,
-        );
-        process.exitCode = 1;
-      }
-    });
+    .action(commandAction(webhookTestOptions, runWebhookTest));
 
   webhook
     .command('log')
     .description('show recent webhook delivery attempts (from <data dir>/webhook-deliveries.jsonl)')
-    .option('--limit <n>', 'how many', '20')
+    .option('--limit <n>', withDefault('how many', webhookDefaults.limit))
     .option('--json', 'print JSON')
-    .action((options: { limit: string; json?: boolean }, command: Command) => {
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new TokenkeeperError(
-          'usage',
-          `--limit must be a positive whole number, got "${options.limit}"`,
-        );
-      }
-      const records = new DeliveryLog(deliveryLogPath(configOf(command).dataDir)).recent(limit);
-      if (options.json) return printJson(records);
-      if (records.length === 0) return void process.stdout.write('No webhook deliveries yet.\n');
-      const rows = records.map((r) => [
-        r.at.replace('T', ' ').slice(0, 19),
-        r.event,
-        r.connection,
-        r.endpoint,
-        String(r.attempt),
-        r.outcome,
-        r.status === undefined ? '-' : String(r.status),
-        r.error ?? '',
-      ]);
-      process.stdout.write(
-        `${table(['TIME (UTC)', 'EVENT', 'CONNECTION', 'ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'ERROR'], rows)}\n`,
-      );
-    });
+    .action(commandAction(webhookLogOptions, runWebhookLog));
 }
 
-function adHocEndpoint(url: string, secretRef: string | undefined): WebhookEndpoint {
+function adHocEndpoint(url: string, secretRef: string | undefined, io: CliIo): WebhookEndpoint {
   if (!secretRef)
     throw new TokenkeeperError('usage', '--url needs --secret env:NAME or file:PATH to sign with');
   const checked = checkEndpointUrl(url, '--url');
   return {
     label: checked.origin,
     url: checked.href,
-    secret: resolveSecretRef(secretRef, '--secret'),
+    secret: resolveSecretRef(secretRef, '--secret', io.env),
     events: new Set(webhookEventTypes),
   };
 }
