@@ -293,7 +293,7 @@ function parseTokenBody(
   }
   const expiresIn = typeof body.expires_in === 'string' ? Number(body.expires_in) : body.expires_in;
   const scope = Array.isArray(body.scope) ? body.scope.join(' ') : body.scope;
-  const userId = body.user_id ?? body.userid ?? provider.accountIdFrom?.(body);
+  const userId = provider.accountId && valueAt(body, provider.accountId.path);
   return {
     accessToken,
     refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
@@ -304,6 +304,16 @@ function parseTokenBody(
     providerUserId: typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined,
     rateLimit,
   };
+}
+
+/** The value at a dot path (`athlete.id`) in a JSON body, or undefined. */
+function valueAt(body: unknown, path: string): unknown {
+  let value = body;
+  for (const key of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 function readProviderError(provider: ProviderDefinition, json: unknown): ProviderErrorInfo | undefined {

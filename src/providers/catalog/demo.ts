@@ -13,4 +13,7 @@ export const demo: ProviderDefinition = {
   docsUrl: undefined,
   setupNotes: 'Used by `tokenkeeper demo`, which starts the simulator and fills in its URLs.',
   retiredHint: 'the demo provider answered 410 Gone (simulated retirement)',
+  // Fitbit's facts that a local simulation does not share.
+  successor: undefined,
+  rateLimit: undefined,
 };
