@@ -11,7 +11,7 @@ import {
 import type { ConfigFile } from '../config/schema.ts';
 import { defaultBackoff } from '../core/backoff.ts';
 import { describeError, TokenkeeperError } from '../core/errors.ts';
-import type { KeeperEventListener } from '../core/events.ts';
+import type { KeeperEvent, KeeperEventListener } from '../core/events.ts';
 import {
   defaultExpiryPolicy,
   isDue,
@@ -23,13 +23,7 @@ import {
 import { defaultLockOptions } from '../engine/lock.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from '../engine/refresher.ts';
-import {
-  needsHuman,
-  systemClock,
-  type Clock,
-  type Connection,
-  type TokenSet,
-} from '../core/types.ts';
+import { needsHuman, systemClock, type Clock, type Connection, type TokenSet } from '../core/types.ts';
 import { loadKeyring } from '../crypto/key-source.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
@@ -125,7 +119,7 @@ export class Keeper {
       requestToken,
       clock: parts.clock,
       logger: parts.logger,
-      emit: (event) => this.listeners.forEach((listener) => listener(event)),
+      emit: (event) => this.emit(event),
       owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       settings: parts.settings,
     });
@@ -134,6 +128,23 @@ export class Keeper {
   onEvent(listener: KeeperEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Tells every listener. A listener that throws is logged and skipped: the refresh that raised the event has
+   * already saved its tokens, and neither it nor the other listeners may fail because of one of them.
+   */
+  private emit(event: KeeperEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error(
+          { event: event.type, connection: event.name, error: describeError(error) },
+          'an event listener threw; ignored',
+        );
+      }
+    }
   }
 
   /**
