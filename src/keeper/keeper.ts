@@ -20,6 +20,7 @@ import {
   stableFraction,
   type ExpiryPolicy,
 } from '../core/expiry.ts';
+import { backoffLeftMs } from '../core/failure.ts';
 import { defaultLockOptions } from '../engine/lock.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from '../engine/refresher.ts';
@@ -196,7 +197,7 @@ export class Keeper {
   private renewInBackground(connection: Connection): Promise<RefreshResult | undefined> | undefined {
     const now = this.clock.now();
     const due = isDue(connection.tokens, now, this.settings.expiry);
-    const backingOff = connection.status === 'failing' && (connection.nextAttemptAt ?? 0) > now;
+    const backingOff = backoffLeftMs(connection, now) > 0;
     // An unfinished attempt is retried at once, as every refresh does: the provider's grace window may be closing.
     if (!connection.pending && (!due || backingOff)) return undefined;
     const renewal = this.refresher
@@ -290,8 +291,7 @@ export class Keeper {
     const oldStillValid =
       existing.provider === input.provider &&
       existing.clientId === input.clientId &&
-      existing.status !== 'needs_reauth' &&
-      existing.status !== 'provider_retired';
+      !needsHuman(existing.status);
     const tokens: TokenSet = {
       ...input.tokens,
       refreshToken: input.tokens.refreshToken ?? (oldStillValid ? existing.tokens.refreshToken : undefined),

@@ -5,6 +5,7 @@ import type { Keeper } from '../../src/keeper/keeper.ts';
 import { connectAccount } from '../../src/flows/connect-flow.ts';
 import { connectWithDevice } from '../../src/flows/device-flow.ts';
 import { requestToken, TokenEndpointError } from '../../src/oauth/token-client.ts';
+import { describeCliError } from '../../src/cli/output.ts';
 import {
   catalogFacts,
   keeperFactory,
@@ -203,7 +204,11 @@ export function defineConformanceSuite(target: ConformanceTarget): void {
       const error = await keeper.refresh(user.name).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(TokenkeeperError);
       expect(error).toMatchObject({ code: 'needs_reauth', exitCode: 3 });
-      expect((error as Error).message).toContain(`tokenkeeper connect ${target.providerId}`);
+      // The engine says what would fix it as data; the CLI words it as its command.
+      expect(error).toMatchObject({
+        hint: { action: 'reconnect', connection: user.name, provider: target.providerId },
+      });
+      expect(describeCliError(error)).toContain(`tokenkeeper connect ${target.providerId}`);
       expect((error as Error).message).not.toContain(user.refreshToken);
       expect(sim.stats.refreshRequests - before).toBe(1);
       expect(await keeper.get(user.name)).toMatchObject({ status: 'needs_reauth', refreshInProgress: false });

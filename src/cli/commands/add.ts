@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { describeError, isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
+import { isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { withKeeper } from '../context.ts';
-import { formatDuration, printJson } from '../output.ts';
+import { describeCliError, formatDuration, printJson } from '../output.ts';
 import { assertOneStdinSecret, decodeBasicCredentials, secretArg } from '../secrets.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
 
@@ -184,13 +184,13 @@ async function verifyNewConnection(
       await keeper.remove(name);
       throw new TokenkeeperError(
         (error as TokenkeeperError).code,
-        `${describeError(error)} — nothing was saved`,
+        `${describeCliError(error)} — nothing was saved`,
       );
     }
     // The engine's message already says when and how the connection is tried again.
     throw new TokenkeeperError(
       isTokenkeeperError(error) ? error.code : 'provider_unavailable',
-      `${name}: ${texts.laterFailure}: ${describeError(error)}`,
+      `${name}: ${texts.laterFailure}: ${describeCliError(error)}`,
     );
   }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { describeError, exitCodes, TokenkeeperError } from '../../core/errors.ts';
+import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { withKeeper } from '../context.ts';
-import { formatDuration, printJson } from '../output.ts';
+import { describeCliError, formatDuration, printJson } from '../output.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
 
 export function registerRefresh(program: Command): void {
@@ -40,7 +40,7 @@ export function registerRefresh(program: Command): void {
                   process.stdout.write(`${name}: ${did}, access token valid for ${left}\n`);
                 }
               } catch (error) {
-                const message = describeError(error);
+                const message = describeCliError(error);
                 results.push({ name, ok: false, outcome: 'failed', error: message });
                 if (!options.json) process.stderr.write(`${name}: FAILED: ${message}\n`);
                 worstExitCode = Math.max(
