@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../core/expiry.ts';
-import type { Connection, NewConnection } from '../../core/types.ts';
+import { needsHuman, type Connection, type NewConnection } from '../../core/types.ts';
 import { decrypt, encrypt, envelopeKeyId, type Keyring } from '../../crypto/envelope.ts';
 import type { ConnectionStore, FleetMember, LockHandle } from '../store.ts';
 import { dbNow, PostgresFleetMember } from './fleet.ts';
@@ -19,7 +19,6 @@ import { createPool } from './pool.ts';
 import { parsePostgresSpec, quoteIdent, type PostgresSettings } from './settings.ts';
 
 const KEY_CHECK_PLAINTEXT = 'tokenkeeper-key-check';
-const INACTIVE = new Set(['needs_reauth', 'provider_retired']);
 const INSERT_BATCH = 1000;
 
 export interface PostgresStoreOptions {
@@ -148,7 +147,7 @@ export class PostgresStore implements ConnectionStore {
    * token must be retried within the provider's grace window (Fitbit: 2 minutes), whatever the backlog.
    */
   private plan = (connection: Connection): number | undefined => {
-    if (INACTIVE.has(connection.status)) return undefined;
+    if (needsHuman(connection.status)) return undefined;
     if (connection.status === 'refreshing' && connection.pending) return 0;
     return this.planner(connection);
   };
