@@ -200,7 +200,7 @@ export class Refresher {
       // unknown outcome (pending) is exempt: it must be retried at once, inside the provider's grace window.
       throw new TokenkeeperError(
         'provider_unavailable',
-        `refresh of "${name}" is backing off after: ${current.lastError ?? 'an error'}; next attempt in ${Math.ceil(backoffLeft / 1000)} s (force to try now)`,
+        `refresh of "${name}" is backing off after: ${current.lastError ?? 'an error'}; next attempt in ${seconds(backoffLeft)} s (force to try now)`,
       );
     }
 
@@ -328,7 +328,7 @@ export class Refresher {
             outcomeUnknownBefore: outcomeUnknown,
             random: Math.random,
           },
-          failureSettings(settings, provider),
+          failureSettings(settings, provider.spentTokenGraceMs),
         );
         connection = await this.recordFailure(connection, decision, error, reported, attempt);
         reported = decision.status;
@@ -576,7 +576,7 @@ export class Refresher {
     error: TokenkeeperError,
     budget: Budget,
   ): Promise<TokenkeeperError> {
-    const provider = this.deps.provider(connection.provider);
+    const grace = this.definitionOf(connection.provider)?.spentTokenGraceMs;
     const attempt = {
       number: 1,
       maxAttempts: budget.maxAttempts,
@@ -584,14 +584,13 @@ export class Refresher {
       outcomeUnknownBefore: connection.pending !== undefined,
       random: Math.random,
     };
-    const decision = decideFailure(error, connection, attempt, failureSettings(this.deps.settings, provider));
+    const decision = decideFailure(error, connection, attempt, failureSettings(this.deps.settings, grace));
     await this.recordFailure(connection, decision, error, connection.status, 1);
     return error;
   }
 
   /** The error a refresh ends with when the connection now needs a human, with what would fix it. */
   private humanError(connection: Connection, status: HumanStatus, cause: unknown): TokenkeeperError {
-    if (isTokenkeeperError(cause) && cause.hint) return cause;
     const { name } = connection;
     if (status === 'needs_reauth') {
       return new TokenkeeperError(
@@ -602,7 +601,7 @@ export class Refresher {
     }
     return new TokenkeeperError('provider_retired', `connection "${name}": ${describeError(cause)}`, {
       cause,
-      hint: reconnectHint(connection, this.successorOf(connection.provider)),
+      hint: reconnectHint(connection, this.definitionOf(connection.provider)?.successor),
     });
   }
 
@@ -620,15 +619,16 @@ export class Refresher {
     throw new TokenkeeperError(
       'provider_retired',
       `connection "${name}": provider ${provider} is retired (${lastError ?? '410 Gone'})`,
-      { hint: reconnectHint(connection, this.successorOf(provider)) },
+      { hint: reconnectHint(connection, this.definitionOf(provider)?.successor) },
     );
   }
 
-  /** The provider that replaced a retired one, if the catalog names it (and the provider is still configured). */
-  private successorOf(providerId: string): string | undefined {
+  /** The provider's definition for a fact about it, or undefined if it is no longer configured. */
+  private definitionOf(providerId: string): ProviderDefinition | undefined {
     try {
-      return this.deps.provider(providerId).successor;
+      return this.deps.provider(providerId);
     } catch {
+      // Not a reason to hide what happened to the connection: the fact is simply unknown.
       return undefined;
     }
   }
@@ -644,12 +644,12 @@ export class Refresher {
   }
 }
 
-/** Failure settings for one provider: its grace window bounds how long an unknown outcome may wait. */
-function failureSettings(settings: RefreshSettings, provider: ProviderDefinition): FailureSettings {
+/** Failure settings at one provider: its spent-token grace window bounds how long an unknown outcome may wait. */
+function failureSettings(settings: RefreshSettings, graceMs: number | undefined): FailureSettings {
   return {
     backoff: settings.backoff,
     maxInlineWaitMs: settings.maxInlineWaitMs,
-    unknownOutcomeMaxWaitMs: unknownOutcomeMaxWaitMs(provider.spentTokenGraceMs),
+    unknownOutcomeMaxWaitMs: unknownOutcomeMaxWaitMs(graceMs),
   };
 }
 
