@@ -1,7 +1,7 @@
 export { createKeeper, Keeper } from './keeper/keeper.ts';
 export type { ConnectionSummary, KeeperOptions, NewConnectionInput } from './keeper/keeper.ts';
 export { TokenkeeperError, exitCodes } from './core/errors.ts';
-export type { ErrorCode } from './core/errors.ts';
+export type { ErrorCode, ErrorHint } from './core/errors.ts';
 export type { KeeperEvent, KeeperEventListener } from './core/events.ts';
 export type { Logger } from './core/logger.ts';
 export type { Clock, Connection, ConnectionStatus, TokenSet } from './core/types.ts';

@@ -1,5 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { describeError } from '../core/errors.ts';
+import { needsHuman } from '../core/types.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 
 export interface TimerRunReport {
@@ -15,8 +16,6 @@ export interface TimerRunReport {
 /** Stop starting refreshes after this long, well inside the Functions timeout (5 min by default on Consumption). */
 export const DEFAULT_TIMER_BUDGET_MS = 4 * 60_000;
 
-const inactive = new Set(['needs_reauth', 'provider_retired']);
-
 /**
  * The timer function: replays rescued tokens, then asks the engine to refresh every active connection. The engine
  * decides "due" under the connection's lease after re-reading the vault, so instances, CLIs and daemons that run
@@ -31,7 +30,7 @@ export function createTimerHandler(getKeeper: () => Promise<Keeper>, budgetMs = 
     await keeper.replayRescued();
     const report: TimerRunReport = { refreshed: [], notDue: [], inactive: [], failed: [], deferred: [] };
     for (const connection of await keeper.status()) {
-      if (inactive.has(connection.status)) {
+      if (needsHuman(connection.status)) {
         report.inactive.push(connection.name);
         context.warn(
           `connection "${connection.name}" is ${connection.status}: reconnect it (tokenkeeper connect ${connection.provider} --name ${connection.name} --store keyvault://…)`,

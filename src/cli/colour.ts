@@ -1,3 +1,5 @@
+import { needsHuman } from '../core/types.ts';
+
 /**
  * Colour for people at a terminal, never for pipes, files or anyone who set NO_COLOR (https://no-color.org).
  * FORCE_COLOR=1 turns it on where there is no terminal (CI logs); FORCE_COLOR=0 turns it off. NO_COLOR wins.
@@ -29,6 +31,7 @@ export function paint(
 
 /** The tone of a connection status as the CLI prints it (`refreshing` included, `expired` too). */
 export function statusTone(status: string): Tone | undefined {
+  if (needsHuman(status)) return 'bad';
   switch (status) {
     case 'active':
       return 'ok';
@@ -37,9 +40,6 @@ export function statusTone(status: string): Tone | undefined {
     case 'failing':
     case 'expired':
       return 'warn';
-    case 'needs_reauth':
-    case 'provider_retired':
-      return 'bad';
     default:
       return undefined;
   }

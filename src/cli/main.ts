@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { describeError, exitCodes, TokenkeeperError } from '../core/errors.ts';
+import { exitCodes, TokenkeeperError } from '../core/errors.ts';
 import { formatCliError } from './colour.ts';
+import { describeCliError } from './output.ts';
 import { buildProgram, commandNamed } from './program.ts';
 
 /**
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     }
     const code = error instanceof TokenkeeperError ? error.exitCode : exitCodes.failure;
-    process.stderr.write(formatCliError(describeError(error), process.stderr));
+    process.stderr.write(formatCliError(describeCliError(error), process.stderr));
     if (!(error instanceof TokenkeeperError) && process.env.TOKENKEEPER_LOG_LEVEL === 'debug') {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);
     }

@@ -49,16 +49,65 @@ const exitCodeByErrorCode: Record<ErrorCode, number> = {
   version_conflict: exitCodes.store,
 };
 
+/**
+ * What would resolve an error, as data: each face (CLI, HTTP API, library) puts it in its own words, so the engine
+ * never names a command. The `message` carries a neutral wording (`describeHint`).
+ */
+export type ErrorHint =
+  /** A human must consent again: connect the account anew at `provider` (a retired provider's successor, say). */
+  | { action: 'reconnect'; connection: string; provider: string }
+  /**
+   * Nothing to fix: it is tried again in `retryInMs` by a scheduler, or by the next refresh. With `sameRefreshToken`
+   * the provider may have rotated the token, so that retry must come inside the provider's grace window.
+   */
+  | { action: 'retry'; connection: string; retryInMs: number; sameRefreshToken: boolean }
+  /** New tokens were lost to a store outage: refresh the connection at once when the store works again. */
+  | { action: 'refresh_after_store_fix'; connection: string }
+  /** The connection name is unknown: list the connections. */
+  | { action: 'list_connections' };
+
+export interface TokenkeeperErrorOptions {
+  cause?: unknown;
+  hint?: ErrorHint;
+}
+
 export class TokenkeeperError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
+  readonly hint?: ErrorHint;
+  /** The message without the hint's words, for faces that word the hint themselves. */
+  readonly problem: string;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, problem: string, options: TokenkeeperErrorOptions = {}) {
+    const neutral = options.hint && describeHint(options.hint);
+    super(neutral ? `${problem}; ${neutral}` : problem, { cause: options.cause });
     this.name = 'TokenkeeperError';
     this.code = code;
     this.exitCode = exitCodeByErrorCode[code];
+    this.hint = options.hint;
+    this.problem = problem;
   }
+}
+
+/** The library's wording of a hint (no commands: a library user may have neither the CLI nor a daemon). */
+export function describeHint(hint: ErrorHint): string | undefined {
+  switch (hint.action) {
+    case 'reconnect':
+      return `connect it again at ${hint.provider}`;
+    case 'retry':
+      return hint.sameRefreshToken
+        ? `the provider may have rotated the refresh token, so the attempt is kept and retried with the same refresh token in ${seconds(hint.retryInMs)} s, within the provider's grace window`
+        : `nothing was spent; it will be retried in ${seconds(hint.retryInMs)} s`;
+    case 'refresh_after_store_fix':
+      return `fix the store, then refresh "${hint.connection}" at once (the provider may accept the old token again for a short while)`;
+    case 'list_connections':
+      return undefined;
+  }
+}
+
+/** Whole seconds, rounded up: how hints and messages count waits. */
+export function seconds(ms: number): number {
+  return Math.ceil(ms / 1000);
 }
 
 export class VersionConflictError extends TokenkeeperError {

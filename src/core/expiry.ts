@@ -86,3 +86,12 @@ export function expiresAtFrom(
       : policy.defaultLifetimeMs;
   return now + lifetimeMs;
 }
+
+/**
+ * The policy for one provider: without expires_in, assume the shorter of the configured default lifetime and the
+ * provider's documented one (a refresh too early is harmless; handing out an expired token is not).
+ */
+export function withDocumentedLifetime(policy: ExpiryPolicy, documentedMs: number | undefined): ExpiryPolicy {
+  if (documentedMs === undefined || documentedMs >= policy.defaultLifetimeMs) return policy;
+  return { ...policy, defaultLifetimeMs: documentedMs };
+}

@@ -2,7 +2,13 @@
 export type ConnectionStatus = 'active' | 'refreshing' | 'needs_reauth' | 'provider_retired' | 'failing';
 
 /** Statuses no retry can fix: a human must reconnect the account (or move it to another provider). */
-export function needsHuman(status: ConnectionStatus): status is 'needs_reauth' | 'provider_retired' {
+export type HumanStatus = Extract<ConnectionStatus, 'needs_reauth' | 'provider_retired'>;
+
+/**
+ * Whether a status is one no retry can fix (the one definition: schedulers skip these, faces flag them). Takes
+ * any string so that presentation code holding a status as text asks the same question.
+ */
+export function needsHuman(status: string): status is HumanStatus {
   return status === 'needs_reauth' || status === 'provider_retired';
 }
 

@@ -1,4 +1,5 @@
 import { TokenkeeperError } from '../core/errors.ts';
+import { builtInProviders } from '../providers/catalog.ts';
 import type { ProviderRateLimit } from '../stores/store.ts';
 
 const UNITS: Record<string, number> = {
@@ -10,14 +11,14 @@ const UNITS: Record<string, number> = {
 };
 
 /**
- * Token-endpoint limits per connection (one user at one app) that a fleet respects together: Fitbit allows 150
- * requests per user per hour, Google 300 per user per minute. Refreshes use a sliver of that (one per access-token
- * lifetime); the limit matters when something loops, such as a flapping provider or many forced refreshes.
+ * Token-endpoint limits per connection (one user at one app) that a fleet respects together, as each built-in
+ * provider's catalog entry states them (Fitbit 150 per user per hour, Google 300 per user per minute). Refreshes
+ * use a sliver of that (one per access-token lifetime); the limit matters when something loops, such as a
+ * flapping provider or many forced refreshes.
  */
-export const defaultRateLimits: readonly ProviderRateLimit[] = [
-  { provider: 'fitbit', requests: 150, windowMs: 3_600_000 },
-  { provider: 'google-health', requests: 300, windowMs: 60_000 },
-];
+export const defaultRateLimits: readonly ProviderRateLimit[] = builtInProviders.flatMap((provider) =>
+  provider.rateLimit ? [{ provider: provider.id, ...provider.rateLimit }] : [],
+);
 
 /**
  * `TOKENKEEPER_RATE_LIMITS="fitbit=150/h,google-health=300/min,my-api=10/s"` replaces the defaults for the named

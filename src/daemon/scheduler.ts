@@ -1,12 +1,11 @@
 import { describeError } from '../core/errors.ts';
+import { needsHuman } from '../core/types.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 import { runFleetScheduler } from './fleet-scheduler.ts';
 import type { SchedulerOptions, SchedulerStats } from './scheduler-options.ts';
 
 export type { SchedulerOptions, SchedulerStats };
 import { rateLimitsFrom } from './rate-limits.ts';
-
-const inactive = new Set(['needs_reauth', 'provider_retired']);
 
 /**
  * The daemon loop: refreshes every connection when it falls due (and at once if an earlier attempt was cut
@@ -40,7 +39,7 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
       const connections = await keeper.connectionsForScheduling();
       const now = keeper.now();
       for (const connection of connections) {
-        if (inactive.has(connection.status) || running.has(connection.name)) continue;
+        if (needsHuman(connection.status) || running.has(connection.name)) continue;
         const dueAt = Math.max(
           keeper.nextRefreshAt(connection),
           localBackoff.get(connection.name)?.until ?? 0,

@@ -6,7 +6,7 @@ import { envelopeKeyId, type Keyring } from '../crypto/envelope.ts';
 import { keyCheckPasses } from '../stores/key-check.ts';
 import { fail, ok, warn, type CheckResult } from './check.ts';
 import { checkSqliteFile } from '../files/sqlite-file.ts';
-import { needsHuman, type ConnectionStatus } from '../core/types.ts';
+import { needsHuman } from '../core/types.ts';
 
 /** How many connections of one provider have one status. */
 export interface StoredCount {
@@ -29,7 +29,7 @@ export function judgeStoreContents(contents: {
   const count = (wanted: (status: string) => boolean) =>
     rows.filter((row) => wanted(row.status)).reduce((sum, row) => sum + Number(row.n), 0);
   const total = count(() => true);
-  const human = count((status) => needsHuman(status as ConnectionStatus));
+  const human = count(needsHuman);
   const summary = `${location}: ${total} connection${total === 1 ? '' : 's'}`;
   if (keyCheck !== undefined) {
     if (!keyring) {

@@ -1,20 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, type BackoffPolicy } from '../core/backoff.ts';
-import { describeError, isTokenkeeperError, TokenkeeperError, VersionConflictError } from '../core/errors.ts';
+import { TokenEndpointError } from '../core/endpoint-error.ts';
+import {
+  describeError,
+  isTokenkeeperError,
+  seconds,
+  TokenkeeperError,
+  VersionConflictError,
+  type ErrorHint,
+} from '../core/errors.ts';
 import type { KeeperEventListener } from '../core/events.ts';
-import { isDue, type ExpiryPolicy } from '../core/expiry.ts';
+import { isDue, withDocumentedLifetime, type ExpiryPolicy } from '../core/expiry.ts';
+import {
+  backoffLeftMs,
+  decideFailure,
+  unknownOutcomeMaxWaitMs,
+  type FailureDecision,
+  type FailureSettings,
+} from '../core/failure.ts';
 import { sleep } from '../core/sleep.ts';
 import { withStoreLock, type HeldLock, type LockOptions } from './lock.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Clock, Connection, ConnectionStatus, TokenSet } from '../core/types.ts';
+import {
+  needsHuman,
+  type Clock,
+  type Connection,
+  type ConnectionStatus,
+  type HumanStatus,
+  type TokenSet,
+} from '../core/types.ts';
 import type { ConnectionStore } from '../stores/store.ts';
 import type { RescueEntry, RescueJournal } from '../stores/rescue-journal.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
-import { TokenEndpointError, type TokenRequestOptions, type TokenResponse } from '../oauth/token-client.ts';
+import type { TokenRequestOptions, TokenResponse } from '../oauth/token-client.ts';
 import { tokenSetFromResponse } from '../oauth/token-set.ts';
 
-/** Longest wait before retrying an attempt whose outcome is unknown (inside Fitbit's ~2-minute grace window). */
-const PENDING_RETRY_MAX_MS = 30_000;
 /** How long new tokens that neither the store nor the rescue journal accepted are retried before giving up. */
 const MEMORY_ONLY_RETRY_MS = 5 * 60_000;
 
@@ -126,7 +146,7 @@ export class Refresher {
   /** The stored connection, failing as a refresh would if it is unknown or needs a human. */
   async current(name: string): Promise<Connection> {
     const connection = await this.load(name);
-    assertRefreshable(connection);
+    this.assertRefreshable(connection);
     return connection;
   }
 
@@ -170,17 +190,17 @@ export class Refresher {
   private async refreshOnce(name: string, force: boolean, budget: Budget): Promise<RefreshResult> {
     const { store, clock, settings } = this.deps;
     const current = await this.load(name);
-    assertRefreshable(current);
+    this.assertRefreshable(current);
     if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) {
       return { connection: current, refreshed: false };
     }
-    const backoffLeft = (current.nextAttemptAt ?? 0) - clock.now();
-    if (!force && !current.pending && current.status === 'failing' && backoffLeft > 0) {
+    const backoffLeft = backoffLeftMs(current, clock.now());
+    if (!force && !current.pending && backoffLeft > 0) {
       // Honour the backoff (and the provider's Retry-After) across calls, not only inside one. An attempt with an
       // unknown outcome (pending) is exempt: it must be retried at once, inside the provider's grace window.
       throw new TokenkeeperError(
         'provider_unavailable',
-        `refresh of "${name}" is backing off after: ${current.lastError ?? 'an error'}; next attempt in ${Math.ceil(backoffLeft / 1000)} s (force to try now)`,
+        `refresh of "${name}" is backing off after: ${current.lastError ?? 'an error'}; next attempt in ${seconds(backoffLeft)} s (force to try now)`,
       );
     }
 
@@ -203,7 +223,7 @@ export class Refresher {
           // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
           await this.assertNothingRescued(name);
           const connection = await this.load(name);
-          assertRefreshable(connection);
+          this.assertRefreshable(connection);
           // Another refresher finished while this one waited for the lock.
           const renewedMeanwhile = connection.lastRefreshAt !== current.lastRefreshAt;
           if (!connection.pending) {
@@ -214,10 +234,13 @@ export class Refresher {
             if (force && renewedMeanwhile) return { connection, refreshed: true };
           }
           if (!connection.tokens.refreshToken && connection.grant !== 'client_credentials') {
-            return this.fail(
+            // E.g. a Key Vault whose RefreshToken secret was deleted while the state secret remained.
+            throw await this.failWithoutRequest(
               connection,
-              'needs_reauth',
-              `connection "${name}" has no refresh token: reconnect it`,
+              new TokenkeeperError('needs_reauth', `connection "${name}" has no refresh token`, {
+                hint: reconnectHint(connection),
+              }),
+              budget,
             );
           }
           return { connection: await this.refreshLocked(connection, lock, budget), refreshed: true };
@@ -250,10 +273,13 @@ export class Refresher {
   private async refreshLocked(start: Connection, lock: HeldLock, budget: Budget): Promise<Connection> {
     const { clock, settings, logger, emit } = this.deps;
     const provider = this.deps.provider(start.provider);
+    const expiry = withDocumentedLifetime(settings.expiry, provider.accessTokenLifetimeMs);
     const recovering = start.pending !== undefined;
     // Whether the provider may already have spent the stored refresh token (an earlier attempt's outcome is
     // unknown): then a later passing failure keeps the write-ahead record even if that request never left.
     let outcomeUnknown = recovering;
+    // The status observers last heard of: a status change is announced once, not on every failed attempt.
+    let reported = start.status;
     let connection = start;
     for (let attempt = 1; ; attempt++) {
       // Client-credentials connections have no refresh token: nothing is spent, they just ask again.
@@ -292,43 +318,40 @@ export class Refresher {
           // is still saved (through compare-and-swap or the rescue journal) rather than thrown away.
         });
       } catch (error) {
-        const failure = await this.recordFailure(connection, error, attempt, start.status, outcomeUnknown);
-        connection = failure.connection;
-        outcomeUnknown = failure.pendingKept;
-        if (failure.retryInMs === undefined) {
-          // A final failure that leaves the connection failing (e.g. invalid_client) is reported too;
-          // needs_reauth and provider_retired are reported by their status change.
-          if (failure.connection.status === 'failing') {
-            emit({
-              type: 'refresh_failed',
-              name: connection.name,
-              provider: provider.id,
-              error: describeError(error),
-              attempt,
-            });
-          }
-          throw failure.error;
-        }
+        const decision = decideFailure(
+          error,
+          connection,
+          {
+            number: attempt,
+            maxAttempts: budget.maxAttempts,
+            remainingMs: remainingMs(budget),
+            outcomeUnknownBefore: outcomeUnknown,
+            random: Math.random,
+          },
+          failureSettings(settings, provider.spentTokenGraceMs),
+        );
+        connection = await this.recordFailure(connection, decision, error, reported, attempt);
+        reported = decision.status;
+        if (decision.status !== 'failing') throw this.humanError(connection, decision.status, error);
+        outcomeUnknown = decision.keepPending;
+        // needs_reauth and provider_retired are reported by their status change; failing attempts here.
         emit({
           type: 'refresh_failed',
           name: connection.name,
           provider: provider.id,
           error: describeError(error),
           attempt,
-          retryInMs: failure.retryInMs,
+          ...(decision.action !== 'fix_first' && { retryInMs: decision.waitMs }),
         });
-        if (
-          attempt >= budget.maxAttempts ||
-          failure.retryInMs > settings.maxInlineWaitMs ||
-          failure.retryInMs >= remainingMs(budget)
-        ) {
-          throw withRetryHint(failure.error, connection.name, failure.retryInMs, failure.pendingKept);
+        if (decision.action === 'fix_first') throw error;
+        if (decision.action === 'retry_later') {
+          throw withRetryHint(error, connection.name, decision.waitMs, decision.keepPending);
         }
-        await sleep(failure.retryInMs, lock.signal);
+        await sleep(decision.waitMs, lock.signal);
         continue;
       }
       const now = clock.now();
-      const tokens = tokenSetFromResponse(response, now, settings.expiry, connection.tokens);
+      const tokens = tokenSetFromResponse(response, now, expiry, connection.tokens);
       // Failing before this call, or became failing during it (an attempt failed, then a retry worked).
       const wasUnhealthy = start.status === 'failing' || connection.failureCount > 0;
       const saved = await this.saveDurably(connection, tokens, spent, attemptId);
@@ -411,12 +434,17 @@ export class Refresher {
       } catch (error) {
         const wait = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 });
         if (Date.now() + wait > deadline) {
+          if (path) {
+            throw new TokenkeeperError(
+              'store',
+              `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`,
+              { cause: error },
+            );
+          }
           throw new TokenkeeperError(
             'store',
-            path
-              ? `store ${store.location} is not accepting writes (${describeError(error)}); the new tokens of "${connection.name}" are safe in the rescue journal and will be saved on the next run`
-              : `store ${store.location} and the rescue journal ${journal.dir} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved; fix the store, then run \`tokenkeeper refresh ${connection.name}\` at once (the provider may accept the old token again for a short while)`,
-            { cause: error },
+            `store ${store.location} and the rescue journal ${journal.dir} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved`,
+            { cause: error, hint: { action: 'refresh_after_store_fix', connection: connection.name } },
           );
         }
         await sleep(wait);
@@ -491,148 +519,152 @@ export class Refresher {
     }
   }
 
-  /** Design step 6: classify, record, and say whether (and when) to retry. */
+  /**
+   * The one writer of failed state (design step 6): records what `decideFailure` decided and announces the
+   * status change, if any, to `status_changed` listeners (webhooks, metrics, history).
+   */
   private async recordFailure(
     connection: Connection,
+    decision: FailureDecision,
     error: unknown,
+    reported: ConnectionStatus,
     attempt: number,
-    previousStatus: ConnectionStatus,
-    outcomeUnknownBefore: boolean,
-  ): Promise<{ connection: Connection; error: unknown; retryInMs?: number; pendingKept: boolean }> {
-    const { settings, clock } = this.deps;
-    if (error instanceof TokenEndpointError) {
-      if (error.kind === 'invalid_grant') {
-        const hint = `connection "${connection.name}" needs re-authorisation: the provider rejected its refresh token; run \`tokenkeeper connect ${connection.provider} --name ${connection.name}\``;
-        const failed = await this.failWith(connection, 'needs_reauth', error, hint);
-        return { connection, error: failed, pendingKept: false };
-      }
-      if (error.kind === 'retired') {
-        const hint = `connection "${connection.name}": ${error.message}`;
-        const failed = await this.failWith(connection, 'provider_retired', error, hint);
-        return { connection, error: failed, pendingKept: false };
-      }
-    }
+  ): Promise<Connection> {
+    const { clock, logger, emit } = this.deps;
+    const now = clock.now();
+    const failing = decision.status === 'failing';
     const failureCount = connection.failureCount + 1;
-    const retryAfterMs = error instanceof TokenEndpointError ? error.retryAfterMs : undefined;
-    // A request refused by our own URL policy (config) never left, like one that could not connect.
-    const sentNothing =
-      error instanceof TokenEndpointError ? !error.outcomeUnknown : isTokenkeeperError(error, 'config');
-    const retryable =
-      error instanceof TokenEndpointError ? error.retryable : !isTokenkeeperError(error, 'config');
-    // A refresh token the provider may have rotated must be retried inside its grace window (Fitbit: ~2 min),
-    // however long the outage before it was: such retries wait at most PENDING_RETRY_MAX_MS (or Retry-After).
-    // A passing failure that provably sent nothing (429, connection refused) keeps the record only while an
-    // earlier attempt's outcome is still unknown; one that needs a fix (invalid_client, config) drops it.
-    const keepPending = !sentNothing || (outcomeUnknownBefore && retryable);
-    const backoff = backoffDelay(failureCount, settings.backoff, retryAfterMs);
-    const retryInMs = keepPending
-      ? Math.max(Math.min(backoff, PENDING_RETRY_MAX_MS), retryAfterMs ?? 0)
-      : backoff;
     const updated = await this.deps.store.update({
       ...connection,
-      status: 'failing',
+      status: decision.status,
       // The outcome is unknown (timeout, 5xx, cut connection): keep the write-ahead record so the next attempt,
       // by this or any process, retries the same refresh token at once.
-      pending: keepPending ? connection.pending : undefined,
+      pending: failing && decision.keepPending ? connection.pending : undefined,
       failureCount,
       lastError: describeError(error),
-      lastErrorAt: clock.now(),
-      nextAttemptAt: clock.now() + retryInMs,
+      lastErrorAt: now,
+      nextAttemptAt: failing ? now + decision.waitMs : undefined,
     });
-    this.deps.logger.warn(
-      {
-        connection: connection.name,
-        provider: connection.provider,
-        attempt,
-        failureCount,
-        retryInMs,
-        error: describeError(error),
-      },
-      'refresh failed',
-    );
-    if (previousStatus !== 'failing' && attempt === 1) {
-      this.deps.emit({
+    const where = { connection: connection.name, provider: connection.provider };
+    if (failing) {
+      logger.warn(
+        { ...where, attempt, failureCount, retryInMs: decision.waitMs, error: describeError(error) },
+        'refresh failed',
+      );
+    } else {
+      logger.error(
+        { ...where, status: decision.status, error: describeError(error) },
+        'refresh failed; the connection needs a human',
+      );
+    }
+    if (decision.status !== reported) {
+      emit({
         type: 'status_changed',
         name: connection.name,
         provider: connection.provider,
-        from: previousStatus === 'refreshing' ? 'active' : previousStatus,
-        to: 'failing',
+        from: reported,
+        to: decision.status,
         error: describeError(error),
       });
     }
-    return {
-      connection: updated,
-      error,
-      retryInMs: retryable ? retryInMs : undefined,
-      pendingKept: keepPending,
-    };
+    return updated;
   }
 
-  private async failWith(
+  /** Records a failure found before any request was sent (e.g. no refresh token) and returns it to throw. */
+  private async failWithoutRequest(
     connection: Connection,
-    status: Extract<ConnectionStatus, 'needs_reauth' | 'provider_retired'>,
-    cause: TokenEndpointError,
-    message: string,
+    error: TokenkeeperError,
+    budget: Budget,
   ): Promise<TokenkeeperError> {
-    await this.deps.store.update({
-      ...connection,
-      status,
-      pending: undefined,
-      failureCount: connection.failureCount + 1,
-      lastError: describeError(cause),
-      lastErrorAt: this.deps.clock.now(),
-      nextAttemptAt: undefined,
-    });
-    this.deps.logger.error({ connection: connection.name, provider: connection.provider, status }, message);
-    this.deps.emit({
-      type: 'status_changed',
-      name: connection.name,
-      provider: connection.provider,
-      from: connection.status,
-      to: status,
-      error: describeError(cause),
-    });
-    return new TokenkeeperError(status, message, { cause });
+    const grace = this.definitionOf(connection.provider)?.spentTokenGraceMs;
+    const attempt = {
+      number: 1,
+      maxAttempts: budget.maxAttempts,
+      remainingMs: remainingMs(budget),
+      outcomeUnknownBefore: connection.pending !== undefined,
+      random: Math.random,
+    };
+    const decision = decideFailure(error, connection, attempt, failureSettings(this.deps.settings, grace));
+    await this.recordFailure(connection, decision, error, connection.status, 1);
+    return error;
   }
 
-  private async fail(connection: Connection, status: 'needs_reauth', message: string): Promise<never> {
-    await this.deps.store.update({
-      ...connection,
-      status,
-      lastError: message,
-      lastErrorAt: this.deps.clock.now(),
+  /** The error a refresh ends with when the connection now needs a human, with what would fix it. */
+  private humanError(connection: Connection, status: HumanStatus, cause: unknown): TokenkeeperError {
+    const { name } = connection;
+    if (status === 'needs_reauth') {
+      return new TokenkeeperError(
+        'needs_reauth',
+        `connection "${name}" needs re-authorisation: the provider rejected its refresh token`,
+        { cause, hint: reconnectHint(connection) },
+      );
+    }
+    return new TokenkeeperError('provider_retired', `connection "${name}": ${describeError(cause)}`, {
+      cause,
+      hint: reconnectHint(connection, this.definitionOf(connection.provider)?.successor),
     });
-    throw new TokenkeeperError(status, message);
+  }
+
+  /** Fails as a refresh would when the connection needs a human: no request could help it. */
+  private assertRefreshable(connection: Connection): void {
+    if (!needsHuman(connection.status)) return;
+    const { name, provider, lastError } = connection;
+    if (connection.status === 'needs_reauth') {
+      throw new TokenkeeperError(
+        'needs_reauth',
+        `connection "${name}" needs re-authorisation (${lastError ?? 'refresh token rejected'})`,
+        { hint: reconnectHint(connection) },
+      );
+    }
+    throw new TokenkeeperError(
+      'provider_retired',
+      `connection "${name}": provider ${provider} is retired (${lastError ?? '410 Gone'})`,
+      { hint: reconnectHint(connection, this.definitionOf(provider)?.successor) },
+    );
+  }
+
+  /** The provider's definition for a fact about it, or undefined if it is no longer configured. */
+  private definitionOf(providerId: string): ProviderDefinition | undefined {
+    try {
+      return this.deps.provider(providerId);
+    } catch {
+      // Not a reason to hide what happened to the connection: the fact is simply unknown.
+      return undefined;
+    }
   }
 
   private async load(name: string): Promise<Connection> {
     const connection = await this.deps.store.get(name);
     if (!connection) {
-      throw new TokenkeeperError(
-        'not_found',
-        `no connection named "${name}": see \`tokenkeeper status\` for the names`,
-      );
+      throw new TokenkeeperError('not_found', `no connection named "${name}"`, {
+        hint: { action: 'list_connections' },
+      });
     }
     return connection;
   }
 }
 
-function seconds(ms: number): number {
-  return Math.ceil(ms / 1000);
+/** Failure settings at one provider: its spent-token grace window bounds how long an unknown outcome may wait. */
+function failureSettings(settings: RefreshSettings, graceMs: number | undefined): FailureSettings {
+  return {
+    backoff: settings.backoff,
+    maxInlineWaitMs: settings.maxInlineWaitMs,
+    unknownOutcomeMaxWaitMs: unknownOutcomeMaxWaitMs(graceMs),
+  };
+}
+
+/** A human must connect the account again: at its own provider, or at the one that replaced a retired one. */
+function reconnectHint(connection: Connection, provider = connection.provider): ErrorHint {
+  return { action: 'reconnect', connection: connection.name, provider };
 }
 
 /**
- * The final error of a refresh that will be tried again, saying when and by whom. When the provider may have
- * rotated the refresh token, the same token must be retried inside the provider's grace window.
+ * The final error of a refresh that will be tried again, saying when. When the provider may have rotated the
+ * refresh token, the same token must be retried inside the provider's grace window.
  */
 function withRetryHint(error: unknown, name: string, retryInMs: number, pendingKept: boolean): unknown {
   if (!(error instanceof TokenEndpointError)) return error;
-  const when = `in ${seconds(retryInMs)} s`;
-  return error.withHint(
-    pendingKept
-      ? `the provider may have rotated the refresh token, so the attempt is kept and retried with the same refresh token ${when} by a running daemon (\`tokenkeeper run\`), or by \`tokenkeeper refresh ${name}\` within the provider's grace window`
-      : `nothing was spent; it will be retried ${when} by a running daemon (\`tokenkeeper run\`), or run \`tokenkeeper refresh ${name}\``,
-  );
+  return error.withHint({ action: 'retry', connection: name, retryInMs, sameRefreshToken: pendingKept });
 }
 
 /** The token request that renews a connection: its refresh token, or (client credentials) the same request again. */
@@ -657,19 +689,4 @@ export function activeWith(connection: Connection, tokens: TokenSet, now: number
     nextAttemptAt: undefined,
     lastRefreshAt: now,
   };
-}
-
-export function assertRefreshable(connection: Connection): void {
-  if (connection.status === 'needs_reauth') {
-    throw new TokenkeeperError(
-      'needs_reauth',
-      `connection "${connection.name}" needs re-authorisation (${connection.lastError ?? 'refresh token rejected'}): run \`tokenkeeper connect ${connection.provider} --name ${connection.name}\``,
-    );
-  }
-  if (connection.status === 'provider_retired') {
-    throw new TokenkeeperError(
-      'provider_retired',
-      `connection "${connection.name}": provider ${connection.provider} is retired (${connection.lastError ?? '410 Gone'})`,
-    );
-  }
 }

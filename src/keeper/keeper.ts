@@ -6,7 +6,7 @@ import type { ConfigFile } from '../config/schema.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
 import { defaultBackoff } from '../core/backoff.ts';
 import { describeError, TokenkeeperError } from '../core/errors.ts';
-import type { KeeperEventListener } from '../core/events.ts';
+import type { KeeperEvent, KeeperEventListener } from '../core/events.ts';
 import {
   defaultExpiryPolicy,
   isDue,
@@ -15,6 +15,7 @@ import {
   stableFraction,
   type ExpiryPolicy,
 } from '../core/expiry.ts';
+import { backoffLeftMs } from '../core/failure.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { activeWith, Refresher, type RefreshResult, type RefreshSettings } from '../engine/refresher.ts';
 import { needsHuman, systemClock, type Clock, type Connection, type TokenSet } from '../core/types.ts';
@@ -121,7 +122,7 @@ export class Keeper {
       requestToken,
       clock: parts.clock,
       logger: parts.logger,
-      emit: (event) => this.listeners.forEach((listener) => listener(event)),
+      emit: (event) => this.emit(event),
       owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       settings: parts.settings,
     });
@@ -130,6 +131,23 @@ export class Keeper {
   onEvent(listener: KeeperEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Tells every listener. A listener that throws is logged and skipped: the refresh that raised the event has
+   * already saved its tokens, and neither it nor the other listeners may fail because of one of them.
+   */
+  private emit(event: KeeperEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error(
+          { event: event.type, connection: event.name, error: describeError(error) },
+          'an event listener threw; ignored',
+        );
+      }
+    }
   }
 
   /**
@@ -181,7 +199,7 @@ export class Keeper {
   private renewInBackground(connection: Connection): Promise<RefreshResult | undefined> | undefined {
     const now = this.clock.now();
     const due = isDue(connection.tokens, now, this.settings.expiry);
-    const backingOff = connection.status === 'failing' && (connection.nextAttemptAt ?? 0) > now;
+    const backingOff = backoffLeftMs(connection, now) > 0;
     // An unfinished attempt is retried at once, as every refresh does: the provider's grace window may be closing.
     if (!connection.pending && (!due || backingOff)) return undefined;
     const renewal = this.refresher
@@ -275,8 +293,7 @@ export class Keeper {
     const oldStillValid =
       existing.provider === input.provider &&
       existing.clientId === input.clientId &&
-      existing.status !== 'needs_reauth' &&
-      existing.status !== 'provider_retired';
+      !needsHuman(existing.status);
     const tokens: TokenSet = {
       ...input.tokens,
       refreshToken: input.tokens.refreshToken ?? (oldStillValid ? existing.tokens.refreshToken : undefined),

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fitbit, genericOAuth2, googleHealth } from '../providers/catalog.ts';
+import { fitbit, genericOAuth2, googleHealth, strava, withings } from '../providers/catalog.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
 import { neverSent, requestToken, TokenEndpointError, type TokenRequestOptions } from './token-client.ts';
 
@@ -107,11 +107,20 @@ describe('successful responses', () => {
   it('tolerates common variations: string expires_in, array scope, numeric user id, no refresh token', async () => {
     handler = (_req, res) =>
       json(res, 200, { access_token: 'a', expires_in: '3600', scope: ['a', 'b'], userid: 42 });
-    const response = await requestToken(options());
+    // Withings names the account `userid` (the catalog says where each provider puts it).
+    const response = await requestToken(options(withings));
     expect(response.expiresIn).toBe(3600);
     expect(response.scope).toBe('a b');
     expect(response.providerUserId).toBe('42');
     expect(response.refreshToken).toBeUndefined();
+  });
+
+  it("reads the account where the provider's catalog entry says, and nowhere else", async () => {
+    handler = (_req, res) =>
+      json(res, 200, { access_token: 'a', athlete: { id: 1234 }, user_id: 'not-the-athlete' });
+    expect((await requestToken(options(strava))).providerUserId).toBe('1234');
+    expect((await requestToken(options(fitbit))).providerUserId).toBe('not-the-athlete');
+    expect((await requestToken(options(googleHealth))).providerUserId).toBeUndefined();
   });
 
   it('drops a nonsensical expires_in rather than inventing an expiry', async () => {

@@ -1,82 +1,11 @@
-import { TokenkeeperError, type ErrorCode } from '../core/errors.ts';
+import { TokenEndpointError, type TokenFailureKind } from '../core/endpoint-error.ts';
 import { parseRetryAfter } from '../core/backoff.ts';
 import type { ProviderDefinition, ProviderErrorInfo } from '../providers/types.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
 import { applyClientAuth } from './client-auth.ts';
 import { redactSecrets } from '../core/redact.ts';
 
-export type TokenFailureKind =
-  | 'invalid_grant'
-  | 'invalid_client'
-  | 'retired'
-  | 'rate_limited'
-  | 'server'
-  | 'network'
-  | 'unreachable'
-  | 'timeout'
-  | 'bad_response'
-  | 'rejected';
-
-const codeByKind: Record<TokenFailureKind, ErrorCode> = {
-  invalid_grant: 'needs_reauth',
-  invalid_client: 'invalid_client',
-  retired: 'provider_retired',
-  rate_limited: 'provider_unavailable',
-  server: 'provider_unavailable',
-  network: 'provider_unavailable',
-  unreachable: 'provider_unavailable',
-  timeout: 'timeout',
-  bad_response: 'bad_provider_response',
-  rejected: 'provider_rejected',
-};
-
-/** Failures after which the provider may have spent the refresh token even though we got no usable answer. */
-const outcomeUnknown: ReadonlySet<TokenFailureKind> = new Set([
-  'server',
-  'network',
-  'timeout',
-  'bad_response',
-]);
-
-export class TokenEndpointError extends TokenkeeperError {
-  readonly kind: TokenFailureKind;
-  readonly status?: number;
-  readonly retryAfterMs?: number;
-  readonly providerCode?: string;
-
-  constructor(
-    kind: TokenFailureKind,
-    message: string,
-    details: { status?: number; retryAfterMs?: number; providerCode?: string; cause?: unknown } = {},
-  ) {
-    super(codeByKind[kind], message, { cause: details.cause });
-    this.name = 'TokenEndpointError';
-    this.kind = kind;
-    this.status = details.status;
-    this.retryAfterMs = details.retryAfterMs;
-    this.providerCode = details.providerCode;
-  }
-
-  /** True when the provider may have rotated the refresh token: retry the same one soon, inside its grace window. */
-  get outcomeUnknown(): boolean {
-    return outcomeUnknown.has(this.kind);
-  }
-
-  /** Worth retrying within the same call (after a backoff); other failures wait for the scheduler or a human. */
-  get retryable(): boolean {
-    return this.outcomeUnknown || this.kind === 'rate_limited' || this.kind === 'unreachable';
-  }
-
-  /** The same failure with `hint` appended to its message (e.g. what happens next); the original is the cause. */
-  withHint(hint: string): TokenEndpointError {
-    return new TokenEndpointError(this.kind, `${this.message}; ${hint}`, {
-      status: this.status,
-      retryAfterMs: this.retryAfterMs,
-      providerCode: this.providerCode,
-      cause: this,
-    });
-  }
-}
+export { TokenEndpointError, type TokenFailureKind };
 
 /** Request parameters that carry secrets (and are scrubbed from provider error texts); others are plain words. */
 const secretParams = [
@@ -293,7 +222,7 @@ function parseTokenBody(
   }
   const expiresIn = typeof body.expires_in === 'string' ? Number(body.expires_in) : body.expires_in;
   const scope = Array.isArray(body.scope) ? body.scope.join(' ') : body.scope;
-  const userId = body.user_id ?? body.userid ?? provider.accountIdFrom?.(body);
+  const userId = provider.accountId && valueAt(body, provider.accountId.path);
   return {
     accessToken,
     refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
@@ -304,6 +233,16 @@ function parseTokenBody(
     providerUserId: typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined,
     rateLimit,
   };
+}
+
+/** The value at a dot path (`athlete.id`) in a JSON body, or undefined. */
+function valueAt(body: unknown, path: string): unknown {
+  let value = body;
+  for (const key of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 function readProviderError(provider: ProviderDefinition, json: unknown): ProviderErrorInfo | undefined {

@@ -1,13 +1,31 @@
 export type ClientAuthStyle = 'basic' | 'body';
 
 /**
- * How a provider treats refresh tokens on refresh (informational; the engine always saves what it gets).
+ * How a provider treats refresh tokens on refresh (the engine always saves what it gets; schedulers, simulators and
+ * conformance tests read this). A spent token that still works for a while is `spentTokenGraceMs`, not a rule.
  * - `single-use`: every refresh returns a new refresh token and the old one stops working.
  * - `reuse-revokes-family`: single-use, and presenting a spent one revokes the whole grant (RFC 9700 §4.14.2).
+ * - `rotate-keep-old`: every refresh returns a new refresh token and the old one keeps working too.
  * - `reusable`: the same refresh token keeps working; responses usually carry none.
- * - `may-rotate`: a new refresh token may come back; if none does, the old one stays valid.
+ * - `may-rotate`: not known in advance (the generic template): a new one may come back; if none does, the old
+ *   one stays valid.
  */
-export type RotationRule = 'single-use' | 'reuse-revokes-family' | 'reusable' | 'may-rotate';
+export type RotationRule =
+  'single-use' | 'reuse-revokes-family' | 'rotate-keep-old' | 'reusable' | 'may-rotate';
+
+/** A token-endpoint request quota per connection (one user at one app). */
+export interface RateLimit {
+  requests: number;
+  windowMs: number;
+}
+
+/** Where a token response names the provider's account. */
+export interface AccountIdLocation {
+  /** Dot path into the token response body, e.g. `user_id` or Strava's `athlete.id`. */
+  path: string;
+  /** Refresh responses carry it too, not only the first token response of a consent. */
+  everyRefresh: boolean;
+}
 
 /** Ways to obtain a connection's first token set. */
 export type ConnectGrant = 'authorization_code' | 'device_code' | 'client_credentials';
@@ -48,6 +66,19 @@ export interface ProviderDefinition {
   /** Added to refresh requests only (e.g. WHOOP wants scope=offline on every refresh). */
   extraRefreshParams?: Record<string, string>;
   rotation: RotationRule;
+  /** The rule for public clients (no client secret), where it differs (Spotify's PKCE apps: single-use). */
+  publicClientRotation?: RotationRule;
+  /**
+   * How long a just-spent refresh token is still accepted (until the new access token is first used), e.g.
+   * Fitbit's 2-minute grace that replays the same answer. Unknown outcomes are retried well inside it.
+   */
+  spentTokenGraceMs?: number;
+  /** The documented access-token lifetime: assumed (if shorter than refresh.defaultLifetimeSeconds) without expires_in. */
+  accessTokenLifetimeMs?: number;
+  /** The provider's token-endpoint quota per connection, respected by a fleet of daemons together. */
+  rateLimit?: RateLimit;
+  /** Where token responses name the account (absent: they do not). */
+  accountId?: AccountIdLocation;
   /** How a connection can be made; default authorization code only. */
   grants?: ConnectGrant[];
   /**
@@ -60,6 +91,8 @@ export interface ProviderDefinition {
   setupNotes?: string;
   /** Shown when the provider answers 410 Gone. */
   retiredHint?: string;
+  /** The provider that replaced this one once it retired: where its connections are connected again. */
+  successor?: string;
   /** Reads a non-RFC error body; return undefined to fall back to RFC 6749 §5.2 `{error, error_description}`. */
   parseError?: (body: unknown) => ProviderErrorInfo | undefined;
   /**
@@ -67,6 +100,4 @@ export interface ProviderDefinition {
    * classified: e.g. Withings wraps tokens in `{status, body}` and reports errors inside HTTP 200.
    */
   normalizeResponse?: (answer: EndpointAnswer) => EndpointAnswer;
-  /** The provider's account id from a token response, when it is not `user_id`/`userid` (e.g. Strava's athlete.id). */
-  accountIdFrom?: (body: Record<string, unknown>) => string | undefined;
 }

@@ -5,7 +5,7 @@ import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 import { isLoopbackHost } from '../core/url-policy.ts';
-import { ApiError, httpStatusByErrorCode, type ErrorBody } from './errors.ts';
+import { ApiError, apiErrorMessage, httpStatusByErrorCode, type ErrorBody } from './errors.ts';
 import type { RefreshHistory } from './history.ts';
 import type { DaemonMetrics } from './metrics.ts';
 import type { ReconnectFlows } from './reconnect.ts';
@@ -94,7 +94,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return reply.code(error.statusCode).send(errorBody(error.code, error.message));
     }
     if (error instanceof TokenkeeperError) {
-      return reply.code(httpStatusByErrorCode[error.code]).send(errorBody(error.code, error.message));
+      return reply
+        .code(httpStatusByErrorCode[error.code])
+        .send(errorBody(error.code, apiErrorMessage(error)));
     }
     if ('validation' in error && error.validation) {
       return reply.code(400).send(errorBody('bad_request', error.message));

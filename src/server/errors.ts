@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../core/errors.ts';
+import type { ErrorCode, TokenkeeperError } from '../core/errors.ts';
 
 /** An error the API answers with a given HTTP status and a stable code. */
 export class ApiError extends Error {
@@ -39,3 +39,13 @@ export const httpStatusByErrorCode: Record<ErrorCode, number> = {
   lock_timeout: 503,
   version_conflict: 503,
 };
+
+/**
+ * An engine error's message as the API sends it: a hint to reconnect points at the status page's Reconnect (for
+ * an operator) and at the CLI; other hints keep the library's wording.
+ */
+export function apiErrorMessage(error: TokenkeeperError): string {
+  const { hint } = error;
+  if (hint?.action !== 'reconnect') return error.message;
+  return `${error.problem}; reconnect it: Reconnect on the status page (operator login), or \`tokenkeeper connect ${hint.provider} --name ${hint.connection}\``;
+}

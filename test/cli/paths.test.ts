@@ -211,9 +211,7 @@ describe.concurrent('tokenkeeper never touches a path that is not its own', () =
       expect(statSync(foreign).mode & 0o777).toBe(0o755);
     });
 
-    it('under /proc: refused (not spinning), also through a link', async ({
-      onTestFinished,
-    }) => {
+    it('under /proc: refused (not spinning), also through a link', async ({ onTestFinished }) => {
       const h = await createHarness(onTestFinished);
       // Recursive mkdir under /proc used to spin forever: a run cut off by the timeout is not a refusal.
       const result = await h.cli(['status'], { env: { TOKENKEEPER_HOME: '/proc/x' }, timeoutMs: 10_000 });

@@ -6,9 +6,6 @@ defineConformanceSuite({
   providerId: 'dexcom',
   start: async (now) => fromOAuthSim(await startSimulatedDexcom({ now })),
   settings: (sim) => ({ tokenUrl: `${sim.url}/v2/oauth2/token`, authorizationUrl: sim.authorizeUrl }),
-  rotation: 'single-use',
-  accessLifetimeSeconds: 7200,
-  accountInRefresh: false,
   refreshRequest: { clientAuth: 'body' },
   authorize: { scopeSeparator: ' ', pkce: false },
 });
@@ -18,9 +15,6 @@ defineConformanceSuite({
   providerId: 'dexcom-sandbox',
   start: async (now) => fromOAuthSim(await startSimulatedDexcom({ now })),
   settings: (sim) => ({ tokenUrl: `${sim.url}/v2/oauth2/token`, authorizationUrl: sim.authorizeUrl }),
-  rotation: 'single-use',
-  accessLifetimeSeconds: 7200,
-  accountInRefresh: false,
   refreshRequest: { clientAuth: 'body' },
   authorize: { scopeSeparator: ' ', pkce: false },
 });

@@ -11,9 +11,6 @@ defineConformanceSuite({
     authorizationUrl: sim.authorizeUrl,
     revokeUrl: `${sim.url}/oauth2/revoke`,
   }),
-  rotation: 'grace-then-single-use',
-  accessLifetimeSeconds: 28_800,
-  accountInRefresh: true,
   refreshRequest: { clientAuth: 'basic' },
   authorize: { scopeSeparator: ' ', pkce: true },
 });
@@ -26,9 +23,6 @@ defineConformanceSuite({
     authorizationUrl: sim.authorizeUrl,
     revokeUrl: `${sim.url}/revoke`,
   }),
-  rotation: 'reusable',
-  accessLifetimeSeconds: 3600,
-  accountInRefresh: false,
   refreshRequest: { clientAuth: 'body' },
   authorize: { scopeSeparator: ' ', pkce: true, params: { access_type: 'offline', prompt: 'consent' } },
 });

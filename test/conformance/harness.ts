@@ -4,18 +4,38 @@ import { join } from 'node:path';
 import type { ConfigFile, ProviderSettings } from '../../src/config/schema.ts';
 import type { Connection } from '../../src/core/types.ts';
 import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
+import { builtInProviders } from '../../src/providers/catalog.ts';
+import type { RotationRule } from '../../src/providers/types.ts';
 import type { Fault, SimulatedFitbit, SimulatedGoogle, SimulatedOAuthProvider } from '../fakes/index.ts';
 
 export const KEY = '0123456789abcdef'.repeat(4);
 
-/** Documented refresh-token behaviour a provider must show (providers.md). */
-export type ExpectedRotation =
-  | 'single-use'
-  | 'reuse-revokes-family'
-  | 'rotate-keep-old'
-  | 'old-dies-later'
-  | 'grace-then-single-use'
-  | 'reusable';
+/**
+ * The documented facts a provider must show, in the catalog's vocabulary: built-in providers' come from their
+ * catalog entry (one source for product, simulators and this table); a user-defined provider states its own.
+ */
+export interface ProviderFacts {
+  rotation: RotationRule;
+  /** How long a spent refresh token still works (until the new access token is used). */
+  spentTokenGraceMs?: number;
+  accessTokenLifetimeMs: number;
+  /** Refresh responses name the account. */
+  accountInRefresh: boolean;
+}
+
+/** A built-in provider's facts from its catalog entry, for a confidential or a public client. */
+export function catalogFacts(providerId: string, publicClient = false): ProviderFacts {
+  const provider = builtInProviders.find((entry) => entry.id === providerId);
+  if (!provider?.accessTokenLifetimeMs) {
+    throw new Error(`the catalog entry of ${providerId} states no access-token lifetime`);
+  }
+  return {
+    rotation: (publicClient ? provider.publicClientRotation : undefined) ?? provider.rotation,
+    spentTokenGraceMs: provider.spentTokenGraceMs,
+    accessTokenLifetimeMs: provider.accessTokenLifetimeMs,
+    accountInRefresh: provider.accountId?.everyRefresh ?? false,
+  };
+}
 
 /** What the conformance table needs from a fake provider; the catalog simulators have it all. */
 export interface ConformanceSim {
@@ -49,10 +69,8 @@ export interface ConformanceTarget {
   start(now: () => number): Promise<ConformanceSim>;
   /** The config entry pointing the provider at the fake (and, for user-defined ones, `extends`). */
   settings(sim: ConformanceSim): ProviderSettings;
-  rotation: ExpectedRotation;
-  accessLifetimeSeconds: number;
-  /** Refresh responses name the account (user_id / userid). */
-  accountInRefresh: boolean;
+  /** Only for a provider defined in config: its facts (built-in ones come from the catalog). */
+  facts?: ProviderFacts;
   /** Connect as a public client (no secret). */
   publicClient?: boolean;
   /** Documented shape of a refresh request. */

@@ -6,9 +6,6 @@ defineConformanceSuite({
   providerId: 'oura',
   start: async (now) => fromOAuthSim(await startSimulatedOura({ now })),
   settings: (sim) => ({ tokenUrl: `${sim.url}/oauth/token`, authorizationUrl: sim.authorizeUrl }),
-  rotation: 'single-use',
-  accessLifetimeSeconds: 86_400,
-  accountInRefresh: false,
   refreshRequest: { clientAuth: 'body' },
   authorize: { scopeSeparator: ' ', pkce: false },
 });

@@ -6,9 +6,6 @@ defineConformanceSuite({
   providerId: 'strava',
   start: async (now) => fromOAuthSim(await startSimulatedStrava({ now })),
   settings: (sim) => ({ tokenUrl: `${sim.url}/oauth/token`, authorizationUrl: sim.authorizeUrl }),
-  rotation: 'single-use',
-  accessLifetimeSeconds: 21_600,
-  accountInRefresh: false,
   refreshRequest: { clientAuth: 'body' },
   authorize: { scopeSeparator: ',', pkce: false, params: { approval_prompt: 'auto' } },
 });

@@ -16,9 +16,8 @@ defineConformanceSuite({
     scopes: ['read', 'write'],
     extraAuthParams: { audience: 'https://api.acme.test' },
   }),
-  rotation: 'reuse-revokes-family',
-  accessLifetimeSeconds: 3600,
-  accountInRefresh: false,
+  // What this server documents; the oauth2 template it extends cannot know it.
+  facts: { rotation: 'reuse-revokes-family', accessTokenLifetimeMs: 3_600_000, accountInRefresh: false },
   refreshRequest: { clientAuth: 'basic' },
   authorize: { scopeSeparator: ' ', pkce: true, params: { audience: 'https://api.acme.test' } },
   clientCredentialsScopes: ['read'],

@@ -6,9 +6,6 @@ defineConformanceSuite({
   providerId: 'whoop',
   start: async (now) => fromOAuthSim(await startSimulatedWhoop({ now })),
   settings: (sim) => ({ tokenUrl: `${sim.url}/oauth/oauth2/token`, authorizationUrl: sim.authorizeUrl }),
-  rotation: 'reuse-revokes-family',
-  accessLifetimeSeconds: 3600,
-  accountInRefresh: false,
   refreshRequest: { clientAuth: 'body', params: { scope: 'offline' } },
   authorize: { scopeSeparator: ' ', pkce: false },
 });

@@ -6,9 +6,6 @@ defineConformanceSuite({
   providerId: 'withings',
   start: async (now) => fromOAuthSim(await startSimulatedWithings({ now })),
   settings: (sim) => ({ tokenUrl: `${sim.url}/v2/oauth2`, authorizationUrl: sim.authorizeUrl }),
-  rotation: 'old-dies-later',
-  accessLifetimeSeconds: 10_800,
-  accountInRefresh: true,
   refreshRequest: { clientAuth: 'body', params: { action: 'requesttoken', grant_type: 'refresh_token' } },
   authorize: { scopeSeparator: ',', pkce: false },
 });

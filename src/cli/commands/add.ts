@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeError, isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
+import { isTokenkeeperError, TokenkeeperError, type ErrorCode } from '../../core/errors.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
 import {
@@ -9,7 +9,7 @@ import {
 } from '../client-credentials.ts';
 import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo } from '../io.ts';
-import { formatDuration, printJson } from '../output.ts';
+import { describeCliError, formatDuration, printJson } from '../output.ts';
 import { assertOneStdinSecret, secretArg } from '../secrets.ts';
 
 export const addDefaults = { refreshToken: '-' } as const;
@@ -198,13 +198,13 @@ async function verifyNewConnection(
       await keeper.remove(name);
       throw new TokenkeeperError(
         (error as TokenkeeperError).code,
-        `${describeError(error)} — nothing was saved`,
+        `${describeCliError(error)} — nothing was saved`,
       );
     }
     // The engine's message already says when and how the connection is tried again.
     throw new TokenkeeperError(
       isTokenkeeperError(error) ? error.code : 'provider_unavailable',
-      `${name}: ${texts.laterFailure}: ${describeError(error)}`,
+      `${name}: ${texts.laterFailure}: ${describeCliError(error)}`,
     );
   }
 }

@@ -11,6 +11,7 @@ import { printJson } from '../output.ts';
 const rotationText: Record<RotationRule, string> = {
   'single-use': 'single-use (each refresh returns a new one)',
   'reuse-revokes-family': 'single-use; reusing an old one revokes the grant',
+  'rotate-keep-old': 'rotating (each refresh returns a new one; the old one keeps working)',
   reusable: 'reusable (refreshes return none)',
   'may-rotate': 'may rotate (the newest is always kept)',
 };

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { describeError, exitCodes, TokenkeeperError } from '../../core/errors.ts';
+import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
 import { commandAction, withKeeper } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
-import { formatDuration, printJson } from '../output.ts';
+import { describeCliError, formatDuration, printJson } from '../output.ts';
 
 export interface RefreshOptions {
   /** The connections to refresh; every one with `all`. */
@@ -44,7 +44,7 @@ export async function runRefresh(options: RefreshOptions, io: CliIo): Promise<Co
             io.stdout.write(`${name}: ${did}, access token valid for ${left}\n`);
           }
         } catch (error) {
-          const message = describeError(error);
+          const message = describeCliError(error);
           results.push({ name, ok: false, outcome: 'failed', error: message });
           if (!options.json) io.stderr.write(`${name}: FAILED: ${message}\n`);
           worstExitCode = Math.max(

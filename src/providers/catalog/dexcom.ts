@@ -13,6 +13,7 @@ export const dexcom: ProviderDefinition = {
   extraAuthParams: {},
   extraTokenParams: {},
   rotation: 'single-use',
+  accessTokenLifetimeMs: 2 * 3_600_000,
   grants: ['authorization_code'],
   docsUrl: 'https://developer.dexcom.com/docs/dexcom/authentication/',
   setupNotes:

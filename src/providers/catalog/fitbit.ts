@@ -27,11 +27,17 @@ export const fitbit: ProviderDefinition = {
   extraAuthParams: {},
   extraTokenParams: {},
   rotation: 'single-use',
+  // A spent refresh token answers again with the same new pair for about 2 minutes.
+  spentTokenGraceMs: 2 * 60_000,
+  accessTokenLifetimeMs: 8 * 3_600_000,
+  // 150 requests per user per hour.
+  rateLimit: { requests: 150, windowMs: 3_600_000 },
+  accountId: { path: 'user_id', everyRefresh: true },
   grants: ['authorization_code'],
   docsUrl: 'https://dev.fitbit.com/build/reference/web-api/authorization/',
   setupNotes:
     'Retired: the legacy Web API shut down in Nov 2026 (HTTP 410); use google-health. OAuth 2.0 application type "Server" (Basic client auth) or "Client" (omit the secret).',
-  retiredHint:
-    'the Fitbit Web API has been shut down (HTTP 410 Gone): reconnect this account with `tokenkeeper connect google-health`',
+  retiredHint: 'the Fitbit Web API has been shut down (HTTP 410 Gone); its successor is google-health',
+  successor: 'google-health',
   parseError: parseFitbitError,
 };

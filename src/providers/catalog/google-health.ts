@@ -15,6 +15,9 @@ export const googleHealth: ProviderDefinition = {
   extraAuthParams: { access_type: 'offline', prompt: 'consent' },
   extraTokenParams: {},
   rotation: 'reusable',
+  accessTokenLifetimeMs: 3_600_000,
+  // 300 requests per user per minute.
+  rateLimit: { requests: 300, windowMs: 60_000 },
   grants: ['authorization_code'],
   docsUrl: 'https://developers.google.com/identity/protocols/oauth2/web-server',
   setupNotes:

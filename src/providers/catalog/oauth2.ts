@@ -12,6 +12,8 @@ export const genericOAuth2: ProviderDefinition = {
   extraAuthParams: {},
   extraTokenParams: {},
   rotation: 'may-rotate',
+  // Many servers name the account as Fitbit does; none promises it.
+  accountId: { path: 'user_id', everyRefresh: false },
   grants: ['authorization_code', 'device_code', 'client_credentials'],
   docsUrl: 'https://www.rfc-editor.org/rfc/rfc6749',
   setupNotes:

@@ -13,6 +13,7 @@ export const oura: ProviderDefinition = {
   extraAuthParams: {},
   extraTokenParams: {},
   rotation: 'single-use',
+  accessTokenLifetimeMs: 24 * 3_600_000,
   grants: ['authorization_code'],
   docsUrl: 'https://cloud.ouraring.com/docs/authentication',
   setupNotes: 'Refresh tokens are single-use: never let two systems refresh the same connection.',

@@ -13,7 +13,10 @@ export const spotify: ProviderDefinition = {
   defaultScopes: ['user-read-private', 'user-read-email'],
   extraAuthParams: {},
   extraTokenParams: {},
-  rotation: 'may-rotate',
+  // With a client secret the refresh token stays; PKCE apps without one get single-use refresh tokens.
+  rotation: 'reusable',
+  publicClientRotation: 'single-use',
+  accessTokenLifetimeMs: 3_600_000,
   grants: ['authorization_code', 'client_credentials'],
   docsUrl: 'https://developer.spotify.com/documentation/web-api/tutorials/refreshing-tokens',
   setupNotes:

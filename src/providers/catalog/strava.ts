@@ -36,16 +36,14 @@ export const strava: ProviderDefinition = {
   defaultScopes: ['read', 'activity:read_all'],
   extraAuthParams: { approval_prompt: 'auto' },
   extraTokenParams: {},
-  rotation: 'may-rotate',
+  // A refresh returns the same pair until the access token is within 1 h of expiry; a new one ends the old.
+  rotation: 'single-use',
+  accessTokenLifetimeMs: 6 * 3_600_000,
+  // Only the code exchange carries the athlete.
+  accountId: { path: 'athlete.id', everyRefresh: false },
   grants: ['authorization_code'],
   docsUrl: 'https://developers.strava.com/docs/authentication/',
   setupNotes:
     'Set "Authorization Callback Domain" to 127.0.0.1 (or your host). Scopes are comma-separated; a refresh returns the same tokens until the access token is within 1 h of expiry.',
   parseError: parseStravaError,
-  accountIdFrom: (body) => {
-    const athlete = body.athlete as { id?: unknown } | undefined;
-    return typeof athlete?.id === 'number' || typeof athlete?.id === 'string'
-      ? String(athlete.id)
-      : undefined;
-  },
 };

@@ -15,6 +15,7 @@ export const whoop: ProviderDefinition = {
   extraTokenParams: {},
   extraRefreshParams: { scope: 'offline' },
   rotation: 'reuse-revokes-family',
+  accessTokenLifetimeMs: 3_600_000,
   grants: ['authorization_code'],
   docsUrl: 'https://developer.whoop.com/docs/developing/oauth',
   setupNotes:

@@ -52,6 +52,10 @@ export const withings: ProviderDefinition = {
   // Withings' one OAuth endpoint serves several actions; token requests must name theirs.
   extraTokenParams: { action: 'requesttoken' },
   rotation: 'single-use',
+  // The old refresh token dies 8 h after a refresh, or as soon as the new access token is used.
+  spentTokenGraceMs: 8 * 3_600_000,
+  accessTokenLifetimeMs: 3 * 3_600_000,
+  accountId: { path: 'userid', everyRefresh: true },
   grants: ['authorization_code'],
   docsUrl: 'https://developer.withings.com/api-reference#tag/oauth2',
   setupNotes:

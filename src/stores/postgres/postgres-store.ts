@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../core/expiry.ts';
-import type { Connection, NewConnection } from '../../core/types.ts';
+import { needsHuman, type Connection, type NewConnection } from '../../core/types.ts';
 import type { Keyring } from '../../crypto/envelope.ts';
 import { connectionFromColumns, SEALED_COLUMNS } from '../connection-row.ts';
 import { sealKeyCheck, verifyKeyCheck } from '../key-check.ts';
@@ -20,7 +20,6 @@ import { pgErrorMessage } from './pg-error.ts';
 import { createPool } from './pool.ts';
 import { parsePostgresSpec, quoteIdent, type PostgresSettings } from './settings.ts';
 
-const INACTIVE = new Set(['needs_reauth', 'provider_retired']);
 const INSERT_BATCH = 1000;
 
 export interface PostgresStoreOptions {
@@ -138,7 +137,7 @@ export class PostgresStore implements ConnectionStore {
    * token must be retried within the provider's grace window (Fitbit: 2 minutes), whatever the backlog.
    */
   private plan = (connection: Connection): number | undefined => {
-    if (INACTIVE.has(connection.status)) return undefined;
+    if (needsHuman(connection.status)) return undefined;
     if (connection.status === 'refreshing' && connection.pending) return 0;
     return this.planner(connection);
   };
