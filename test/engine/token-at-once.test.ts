@@ -23,10 +23,20 @@ async function keeperWithProviderDown(harness: Harness<SimulatedFitbit>): Promis
   return keeper;
 }
 
-async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work;
-  return { value, ms: performance.now() - started };
+/**
+ * `work`'s result, or a failure if it has not settled within `boundMs`: a stall (retries with backoff, a wait for
+ * every attempt's timeout) fails the test. The bound is generous on purpose; speed itself is for the benchmarks.
+ */
+async function settlesWithin<T>(work: Promise<T>, boundMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const cutOff = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not settle within ${boundMs} ms (a stall)`)), boundMs);
+  });
+  try {
+    return await Promise.race([work, cutOff]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 describe('a refresh that provably sent nothing (connection refused)', () => {
@@ -51,15 +61,14 @@ describe('a refresh that provably sent nothing (connection refused)', () => {
 });
 
 describe('accessToken with a usable stored token answers at once, whatever the provider does', () => {
-  it('provider down after a failed forced refresh: the stored token in under 1 s, no inline retries', async () => {
+  it('provider down after a failed forced refresh: the stored token at once, no inline retries', async () => {
     const harness = await fitbitWithConnection({ connection: { withAccessToken: true } });
     const down = await keeperWithProviderDown(harness);
     try {
       await rejection(down.refresh(harness.name, { force: true }));
 
-      const { value, ms } = await timed(down.accessTokenDetails(harness.name));
+      const value = await settlesWithin(down.accessTokenDetails(harness.name), 5_000);
 
-      expect(ms).toBeLessThan(1000);
       expect(value.accessToken).toBe(harness.grant.accessToken);
       expect(await apiStatus(harness.sim, value.accessToken)).toBe(200);
     } finally {
@@ -80,8 +89,7 @@ describe('accessToken with a usable stored token answers at once, whatever the p
 
     const down = await keeperWithProviderDown(harness);
     try {
-      const { value, ms } = await timed(down.accessToken(name));
-      expect(ms).toBeLessThan(1000);
+      const value = await settlesWithin(down.accessToken(name), 5_000);
       expect(value).toBe(grant.accessToken);
       await down.idle();
       // The recovery attempt could not connect; the earlier attempt's outcome is still unknown: not lost.
@@ -153,13 +161,11 @@ describe('a refresh accessToken must make has one total deadline', () => {
     const { keeper, sim, name, grant } = await fitbitWithConnection();
     sim.inject({ kind: 'hang' }, 10);
 
-    const started = performance.now();
-    const error = await rejection(keeper.accessToken(name, { timeoutMs: 1000 }));
-    const ms = performance.now() - started;
+    // 15 s per request and three attempts without the deadline.
+    const error = await settlesWithin(rejection(keeper.accessToken(name, { timeoutMs: 1000 })), 10_000);
 
     expect(error.code).toBe('timeout');
     expect(error.message).toMatch(/attempt is kept and retried with the same refresh token.*grace window/);
-    expect(ms).toBeLessThan(5000); // 15 s per request and three attempts without the deadline
     expect((await stored(keeper, name)).pending?.refreshToken).toBe(grant.refreshToken);
   });
 

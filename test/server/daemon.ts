@@ -58,6 +58,8 @@ export interface ApiRequest {
   key?: string;
   method?: string;
   headers?: Record<string, string>;
+  /** Aborts a request that does not answer in time (a stall fails the test instead of hanging it). */
+  signal?: AbortSignal;
 }
 
 export interface ApiAnswer<T = Record<string, unknown>> {
@@ -76,6 +78,7 @@ export function apiOver(fetcher: Fetch): RunningDaemon['api'] {
     const response = await fetcher(url, {
       method: options.method ?? 'GET',
       headers: { ...(options.key && { authorization: `Bearer ${options.key}` }), ...options.headers },
+      ...(options.signal && { signal: options.signal }),
     });
     const text = await response.text();
     let body: unknown;

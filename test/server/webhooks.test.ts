@@ -172,9 +172,8 @@ describe.concurrent('webhook delivery', () => {
     await expect.poll(() => receiver.attempts.length).toBe(1);
     expect(receiver.attempts[0]?.json).toMatchObject({ type: 'recovered', reason: 'crash_recovery' });
 
-    const started = Date.now();
+    // drain(50) gives up on the far-off retry instead of waiting for it (the test's own timeout would cut that off).
     await dispatcher.drain(50);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(log.recent(10).map((r) => r.outcome)).toEqual(['retrying', 'abandoned']);
   });
 });
