@@ -148,7 +148,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     write(
       `${stamp()} done: ${result.rotations} rotations, ${result.providerCalls} refresh calls, ${result.invalidGrant} invalid_grant, ${result.graceReplays} grace replays; API call with the current token: HTTP ${api.status}`,
     );
-    write('Next: `tokenkeeper connect fitbit` (or google-health) with your own app, then `tokenkeeper run`.');
+    write(
+      'Next: `tokenkeeper connect google-health` with your own Google Health app, then `tokenkeeper run`.',
+    );
     return result;
   } catch (error) {
     write(`demo failed: ${describeError(error)}`);
