@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { CliIo, GlobalOptions } from '../../src/cli/io.ts';
+import { Waiters } from '../support/waiters.ts';
 
 /** A command's io for running `run(options, io)` in the test process: real streams whose output is kept. */
 export interface CapturedIo extends CliIo {
@@ -18,13 +19,13 @@ export function captureIo(options: {
 }): CapturedIo {
   let out = '';
   let err = '';
-  const listeners = new Set<() => void>();
+  const waiters = new Waiters();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   stderr.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
-    listeners.forEach((listener) => listener());
+    waiters.notify();
   });
   return {
     stdout,
@@ -37,24 +38,11 @@ export function captureIo(options: {
     out: () => out,
     err: () => err,
     waitForErr(pattern, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const match = err.match(pattern);
-          if (!match) return;
-          finish();
-          resolve(match);
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(new Error(`stderr did not match ${pattern} within ${timeoutMs} ms\nstderr: ${err}`));
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
-      });
+      return waiters.until(
+        () => err.match(pattern) ?? undefined,
+        timeoutMs,
+        () => `stderr did not match ${pattern} within ${timeoutMs} ms\nstderr: ${err}`,
+      );
     },
   };
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Waiters } from '../support/waiters.ts';
 
 /** The repository root and the CLI entry point, derived from this file's location. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,8 +63,8 @@ export function startCli(args: string[], options: RunCliOptions): CliProcess {
   });
   let stdout = '';
   let stderr = '';
-  const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((listener) => listener());
+  const waiters = new Waiters();
+  const notify = () => waiters.notify();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
     notify();
@@ -109,32 +110,20 @@ export function startCli(args: string[], options: RunCliOptions): CliProcess {
       await done.catch(() => undefined);
     },
     waitFor(pattern, { stream = 'stderr', timeoutMs = 10_000 } = {}) {
-      return new Promise<RegExpMatchArray>((resolve, reject) => {
-        const check = () => {
+      return waiters.until(
+        () => {
           const match = (stream === 'stderr' ? stderr : stdout).match(pattern);
-          if (match) {
-            finish();
-            resolve(match);
-          } else if (closed) {
-            finish();
-            reject(
-              new Error(
-                `CLI exited (${child.exitCode ?? child.signalCode}) before ${stream} matched ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`,
-              ),
+          if (match) return match;
+          if (closed) {
+            throw new Error(
+              `CLI exited (${child.exitCode ?? child.signalCode}) before ${stream} matched ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`,
             );
           }
-        };
-        const timeout = setTimeout(() => {
-          finish();
-          reject(new Error(`${stream} did not match ${pattern} within ${timeoutMs} ms\nstderr: ${stderr}`));
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timeout);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
-      });
+          return undefined;
+        },
+        timeoutMs,
+        () => `${stream} did not match ${pattern} within ${timeoutMs} ms\nstderr: ${stderr}`,
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { cliEntry } from './run-cli.ts';
+import { Waiters } from '../support/waiters.ts';
 
 export interface TerminalProcess {
   /** Everything the terminal showed so far (stdout and stderr of the CLI together, plus the echo of input). */
@@ -25,10 +26,10 @@ export function startInTerminal(args: string[], env: NodeJS.ProcessEnv, cwd?: st
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
-  const listeners = new Set<() => void>();
+  const waiters = new Waiters();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     output += chunk;
-    listeners.forEach((listener) => listener());
+    waiters.notify();
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -37,7 +38,7 @@ export function startInTerminal(args: string[], env: NodeJS.ProcessEnv, cwd?: st
     child.once('close', (code) => {
       exited = true;
       clearTimeout(timer);
-      listeners.forEach((listener) => listener());
+      waiters.notify();
       resolve({ code, output });
     });
   });
@@ -46,24 +47,17 @@ export function startInTerminal(args: string[], env: NodeJS.ProcessEnv, cwd?: st
     done,
     type: (text) => child.stdin.write(text),
     waitFor(pattern) {
-      return new Promise<void>((resolve, reject) => {
-        const timeout = setTimeout(
-          () => finish(new Error(`terminal never showed ${pattern}:\n${output}`)),
+      return waiters
+        .until(
+          () => {
+            if (pattern.test(output)) return true;
+            if (exited) throw new Error(`CLI exited before the terminal showed ${pattern}:\n${output}`);
+            return undefined;
+          },
           10_000,
-        );
-        const finish = (error?: Error) => {
-          clearTimeout(timeout);
-          listeners.delete(check);
-          if (error) reject(error);
-          else resolve();
-        };
-        const check = () => {
-          if (pattern.test(output)) finish();
-          else if (exited) finish(new Error(`CLI exited before the terminal showed ${pattern}:\n${output}`));
-        };
-        listeners.add(check);
-        check();
-      });
+          () => `terminal never showed ${pattern}:\n${output}`,
+        )
+        .then(() => undefined);
     },
   };
 }

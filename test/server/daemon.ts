@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expectSuccess, type CliCallOptions, type Harness } from '../cli/harness.ts';
+import { Waiters } from '../support/waiters.ts';
 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -111,7 +112,7 @@ export async function startReceiver(script: number[] = []): Promise<{
 }> {
   const received: ReceivedWebhook[] = [];
   const attempts: ReceivedWebhook[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = new Waiters();
   const queue = [...script];
   const server: Server = createServer((request, response) => {
     let body = '';
@@ -123,7 +124,7 @@ export async function startReceiver(script: number[] = []): Promise<{
       const status = queue.shift() ?? 204;
       if (status < 300) received.push(hook);
       response.writeHead(status).end();
-      waiters.forEach((wake) => wake());
+      waiters.notify();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -133,28 +134,12 @@ export async function startReceiver(script: number[] = []): Promise<{
     received,
     attempts,
     waitFor(predicate, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = received.find(predicate);
-          if (!found) return;
-          finish();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(
-            new Error(
-              `no matching webhook within ${timeoutMs} ms; got ${received.map((r) => r.json.type).join(', ')}`,
-            ),
-          );
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+      return waiters.until(
+        () => received.find(predicate),
+        timeoutMs,
+        () =>
+          `no matching webhook within ${timeoutMs} ms; got ${received.map((r) => r.json.type).join(', ')}`,
+      );
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -6,16 +6,17 @@ import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import { Writable } from 'node:stream';
 import { createLogger, type LogLevel } from '../../src/logging.ts';
 import { DEFAULT_USER, type Harness, type OnFinished } from '../cli/harness.ts';
+import { Waiters } from '../support/waiters.ts';
 import { apiOver, type Fetch, type RunningDaemon } from './daemon.ts';
 
 /** JSON log lines as `tokenkeeper run --log-format json` writes them (pino, the product's redaction), in memory. */
 function captureLog(level: LogLevel) {
   let text = '';
-  const listeners = new Set<() => void>();
+  const waiters = new Waiters();
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       text += chunk.toString('utf8');
-      listeners.forEach((listener) => listener());
+      waiters.notify();
       done();
     },
   });
@@ -24,24 +25,11 @@ function captureLog(level: LogLevel) {
     logger,
     text: () => text,
     waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const match = text.match(pattern);
-          if (!match) return;
-          finish();
-          resolve(match);
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(new Error(`the log did not match ${pattern} within ${timeoutMs} ms\nlog: ${text}`));
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
-      });
+      return waiters.until(
+        () => text.match(pattern) ?? undefined,
+        timeoutMs,
+        () => `the log did not match ${pattern} within ${timeoutMs} ms\nlog: ${text}`,
+      );
     },
   };
 }
