@@ -22,6 +22,7 @@ import {
   type SimulatedFitbit,
   type SimulatedGoogle,
 } from '../fakes/index.ts';
+import { rejection } from '../support/rejection.ts';
 
 /** A fixed 32-byte key (64 hex characters) so that tests never create a key file unless they mean to. */
 export const KEY_A = '0123456789abcdef'.repeat(4);
@@ -252,15 +253,7 @@ export async function stored(keeper: Keeper, name: string): Promise<Connection> 
   return connection;
 }
 
-/** Awaits a promise that must reject and returns the error. */
-export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
+export { rejection };
 
 /**
  * A ConnectionStore decorator around the real store whose `update` throws when it would save a token set that

@@ -13,6 +13,7 @@ import { SEALED_COLUMNS } from '../../src/stores/connection-row.ts';
 import { localIdentity } from '../../src/stores/process-identity.ts';
 import type { ConnectionStore, LockHandle } from '../../src/stores/store.ts';
 import { KEY_A_HEX, KEY_B_HEX, keyring } from '../postgres/keys.ts';
+import { rejection } from '../support/rejection.ts';
 
 export const ringA = keyring(KEY_A_HEX);
 export const ringB = keyring(KEY_B_HEX);
@@ -94,14 +95,7 @@ export function newConnection(name: string, overrides: Partial<NewConnection> = 
   };
 }
 
-export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
+export { rejection };
 
 /** The key ids of a stored row's sealed values. */
 async function sealedKeyIds(fixture: StoreFixture, name: string): Promise<Set<string>> {
