@@ -85,6 +85,42 @@ const webhookSettings = z.strictObject({
   timeoutSeconds: optional(seconds()),
 });
 
+/** Key Vault secret names, one per role (the same option names as the keyvault:// store spec's). */
+const secretName = () =>
+  z
+    .string()
+    .check(
+      z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be 1–127 letters, digits and "-" (a Key Vault secret name)'),
+    );
+const keyVaultSecretNames = z.strictObject({
+  refreshTokenSecret: optional(secretName()),
+  accessTokenSecret: optional(secretName()),
+  credentialsSecret: optional(secretName()),
+  clientIdSecret: optional(secretName()),
+  clientSecretSecret: optional(secretName()),
+  stateSecret: optional(secretName()),
+});
+
+/** The Key Vault store (keyvault://…); see docs/azure.md. */
+const keyVaultSettings = z.strictObject({
+  /**
+   * Connections whose secrets have names of the user's choosing, e.g. `AccessToken` for a pipeline that reads
+   * it. Only these (and the store spec's `seed`) may take over secrets tokenkeeper did not create.
+   */
+  connections: optional(
+    z.record(
+      z
+        .string()
+        .check(
+          z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, 'must be letters, digits and inner "-"'),
+        ),
+      keyVaultSecretNames,
+    ),
+  ),
+  /** Also tag access-token secrets with the account id and scope (readable with list permission). Default false. */
+  accountTags: optional(z.boolean()),
+});
+
 export const configSchema = z.strictObject({
   /** SQLite file path (or sqlite:PATH). */
   store: optional(nonEmpty()),
@@ -121,6 +157,7 @@ export const configSchema = z.strictObject({
   providers: optional(z.record(z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]*$/)), providerSettings)),
   server: optional(serverSettings),
   webhooks: optional(webhookSettings),
+  keyVault: optional(keyVaultSettings),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -27,7 +27,7 @@ export interface SettingsSources {
 /** Everything tokenkeeper is configured with, resolved once and frozen: every key has its value. */
 export interface Settings {
   /**
-   * The config as checked, for the sections used as written: providers, and webhooks (webhooks/endpoints.ts
+   * The config as checked, for the sections used as written: providers, keyVault, and webhooks (webhooks/endpoints.ts
    * resolves its secrets and URLs; its retry defaults are in defaults.ts too).
    */
   readonly config: ConfigFile;

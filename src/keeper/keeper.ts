@@ -469,6 +469,7 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
         env,
         created,
         azureCredential: options.azureCredential,
+        keyVault: loaded.config.keyVault,
       }));
   } catch (error) {
     created.undo();

@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import type { ConfigFile } from '../config/schema.ts';
 import { TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Keyring } from '../crypto/envelope.ts';
@@ -15,6 +16,8 @@ export interface StoreContext {
   created?: CreatedPaths;
   /** For keyvault:// stores: the Microsoft Entra credential; default DefaultAzureCredential. */
   azureCredential?: TokenCredential;
+  /** For keyvault:// stores: the config's keyVault section. */
+  keyVault?: ConfigFile['keyVault'];
 }
 
 /**
@@ -33,7 +36,11 @@ export async function openStore(spec: string, context: StoreContext): Promise<Co
   }
   if (scheme === 'keyvault') {
     const { openKeyVaultStore } = await import('./keyvault/index.ts');
-    return openKeyVaultStore(spec, { env: context.env, credential: context.azureCredential });
+    return openKeyVaultStore(spec, {
+      env: context.env,
+      credential: context.azureCredential,
+      ...(context.keyVault && { settings: context.keyVault }),
+    });
   }
   throw new TokenkeeperError(
     'config',

@@ -152,7 +152,7 @@ describe('tokenkeeper CLI on the vault the function refreshes (--store keyvault:
     const badVault = await cli(['--store', 'keyvault://-bad-', 'status']);
     expect(badVault.code).toBe(2);
     expect(badVault.stderr).toMatch(/vault name is 3–24 letters/);
-    const badOption = await cli(['--store', `${world.storeSpec}?refreshToken=X`, 'status']);
+    const badOption = await cli(['--store', `${world.storeSpec}&refreshToken=X`, 'status']);
     expect(badOption.code).toBe(2);
     expect(badOption.stderr).toMatch(/unknown Key Vault store option "refreshToken"/);
     expect(world.kv.writes).toBe(before);

@@ -84,7 +84,8 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
   const sim = await startSimulatedFitbit({ userId: 'SEED01', rateLimitPerHour: 1_000_000, ...options.sim });
   const azurite = options.azurite ?? (await startAzurite());
   const home = mkdtempSync(join(tmpdir(), 'tk-azure-'));
-  const storeSpec = `keyvault://${kv.host}`;
+  // The seed user names the connection kept under the seed secret names, so tokenkeeper may take them over.
+  const storeSpec = `keyvault://${kv.host}?seed=fitbit`;
   const env: NodeJS.ProcessEnv = {
     AzureWebJobsStorage: azurite.connectionString,
     TOKENKEEPER_HOME: home,

@@ -64,10 +64,10 @@ describe('Key Vault store', () => {
   });
 
   it('a seed vault without state: an outside rotation between read and write is caught too', async () => {
-    world.kv.seed('legacy-RefreshToken', 'legacy-1');
-    const read = (await store.get('legacy'))!;
+    world.kv.seed('RefreshToken', 'legacy-1');
+    const read = (await store.get('fitbit'))!;
     expect(read.version).toBe(0);
-    world.kv.seed('legacy-RefreshToken', 'legacy-2');
+    world.kv.seed('RefreshToken', 'legacy-2');
     expect((await rejection(store.update({ ...read, status: 'failing' }))).code).toBe('version_conflict');
   });
 
@@ -84,6 +84,7 @@ describe('Key Vault store', () => {
     expect(after.tokens.refreshToken).toBe('rt-2');
     expect(after.pending).toBeUndefined();
     expect(after.status).toBe('active');
+    // Above the version the interrupted writer held, so its late write is refused.
     expect(after.version).toBe(pending.version + 1);
   });
 
@@ -94,6 +95,42 @@ describe('Key Vault store', () => {
     expect(world.kv.versionsOf('gone-RefreshToken')).toBeUndefined();
     await store.insert(newConnection('gone'));
     expect((await store.get('gone'))?.tokens.refreshToken).toBe('rt-gone');
+  });
+
+  it('409 Conflict: a deleted, recoverable secret needs a person; one being deleted is retried shortly', async () => {
+    await store.insert({
+      ...newConnection('soft'),
+      tokens: { refreshToken: 'rt-soft', accessToken: 'at-soft' },
+    });
+    // Someone deletes the access-token secret without purging it: its name stays taken while recoverable.
+    await (await world.secrets.beginDeleteSecret('soft-AccessToken')).pollUntilDone();
+    const soft = (await store.get('soft'))!;
+    const deleted = await rejection(
+      store.update({
+        ...soft,
+        tokens: { ...soft.tokens, accessToken: 'at-new', expiresAt: Date.now() + 3_600_000 },
+      }),
+    );
+    expect(deleted.message).toMatch(
+      /secret "soft-AccessToken" is deleted but recoverable: recover it \(az keyvault secret recover\) or purge it \(az keyvault secret purge\)/,
+    );
+
+    world.kv.inject({
+      match: (request) => request.method === 'PUT' && request.secretName === 'busy-RefreshToken',
+      fault: {
+        status: 409,
+        body: {
+          error: {
+            code: 'Conflict',
+            message: 'Secret busy-RefreshToken is currently being deleted.',
+            innererror: { code: 'ObjectIsBeingDeleted' },
+          },
+        },
+      },
+      times: 2,
+    });
+    const saved = await store.insert(newConnection('busy'));
+    expect((await store.get('busy'))?.tokens.refreshToken).toBe(saved.tokens.refreshToken);
   });
 
   // One holder at a time, fencing and takeover of a lapsed lease are in the store contract (test/stores).
@@ -134,7 +171,8 @@ describe('store spec and function settings', () => {
     expect(parseKeyVaultSpec('keyvault://my-tokens')).toMatchObject({
       vaultUrl: 'https://my-tokens.vault.azure.net',
       seedConnection: 'fitbit',
-      names: {
+      seedNamed: false,
+      mapping: {
         refreshToken: 'RefreshToken',
         accessToken: 'AccessToken',
         credentials: { kind: 'basic', secret: 'FitbitCredentials' },
@@ -144,7 +182,7 @@ describe('store spec and function settings', () => {
     expect(parseKeyVaultSpec('keyvault://127.0.0.1:8443?seed=').loopback).toBe(true);
     expect(
       parseKeyVaultSpec('keyvault://kv1?clientIdSecret=FitbitClientId&clientSecretSecret=FitbitClientSecret')
-        .names.credentials,
+        .mapping.credentials,
     ).toEqual({ kind: 'split', clientId: 'FitbitClientId', clientSecret: 'FitbitClientSecret' });
     expect(() => parseKeyVaultSpec('keyvault://kv1?clientIdSecret=A')).toThrow(/go together/);
     expect(() => parseKeyVaultSpec('keyvault://localhost')).toThrow(/needs a port/);

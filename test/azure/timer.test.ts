@@ -69,8 +69,10 @@ describe('timer function on the seed C# function vault', () => {
     });
     expect(profile.status).toBe(200);
     expect(access.properties.expiresOn?.getTime()).toBeGreaterThan(clock.now() + 7 * HOUR);
-    expect(access.properties.tags).toMatchObject({ user: 'SEED01', connection: 'fitbit' });
-    expect(access.properties.tags?.scope).toContain('activity');
+    expect(access.properties.tags).toMatchObject({ connection: 'fitbit', 'managed-by': 'tokenkeeper' });
+    // Account and scope are readable with list permission alone: not tagged unless the user opts in.
+    expect(access.properties.tags?.user).toBeUndefined();
+    expect(access.properties.tags?.scope).toBeUndefined();
     // Key Vault keeps expiry in whole seconds; the tag keeps the exact time.
     const taggedExpiry = Date.parse(access.properties.tags?.expiry ?? '');
     expect(Math.floor(taggedExpiry / 1000) * 1000).toBe(access.properties.expiresOn?.getTime());
@@ -83,6 +85,11 @@ describe('timer function on the seed C# function vault', () => {
       '/secrets/AccessToken',
       '/secrets/TokenkeeperState',
     ]);
+    // Versions this refresh added: one each of RefreshToken (rotated), AccessToken and TokenkeeperState — the
+    // write-ahead record before the token request went beside the lock (blob metadata), not into the vault.
+    expect(world.kv.versionsOf('RefreshToken')).toHaveLength(2);
+    expect(world.kv.versionsOf('AccessToken')).toHaveLength(2);
+    expect(world.kv.versionsOf('TokenkeeperState')).toHaveLength(1);
     // The Basic credentials secret is read, never rewritten.
     expect(world.kv.versionsOf('FitbitCredentials')).toHaveLength(1);
     // Nothing in the function's log carries a token.

@@ -19,6 +19,9 @@ export interface HeldLease {
   client: BlobLeaseClient;
 }
 
+/** Blob metadata key of the write-ahead note (metadata names are C# identifiers). */
+const NOTE_KEY = 'writeahead';
+
 /** Azure Blob leases last 15–60 s (or forever, which a crashed holder would never give back). */
 export function leaseSeconds(ttlMs: number): number {
   return Math.min(60, Math.max(15, Math.round(ttlMs / 1000)));
@@ -73,7 +76,12 @@ export class BlobLeaseLocks {
     try {
       const properties = await blob.getProperties({ conditions: { leaseId } });
       const fence = (Number(properties.metadata?.fence) || 0) + 1;
-      await blob.setMetadata({ fence: String(fence), owner: asciiOnly(owner) }, { conditions: { leaseId } });
+      // The write-ahead note outlives the lease that wrote it: a crashed holder's successor must see it.
+      const note = properties.metadata?.[NOTE_KEY];
+      await blob.setMetadata(
+        { fence: String(fence), owner: asciiOnly(owner), ...(note && { [NOTE_KEY]: note }) },
+        { conditions: { leaseId } },
+      );
       return { name, owner, fence, leaseId, durationSeconds, expiresAt, client };
     } catch (error) {
       await client.releaseLease().catch(() => undefined);
@@ -101,6 +109,29 @@ export class BlobLeaseLocks {
       const status = statusOf(error);
       if (status !== 409 && status !== 412 && status !== 404)
         throw this.failure('release', lease.name, error);
+    }
+  }
+
+  /** The write-ahead note kept on a connection's lock blob (see codec.ts WriteAheadNote); undefined if none. */
+  async readNote(name: string): Promise<string | undefined> {
+    try {
+      const properties = await this.blobOf(name).getProperties();
+      return properties.metadata?.[NOTE_KEY];
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.failure('note read', name, error);
+    }
+  }
+
+  /** Sets the note under the held lease (the metadata keeps the fence and owner of that lease). */
+  async writeNote(lease: HeldLease, note: string): Promise<void> {
+    try {
+      await this.blobOf(lease.name).setMetadata(
+        { fence: String(lease.fence), owner: asciiOnly(lease.owner), [NOTE_KEY]: note },
+        { conditions: { leaseId: lease.leaseId } },
+      );
+    } catch (error) {
+      throw this.failure('note write', lease.name, error);
     }
   }
 

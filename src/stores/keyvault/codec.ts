@@ -1,5 +1,6 @@
 import { TokenkeeperError } from '../../core/errors.ts';
 import type { Connection, PendingAttempt, TokenSet } from '../../core/types.ts';
+import { MANAGED_BY } from './secret-names.ts';
 
 /** One secret as read from Key Vault (latest version). */
 export interface RawSecret {
@@ -8,6 +9,7 @@ export interface RawSecret {
   createdOn?: number;
   expiresOn?: number;
   tags?: Record<string, string>;
+  contentType?: string;
 }
 
 /** What one connection's secrets hold right now. */
@@ -51,7 +53,10 @@ export interface StoredState extends Bookkeeping {
   tokens: Omit<TokenSet, 'accessToken' | 'refreshToken'>;
 }
 
-/** Tags on the access-token secret, readable in the portal and by other tools (values ≤ 256 chars). */
+/**
+ * Tags on the access-token secret, readable in the portal and by other tools with list permission alone.
+ * The account (user) and scope are written only when the user opts in (config keyVault.accountTags).
+ */
 export const accessTokenTagNames = {
   expiry: 'expiry',
   user: 'user',
@@ -63,8 +68,22 @@ export const accessTokenTagNames = {
 
 export interface DecodedConnection {
   connection: Connection;
-  /** Changes whenever any of the connection's secrets changes: compared under the lease before writing. */
+  /** Changes whenever any of the connection's secrets (or its write-ahead note) changes: compared under the lease before writing. */
   revision: string;
+  /** The revision of the secrets alone: a write-ahead note applies only while they still are at it. */
+  secretsRevision: string;
+}
+
+/**
+ * A write-ahead record kept beside the connection's lock (blob metadata) instead of as a new state version:
+ * Key Vault keeps every version of a secret, so a refresh writes the state secret once, not twice. It applies
+ * only while the secrets are exactly as they were when it was written (`base`); any later write voids it.
+ */
+export interface WriteAheadNote {
+  base: string;
+  version: number;
+  updatedAt: number;
+  pending: { attemptId: string; startedAt: number; owner: string };
 }
 
 /**
@@ -78,6 +97,7 @@ export function decodeConnection(
   name: string,
   raw: RawConnection,
   defaults: { provider: string },
+  note?: WriteAheadNote,
 ): DecodedConnection | undefined {
   if (!raw.state && !raw.refreshToken) return undefined;
   const state = raw.state ? parseState(name, raw.state.value) : undefined;
@@ -124,9 +144,58 @@ export function decodeConnection(
     base.failureCount = 0;
     base.nextAttemptAt = undefined;
   }
+  const secretsRevision = [state?.version ?? '-', rtVersion ?? '-', atVersion ?? '-'].join(':');
+  let revision = secretsRevision;
+  if (note && note.base === secretsRevision && tokens.refreshToken !== undefined) {
+    base.pending = { ...note.pending, refreshToken: tokens.refreshToken };
+    base.status = 'refreshing';
+    base.version = note.version;
+    base.updatedAt = note.updatedAt;
+    revision = `${secretsRevision}+${note.version}`;
+  } else if (note && note.version >= base.version) {
+    // The secrets moved on after the note (an outside write): count above the interrupted writer's version.
+    base.version = note.version + 1;
+  }
   if (base.status === 'refreshing' && !base.pending) base.status = 'active';
-  const revision = [state?.version ?? '-', rtVersion ?? '-', atVersion ?? '-'].join(':');
-  return { connection: base, revision };
+  return { connection: base, revision, secretsRevision };
+}
+
+/**
+ * True when `next` differs from `current` only by a new write-ahead record (status refreshing, pending on the
+ * stored refresh token): the update the engine makes before each token request.
+ */
+export function isWriteAheadOnly(current: Connection, next: Connection): boolean {
+  if (next.status !== 'refreshing' || !next.pending) return false;
+  if (next.pending.refreshToken !== current.tokens.refreshToken) return false;
+  if (next.clientSecret !== current.clientSecret) return false;
+  const { accessToken: a1, refreshToken: r1 } = current.tokens;
+  const { accessToken: a2, refreshToken: r2 } = next.tokens;
+  if (a1 !== a2 || r1 !== r2) return false;
+  const comparable = (connection: Connection) =>
+    JSON.stringify(
+      encodeState({ ...connection, status: 'refreshing', pending: undefined, version: 0, updatedAt: 0 }, {}),
+    );
+  return comparable(current) === comparable(next);
+}
+
+export function encodeNote(note: WriteAheadNote): string {
+  return Buffer.from(JSON.stringify(note), 'utf8').toString('base64url');
+}
+
+/** An unreadable note is ignored: it only ever marks an attempt whose outcome is unknown. */
+export function decodeNote(text: string | undefined): WriteAheadNote | undefined {
+  if (!text) return undefined;
+  try {
+    const note = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as WriteAheadNote;
+    const valid =
+      typeof note.base === 'string' &&
+      typeof note.version === 'number' &&
+      typeof note.pending?.attemptId === 'string' &&
+      typeof note.pending.startedAt === 'number';
+    return valid ? note : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function encodeState(
@@ -166,16 +235,24 @@ export function encodeState(
 }
 
 /** Tags of the access-token secret: expiry, account and scope visible without reading the value. */
-export function accessTokenTags(connection: Connection): Record<string, string> {
+export function accessTokenTags(
+  connection: Connection,
+  options: { accountTags: boolean },
+): Record<string, string> {
   const { tokens } = connection;
-  const tags: Record<string, string> = { [accessTokenTagNames.connection]: connection.name };
+  const tags: Record<string, string> = {
+    [MANAGED_BY.tag]: MANAGED_BY.value,
+    [accessTokenTagNames.connection]: connection.name,
+  };
   if (tokens.expiresAt !== undefined)
     tags[accessTokenTagNames.expiry] = new Date(tokens.expiresAt).toISOString();
   if (tokens.obtainedAt !== undefined) {
     tags[accessTokenTagNames.obtainedAt] = new Date(tokens.obtainedAt).toISOString();
   }
-  if (tokens.providerUserId) tags[accessTokenTagNames.user] = tagValue(tokens.providerUserId);
-  if (tokens.scope) tags[accessTokenTagNames.scope] = tagValue(tokens.scope);
+  if (options.accountTags && tokens.providerUserId) {
+    tags[accessTokenTagNames.user] = tagValue(tokens.providerUserId);
+  }
+  if (options.accountTags && tokens.scope) tags[accessTokenTagNames.scope] = tagValue(tokens.scope);
   if (tokens.tokenType) tags[accessTokenTagNames.tokenType] = tagValue(tokens.tokenType);
   return tags;
 }
@@ -235,6 +312,7 @@ function parseTime(text: string | undefined): number | undefined {
   return Number.isFinite(time) ? time : undefined;
 }
 
+/** Key Vault tag values hold at most 512 characters. */
 function tagValue(text: string): string {
-  return text.length <= 256 ? text : `${text.slice(0, 255)}…`;
+  return text.length <= 512 ? text : `${text.slice(0, 511)}…`;
 }

@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { openLockStorage } from './blob-lease.ts';
 import { defaultAzureCredential } from './credential.ts';
 import { KeyVaultStore } from './keyvault-store.ts';
-import { parseKeyVaultSpec } from './location.ts';
+import { parseKeyVaultSpec, type KeyVaultSettings } from './location.ts';
 
 export { KeyVaultStore } from './keyvault-store.ts';
 export { parseKeyVaultSpec, type KeyVaultLocation } from './location.ts';
@@ -14,6 +14,8 @@ export interface OpenKeyVaultStoreOptions {
   maxRetries?: number;
   /** The Microsoft Entra credential for the vault and for blob locks given as a URL; default DefaultAzureCredential. */
   credential?: TokenCredential;
+  /** The config's keyVault section: per-connection secret names, account tags. */
+  settings?: KeyVaultSettings;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function openKeyVaultStore(
   options: OpenKeyVaultStoreOptions = {},
 ): Promise<KeyVaultStore> {
   const env = options.env ?? process.env;
-  const location = parseKeyVaultSpec(spec);
+  const location = parseKeyVaultSpec(spec, options.settings);
   let credential: Promise<TokenCredential> | undefined;
   const sharedCredential = () =>
     (credential ??= options.credential ? Promise.resolve(options.credential) : defaultAzureCredential());

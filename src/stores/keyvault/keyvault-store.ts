@@ -7,8 +7,11 @@ import { statusOf, type BlobLeaseLocks, type HeldLease } from './blob-lease.ts';
 import {
   accessTokenTags,
   decodeConnection,
+  decodeNote,
   encodeBasicCredentials,
+  encodeNote,
   encodeState,
+  isWriteAheadOnly,
   type DecodedConnection,
   type RawConnection,
   type RawSecret,
@@ -17,9 +20,17 @@ import type { KeyVaultLocation } from './location.ts';
 import {
   assertSecretValueFits,
   connectionNamesIn,
+  MANAGED_BY,
+  mayAdopt,
   secretNamesFor,
+  writtenByTokenkeeper,
   type ConnectionSecretNames,
+  type SecretListing,
 } from './secret-names.ts';
+
+/** How often, and how long apart, a write to a secret that Key Vault is still deleting or recovering is retried. */
+const BUSY_SECRET_RETRIES = 6;
+const BUSY_SECRET_PAUSE_MS = 1_000;
 
 export interface KeyVaultStoreOptions {
   client: SecretClient;
@@ -37,6 +48,10 @@ export interface KeyVaultStoreOptions {
  * runs under the connection's blob lease: the lease this process already holds for a refresh (renewed first, so
  * the writes have its full length), or a short one taken just for the write. Under the lease the secrets are
  * re-read and the version compared, then the refresh token is written before the access token, and the state last.
+ *
+ * A shared vault holds other apps' secrets too. A connection is what tokenkeeper wrote (its state secret, tagged
+ * managed-by=tokenkeeper) or what the user named (the seed option, config keyVault.connections); any other secret
+ * is never read as a connection, and never written.
  */
 export class KeyVaultStore implements ConnectionStore {
   readonly location: string;
@@ -68,13 +83,15 @@ export class KeyVaultStore implements ConnectionStore {
   }
 
   async list(): Promise<Connection[]> {
-    const secretNames: string[] = [];
+    const listing: SecretListing[] = [];
     try {
-      for await (const properties of this.client.listPropertiesOfSecrets()) secretNames.push(properties.name);
+      for await (const properties of this.client.listPropertiesOfSecrets()) {
+        listing.push({ name: properties.name, tags: properties.tags, contentType: properties.contentType });
+      }
     } catch (error) {
       throw this.failure('list secrets', undefined, error);
     }
-    const names = connectionNamesIn(secretNames, this.vault.names, this.vault.seedConnection);
+    const names = connectionNamesIn(listing, this.vault);
     const connections: Connection[] = [];
     for (let start = 0; start < names.length; start += 8) {
       const batch = await Promise.all(names.slice(start, start + 8).map((name) => this.get(name)));
@@ -93,6 +110,7 @@ export class KeyVaultStore implements ConnectionStore {
           `connection "${connection.name}" already exists in ${this.location} (secret ${names.refreshToken}): pick another --name or remove it first`,
         );
       }
+      if (!mayAdopt(connection.name, this.vault)) await this.refuseForeignSecrets(connection.name, names);
       const now = Date.now();
       const stored: Connection = { ...connection, version: 1, createdAt: now, updatedAt: now };
       return this.writeConnection(stored, names, {});
@@ -101,7 +119,7 @@ export class KeyVaultStore implements ConnectionStore {
 
   async update(connection: Connection): Promise<Connection> {
     const names = this.namesOf(connection.name);
-    return this.underLease(connection.name, async () => {
+    return this.underLease(connection.name, async (lease) => {
       const seen = this.seen.get(connection.name.toLowerCase());
       const current = await this.read(connection.name);
       if (!current || current.connection.version !== connection.version) {
@@ -111,6 +129,24 @@ export class KeyVaultStore implements ConnectionStore {
         throw new VersionConflictError(connection.name, connection.version);
       }
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      if (stored.pending && isWriteAheadOnly(current.connection, stored)) {
+        // The write-ahead record before each token request goes beside the lock, not into a new state version.
+        const { attemptId, startedAt, owner } = stored.pending;
+        await this.locks.writeNote(
+          lease,
+          encodeNote({
+            base: current.secretsRevision,
+            version: stored.version,
+            updatedAt: stored.updatedAt,
+            pending: { attemptId, startedAt, owner },
+          }),
+        );
+        this.seen.set(connection.name.toLowerCase(), {
+          version: stored.version,
+          revision: `${current.secretsRevision}+${stored.version}`,
+        });
+        return stored;
+      }
       return this.writeConnection(stored, names, current.connection, current.raw);
     });
   }
@@ -183,7 +219,7 @@ export class KeyVaultStore implements ConnectionStore {
    * Serialises this process's writers of one connection (a timer run, an HTTP-triggered refresh, a reconnect)
    * and, across processes, holds the connection's blob lease while writing.
    */
-  private underLease<T>(name: string, work: () => Promise<T>): Promise<T> {
+  private underLease<T>(name: string, work: (lease: HeldLease) => Promise<T>): Promise<T> {
     const key = name.toLowerCase();
     const run = (this.writing.get(key) ?? Promise.resolve())
       .catch(() => undefined)
@@ -194,10 +230,10 @@ export class KeyVaultStore implements ConnectionStore {
     });
   }
 
-  private async underBlobLease<T>(name: string, work: () => Promise<T>): Promise<T> {
+  private async underBlobLease<T>(name: string, work: (lease: HeldLease) => Promise<T>): Promise<T> {
     const mine = this.held.get(name.toLowerCase());
     if (mine) {
-      if (await this.locks.renew(mine)) return work();
+      if (await this.locks.renew(mine)) return work(mine);
       this.forget(mine);
     }
     const started = Date.now();
@@ -214,7 +250,7 @@ export class KeyVaultStore implements ConnectionStore {
       pause = Math.min(200, pause * 2);
     }
     try {
-      return await work();
+      return await work(lease);
     } finally {
       await this.locks.release(lease).catch(() => undefined);
     }
@@ -242,7 +278,7 @@ export class KeyVaultStore implements ConnectionStore {
     if (newAccessToken) writes.push({ secret: names.accessToken, value: accessToken });
     for (const write of writes) assertSecretValueFits(write.secret, write.value);
 
-    for (const write of credentialWrites) await this.setSecret(write.secret, write.value, {});
+    for (const write of credentialWrites) await this.setSecret(write.secret, write.value, { tags: {} });
     let refreshTokenVersion = raw.refreshToken?.version;
     let accessTokenVersion = raw.accessToken?.version;
     if (newRefreshToken) {
@@ -252,7 +288,7 @@ export class KeyVaultStore implements ConnectionStore {
     }
     if (newAccessToken) {
       accessTokenVersion = await this.setSecret(names.accessToken, accessToken, {
-        tags: accessTokenTags(stored),
+        tags: accessTokenTags(stored, { accountTags: this.vault.accountTags }),
         ...(stored.tokens.expiresAt !== undefined && { expiresOn: new Date(stored.tokens.expiresAt) }),
       });
     }
@@ -260,7 +296,10 @@ export class KeyVaultStore implements ConnectionStore {
       encodeState(stored, { refreshToken: refreshTokenVersion, accessToken: accessTokenVersion }),
     );
     assertSecretValueFits(names.state, state);
-    await this.setSecret(names.state, state, { contentType: 'application/json' });
+    await this.setSecret(names.state, state, {
+      contentType: 'application/json',
+      tags: { connection: stored.name },
+    });
     this.seen.set(stored.name.toLowerCase(), {
       version: stored.version,
       revision: [stored.version, refreshTokenVersion ?? '-', accessTokenVersion ?? '-'].join(':'),
@@ -289,24 +328,77 @@ export class KeyVaultStore implements ConnectionStore {
     ];
   }
 
+  /**
+   * Reads a connection's secrets and its write-ahead note. Unless the user named the connection, its state
+   * secret is read first and must be tokenkeeper's: another app's "NAME-RefreshToken" is never read.
+   */
   private async read(name: string): Promise<(DecodedConnection & { raw: RawConnection }) | undefined> {
     const names = this.namesOf(name);
     const credentials = names.credentials;
-    const [state, refreshToken, accessToken, first, second] = await Promise.all([
-      this.readSecret(names.state),
+    const key = name.toLowerCase();
+    let state: RawSecret | undefined;
+    if (!mayAdopt(name, this.vault) && !this.seen.has(key)) {
+      state = await this.readSecret(names.state);
+      if (!state || !writtenByTokenkeeper(state, 'state')) return undefined;
+    }
+    const [stateNow, refreshToken, accessToken, first, second, noteText] = await Promise.all([
+      state ? Promise.resolve(state) : this.readSecret(names.state),
       this.readSecret(names.refreshToken),
       this.readSecret(names.accessToken),
       this.readSecret(credentials.kind === 'basic' ? credentials.secret : credentials.clientId),
       credentials.kind === 'split' ? this.readSecret(credentials.clientSecret) : Promise.resolve(undefined),
+      this.locks.readNote(name),
     ]);
+    if (!mayAdopt(name, this.vault) && (!stateNow || !writtenByTokenkeeper(stateNow, 'state'))) {
+      this.seen.delete(key); // removed (or replaced by someone else) since this process last read it
+      return undefined;
+    }
     const raw: RawConnection =
       credentials.kind === 'basic'
-        ? { state, refreshToken, accessToken, basicCredentials: first }
-        : { state, refreshToken, accessToken, clientId: first, clientSecret: second };
-    const decoded = decodeConnection(name, raw, { provider: this.vault.seedProvider });
+        ? { state: stateNow, refreshToken, accessToken, basicCredentials: first }
+        : { state: stateNow, refreshToken, accessToken, clientId: first, clientSecret: second };
+    const decoded = decodeConnection(name, raw, { provider: this.vault.seedProvider }, decodeNote(noteText));
     if (!decoded) return undefined;
-    this.seen.set(name.toLowerCase(), { version: decoded.connection.version, revision: decoded.revision });
+    this.seen.set(key, { version: decoded.connection.version, revision: decoded.revision });
     return { ...decoded, raw };
+  }
+
+  /**
+   * Before a new connection writes its secrets: refuses if any of them exists and was not written by tokenkeeper
+   * (another app's secret of that name), reading only the versions' properties, never a value.
+   */
+  private async refuseForeignSecrets(connection: string, names: ConnectionSecretNames): Promise<void> {
+    const credentialSecrets =
+      names.credentials.kind === 'basic'
+        ? [names.credentials.secret]
+        : [names.credentials.clientId, names.credentials.clientSecret];
+    for (const secret of [names.refreshToken, names.accessToken, names.state, ...credentialSecrets]) {
+      const latest = await this.latestProperties(secret);
+      if (latest && !writtenByTokenkeeper(latest, secret === names.state ? 'state' : 'other')) {
+        throw new TokenkeeperError(
+          'already_exists',
+          `${this.location} already holds a secret "${secret}" that tokenkeeper did not write: pick another --name, or name this connection's secrets in the config (keyVault.connections.${connection}) if tokenkeeper should take them over`,
+        );
+      }
+    }
+  }
+
+  private async latestProperties(
+    secret: string,
+  ): Promise<{ tags?: Record<string, string>; contentType?: string } | undefined> {
+    let latest: { tags?: Record<string, string>; contentType?: string; createdOn: number } | undefined;
+    try {
+      for await (const properties of this.client.listPropertiesOfSecretVersions(secret)) {
+        const createdOn = properties.createdOn?.getTime() ?? 0;
+        if (!latest || createdOn >= latest.createdOn) {
+          latest = { tags: properties.tags, contentType: properties.contentType, createdOn };
+        }
+      }
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.failure('list versions', secret, error);
+    }
+    return latest;
   }
 
   private async readSecret(secret: string): Promise<RawSecret | undefined> {
@@ -319,6 +411,7 @@ export class KeyVaultStore implements ConnectionStore {
         createdOn: result.properties.createdOn?.getTime(),
         expiresOn: result.properties.expiresOn?.getTime(),
         tags: result.properties.tags,
+        contentType: result.properties.contentType,
       };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -329,24 +422,31 @@ export class KeyVaultStore implements ConnectionStore {
   private async setSecret(
     secret: string,
     value: string,
-    options: { tags?: Record<string, string>; expiresOn?: Date; contentType?: string },
+    options: { tags: Record<string, string>; expiresOn?: Date; contentType?: string },
   ): Promise<string> {
-    try {
-      const result = await this.client.setSecret(secret, value, {
-        contentType: options.contentType ?? 'text/plain',
-        ...(options.tags && { tags: options.tags }),
-        ...(options.expiresOn && { expiresOn: options.expiresOn }),
-      });
-      return result.properties.version ?? '';
-    } catch (error) {
-      if (statusOf(error) === 409) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.client.setSecret(secret, value, {
+          contentType: options.contentType ?? 'text/plain',
+          tags: { ...options.tags, [MANAGED_BY.tag]: MANAGED_BY.value },
+          ...(options.expiresOn && { expiresOn: options.expiresOn }),
+        });
+        return result.properties.version ?? '';
+      } catch (error) {
+        if (statusOf(error) !== 409) throw this.failure('write', secret, error);
+        const conflict = conflictOf(error);
+        if (conflict === 'busy' && attempt < BUSY_SECRET_RETRIES) {
+          await sleep(BUSY_SECRET_PAUSE_MS * attempt);
+          continue;
+        }
         throw new TokenkeeperError(
           'store',
-          `Key Vault secret "${secret}" is deleted but recoverable: recover it (az keyvault secret recover) or purge it (az keyvault secret purge), then try again`,
+          conflict === 'busy'
+            ? `Key Vault secret "${secret}" is still being deleted or recovered after ${BUSY_SECRET_RETRIES} tries: wait a minute and try again`
+            : `Key Vault secret "${secret}" is deleted but recoverable: recover it (az keyvault secret recover) or purge it (az keyvault secret purge), then try again`,
           { cause: error },
         );
       }
-      throw this.failure('write', secret, error);
     }
   }
 
@@ -367,7 +467,7 @@ export class KeyVaultStore implements ConnectionStore {
   }
 
   private namesOf(name: string): ConnectionSecretNames {
-    return secretNamesFor(name, this.vault.names, this.vault.seedConnection);
+    return secretNamesFor(name, this.vault);
   }
 
   private failure(what: string, secret: string | undefined, error: unknown): TokenkeeperError {
@@ -384,4 +484,23 @@ export class KeyVaultStore implements ConnectionStore {
       { cause: error },
     );
   }
+}
+
+/**
+ * Key Vault answers 409 Conflict for a name held by a soft-deleted secret ("ObjectIsDeletedButRecoverable": a
+ * person must recover or purge it) and, briefly, while a delete, purge or recovery is still running
+ * ("ObjectIsBeingDeleted", "ObjectIsBeingRecovered": retry shortly).
+ */
+function conflictOf(error: unknown): 'busy' | 'deleted' {
+  const response = (error as { response?: { bodyAsText?: string } }).response;
+  let inner: string | undefined;
+  try {
+    inner = (JSON.parse(response?.bodyAsText ?? '{}') as { error?: { innererror?: { code?: string } } }).error
+      ?.innererror?.code;
+  } catch {
+    inner = undefined;
+  }
+  if (inner === 'ObjectIsBeingDeleted' || inner === 'ObjectIsBeingRecovered') return 'busy';
+  if (inner === undefined && /being (deleted|recovered)/i.test(describeError(error))) return 'busy';
+  return 'deleted';
 }

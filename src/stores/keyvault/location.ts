@@ -1,15 +1,24 @@
 import { TokenkeeperError } from '../../core/errors.ts';
-import { defaultSecretNames, type SecretNameMapping } from './secret-names.ts';
+import type { ConfigFile } from '../../config/schema.ts';
+import {
+  assertKeyVaultConnectionName,
+  defaultSecretNames,
+  secretNamesFor,
+  type SecretNameMapping,
+  type SecretNaming,
+} from './secret-names.ts';
 
-/** Everything a `keyvault://…` store spec says. */
-export interface KeyVaultLocation {
+/** The config's `keyVault` section. */
+export type KeyVaultSettings = NonNullable<ConfigFile['keyVault']>;
+
+/** Everything a `keyvault://…` store spec (and the config's `keyVault` section) says. */
+export interface KeyVaultLocation extends SecretNaming {
   /** https://NAME.vault.azure.net, or https://host[:port] for other clouds and local emulators. */
   vaultUrl: string;
   /** Loopback vaults (local emulators) skip the challenge-resource check, which only accepts *.vault.azure.net hosts. */
   loopback: boolean;
-  names: SecretNameMapping;
-  /** The connection kept under the seed's unprefixed names ("RefreshToken", …); '' for none. */
-  seedConnection: string;
+  /** Tag access-token secrets with the account id and scope too (config keyVault.accountTags). */
+  accountTags: boolean;
   /** Provider of the seed connection when the vault has no tokenkeeper state yet (the C# function's vault). */
   seedProvider: string;
   lockContainer: string;
@@ -20,7 +29,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const CONTAINER = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 const options = {
-  seed: 'connection stored under the unprefixed seed names (default fitbit; empty for none)',
+  seed: 'connection stored under the unprefixed seed names (default fitbit); naming it lets tokenkeeper take over the seed secrets',
   provider: 'provider of the seed connection before tokenkeeper first writes it (default fitbit)',
   refreshTokenSecret: 'secret name of the refresh token (default RefreshToken)',
   accessTokenSecret: 'secret name of the access token (default AccessToken)',
@@ -39,7 +48,7 @@ type OptionName = keyof typeof options;
  * - `keyvault://myvault.vault.azure.cn` (a full host, other clouds) → https://myvault.vault.azure.cn
  * - `keyvault://127.0.0.1:8443` (loopback with a port: local emulators) → https://127.0.0.1:8443
  */
-export function parseKeyVaultSpec(spec: string): KeyVaultLocation {
+export function parseKeyVaultSpec(spec: string, settings: KeyVaultSettings = {}): KeyVaultLocation {
   const match = /^keyvault:\/\/([^/?#]+)\/?(?:\?([^#]*))?$/i.exec(spec.trim());
   if (!match?.[1]) {
     throw new TokenkeeperError(
@@ -66,7 +75,7 @@ export function parseKeyVaultSpec(spec: string): KeyVaultLocation {
       'Key Vault store options clientIdSecret and clientSecretSecret go together: set both, or neither to use credentialsSecret',
     );
   }
-  const names: SecretNameMapping = {
+  const mapping: SecretNameMapping = {
     refreshToken: values.refreshTokenSecret ?? defaultSecretNames.refreshToken,
     accessToken: values.accessTokenSecret ?? defaultSecretNames.accessToken,
     state: values.stateSecret ?? defaultSecretNames.state,
@@ -86,14 +95,50 @@ export function parseKeyVaultSpec(spec: string): KeyVaultLocation {
       `lockContainer "${lockContainer}" is not a valid blob container name: 3–63 lowercase letters, digits and single hyphens`,
     );
   }
-  return {
+  const location: KeyVaultLocation = {
     vaultUrl,
     loopback,
-    names,
+    mapping,
     seedConnection: values.seed ?? 'fitbit',
+    seedNamed: values.seed !== undefined && values.seed !== '',
+    configured: configuredConnections(settings),
+    accountTags: settings.accountTags ?? false,
     seedProvider: values.provider ?? 'fitbit',
     lockContainer,
   };
+  // Every configured name is checked now, not on the first refresh.
+  for (const { name } of location.configured.values()) secretNamesFor(name, location);
+  return location;
+}
+
+function configuredConnections(settings: KeyVaultSettings): SecretNaming['configured'] {
+  const configured = new Map<
+    string,
+    { name: string; names: NonNullable<KeyVaultSettings['connections']>[string] }
+  >();
+  for (const [name, names] of Object.entries(settings.connections ?? {})) {
+    assertKeyVaultConnectionName(name);
+    if ((names.clientIdSecret === undefined) !== (names.clientSecretSecret === undefined)) {
+      throw new TokenkeeperError(
+        'config',
+        `keyVault.connections.${name}: clientIdSecret and clientSecretSecret go together: set both, or neither`,
+      );
+    }
+    if (names.credentialsSecret !== undefined && names.clientIdSecret !== undefined) {
+      throw new TokenkeeperError(
+        'config',
+        `keyVault.connections.${name}: set credentialsSecret or clientIdSecret + clientSecretSecret, not both`,
+      );
+    }
+    if (configured.has(name.toLowerCase())) {
+      throw new TokenkeeperError(
+        'config',
+        `keyVault.connections names "${name}" twice (Key Vault ignores case)`,
+      );
+    }
+    configured.set(name.toLowerCase(), { name, names });
+  }
+  return configured;
 }
 
 function vaultUrlOf(host: string): { vaultUrl: string; loopback: boolean } {

@@ -27,6 +27,43 @@ export interface ConnectionSecretNames {
   credentials: SecretNameMapping['credentials'];
 }
 
+/** Secret names a user chose for one connection (config `keyVault.connections.NAME`); unset roles get defaults. */
+export interface ConfiguredSecretNames {
+  refreshTokenSecret?: string;
+  accessTokenSecret?: string;
+  credentialsSecret?: string;
+  clientIdSecret?: string;
+  clientSecretSecret?: string;
+  stateSecret?: string;
+}
+
+/** How a vault's secrets are named, and which connections the user named (and so may take over secrets). */
+export interface SecretNaming {
+  mapping: SecretNameMapping;
+  /** The connection kept under the mapping's unprefixed names ("RefreshToken", …). */
+  seedConnection: string;
+  /** True when the user named the seed connection (the `seed` option): only then are its secrets adopted. */
+  seedNamed: boolean;
+  /** Connections with names of their own, keyed by lower-case connection name. */
+  configured: ReadonlyMap<string, { name: string; names: ConfiguredSecretNames }>;
+}
+
+/** The tag on every secret tokenkeeper writes: what it did not write, it never reads as a connection or writes. */
+export const MANAGED_BY = { tag: 'managed-by', value: 'tokenkeeper' } as const;
+
+/** A secret version's properties as listed (no value). */
+export interface SecretListing {
+  name: string;
+  tags?: Record<string, string>;
+  contentType?: string;
+}
+
+/** True for a secret tokenkeeper wrote: its tag, or (state secrets written before the tag existed) JSON. */
+export function writtenByTokenkeeper(secret: Omit<SecretListing, 'name'>, kind: 'state' | 'other'): boolean {
+  if (secret.tags?.[MANAGED_BY.tag] === MANAGED_BY.value) return true;
+  return kind === 'state' && secret.contentType === 'application/json';
+}
+
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const CONNECTION_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
@@ -34,31 +71,51 @@ const CONNECTION_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 export const MAX_SECRET_VALUE_BYTES = 25 * 1024;
 
 /**
- * The seed connection uses the mapping's names as they are; every other connection NAME prefixes them with
- * "NAME-" (e.g. "work-RefreshToken"), so one vault holds many connections.
+ * The seed connection uses the mapping's names as they are; a configured connection the names it was given;
+ * every other connection NAME prefixes the mapping's names with "NAME-" (e.g. "work-RefreshToken").
  */
-export function secretNamesFor(
-  connection: string,
-  mapping: SecretNameMapping,
-  seedConnection: string,
-): ConnectionSecretNames {
+export function secretNamesFor(connection: string, naming: SecretNaming): ConnectionSecretNames {
   assertKeyVaultConnectionName(connection);
-  const prefix = connection.toLowerCase() === seedConnection.toLowerCase() ? '' : `${connection}-`;
-  const name = (base: string) => checkedSecretName(`${prefix}${base}`, connection);
-  const credentials: SecretNameMapping['credentials'] =
-    mapping.credentials.kind === 'basic'
-      ? { kind: 'basic', secret: name(mapping.credentials.secret) }
-      : {
-          kind: 'split',
-          clientId: name(mapping.credentials.clientId),
-          clientSecret: name(mapping.credentials.clientSecret),
-        };
+  const lower = connection.toLowerCase();
+  const { mapping } = naming;
+  const prefix = lower === naming.seedConnection.toLowerCase() ? '' : `${connection}-`;
+  const own = naming.configured.get(lower)?.names ?? {};
+  const name = (chosen: string | undefined, base: string) =>
+    checkedSecretName(chosen ?? `${prefix}${base}`, connection);
+  let credentials: SecretNameMapping['credentials'];
+  if (own.clientIdSecret !== undefined || own.clientSecretSecret !== undefined) {
+    const split = mapping.credentials.kind === 'split' ? mapping.credentials : undefined;
+    credentials = {
+      kind: 'split',
+      clientId: name(own.clientIdSecret, split?.clientId ?? 'ClientId'),
+      clientSecret: name(own.clientSecretSecret, split?.clientSecret ?? 'ClientSecret'),
+    };
+  } else if (own.credentialsSecret !== undefined || mapping.credentials.kind === 'basic') {
+    const base =
+      mapping.credentials.kind === 'basic' ? mapping.credentials.secret : defaultSecretNames.credentials;
+    credentials = { kind: 'basic', secret: name(own.credentialsSecret, base) };
+  } else {
+    credentials = {
+      kind: 'split',
+      clientId: name(undefined, mapping.credentials.clientId),
+      clientSecret: name(undefined, mapping.credentials.clientSecret),
+    };
+  }
   return {
-    refreshToken: name(mapping.refreshToken),
-    accessToken: name(mapping.accessToken),
-    state: name(mapping.state),
+    refreshToken: name(own.refreshTokenSecret, mapping.refreshToken),
+    accessToken: name(own.accessTokenSecret, mapping.accessToken),
+    state: name(own.stateSecret, mapping.state),
     credentials,
   };
+}
+
+/**
+ * True for a connection the user named — the seed option's or one in `keyVault.connections` — whose secrets may
+ * be taken over although tokenkeeper did not write them (e.g. the C# function's RefreshToken).
+ */
+export function mayAdopt(connection: string, naming: SecretNaming): boolean {
+  const lower = connection.toLowerCase();
+  return (naming.seedNamed && lower === naming.seedConnection.toLowerCase()) || naming.configured.has(lower);
 }
 
 export function assertKeyVaultConnectionName(connection: string): void {
@@ -91,27 +148,37 @@ export function assertSecretValueFits(secretName: string, value: string): void {
   }
 }
 
-/** Connection names found in a vault's secret names: the seed connection plus every "NAME-<state|refresh>". */
-export function connectionNamesIn(
-  secretNames: Iterable<string>,
-  mapping: SecretNameMapping,
-  seedConnection: string,
-): string[] {
+/**
+ * The connections in a vault's secret listing: each connection the user named whose state or refresh token is
+ * there, plus every other "NAME-<state>" secret tokenkeeper wrote. Secrets of other apps (say
+ * "spotify-RefreshToken") are not connections, whatever their names.
+ */
+export function connectionNamesIn(secrets: Iterable<SecretListing>, naming: SecretNaming): string[] {
+  const byName = new Map<string, SecretListing>();
+  for (const secret of secrets) byName.set(secret.name.toLowerCase(), secret);
   const found = new Map<string, string>();
-  const suffixes = [mapping.state, mapping.refreshToken].map((base) => `-${base}`.toLowerCase());
-  const seedNames = [mapping.state, mapping.refreshToken].map((base) => base.toLowerCase());
-  for (const secret of secretNames) {
-    const lower = secret.toLowerCase();
-    if (seedConnection && seedNames.includes(lower)) {
-      found.set(seedConnection.toLowerCase(), seedConnection);
-      continue;
+  const named = [...naming.configured.values()].map((entry) => entry.name);
+  if (naming.seedConnection) named.push(naming.seedConnection);
+  for (const connection of named) {
+    const names = secretNamesFor(connection, naming);
+    const state = byName.get(names.state.toLowerCase());
+    const adoptable = mayAdopt(connection, naming);
+    if (
+      (state && (adoptable || writtenByTokenkeeper(state, 'state'))) ||
+      (adoptable && byName.has(names.refreshToken.toLowerCase()))
+    ) {
+      found.set(connection.toLowerCase(), connection);
     }
-    const suffix = suffixes.find((candidate) => lower.endsWith(candidate));
-    if (!suffix) continue;
-    const name = secret.slice(0, secret.length - suffix.length);
-    if (CONNECTION_NAME.test(name) && name.toLowerCase() !== seedConnection.toLowerCase()) {
-      if (!found.has(name.toLowerCase())) found.set(name.toLowerCase(), name);
-    }
+  }
+  const suffix = `-${naming.mapping.state}`.toLowerCase();
+  for (const secret of byName.values()) {
+    if (!secret.name.toLowerCase().endsWith(suffix) || !writtenByTokenkeeper(secret, 'state')) continue;
+    const name = secret.name.slice(0, secret.name.length - suffix.length);
+    const lower = name.toLowerCase();
+    if (!CONNECTION_NAME.test(name) || found.has(lower)) continue;
+    // A named connection lives under its own names; a look-alike prefixed secret is not it.
+    if (lower === naming.seedConnection.toLowerCase() || naming.configured.has(lower)) continue;
+    found.set(lower, name);
   }
   return [...found.values()].sort((a, b) => a.localeCompare(b));
 }

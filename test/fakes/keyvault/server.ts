@@ -224,6 +224,7 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
         errorBody(
           'Conflict',
           `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`,
+          'ObjectIsDeletedButRecoverable',
         ),
       ];
     }
@@ -408,8 +409,8 @@ function validTags(tags: unknown): Record<string, string> | undefined {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-function errorBody(code: string, message: string): object {
-  return { error: { code, message } };
+function errorBody(code: string, message: string, innerCode?: string): object {
+  return { error: { code, message, ...(innerCode && { innererror: { code: innerCode } }) } };
 }
 
 function notFound(name: string, what: string): object {
