@@ -15,7 +15,7 @@ export interface FunctionKeeperOptions {
   config?: ConfigFile;
   logger?: Logger;
   clock?: Clock;
-  /** The Microsoft Entra credential for the vault; default DefaultAzureCredential. */
+  /** The Microsoft Entra credential for the vault and its locks; default Managed Identity in Azure. */
   azureCredential?: TokenCredential;
 }
 
