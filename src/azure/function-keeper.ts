@@ -5,7 +5,7 @@ import type { ConfigFile } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Clock } from '../core/types.ts';
 import { createKeeper, type Keeper } from '../keeper/keeper.ts';
-import { scheduleIntervalSeconds } from './schedule.ts';
+import { scheduleIntervalSeconds, scheduleWarnings } from './schedule.ts';
 import type { FunctionSettings } from './settings.ts';
 
 export interface FunctionKeeperOptions {
@@ -15,7 +15,7 @@ export interface FunctionKeeperOptions {
   config?: ConfigFile;
   logger?: Logger;
   clock?: Clock;
-  /** The Microsoft Entra credential for the vault; default DefaultAzureCredential. */
+  /** The Microsoft Entra credential for the vault and its locks; default Managed Identity in Azure. */
   azureCredential?: TokenCredential;
 }
 
@@ -33,7 +33,7 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
     config.refresh?.marginSeconds ?? configDefaults.refresh.marginSeconds,
     gapSeconds,
   );
-  return createKeeper({
+  const keeper = await createKeeper({
     config: { ...config, refresh: { ...config.refresh, marginSeconds } },
     store: settings.store,
     env: keeperEnv,
@@ -41,6 +41,23 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
     ...(options.clock && { clock: options.clock }),
     ...(options.azureCredential && { azureCredential: options.azureCredential }),
   });
+  if (options.logger) await warnAboutSchedule(keeper, settings.schedule, options.logger);
+  return keeper;
+}
+
+/** Logs, once at start, each provider whose access tokens would expire between two timer runs. */
+async function warnAboutSchedule(keeper: Keeper, schedule: string, logger: Logger): Promise<void> {
+  try {
+    const lifetimes = (await keeper.connectionsForScheduling()).flatMap(({ provider }) => {
+      const accessTokenLifetimeMs = keeper.providers.get(provider).accessTokenLifetimeMs;
+      return accessTokenLifetimeMs ? [{ provider, accessTokenLifetimeMs }] : [];
+    });
+    for (const warning of scheduleWarnings(schedule, lifetimes)) {
+      logger.warn({ setting: 'TOKENKEEPER_SCHEDULE' }, warning);
+    }
+  } catch {
+    // Only advice: an unreachable vault or an unknown provider is reported by the timer run itself.
+  }
 }
 
 /** One keeper per Functions instance, created on first use and kept while the instance is warm. */

@@ -45,7 +45,7 @@ export interface KeeperOptions {
   resolved?: Settings;
   /** A ready store (e.g. a custom implementation); takes precedence over `store`. */
   connectionStore?: ConnectionStore;
-  /** For a keyvault:// store: the Microsoft Entra credential for the vault and its locks; default DefaultAzureCredential. */
+  /** For a keyvault:// store: the Microsoft Entra credential for the vault and its locks; default chosen from env. */
   azureCredential?: TokenCredential;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;

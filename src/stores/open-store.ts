@@ -14,7 +14,7 @@ export interface StoreContext {
   logger?: Logger;
   /** Receives the files and directories opening created, so a failed open of the keeper can remove them. */
   created?: CreatedPaths;
-  /** For keyvault:// stores: the Microsoft Entra credential; default DefaultAzureCredential. */
+  /** For keyvault:// stores: the Microsoft Entra credential; default chosen from env (stores/keyvault/credential.ts). */
   azureCredential?: TokenCredential;
   /** For keyvault:// stores: the config's keyVault section. */
   keyVault?: ConfigFile['keyVault'];

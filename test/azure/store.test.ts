@@ -198,7 +198,11 @@ describe('store spec and function settings', () => {
     expect(readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '0 0 */6 * * *' }).schedule).toBe(
       '0 0 */6 * * *',
     );
-    expect(() => readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '*/15 * * * *' })).toThrow(
+    // Five fields are minutes first, seconds 0, as the Functions host reads them.
+    expect(readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '*/15 * * * *' }).schedule).toBe(
+      '*/15 * * * *',
+    );
+    expect(() => readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '15 * * *' })).toThrow(
       /six fields, seconds first/,
     );
     expect(() => readFunctionSettings({})).toThrow(/TOKENKEEPER_KEYVAULT/);

@@ -171,13 +171,16 @@ export class BlobLeaseLocks {
 
 /**
  * Where the lock blobs live: TOKENKEEPER_LOCK_STORAGE, else the Functions app's AzureWebJobsStorage (a
- * connection string, or identity-based `AzureWebJobsStorage__blobServiceUri` / `__accountName`).
+ * connection string, or identity-based `AzureWebJobsStorage__blobServiceUri` / `__accountName`). A URL in
+ * TOKENKEEPER_LOCK_STORAGE / AzureWebJobsStorage uses `credential`; the identity-based AzureWebJobsStorage
+ * uses `webJobsStorageCredential` (the host's `__credential` / `__clientId`, see credential.ts).
  */
 export function openLockStorage(
   env: NodeJS.ProcessEnv,
   containerName: string,
   scope: string,
   credential: () => Promise<TokenCredential>,
+  webJobsStorageCredential: () => Promise<TokenCredential> = credential,
 ): Promise<BlobLeaseLocks> {
   const explicit = env.TOKENKEEPER_LOCK_STORAGE ?? env.AzureWebJobsStorage;
   const serviceUri =
@@ -192,7 +195,7 @@ export function openLockStorage(
       'the Key Vault store needs blob storage for its locks: set TOKENKEEPER_LOCK_STORAGE (or AzureWebJobsStorage) to the function app storage connection string or blob URL',
     );
   }
-  return buildLocks(value, containerName, scope, credential);
+  return buildLocks(value, containerName, scope, explicit ? credential : webJobsStorageCredential);
 }
 
 async function buildLocks(

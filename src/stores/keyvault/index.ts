@@ -1,7 +1,7 @@
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { openLockStorage } from './blob-lease.ts';
-import { defaultAzureCredential } from './credential.ts';
+import { storeCredentials } from './credential.ts';
 import { KeyVaultStore } from './keyvault-store.ts';
 import { parseKeyVaultSpec, type KeyVaultSettings } from './location.ts';
 
@@ -12,7 +12,7 @@ export interface OpenKeyVaultStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Retries of one Key Vault request on 429/503 (honouring Retry-After) and 5xx; the SDK default is 3. */
   maxRetries?: number;
-  /** The Microsoft Entra credential for the vault and for blob locks given as a URL; default DefaultAzureCredential. */
+  /** The Microsoft Entra credential for the vault and blob locks; default: chosen from env (credential.ts). */
   credential?: TokenCredential;
   /** The config's keyVault section: per-connection secret names, account tags. */
   settings?: KeyVaultSettings;
@@ -20,7 +20,7 @@ export interface OpenKeyVaultStoreOptions {
 
 /**
  * Opens `keyvault://NAME[?options]`: secrets through @azure/keyvault-secrets with the given credential
- * (default DefaultAzureCredential), locks
+ * (default: Managed Identity in Azure, DefaultAzureCredential elsewhere; see credential.ts), locks
  * as blob leases in TOKENKEEPER_LOCK_STORAGE / AzureWebJobsStorage.
  */
 export async function openKeyVaultStore(
@@ -29,16 +29,15 @@ export async function openKeyVaultStore(
 ): Promise<KeyVaultStore> {
   const env = options.env ?? process.env;
   const location = parseKeyVaultSpec(spec, options.settings);
-  let credential: Promise<TokenCredential> | undefined;
-  const sharedCredential = () =>
-    (credential ??= options.credential ? Promise.resolve(options.credential) : defaultAzureCredential());
+  const credentials = storeCredentials(env, options.credential);
   const locks = await openLockStorage(
     env,
     location.lockContainer,
     new URL(location.vaultUrl).host.replace(/[^a-zA-Z0-9.-]/g, '-'),
-    sharedCredential,
+    credentials.vault,
+    credentials.webJobsStorage,
   );
-  const client = new SecretClient(location.vaultUrl, await sharedCredential(), {
+  const client = new SecretClient(location.vaultUrl, await credentials.vault(), {
     // The challenge's resource is vault.azure.net, which a loopback emulator's host can never match.
     disableChallengeResourceVerification: location.loopback,
     retryOptions: { maxRetries: options.maxRetries ?? 3 },

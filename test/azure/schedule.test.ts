@@ -1,0 +1,107 @@
+import { Cron } from 'croner';
+import { describe, expect, it } from 'vitest';
+import {
+  parseSchedule,
+  scheduleIntervalSeconds,
+  scheduleWarnings,
+  validateSchedule,
+} from '../../src/azure/schedule.ts';
+import { readFunctionSettings } from '../../src/azure/settings.ts';
+import { TokenkeeperError } from '../../src/core/errors.ts';
+
+const FROM = Date.UTC(2026, 0, 1);
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+/** The TokenkeeperError a call throws (failing the test when it does not throw one). */
+function refusal(call: () => unknown): TokenkeeperError {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenkeeperError);
+    return error as TokenkeeperError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('NCRONTAB schedules (TOKENKEEPER_SCHEDULE)', () => {
+  it.each([
+    ['0 */15 * * * *', 15 * 60],
+    ['0 0 */6 * * *', 6 * HOUR],
+    ['0 30 2 * * *', DAY],
+    ['0 0 0 * * 1-5', 72 * HOUR], // Friday to Monday
+    ['0 0 0 * * Mon-Fri', 72 * HOUR], // names, as in Microsoft's "0 30 9 * Jan Mon"
+    ['0 0 0 1 * *', 31 * DAY],
+    ['0 0 9-17 * * *', 16 * HOUR], // 17:00 to 09:00 the next day
+    ['*/10 * * * * *', 10],
+    ['* * * * * *', 1],
+    ['*/15 * * * *', 15 * 60], // five fields: minutes first, seconds 0
+    ['0 0 0 29 2 *', (4 * 365 + 1) * DAY], // leap days only
+  ])('%s: the longest gap between runs is %i s', (schedule, seconds) => {
+    expect(scheduleIntervalSeconds(schedule, FROM)).toBe(seconds);
+  });
+
+  it('matches a walk over the real run times (day of month AND day of week, as NCrontab)', () => {
+    for (const schedule of ['0 0 0 13 * 5', '0 30 9 * Jan Mon', '0 15 8 1-7 * Tue', '0 0 */5 * * *']) {
+      const cron = new Cron(schedule, { utcOffset: 0, domAndDow: true, mode: '6-part' });
+      const runs = cron.nextRuns(2000, new Date(FROM)).map((date) => date.getTime() / 1000);
+      const walked = Math.max(...runs.slice(1).map((run, index) => run - (runs[index] as number)));
+      expect(scheduleIntervalSeconds(schedule, FROM)).toBeGreaterThanOrEqual(walked);
+      if (runs.length === 2000) expect(scheduleIntervalSeconds(schedule, FROM)).toBe(walked);
+    }
+    // Friday the 13th only (AND), not every Friday plus every 13th (Vixie cron's OR).
+    expect(scheduleIntervalSeconds('0 0 0 13 * 5', FROM)).toBeGreaterThan(90 * DAY);
+  });
+
+  it('keeps the expression Azure gets, whitespace normalised', () => {
+    expect(validateSchedule(' 0  0 * * * * ')).toBe('0 0 * * * *');
+    expect(parseSchedule('*/15 * * * *', undefined, FROM).expression).toBe('*/15 * * * *');
+  });
+
+  it.each([
+    ['a b c d e f', /illegal characters/],
+    ['0 99 * * * *', /minute: 99/],
+    ['* * * * * * *', /7 fields/],
+    ['', /empty/],
+    ['0 0 0 30 2 *', /never runs/],
+    ['0 0 0 L * *', /"L" is not NCRONTAB/],
+    ['0 0 0 ? * *', /"\?" is not NCRONTAB/],
+  ])(
+    'refuses %j at start with a one-line message naming the setting and a good value',
+    (schedule, problem) => {
+      const error = refusal(() => validateSchedule(schedule));
+      expect(error.code).toBe('config');
+      expect(error.message).toMatch(problem);
+      expect(error.message).toMatch(/^TOKENKEEPER_SCHEDULE /);
+      expect(error.message).toContain('e.g. "0 */15 * * * *"');
+      expect(error.message).not.toContain('\n');
+    },
+  );
+
+  it('refuses a bad TOKENKEEPER_SCHEDULE when the settings are read', () => {
+    const error = refusal(() =>
+      readFunctionSettings({ TOKENKEEPER_KEYVAULT: 'my-tokens', TOKENKEEPER_SCHEDULE: '0 99 * * * *' }),
+    );
+    expect(error.message).toMatch(
+      /^TOKENKEEPER_SCHEDULE "0 99 \* \* \* \*" is not a usable NCRONTAB schedule/,
+    );
+  });
+
+  it('warns when tokens would expire between runs (72 h weekday schedule vs 1 h and 8 h tokens)', () => {
+    const lifetimes = [
+      { provider: 'fitbit', accessTokenLifetimeMs: 8 * 3_600_000 },
+      { provider: 'google-health', accessTokenLifetimeMs: 3_600_000 },
+      { provider: 'google-health', accessTokenLifetimeMs: 3_600_000 },
+    ];
+    const warnings = scheduleWarnings('0 0 0 * * 1-5', lifetimes, FROM);
+    expect(warnings).toEqual([
+      'TOKENKEEPER_SCHEDULE "0 0 0 * * 1-5" can leave 72 h between runs, longer than the 1 h access tokens of google-health: they will expire between runs; use e.g. "0 */15 * * * *"',
+      'TOKENKEEPER_SCHEDULE "0 0 0 * * 1-5" can leave 72 h between runs, longer than the 8 h access tokens of fitbit: they will expire between runs; use e.g. "0 */15 * * * *"',
+    ]);
+    expect(scheduleWarnings('0 0 */6 * * *', lifetimes, FROM)).toEqual([
+      expect.stringContaining('6 h between runs, longer than the 1 h access tokens of google-health'),
+    ]);
+    expect(scheduleWarnings('0 */15 * * * *', lifetimes, FROM)).toEqual([]);
+    expect(scheduleWarnings('0 0 0 * * 1-5', [], FROM)).toEqual([]);
+  });
+});
