@@ -23,7 +23,7 @@ const below = {
   keeper: [...storesAndBelow, 'engine', 'flows'],
   server: [...keeperAndBelow, 'api-keys', 'webhooks'],
   daemon: [...serverAndBelow, 'logging'],
-  azure: [...storesAndBelow, 'engine', 'keeper'],
+  azure: [...storesAndBelow, 'engine', 'keeper', 'webhooks'],
   doctor: [...storesAndBelow, 'server'],
   demo: [...keeperAndBelow, 'webhooks', 'server', 'daemon', 'logging'],
   cli: [...serverAndBelow, 'daemon', 'doctor', 'demo', 'logging'],

@@ -5,8 +5,9 @@ import type { ConfigFile } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Clock } from '../core/types.ts';
 import { createKeeper, type Keeper } from '../keeper/keeper.ts';
+import { functionWebhookSettings, type FunctionAlerts } from './alerts.ts';
 import { scheduleIntervalSeconds, scheduleWarnings } from './schedule.ts';
-import type { FunctionSettings } from './settings.ts';
+import { requireFunctionKey, type FunctionSettings } from './settings.ts';
 
 export interface FunctionKeeperOptions {
   env: NodeJS.ProcessEnv;
@@ -17,6 +18,8 @@ export interface FunctionKeeperOptions {
   clock?: Clock;
   /** The Microsoft Entra credential for the vault and its locks; default Managed Identity in Azure. */
   azureCredential?: TokenCredential;
+  /** Attached to the keeper's events: the webhooks of the config file and the TOKENKEEPER_WEBHOOK_* settings. */
+  alerts?: FunctionAlerts;
 }
 
 /**
@@ -26,8 +29,10 @@ export interface FunctionKeeperOptions {
  */
 export async function createFunctionKeeper(options: FunctionKeeperOptions): Promise<Keeper> {
   const { env, settings } = options;
+  requireFunctionKey(env); // never a generated key file in the data dir of one instance
   const keeperEnv = { ...env, TOKENKEEPER_HOME: settings.dataDir };
   const config = options.config ?? loadConfig({ env: keeperEnv }).config;
+  const webhooks = functionWebhookSettings(config, keeperEnv); // bad settings fail before the vault is opened
   const gapSeconds = scheduleIntervalSeconds(settings.schedule) + 60;
   const marginSeconds = Math.max(
     config.refresh?.marginSeconds ?? configDefaults.refresh.marginSeconds,
@@ -41,6 +46,7 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
     ...(options.clock && { clock: options.clock }),
     ...(options.azureCredential && { azureCredential: options.azureCredential }),
   });
+  options.alerts?.attach(keeper, webhooks, options.logger ?? consoleLogger);
   if (options.logger) await warnAboutSchedule(keeper, settings.schedule, options.logger);
   return keeper;
 }

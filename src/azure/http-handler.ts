@@ -1,7 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { describeError, isTokenkeeperError, type ErrorCode } from '../core/errors.ts';
 import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
+import type { FunctionAlerts } from './alerts.ts';
 import { connectionForKey, parseCallers, CALLERS_SETTING } from './callers.ts';
+import { inInvocation } from './invocation-log.ts';
+import { HTTP_WEBHOOK_DRAIN_MS } from './limits.ts';
 
 export const CALLER_KEY_HEADER = 'x-tokenkeeper-caller-key';
 
@@ -24,30 +27,51 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
  * - GET …/tokenkeeper/status → every connection's status, no secrets;
  * - GET …/tokenkeeper/token with `x-tokenkeeper-caller-key` → a valid access token of the one connection that
  *   key belongs to (TOKENKEEPER_HTTP_CALLERS), refreshed first if due. Never the refresh token.
+ * A refresh here alerts as the timer's do (the webhooks listen to the shared keeper); they are settled before the
+ * response.
  */
-export function createHttpHandler(getKeeper: () => Promise<Keeper>, env: NodeJS.ProcessEnv) {
+export function createHttpHandler(
+  getKeeper: () => Promise<Keeper>,
+  env: NodeJS.ProcessEnv,
+  options: { alerts?: FunctionAlerts } = {},
+) {
   return async function tokenkeeperHttp(
     request: HttpRequest,
     context: InvocationContext,
   ): Promise<HttpResponseInit> {
-    const action = request.params.action ?? new URL(request.url).pathname.split('/').pop();
-    try {
-      if (action === 'status') {
-        const keeper = await getKeeper();
-        return json(200, { connections: (await keeper.status()).map(publicSummary) });
+    return inInvocation(context, async () => {
+      try {
+        return await answer(request, context, getKeeper, env);
+      } finally {
+        await options.alerts?.settle(context, HTTP_WEBHOOK_DRAIN_MS);
       }
-      if (action === 'token') return await token(request, getKeeper, env);
-      return json(404, {
-        error: 'not_found',
-        message: 'use GET …/tokenkeeper/status or …/tokenkeeper/token',
-      });
-    } catch (error) {
-      const code = isTokenkeeperError(error) ? error.code : undefined;
-      const status = (code && statusByCode[code]) ?? 500;
-      context.error(`tokenkeeper ${action ?? '?'} failed: ${describeError(error)}`);
-      return json(status, { error: code ?? 'internal', message: describeError(error) });
-    }
+    });
   };
+}
+
+async function answer(
+  request: HttpRequest,
+  context: InvocationContext,
+  getKeeper: () => Promise<Keeper>,
+  env: NodeJS.ProcessEnv,
+): Promise<HttpResponseInit> {
+  const action = request.params.action ?? new URL(request.url).pathname.split('/').pop();
+  try {
+    if (action === 'status') {
+      const keeper = await getKeeper();
+      return json(200, { connections: (await keeper.status()).map(publicSummary) });
+    }
+    if (action === 'token') return await token(request, getKeeper, env);
+    return json(404, {
+      error: 'not_found',
+      message: 'use GET …/tokenkeeper/status or …/tokenkeeper/token',
+    });
+  } catch (error) {
+    const code = isTokenkeeperError(error) ? error.code : undefined;
+    const status = (code && statusByCode[code]) ?? 500;
+    context.error(`tokenkeeper ${action ?? '?'} failed: ${describeError(error)}`);
+    return json(status, { error: code ?? 'internal', message: describeError(error) });
+  }
 }
 
 async function token(

@@ -1,7 +1,12 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { describeError } from '../core/errors.ts';
+import { describeError, isTokenkeeperError } from '../core/errors.ts';
 import { needsHuman } from '../core/types.ts';
 import type { Keeper } from '../keeper/keeper.ts';
+import type { FunctionAlerts } from './alerts.ts';
+import { inInvocation } from './invocation-log.ts';
+import { DEFAULT_TIMER_BUDGET_MS, TIMER_WEBHOOK_DRAIN_MS } from './limits.ts';
+
+export { DEFAULT_TIMER_BUDGET_MS } from './limits.ts';
 
 export interface TimerRunReport {
   refreshed: string[];
@@ -13,51 +18,103 @@ export interface TimerRunReport {
   deferred: string[];
 }
 
-/** Stop starting refreshes after this long, well inside the Functions timeout (5 min by default on Consumption). */
-export const DEFAULT_TIMER_BUDGET_MS = 4 * 60_000;
+export interface TimerHandlerOptions {
+  /** Stop starting refreshes after this long (default DEFAULT_TIMER_BUDGET_MS, derived from functionTimeout). */
+  budgetMs?: number;
+  /** The instance's webhooks: settled before the invocation returns. */
+  alerts?: FunctionAlerts;
+}
+
+/** Log and error texts are one line each: a multi-line error text would split an alert's message. */
+const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ');
 
 /**
  * The timer function: replays rescued tokens, then asks the engine to refresh every active connection. The engine
  * decides "due" under the connection's lease after re-reading the vault, so instances, CLIs and daemons that run
- * at the same moment make one provider call between them. Throws after the run if any connection failed, so the
- * Functions host records the failure (no secrets in the message).
+ * at the same moment make one provider call between them.
+ *
+ * A run fails (context.error per connection, then a throw the host records as a failed invocation, which an Azure
+ * Monitor alert rule watches) when a connection failed to refresh OR needs a human (needs_reauth,
+ * provider_retired): a connection nobody reconnects keeps the alert firing on every run until it is fixed, while
+ * its webhook went out once, on the status change. No secrets in any message.
  */
-export function createTimerHandler(getKeeper: () => Promise<Keeper>, budgetMs = DEFAULT_TIMER_BUDGET_MS) {
+export function createTimerHandler(getKeeper: () => Promise<Keeper>, options: TimerHandlerOptions = {}) {
+  const budgetMs = options.budgetMs ?? DEFAULT_TIMER_BUDGET_MS;
   return async function tokenkeeperTimer(timer: Timer, context: InvocationContext): Promise<TimerRunReport> {
-    const started = Date.now();
-    const keeper = await getKeeper();
-    if (timer.isPastDue) context.warn('timer is past due: the previous run was missed or late');
-    await keeper.replayRescued();
-    const report: TimerRunReport = { refreshed: [], notDue: [], inactive: [], failed: [], deferred: [] };
-    for (const connection of await keeper.status()) {
-      if (needsHuman(connection.status)) {
-        report.inactive.push(connection.name);
-        context.warn(
-          `connection "${connection.name}" is ${connection.status}: reconnect it (tokenkeeper connect ${connection.provider} --name ${connection.name} --store keyvault://…)`,
-        );
-        continue;
-      }
-      // A run killed by the host's timeout mid-save would leave work for crash recovery: stop starting new ones.
-      if (Date.now() - started > budgetMs) {
-        report.deferred.push(connection.name);
-        continue;
-      }
+    return inInvocation(context, async () => {
+      const started = Date.now();
+      let report: TimerRunReport;
       try {
-        const after = await keeper.refresh(connection.name);
-        if (after.lastRefreshAt !== connection.lastRefreshAt) report.refreshed.push(connection.name);
-        else report.notDue.push(connection.name);
-      } catch (error) {
-        report.failed.push({ name: connection.name, error: describeError(error) });
+        report = await run(await startKeeper(getKeeper, context), timer, context, started, budgetMs);
+      } finally {
+        await options.alerts?.settle(context, TIMER_WEBHOOK_DRAIN_MS);
       }
+      context.log(JSON.stringify({ message: 'tokenkeeper timer run', ...report }));
+      const problems = [
+        ...report.inactive.map((name) => `${name} needs a human`),
+        ...report.failed.map((failure) => `${failure.name} failed: ${failure.error}`),
+      ];
+      if (problems.length > 0) {
+        throw new Error(
+          oneLine(`tokenkeeper: ${problems.length} connection(s) need attention: ${problems.join('; ')}`),
+        );
+      }
+      return report;
+    });
+  };
+}
+
+async function startKeeper(getKeeper: () => Promise<Keeper>, context: InvocationContext): Promise<Keeper> {
+  try {
+    return await getKeeper();
+  } catch (error) {
+    context.error(oneLine(`tokenkeeper could not start: ${describeError(error)}`));
+    throw error;
+  }
+}
+
+async function run(
+  keeper: Keeper,
+  timer: Timer,
+  context: InvocationContext,
+  started: number,
+  budgetMs: number,
+): Promise<TimerRunReport> {
+  if (timer.isPastDue) context.warn('timer is past due: the previous run was missed or late');
+  await keeper.replayRescued();
+  const report: TimerRunReport = { refreshed: [], notDue: [], inactive: [], failed: [], deferred: [] };
+  const humanNeeded = (name: string, provider: string, status: string) => {
+    report.inactive.push(name);
+    context.error(
+      `tokenkeeper: connection "${name}" is ${status}: reconnect it (tokenkeeper connect ${provider} --name ${name} --store keyvault://…)`,
+    );
+  };
+  for (const connection of await keeper.status()) {
+    if (needsHuman(connection.status)) {
+      humanNeeded(connection.name, connection.provider, connection.status);
+      continue;
     }
-    context.log(JSON.stringify({ message: 'tokenkeeper timer run', ...report }));
-    if (report.failed.length > 0) {
-      throw new Error(
-        `tokenkeeper: ${report.failed.length} connection(s) failed to refresh: ${report.failed
-          .map((failure) => `${failure.name}: ${failure.error}`)
-          .join('; ')}`,
+    // A run killed by the host's timeout mid-save would leave work for crash recovery: stop starting new ones.
+    if (Date.now() - started > budgetMs) {
+      report.deferred.push(connection.name);
+      continue;
+    }
+    try {
+      const after = await keeper.refresh(connection.name);
+      if (after.lastRefreshAt !== connection.lastRefreshAt) report.refreshed.push(connection.name);
+      else report.notDue.push(connection.name);
+    } catch (error) {
+      const code = isTokenkeeperError(error) ? error.code : undefined;
+      if (code && needsHuman(code)) {
+        humanNeeded(connection.name, connection.provider, code);
+        continue;
+      }
+      const text = oneLine(describeError(error));
+      report.failed.push({ name: connection.name, error: text });
+      context.error(
+        `tokenkeeper: connection "${connection.name}" failed to refresh: ${text} (the next run retries it)`,
       );
     }
-    return report;
-  };
+  }
+  return report;
 }

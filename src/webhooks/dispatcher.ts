@@ -11,7 +11,8 @@ import { webhookEventFor, type WebhookEventBody, type WebhookPayload } from './e
 export interface DispatcherOptions {
   endpoints: WebhookEndpoint[];
   retry: RetryPolicy;
-  log: DeliveryLog;
+  /** Where every attempt is recorded: the daemon's delivery log file, or (in Azure Functions) the invocation's log. */
+  log: Pick<DeliveryLog, 'append'>;
   logger: Logger;
   /** Told about every attempt (metrics). */
   onAttempt?: (record: DeliveryRecord) => void;
@@ -25,7 +26,8 @@ export interface DispatcherOptions {
 export class WebhookDispatcher {
   private readonly options: DispatcherOptions;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
+  /** Aborts the deliveries under way: for good on drain(), or those of one run on settle(). */
+  private stopping = new AbortController();
   /** Connections with a `recovered` webhook queued in this tick: one recovery can raise two engine events. */
   private readonly recoveredThisTick = new Set<string>();
 
@@ -67,12 +69,11 @@ export class WebhookDispatcher {
   /** Delivers `payload` to one endpoint with retries; resolves with the final outcome. */
   async deliver(endpoint: WebhookEndpoint, payload: WebhookPayload): Promise<void> {
     const { retry, logger } = this.options;
+    // Captured: settle() abandons the deliveries under way at that moment, not those queued after it.
+    const { signal } = this.stopping;
     for (let attempt = 1; ; attempt++) {
-      const result = await postWebhook(endpoint, payload, {
-        timeoutMs: retry.timeoutMs,
-        signal: this.stopping.signal,
-      });
-      const stopped = this.stopping.signal.aborted;
+      const result = await postWebhook(endpoint, payload, { timeoutMs: retry.timeoutMs, signal });
+      const stopped = signal.aborted;
       const final = result.ok || !result.retryable || attempt >= retry.maxAttempts || stopped;
       const waitMs = final
         ? undefined
@@ -99,11 +100,11 @@ export class WebhookDispatcher {
       }
       if (waitMs === undefined) return;
       try {
-        await sleep(waitMs, this.stopping.signal);
+        await sleep(waitMs, signal);
       } catch {
         this.record(endpoint, payload, attempt + 1, 'abandoned', {
           ok: false,
-          error: 'daemon stopping',
+          error: typeof signal.reason === 'string' ? signal.reason : 'daemon stopping',
           retryable: false,
           durationMs: 0,
         });
@@ -124,6 +125,28 @@ export class WebhookDispatcher {
     clearTimeout(timer);
     this.stopping.abort();
     await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * Waits up to `graceMs` for the deliveries under way (retries included), then abandons those still going (each
+   * recorded as `abandoned` with `reason`) and keeps accepting events. For a host that may freeze the process
+   * once an invocation returns (Azure Functions). Resolves with how many deliveries were abandoned.
+   */
+  async settle(graceMs: number, reason: string): Promise<number> {
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())));
+      await Promise.race([Promise.all([...this.inFlight]), timeout]);
+      clearTimeout(timer);
+    }
+    const left = [...this.inFlight];
+    if (left.length === 0) return 0;
+    const stopping = this.stopping;
+    this.stopping = new AbortController();
+    stopping.abort(reason);
+    await Promise.all(left);
+    return left.length;
   }
 
   private record(

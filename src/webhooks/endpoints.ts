@@ -28,19 +28,35 @@ export const defaultRetryPolicy: RetryPolicy = {
 
 export type WebhookSettings = { endpoints: WebhookEndpoint[]; retry: RetryPolicy };
 
-/** Resolves the `webhooks` config section: secrets from their references, URLs checked (https or loopback http). */
+/** One entry of `webhooks.endpoints` as the config schema checked it. */
+export type WebhookEndpointEntry = NonNullable<ConfigFile['webhooks']>['endpoints'][number];
+
+/** An endpoint from outside the config file (Azure app settings), and the names its errors give its fields. */
+export interface ExtraWebhookEndpoint {
+  entry: WebhookEndpointEntry;
+  names: { url: string; secret: string };
+}
+
+/**
+ * Resolves the `webhooks` config section, plus `extra` endpoints already checked against the same schema: secrets
+ * from their references, URLs checked (https or loopback http).
+ */
 export function webhookSettingsFrom(
   config: ConfigFile,
   env: NodeJS.ProcessEnv = process.env,
+  extra: readonly ExtraWebhookEndpoint[] = [],
 ): WebhookSettings {
   const section = config.webhooks;
-  const endpoints = (section?.endpoints ?? []).map((entry, index) => {
-    const where = `webhooks.endpoints.${index}`;
-    const url = checkEndpointUrl(entry.url, `${where}.url`);
+  const fromConfig = (section?.endpoints ?? []).map((entry, index) => ({
+    entry,
+    names: { url: `webhooks.endpoints.${index}.url`, secret: `webhooks.endpoints.${index}.secret` },
+  }));
+  const endpoints = [...fromConfig, ...extra].map(({ entry, names }) => {
+    const url = checkEndpointUrl(entry.url, names.url);
     return {
       label: entry.name ?? url.origin,
       url: url.href,
-      secret: resolveSecretRef(entry.secret, `${where}.secret`, env),
+      secret: resolveSecretRef(entry.secret, names.secret, env),
       events: new Set<WebhookEventType>(entry.events ?? webhookEventTypes),
     };
   });

@@ -1,14 +1,26 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_TIMER_BUDGET_MS,
+  FUNCTION_TIMEOUT_MS,
+  TIMER_WEBHOOK_DRAIN_MS,
+} from '../../src/azure/limits.ts';
 import { startAzureWorld, type AzureWorld } from './harness.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
+const readJson = (path: string) =>
+  JSON.parse(readFileSync(join(root, path), 'utf8')) as {
+    main?: string;
+    dependencies?: Record<string, string>;
+    extensionBundle?: unknown;
+    functionTimeout?: string;
+  };
 
 // Stands in for the module the Functions Node.js worker provides: records what the app registers.
 const coreStub = `
@@ -44,6 +56,23 @@ describe('the deployable bundle (npm run build:azure)', () => {
   afterAll(async () => {
     await world?.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('azure-app fits Flex Consumption: @azure/functions declared, bundle 4.x, the timeout the timer budget assumes', () => {
+    const app = readJson('azure-app/package.json');
+    // The v4 programming model is detected from this dependency; the bundle carries its own copy.
+    expect(app.dependencies).toEqual({
+      '@azure/functions': readJson('package.json').dependencies?.['@azure/functions'],
+    });
+    expect(app.main).toBe('dist/main.mjs');
+    const host = readJson('azure-app/host.json');
+    expect(host.extensionBundle).toEqual({
+      id: 'Microsoft.Azure.Functions.ExtensionBundle',
+      version: '[4.*, 5.0.0)',
+    });
+    const [hours, minutes, seconds] = String(host.functionTimeout).split(':').map(Number);
+    expect((((hours ?? 0) * 60 + (minutes ?? 0)) * 60 + (seconds ?? 0)) * 1000).toBe(FUNCTION_TIMEOUT_MS);
+    expect(DEFAULT_TIMER_BUDGET_MS + TIMER_WEBHOOK_DRAIN_MS).toBeLessThan(FUNCTION_TIMEOUT_MS);
   });
 
   it('registers a timer and a function-key HTTP trigger, and its timer rotates the vault', async () => {

@@ -7,7 +7,9 @@ import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/core/types.ts';
+import type { FunctionAlerts } from '../../src/azure/alerts.ts';
 import { createFunctionKeeper } from '../../src/azure/function-keeper.ts';
+import type { Logger } from '../../src/core/logger.ts';
 import type { FunctionSettings } from '../../src/azure/settings.ts';
 import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import {
@@ -59,7 +61,13 @@ export interface AzureWorld {
     clock?: Clock;
     schedule?: string;
     refresh?: ConfigFile['refresh'];
+    /** App settings on top of `env` (e.g. TOKENKEEPER_WEBHOOK_*). */
+    appSettings?: NodeJS.ProcessEnv;
+    alerts?: FunctionAlerts;
+    logger?: Logger;
   }): Promise<Keeper>;
+  /** Revokes the user's grant at the simulator, as a user removing the app's access does. */
+  revokeGrant(token: string): Promise<void>;
   /** A keeper as the CLI opens it (createKeeper with --store keyvault://…). */
   cliKeeper(options?: { clock?: Clock }): Promise<Keeper>;
   close(): Promise<void>;
@@ -132,16 +140,30 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
     },
     async functionKeeper(keeperOptions = {}) {
       const keeper = await createFunctionKeeper({
-        env,
+        env: { ...env, ...keeperOptions.appSettings },
         settings: settingsFor(keeperOptions.schedule),
         config: keeperOptions.refresh
           ? { ...config, refresh: { ...config.refresh, ...keeperOptions.refresh } }
           : config,
         ...(keeperOptions.clock && { clock: keeperOptions.clock }),
+        ...(keeperOptions.alerts && { alerts: keeperOptions.alerts }),
+        ...(keeperOptions.logger && { logger: keeperOptions.logger }),
         azureCredential: credential,
       });
       keepers.push(keeper);
       return keeper;
+    },
+    async revokeGrant(token) {
+      const response = await fetch(sim.revokeUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${sim.clientId}:${sim.clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }),
+      });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`revoke answered ${response.status}`);
     },
     async cliKeeper(keeperOptions = {}) {
       const keeper = await createKeeper({

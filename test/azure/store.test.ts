@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleIntervalSeconds, validateSchedule } from '../../src/azure/schedule.ts';
 import { readFunctionSettings } from '../../src/azure/settings.ts';
@@ -6,7 +8,7 @@ import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/i
 import { defineStoreContract, rejection } from '../stores/contract.ts';
 import { keyVaultCapabilities, keyVaultFixture } from '../stores/keyvault-fixture.ts';
 import { startAzurite, type Azurite } from './azurite.ts';
-import { startAzureWorld, trustCertificate, type AzureWorld } from './harness.ts';
+import { KEY, startAzureWorld, trustCertificate, type AzureWorld } from './harness.ts';
 
 // One Azurite and one trusted certificate for the file; every contract case gets a fresh fake vault.
 let azurite: Azurite;
@@ -190,10 +192,12 @@ describe('store spec and function settings', () => {
   });
 
   it('reads the schedule from the app setting, with the 15-minute default and the seed schedule as an option', () => {
-    const base = { TOKENKEEPER_KEYVAULT: 'my-tokens' };
+    const base = { TOKENKEEPER_KEYVAULT: 'my-tokens', TOKENKEEPER_KEY: KEY };
     expect(readFunctionSettings(base)).toMatchObject({
       store: 'keyvault://my-tokens',
       schedule: '0 */15 * * * *',
+      // Per instance: nothing durable lives there (never $HOME/data, which suggests a shared share).
+      dataDir: join(tmpdir(), 'tokenkeeper'),
     });
     expect(readFunctionSettings({ ...base, TOKENKEEPER_SCHEDULE: '0 0 */6 * * *' }).schedule).toBe(
       '0 0 */6 * * *',
@@ -206,10 +210,42 @@ describe('store spec and function settings', () => {
       /six fields, seconds first/,
     );
     expect(() => readFunctionSettings({})).toThrow(/TOKENKEEPER_KEYVAULT/);
-    expect(() => readFunctionSettings({ TOKENKEEPER_STORE: '/tmp/x.db' })).toThrow(/must be a keyvault/);
+    expect(() => readFunctionSettings({ ...base, TOKENKEEPER_STORE: '/tmp/x.db' })).toThrow(
+      /must be a keyvault/,
+    );
     expect(scheduleIntervalSeconds('0 */15 * * * *')).toBe(900);
     expect(scheduleIntervalSeconds('0 0 */6 * * *')).toBe(21_600);
     expect(scheduleIntervalSeconds('0 30 2 * * *')).toBe(86_400);
     expect(validateSchedule(' 0  0 * * * * ')).toBe('0 0 * * * *');
+  });
+
+  it('requires TOKENKEEPER_KEY (one line, how to make one, a Key Vault reference): never a per-instance key file', () => {
+    const base = { TOKENKEEPER_KEYVAULT: 'my-tokens' };
+    const failure = (env: NodeJS.ProcessEnv) => {
+      try {
+        readFunctionSettings(env);
+      } catch (error) {
+        return error as Error & { code?: string };
+      }
+      throw new Error('accepted');
+    };
+    for (const [key, pattern] of [
+      [undefined, /^TOKENKEEPER_KEY is not set: .*openssl rand -base64 32.*@Microsoft\.KeyVault\(SecretUri=/],
+      ['  ', /^TOKENKEEPER_KEY is not set/],
+      ['not-a-key', /^TOKENKEEPER_KEY is not a valid key .*openssl rand -base64 32.*Key Vault reference/],
+      [
+        '@Microsoft.KeyVault(SecretUri=https://kv1.vault.azure.net/secrets/TokenkeeperKey)',
+        /^TOKENKEEPER_KEY is a Key Vault reference the platform did not resolve/,
+      ],
+    ] as const) {
+      const error = failure({ ...base, TOKENKEEPER_KEY: key });
+      expect(error.code).toBe('config');
+      expect(error.message).toMatch(pattern);
+      expect(error.message).not.toContain('\n');
+      if (key) expect(error.message).not.toContain(key.trim() || '\u0000');
+    }
+    expect(
+      readFunctionSettings({ ...base, TOKENKEEPER_KEY: Buffer.alloc(32, 7).toString('base64') }).store,
+    ).toBe('keyvault://my-tokens');
   });
 });

@@ -35,7 +35,7 @@ describe('timer function on the seed C# function vault', () => {
     world.seedLikeCSharp({ withAccessToken: true });
     const keeper = await world.functionKeeper({ clock: manualClock() });
 
-    const report = await createTimerHandler(async () => keeper, -1)(
+    const report = await createTimerHandler(async () => keeper, { budgetMs: -1 })(
       timerFiring(),
       invocation('tokenkeeperRefresh').context,
     );

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { HttpRequest } from '@azure/functions';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FunctionAlerts, functionWebhookSettings } from '../../src/azure/alerts.ts';
+import { CALLER_KEY_HEADER, createHttpHandler } from '../../src/azure/http-handler.ts';
+import { invocationLogger } from '../../src/azure/invocation-log.ts';
+import { createTimerHandler } from '../../src/azure/timer-handler.ts';
+import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
+import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
+import { startReceiver, type ReceivedWebhook } from '../server/daemon.ts';
+import { startAzurite, type Azurite } from './azurite.ts';
+import { invocation, KEY, startAzureWorld, timerFiring, type AzureWorld } from './harness.ts';
+
+const SECRET = 'whsec_function_0123456789abcdef';
+const CALLER_KEY = 'caller-key-for-the-alerts-test-0123456789';
+
+function failure(run: () => unknown): Error & { code?: string } {
+  try {
+    run();
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('accepted');
+}
+
+describe('alerts from the Function: signed webhooks and failed invocations', () => {
+  let azurite: Azurite;
+  let certificate: TestCertificate;
+  let world: AzureWorld;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    certificate = createTestCertificate();
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+    certificate?.dispose();
+  });
+  afterEach(async () => {
+    await world?.close();
+    await receiver?.close();
+  });
+
+  const appSettings = () => ({
+    TOKENKEEPER_WEBHOOK_URL: receiver.url,
+    TOKENKEEPER_WEBHOOK_SECRET: SECRET,
+  });
+  const verified = (hook: ReceivedWebhook) =>
+    verifyWebhookSignature(SECRET, hook.headers['tokenkeeper-signature'] as string, hook.body);
+
+  it('a revoked grant: needs_reauth is sent once (before the run returns), every run logs an error and fails', async () => {
+    world = await startAzureWorld({ azurite, certificate });
+    receiver = await startReceiver();
+    const grant = world.seedLikeCSharp();
+    const alerts = new FunctionAlerts();
+    const keeper = await world.functionKeeper({
+      appSettings: appSettings(),
+      alerts,
+      logger: invocationLogger,
+    });
+    const timer = createTimerHandler(async () => keeper, { alerts });
+    await world.revokeGrant(grant.refreshToken);
+
+    const first = invocation('tokenkeeperRefresh');
+    await expect(timer(timerFiring(), first.context)).rejects.toThrow(
+      /^tokenkeeper: 1 connection\(s\) need attention: fitbit needs a human$/,
+    );
+    // Delivered before the invocation returned: no waiting here.
+    expect(receiver.received.map((hook) => hook.json.type)).toEqual(['needs_reauth']);
+    const [hook] = receiver.received;
+    expect(hook && verified(hook)).toMatchObject({ ok: true });
+    expect(hook?.json).toMatchObject({
+      type: 'needs_reauth',
+      connection: { name: 'fitbit', provider: 'fitbit' },
+      status: 'needs_reauth',
+      previousStatus: 'active',
+    });
+    expect(hook?.headers['tokenkeeper-event']).toBe('needs_reauth');
+    const errorLine = /^error: tokenkeeper: connection "fitbit" is needs_reauth: reconnect it/;
+    expect(first.logs.filter((line) => errorLine.test(line))).toHaveLength(1);
+    // The keeper's own log went to this invocation too, and so did the delivery record.
+    expect(first.logs.some((line) => line.includes('"message":"webhook delivery"'))).toBe(true);
+
+    // The next run: still a failed invocation with an error line, but no second webhook.
+    const second = invocation('tokenkeeperRefresh');
+    await expect(timer(timerFiring(), second.context)).rejects.toThrow(/fitbit needs a human/);
+    expect(second.logs.filter((line) => errorLine.test(line))).toHaveLength(1);
+    expect(receiver.attempts).toHaveLength(1);
+
+    for (const line of [...first.logs, ...second.logs]) {
+      expect(line).not.toContain('\n');
+      for (const secret of [grant.refreshToken, grant.accessToken, SECRET, KEY, world.sim.clientSecret]) {
+        expect(line).not.toContain(secret);
+      }
+    }
+  });
+
+  it('an HTTP token request that finds the grant revoked alerts the same way, before it answers', async () => {
+    world = await startAzureWorld({ azurite, certificate });
+    receiver = await startReceiver();
+    const grant = world.seedLikeCSharp();
+    const alerts = new FunctionAlerts();
+    const keeper = await world.functionKeeper({
+      appSettings: appSettings(),
+      alerts,
+      logger: invocationLogger,
+    });
+    await world.revokeGrant(grant.refreshToken);
+    const env = {
+      TOKENKEEPER_HTTP_CALLERS: `fitbit=${createHash('sha256').update(CALLER_KEY).digest('hex')}`,
+    };
+    const http = invocation('tokenkeeper');
+    const response = await createHttpHandler(async () => keeper, env, { alerts })(
+      new HttpRequest({
+        method: 'GET',
+        url: 'https://tokens.example.net/api/tokenkeeper/token',
+        params: { action: 'token' },
+        headers: { [CALLER_KEY_HEADER]: CALLER_KEY },
+      }),
+      http.context,
+    );
+    expect(response.status).toBe(409);
+    expect(receiver.received.map((hook) => hook.json.type)).toEqual(['needs_reauth']);
+    expect(receiver.received[0] && verified(receiver.received[0]).ok).toBe(true);
+    expect(http.logs.join('\n')).not.toContain(grant.refreshToken);
+  });
+});
+
+describe('webhook app settings', () => {
+  const base = {
+    TOKENKEEPER_WEBHOOK_URL: 'https://hooks.example.net/tokenkeeper',
+    TOKENKEEPER_WEBHOOK_SECRET: SECRET,
+  };
+
+  it('make one endpoint: all events by default, or the comma list of TOKENKEEPER_WEBHOOK_EVENTS', () => {
+    expect(functionWebhookSettings({}, {}).endpoints).toEqual([]);
+    const [all] = functionWebhookSettings({}, base).endpoints;
+    expect(all).toMatchObject({
+      url: base.TOKENKEEPER_WEBHOOK_URL,
+      secret: SECRET,
+      label: 'https://hooks.example.net',
+    });
+    expect([...(all?.events ?? [])]).toEqual([
+      'needs_reauth',
+      'provider_retired',
+      'recovered',
+      'refresh_failed',
+    ]);
+    const [some] = functionWebhookSettings(
+      {},
+      {
+        ...base,
+        TOKENKEEPER_WEBHOOK_EVENTS: ' needs_reauth , provider_retired',
+      },
+    ).endpoints;
+    expect([...(some?.events ?? [])]).toEqual(['needs_reauth', 'provider_retired']);
+  });
+
+  it('refuse bad values with one line naming the setting (and never the secret)', () => {
+    for (const [env, pattern] of [
+      [
+        { ...base, TOKENKEEPER_WEBHOOK_EVENTS: 'needs_reauth,needs_reuath' },
+        /^TOKENKEEPER_WEBHOOK_EVENTS entry 2 \("needs_reuath"\): /,
+      ],
+      [{ ...base, TOKENKEEPER_WEBHOOK_EVENTS: ' , ' }, /^TOKENKEEPER_WEBHOOK_EVENTS/],
+      [
+        { ...base, TOKENKEEPER_WEBHOOK_URL: 'http://hooks.example.net/x' },
+        /^TOKENKEEPER_WEBHOOK_URL .*must use https/,
+      ],
+      [
+        { TOKENKEEPER_WEBHOOK_URL: base.TOKENKEEPER_WEBHOOK_URL },
+        /^TOKENKEEPER_WEBHOOK_URL is set but TOKENKEEPER_WEBHOOK_SECRET is not/,
+      ],
+      [
+        { TOKENKEEPER_WEBHOOK_SECRET: SECRET },
+        /^TOKENKEEPER_WEBHOOK_SECRET is set but TOKENKEEPER_WEBHOOK_URL is not/,
+      ],
+      [
+        {
+          ...base,
+          TOKENKEEPER_WEBHOOK_SECRET:
+            '@Microsoft.KeyVault(SecretUri=https://kv1.vault.azure.net/secrets/Hook)',
+        },
+        /^TOKENKEEPER_WEBHOOK_SECRET is a Key Vault reference the platform did not resolve/,
+      ],
+    ] as const) {
+      const error = failure(() => functionWebhookSettings({}, env));
+      expect(error.code).toBe('config');
+      expect(error.message).toMatch(pattern);
+      expect(error.message).not.toContain('\n');
+      expect(error.message).not.toContain(SECRET);
+    }
+  });
+
+  it('a bad setting stops the keeper at start, before the vault is opened', async () => {
+    const alerts = new FunctionAlerts();
+    const { createFunctionKeeper } = await import('../../src/azure/function-keeper.ts');
+    await expect(
+      createFunctionKeeper({
+        env: { TOKENKEEPER_KEY: KEY, ...base, TOKENKEEPER_WEBHOOK_EVENTS: 'everything' },
+        settings: { store: 'keyvault://127.0.0.1:1', schedule: '0 */15 * * * *', dataDir: '/nonexistent' },
+        config: {},
+        alerts,
+      }),
+    ).rejects.toThrow(/^TOKENKEEPER_WEBHOOK_EVENTS entry 1 \("everything"\)/);
+  });
+});
