@@ -17,7 +17,14 @@ describe('a shared vault: secrets tokenkeeper did not write', () => {
   let world: AzureWorld;
   let spec: string;
   const keepers: Keeper[] = [];
-  const foreign = ['X-RefreshToken', 'X-AccessToken', 'spotify-RefreshToken', 'RefreshToken', 'AccessToken'];
+  const foreign = [
+    'X-RefreshToken',
+    'X-AccessToken',
+    'spotify-RefreshToken',
+    'spotify-TokenkeeperState',
+    'RefreshToken',
+    'AccessToken',
+  ];
   let foreignTokens: string[];
 
   const keeperWith = async (config: ConfigFile = world.config, storeSpec = spec) => {
@@ -52,6 +59,29 @@ describe('a shared vault: secrets tokenkeeper did not write', () => {
       seed.refreshToken,
       seed.accessToken,
     ];
+    // What an earlier tokenkeeper left: a state beside spotify's token when it took it for a connection (the
+    // refresh token itself was never tokenkeeper's, so it has no connection tag), and a state of a connection
+    // it did create, before it tagged what it writes.
+    const oldState = (version: number) =>
+      JSON.stringify({
+        schema: 1,
+        provider: 'fitbit',
+        clientId: 'c',
+        status: 'failing',
+        failureCount: 3,
+        version,
+        createdAt: 1,
+        updatedAt: 1,
+        tokens: {},
+      });
+    world.kv.seed('spotify-TokenkeeperState', oldState(4), { contentType: 'application/json' });
+    const legacy = world.sim.seedGrant({ userId: 'LEGACY' });
+    world.kv.seed('legacy-RefreshToken', legacy.refreshToken, { tags: { connection: 'legacy' } });
+    world.kv.seed(
+      'legacy-FitbitCredentials',
+      Buffer.from(`${world.sim.clientId}:${world.sim.clientSecret}`).toString('base64'),
+    );
+    world.kv.seed('legacy-TokenkeeperState', oldState(7), { contentType: 'application/json' });
 
     const ours = world.sim.seedGrant({ userId: 'OURS01' });
     const cli = await keeperWith();
@@ -84,21 +114,21 @@ describe('a shared vault: secrets tokenkeeper did not write', () => {
     });
     keepers.push(keeper);
 
-    expect((await keeper.status()).map((connection) => connection.name)).toEqual(['ours']);
+    expect((await keeper.status()).map((connection) => connection.name)).toEqual(['legacy', 'ours']);
     const report = await createTimerHandler(async () => keeper)(
       timerFiring(),
       invocation('tokenkeeperRefresh').context,
     );
-    expect(report).toMatchObject({ refreshed: ['ours'], failed: [], inactive: [] });
+    expect(report).toMatchObject({ refreshed: ['legacy', 'ours'], failed: [], inactive: [] });
 
-    // One token request — ours; none of the foreign refresh tokens was spent.
-    expect(world.sim.stats.tokenRequests - tokenRequests).toBe(1);
+    // Token requests for ours and legacy only; none of the foreign refresh tokens was spent.
+    expect(world.sim.stats.tokenRequests - tokenRequests).toBe(2);
     expect(world.sim.activeRefreshToken('OTHER1')).toBe(foreignTokens[0]);
     expect(world.sim.activeRefreshToken('OTHER2')).toBe(foreignTokens[2]);
     expect(world.sim.activeRefreshToken('OTHER3')).toBe(foreignTokens[3]);
     // No foreign secret got a new version, no state appeared beside them, and none of their values was read.
     expect(versions()).toEqual(before);
-    for (const name of ['X-TokenkeeperState', 'spotify-TokenkeeperState', 'TokenkeeperState']) {
+    for (const name of ['X-TokenkeeperState', 'TokenkeeperState']) {
       expect(world.kv.versionsOf(name)).toBeUndefined();
     }
     const read = world.kv.requests
@@ -135,12 +165,20 @@ describe('a shared vault: secrets tokenkeeper did not write', () => {
 
   it('the seed secrets are taken over only for the connection the user names', async () => {
     const named = await keeperWith(world.config, `${spec}?seed=fitbit`);
-    expect((await named.status()).map((connection) => connection.name).sort()).toEqual(['fitbit', 'ours']);
+    expect((await named.status()).map((connection) => connection.name).sort()).toEqual([
+      'fitbit',
+      'legacy',
+      'ours',
+    ]);
     const configured = await keeperWith({
       ...world.config,
       keyVault: { connections: { X: {} } },
     });
-    expect((await configured.status()).map((connection) => connection.name).sort()).toEqual(['X', 'ours']);
+    expect((await configured.status()).map((connection) => connection.name).sort()).toEqual([
+      'X',
+      'legacy',
+      'ours',
+    ]);
     expect((await configured.get('X'))?.provider).toBe('fitbit');
   });
 });

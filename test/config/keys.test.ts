@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { addOptions, runAdd } from '../../src/cli/commands/add.ts';
 import { connectOptions, runConnect } from '../../src/cli/commands/connect.ts';
 import { fetchOptions, runFetch } from '../../src/cli/commands/fetch.ts';
@@ -43,6 +43,7 @@ import {
 import { captureIo, type CapturedIo } from '../cli/io.ts';
 import type { CliProcess } from '../cli/run-cli.ts';
 import { api, createApiKey, startDaemon, startReceiver } from '../server/daemon.ts';
+import { startAzureWorld, type AzureWorld } from '../azure/harness.ts';
 
 const KEY = '0123456789abcdef'.repeat(4);
 /** The consent URL `connect` prints on stderr ("Open this URL …:\n\n  <url>\n"). */
@@ -247,9 +248,121 @@ async function receiver(onFinished: OnFinished, script: number[] = []) {
 const tlsCert = new URL('../server/fixtures/tls-cert.pem', import.meta.url).pathname;
 const tlsKey = new URL('../server/fixtures/tls-key.pem', import.meta.url).pathname;
 
+/** One fake Key Vault (and Azurite for its locks) for the keyVault rows, started by the first of them. */
+let azureWorld: Promise<AzureWorld> | undefined;
+afterAll(async () => {
+  await (await azureWorld?.catch(() => undefined))?.close();
+});
+
+/**
+ * Adds connection `name` to the fake vault with `keyVault` as the config's section, and returns the vault's
+ * secrets by name: which names the connection's secrets got is what the keyVault keys decide.
+ */
+async function addToVault(
+  onFinished: OnFinished,
+  name: string,
+  keyVault: NonNullable<ConfigFile['keyVault']>,
+): Promise<{
+  vault: AzureWorld;
+  secret(name: string): { value: string; tags?: Record<string, string>; contentType?: string } | undefined;
+}> {
+  azureWorld ??= startAzureWorld();
+  const vault = await azureWorld;
+  const keeper = await createKeeper({
+    config: { ...vault.config, keyVault },
+    store: `keyvault://${vault.kv.host}`,
+    env: vault.env,
+    azureCredential: vault.credential,
+  });
+  onFinished(() => keeper.close());
+  await keeper.addConnection({
+    name,
+    provider: 'fitbit',
+    clientId: 'client-of-' + name,
+    clientSecret: 'secret-of-' + name,
+    tokens: {
+      refreshToken: `rt-${name}`,
+      accessToken: `at-${name}`,
+      expiresAt: Date.now() + 3_600_000,
+      scope: 'activity heartrate',
+      providerUserId: 'USER42',
+    },
+  });
+  return { vault, secret: (secret) => vault.kv.versionsOf(secret)?.at(-1) };
+}
+
 // ---- the table -------------------------------------------------------------------------------------------------
 
 const rows: Row[] = [
+  {
+    keys: ['keyVault.connections.<id>.accessTokenSecret'],
+    async test(onFinished) {
+      const { secret } = await addToVault(onFinished, 'kvat', {
+        connections: { kvat: { accessTokenSecret: 'PipelineAccessToken' } },
+      });
+      expect(secret('PipelineAccessToken')?.value).toBe('at-kvat');
+      expect(secret('kvat-AccessToken')).toBeUndefined();
+      expect(secret('kvat-RefreshToken')?.value).toBe('rt-kvat');
+    },
+  },
+  {
+    keys: ['keyVault.connections.<id>.refreshTokenSecret'],
+    async test(onFinished) {
+      const { secret } = await addToVault(onFinished, 'kvrt', {
+        connections: { kvrt: { refreshTokenSecret: 'PipelineRefreshToken' } },
+      });
+      expect(secret('PipelineRefreshToken')?.value).toBe('rt-kvrt');
+      expect(secret('kvrt-RefreshToken')).toBeUndefined();
+    },
+  },
+  {
+    keys: ['keyVault.connections.<id>.credentialsSecret'],
+    async test(onFinished) {
+      const { secret } = await addToVault(onFinished, 'kvcr', {
+        connections: { kvcr: { credentialsSecret: 'PipelineCredentials' } },
+      });
+      expect(Buffer.from(secret('PipelineCredentials')?.value ?? '', 'base64').toString()).toBe(
+        'client-of-kvcr:secret-of-kvcr',
+      );
+    },
+  },
+  {
+    keys: ['keyVault.connections.<id>.clientIdSecret', 'keyVault.connections.<id>.clientSecretSecret'],
+    async test(onFinished) {
+      const { secret } = await addToVault(onFinished, 'kvsp', {
+        connections: {
+          kvsp: { clientIdSecret: 'PipelineClientId', clientSecretSecret: 'PipelineClientSecret' },
+        },
+      });
+      expect(secret('PipelineClientId')?.value).toBe('client-of-kvsp');
+      expect(secret('PipelineClientSecret')?.value).toBe('secret-of-kvsp');
+      expect(secret('kvsp-FitbitCredentials')).toBeUndefined();
+    },
+  },
+  {
+    keys: ['keyVault.connections.<id>.stateSecret'],
+    async test(onFinished) {
+      const { secret } = await addToVault(onFinished, 'kvst', {
+        connections: { kvst: { stateSecret: 'PipelineState' } },
+      });
+      expect(JSON.parse(secret('PipelineState')?.value ?? '{}')).toMatchObject({
+        schema: 1,
+        provider: 'fitbit',
+      });
+      expect(secret('kvst-TokenkeeperState')).toBeUndefined();
+    },
+  },
+  {
+    keys: ['keyVault.accountTags'],
+    async test(onFinished) {
+      const { secret } = await addToVault(onFinished, 'kvtg', { accountTags: true });
+      expect(secret('kvtg-AccessToken')?.tags).toMatchObject({ user: 'USER42', scope: 'activity heartrate' });
+      const { secret: untagged } = await addToVault(onFinished, 'kvtn', {});
+      expect(untagged('kvtn-AccessToken')?.tags?.user).toBeUndefined();
+      expect(untagged('kvtn-AccessToken')?.tags?.scope).toBeUndefined();
+    },
+  },
+
   {
     keys: ['store'],
     async test(onFinished) {

@@ -21,6 +21,7 @@ import {
   assertSecretValueFits,
   connectionNamesIn,
   MANAGED_BY,
+  isTokenkeeperState,
   mayAdopt,
   secretNamesFor,
   writtenByTokenkeeper,
@@ -339,7 +340,7 @@ export class KeyVaultStore implements ConnectionStore {
     let state: RawSecret | undefined;
     if (!mayAdopt(name, this.vault) && !this.seen.has(key)) {
       state = await this.readSecret(names.state);
-      if (!state || !writtenByTokenkeeper(state, 'state')) return undefined;
+      if (!state || !(await this.isOurs(name, state, names))) return undefined;
     }
     const [stateNow, refreshToken, accessToken, first, second, noteText] = await Promise.all([
       state ? Promise.resolve(state) : this.readSecret(names.state),
@@ -349,7 +350,8 @@ export class KeyVaultStore implements ConnectionStore {
       credentials.kind === 'split' ? this.readSecret(credentials.clientSecret) : Promise.resolve(undefined),
       this.locks.readNote(name),
     ]);
-    if (!mayAdopt(name, this.vault) && (!stateNow || !writtenByTokenkeeper(stateNow, 'state'))) {
+    const checkState = !mayAdopt(name, this.vault) && stateNow !== state;
+    if (checkState && (!stateNow || !(await this.isOurs(name, stateNow, names)))) {
       this.seen.delete(key); // removed (or replaced by someone else) since this process last read it
       return undefined;
     }
@@ -363,6 +365,13 @@ export class KeyVaultStore implements ConnectionStore {
     return { ...decoded, raw };
   }
 
+  /** Whether a state secret is tokenkeeper's; an untagged (older) one is judged by its refresh token's tags. */
+  private async isOurs(name: string, state: RawSecret, names: ConnectionSecretNames): Promise<boolean> {
+    if (writtenByTokenkeeper(state)) return true;
+    if (state.contentType !== 'application/json') return false;
+    return isTokenkeeperState(name, state, await this.latestProperties(names.refreshToken));
+  }
+
   /**
    * Before a new connection writes its secrets: refuses if any of them exists and was not written by tokenkeeper
    * (another app's secret of that name), reading only the versions' properties, never a value.
@@ -374,7 +383,7 @@ export class KeyVaultStore implements ConnectionStore {
         : [names.credentials.clientId, names.credentials.clientSecret];
     for (const secret of [names.refreshToken, names.accessToken, names.state, ...credentialSecrets]) {
       const latest = await this.latestProperties(secret);
-      if (latest && !writtenByTokenkeeper(latest, secret === names.state ? 'state' : 'other')) {
+      if (latest && !writtenByTokenkeeper(latest)) {
         throw new TokenkeeperError(
           'already_exists',
           `${this.location} already holds a secret "${secret}" that tokenkeeper did not write: pick another --name, or name this connection's secrets in the config (keyVault.connections.${connection}) if tokenkeeper should take them over`,

@@ -58,10 +58,28 @@ export interface SecretListing {
   contentType?: string;
 }
 
-/** True for a secret tokenkeeper wrote: its tag, or (state secrets written before the tag existed) JSON. */
-export function writtenByTokenkeeper(secret: Omit<SecretListing, 'name'>, kind: 'state' | 'other'): boolean {
-  if (secret.tags?.[MANAGED_BY.tag] === MANAGED_BY.value) return true;
-  return kind === 'state' && secret.contentType === 'application/json';
+/** True for a secret tokenkeeper wrote (since it tags what it writes). */
+export function writtenByTokenkeeper(secret: Omit<SecretListing, 'name'>): boolean {
+  return secret.tags?.[MANAGED_BY.tag] === MANAGED_BY.value;
+}
+
+/**
+ * True for a connection's state secret that tokenkeeper wrote: tagged, or — written before the tag existed — JSON
+ * beside a refresh token that tokenkeeper wrote with the connection's name as a tag. An earlier version took
+ * other apps' "NAME-RefreshToken" secrets for connections and wrote a state beside them; their refresh token
+ * never carries that tag, so those states are not taken for tokenkeeper's.
+ */
+export function isTokenkeeperState(
+  connection: string,
+  state: Omit<SecretListing, 'name'>,
+  refreshToken: Omit<SecretListing, 'name'> | undefined,
+): boolean {
+  if (writtenByTokenkeeper(state)) return true;
+  if (state.contentType !== 'application/json' || !refreshToken) return false;
+  return (
+    writtenByTokenkeeper(refreshToken) ||
+    refreshToken.tags?.connection?.toLowerCase() === connection.toLowerCase()
+  );
 }
 
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
@@ -163,8 +181,9 @@ export function connectionNamesIn(secrets: Iterable<SecretListing>, naming: Secr
     const names = secretNamesFor(connection, naming);
     const state = byName.get(names.state.toLowerCase());
     const adoptable = mayAdopt(connection, naming);
+    const refreshToken = byName.get(names.refreshToken.toLowerCase());
     if (
-      (state && (adoptable || writtenByTokenkeeper(state, 'state'))) ||
+      (state && (adoptable || isTokenkeeperState(connection, state, refreshToken))) ||
       (adoptable && byName.has(names.refreshToken.toLowerCase()))
     ) {
       found.set(connection.toLowerCase(), connection);
@@ -172,8 +191,10 @@ export function connectionNamesIn(secrets: Iterable<SecretListing>, naming: Secr
   }
   const suffix = `-${naming.mapping.state}`.toLowerCase();
   for (const secret of byName.values()) {
-    if (!secret.name.toLowerCase().endsWith(suffix) || !writtenByTokenkeeper(secret, 'state')) continue;
+    if (!secret.name.toLowerCase().endsWith(suffix)) continue;
     const name = secret.name.slice(0, secret.name.length - suffix.length);
+    const refreshToken = byName.get(`${name}-${naming.mapping.refreshToken}`.toLowerCase());
+    if (!isTokenkeeperState(name, secret, refreshToken)) continue;
     const lower = name.toLowerCase();
     if (!CONNECTION_NAME.test(name) || found.has(lower)) continue;
     // A named connection lives under its own names; a look-alike prefixed secret is not it.

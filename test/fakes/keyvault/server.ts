@@ -87,7 +87,11 @@ export interface FakeKeyVault {
   /** Direct read of the stored versions (oldest first), bypassing HTTP; undefined if absent. */
   versionsOf(name: string): FakeSecretVersion[] | undefined;
   /** Direct write, as another tool (az CLI, the old C# function) would do. */
-  seed(name: string, value: string, options?: { tags?: Record<string, string>; exp?: Date }): void;
+  seed(
+    name: string,
+    value: string,
+    options?: { tags?: Record<string, string>; exp?: Date; contentType?: string },
+  ): void;
   close(): Promise<void>;
 }
 
@@ -386,6 +390,7 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
       const [status, payload] = setSecret(name, {
         value,
         tags: seedOptions.tags,
+        ...(seedOptions.contentType && { contentType: seedOptions.contentType }),
         attributes: seedOptions.exp ? { exp: Math.floor(seedOptions.exp.getTime() / 1000) } : {},
       });
       if (status !== 200) throw new Error(`seeding ${name} failed: ${JSON.stringify(payload)}`);
