@@ -10,7 +10,7 @@ import { systemClock, type Clock, type Connection, type NewConnection } from '..
 import { loadKeyring } from '../../src/crypto/key-source.ts';
 import { createKeeper, Keeper, refreshSettingsFrom, type KeeperOptions } from '../../src/keeper/keeper.ts';
 import { createProviderRegistry } from '../../src/providers/registry.ts';
-import { RescueJournal } from '../../src/stores/rescue-journal.ts';
+import { FileRescueJournal } from '../../src/stores/rescue-journal.ts';
 import { SqliteStore } from '../../src/stores/sqlite-store.ts';
 import type { ConnectionStore, LockHandle } from '../../src/stores/store.ts';
 import {
@@ -110,7 +110,7 @@ export async function openCustomKeeper(
     loaded,
     providers: createProviderRegistry(options.config.providers),
     store,
-    journal: new RescueJournal(join(options.dataDir, 'rescue'), keyring),
+    journal: new FileRescueJournal(join(options.dataDir, 'rescue'), keyring),
     settings: { ...refreshSettingsFrom(loaded.refresh), ...options.settings },
     clock: options.clock ?? systemClock,
     logger: silentLogger,
