@@ -152,8 +152,18 @@ export class Refresher {
 
   /** True when newer tokens of this connection wait in the rescue journal (the stored ones may be revoked). */
   async hasRescued(name: string): Promise<boolean> {
-    const { entries, unreadable } = await this.deps.journal.read(name);
-    return entries.length > 0 || unreadable.length > 0;
+    try {
+      const { entries, unreadable } = await this.deps.journal.read(name);
+      return entries.length > 0 || unreadable.length > 0;
+    } catch (error) {
+      // A shared journal out of reach (blob storage down) does not stop serving a stored token; refreshes still
+      // check the journal under the lock and refuse to spend a refresh token without it.
+      this.deps.logger.warn(
+        { connection: name, error: describeError(error) },
+        'cannot read the rescue journal; serving the stored token',
+      );
+      return false;
+    }
   }
 
   /** Runs `work` holding this connection's store lock, so no refresh runs at the same time (reconnect, remove). */
