@@ -151,9 +151,19 @@ export class Refresher {
   }
 
   /** True when newer tokens of this connection wait in the rescue journal (the stored ones may be revoked). */
-  hasRescued(name: string): boolean {
-    const { entries, unreadable } = this.deps.journal.read(name);
-    return entries.length > 0 || unreadable.length > 0;
+  async hasRescued(name: string): Promise<boolean> {
+    try {
+      const { entries, unreadable } = await this.deps.journal.read(name);
+      return entries.length > 0 || unreadable.length > 0;
+    } catch (error) {
+      // A shared journal out of reach (blob storage down) does not stop serving a stored token; refreshes still
+      // check the journal under the lock and refuse to spend a refresh token without it.
+      this.deps.logger.warn(
+        { connection: name, error: describeError(error) },
+        'cannot read the rescue journal; serving the stored token',
+      );
+      return false;
+    }
   }
 
   /** Runs `work` holding this connection's store lock, so no refresh runs at the same time (reconnect, remove). */
@@ -164,7 +174,7 @@ export class Refresher {
   /** Replays rescued token sets into the store. Returns how many entries were applied or found already saved. */
   async replayRescued(name?: string): Promise<number> {
     const { journal, logger } = this.deps;
-    const { entries, unreadable } = journal.read(name);
+    const { entries, unreadable } = await journal.read(name);
     for (const path of unreadable) {
       logger.error(
         { path },
@@ -175,7 +185,7 @@ export class Refresher {
     for (const entry of entries) {
       try {
         await this.applyRescued(entry);
-        this.removeJournalEntry(entry.path);
+        await this.removeJournalEntry(entry.path);
         settled++;
       } catch (error) {
         logger.warn(
@@ -261,11 +271,11 @@ export class Refresher {
   /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
   private async assertNothingRescued(name: string): Promise<void> {
     await this.replayRescued(name);
-    const { entries, unreadable } = this.deps.journal.read(name);
+    const { entries, unreadable } = await this.deps.journal.read(name);
     if (entries.length > 0 || unreadable.length > 0) {
       throw new TokenkeeperError(
         'store',
-        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.dir}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}; not refreshing, which would spend an outdated refresh token`,
+        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.location}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}; not refreshing, which would spend an outdated refresh token`,
       );
     }
   }
@@ -406,16 +416,16 @@ export class Refresher {
     };
     // A store whose write takes several slow round trips (Key Vault) gets the journal first, so a crash during
     // that write cannot lose the tokens; for the others the journal is the fallback when the write fails.
-    let path = store.journalFirst ? this.writeJournal(entry) : undefined;
+    let path = store.journalFirst ? await this.writeJournal(entry) : undefined;
     let firstError: unknown;
     try {
       const saved = await store.update(activeWith(connection, tokens, clock.now()));
-      if (path) this.removeJournalEntry(path);
+      if (path) await this.removeJournalEntry(path);
       return saved;
     } catch (error) {
       firstError = error;
     }
-    path ??= this.writeJournal(entry);
+    path ??= await this.writeJournal(entry);
     if (path) {
       this.deps.emit({ type: 'rescued', name: entry.name, provider: connection.provider, journalPath: path });
       this.deps.logger.error(
@@ -443,22 +453,22 @@ export class Refresher {
           }
           throw new TokenkeeperError(
             'store',
-            `store ${store.location} and the rescue journal ${journal.dir} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved`,
+            `store ${store.location} and the rescue journal ${journal.location} both refuse writes (${describeError(error)}): the new tokens of "${connection.name}" could not be saved`,
             { cause: error, hint: { action: 'refresh_after_store_fix', connection: connection.name } },
           );
         }
         await sleep(wait);
         continue;
       }
-      if (path) this.removeJournalEntry(path);
+      if (path) await this.removeJournalEntry(path);
       return saved;
     }
   }
 
   /** Writes a rescue entry; undefined (after logging loudly) when the journal refuses it too. */
-  private writeJournal(entry: RescueEntry): string | undefined {
+  private async writeJournal(entry: RescueEntry): Promise<string | undefined> {
     try {
-      return this.deps.journal.write(entry);
+      return await this.deps.journal.write(entry);
     } catch (journalError) {
       this.deps.logger.error(
         { connection: entry.name, journalError: describeError(journalError) },
@@ -468,9 +478,9 @@ export class Refresher {
     }
   }
 
-  private removeJournalEntry(path: string): void {
+  private async removeJournalEntry(path: string): Promise<void> {
     try {
-      this.deps.journal.remove(path);
+      await this.deps.journal.remove(path);
     } catch (error) {
       // The tokens are in the store; a leftover entry is recognised as already saved when replayed.
       this.deps.logger.warn(

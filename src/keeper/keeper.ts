@@ -24,7 +24,7 @@ import type { Keyring } from '../crypto/envelope.ts';
 import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
 import { revokeToken } from '../oauth/revoke.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.ts';
-import { RescueJournal } from '../stores/rescue-journal.ts';
+import { FileRescueJournal, SharedRescueJournal, type RescueJournal } from '../stores/rescue-journal.ts';
 import { CreatedPaths } from '../files/owned-path.ts';
 import { openStore } from '../stores/open-store.ts';
 import type { ConnectionStore } from '../stores/store.ts';
@@ -166,7 +166,7 @@ export class Keeper {
     const servable = (connection: Connection) => this.servable(connection.tokens, minValidMs);
     const connection = await this.refresher.current(name);
     // Newer tokens waiting in the rescue journal may have revoked the stored access token.
-    if (servable(connection) && !this.refresher.hasRescued(name)) {
+    if (servable(connection) && !(await this.refresher.hasRescued(name))) {
       const renewal = this.renewInBackground(connection);
       if (renewal && connection.pending) {
         const recovered = await settledWithin(renewal, PENDING_RECOVERY_WAIT_MS);
@@ -456,11 +456,11 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
   // Whatever opening creates (data dir, key file, store file) is removed again if it fails: no half-writes.
   const created = new CreatedPaths();
   let keyring: Keyring;
-  let journal: RescueJournal;
+  let localJournal: FileRescueJournal;
   let store: ConnectionStore;
   try {
     keyring = loadKeyring({ dataDir: loaded.dataDir, env, created });
-    journal = new RescueJournal(join(loaded.dataDir, 'rescue'), keyring);
+    localJournal = new FileRescueJournal(join(loaded.dataDir, 'rescue'), keyring);
     store =
       options.connectionStore ??
       (await openStore(loaded.store, {
@@ -475,6 +475,12 @@ export async function createKeeper(options: KeeperOptions = {}): Promise<Keeper>
     created.undo();
     throw error;
   }
+  // A store with shared durable storage (Key Vault: blob storage) keeps the journal every process sees; entries
+  // an earlier version left in the data dir are still read and replayed from there.
+  const sharedJournal = store.openRescueJournal?.(keyring);
+  const journal: RescueJournal = sharedJournal
+    ? new SharedRescueJournal(sharedJournal, localJournal)
+    : localJournal;
   const keeper = new Keeper({
     loaded,
     providers,

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
+import { describeError, TokenkeeperError } from '../core/errors.ts';
 import { decrypt, encrypt, type Keyring } from '../crypto/envelope.ts';
 import type { TokenSet } from '../core/types.ts';
 import { fsyncDir, writeFileDurably } from '../files/durable-write.ts';
@@ -16,13 +17,35 @@ export interface RescueEntry {
   writtenAt: number;
 }
 
+/** What `read` returns: decrypted entries (with the id `remove` takes) and ids of entries it cannot decrypt. */
+export interface RescueJournalContents {
+  entries: Array<RescueEntry & { path: string }>;
+  unreadable: string[];
+}
+
 /**
- * The local rescue journal of design step 5: when the store cannot take a freshly rotated token set, it is
- * written here first — one encrypted 0600 file per entry, fsynced, renamed into place — and replayed into the
- * store later. One file per entry means concurrent processes never rewrite each other's entries.
+ * The rescue journal of design step 5: where a freshly rotated token set waits when the store cannot take it,
+ * until it is replayed into the store. Entries are encrypted with the keyring (AAD `rescue:<attemptId>`), one
+ * per attempt, so concurrent processes never rewrite each other's entries; entries that cannot be decrypted are
+ * reported, never deleted.
  */
-export class RescueJournal {
+export interface RescueJournal {
+  /** Where the journal lives, for messages (a directory, a blob container; no secrets). */
+  readonly location: string;
+  /** Stores one entry durably; returns the id (`path`) that `remove` takes. */
+  write(entry: RescueEntry): Promise<string>;
+  /** Entries for one connection (or all), oldest first. */
+  read(name?: string): Promise<RescueJournalContents>;
+  /** Removes an entry; an entry already gone is fine. */
+  remove(path: string): Promise<void>;
+}
+
+/**
+ * The local rescue journal in the data dir: one encrypted 0600 file per entry, fsynced, renamed into place.
+ */
+export class FileRescueJournal implements RescueJournal {
   readonly dir: string;
+  readonly location: string;
   private readonly keyring: Keyring;
 
   /**
@@ -31,12 +54,25 @@ export class RescueJournal {
    */
   constructor(dir: string, keyring: Keyring) {
     this.dir = dir;
+    this.location = dir;
     this.keyring = keyring;
     ensureDataDir(dirname(dir), { create: false });
     checkOwnSubdirectory(dir, 'rescue journal');
   }
 
-  write(entry: RescueEntry): string {
+  write(entry: RescueEntry): Promise<string> {
+    return Promise.resolve().then(() => this.writeSync(entry));
+  }
+
+  read(name?: string): Promise<RescueJournalContents> {
+    return Promise.resolve().then(() => this.readSync(name));
+  }
+
+  remove(path: string): Promise<void> {
+    return Promise.resolve().then(() => this.removeSync(path));
+  }
+
+  private writeSync(entry: RescueEntry): string {
     ensureDataDir(dirname(this.dir));
     ensureOwnSubdirectory(this.dir, 'rescue journal');
     const path = join(this.dir, fileName(entry.name, entry.attemptId));
@@ -49,7 +85,7 @@ export class RescueJournal {
   }
 
   /** Entries for one connection (or all), oldest first. Unreadable files are reported, never deleted. */
-  read(name?: string): { entries: Array<RescueEntry & { path: string }>; unreadable: string[] } {
+  private readSync(name?: string): RescueJournalContents {
     let files: string[];
     try {
       files = readdirSync(this.dir).filter((file) => file.endsWith('.rescue'));
@@ -78,7 +114,7 @@ export class RescueJournal {
     return { entries, unreadable };
   }
 
-  remove(path: string): void {
+  private removeSync(path: string): void {
     try {
       unlinkSync(path);
       fsyncDir(this.dir);
@@ -92,4 +128,52 @@ export class RescueJournal {
 
 function fileName(name: string, attemptId: string): string {
   return `${encodeURIComponent(name)}~${attemptId}.rescue`;
+}
+
+/**
+ * A store's shared journal (`primary`, e.g. blob storage next to a Key Vault) in front of the local one of the
+ * data dir. Reads return the entries of both, so entries an earlier version left in the data dir are replayed
+ * too; writes go to the shared journal, and to the local one only when the shared one refuses (a rotated token
+ * on this instance's disk still beats one only in memory).
+ */
+export class SharedRescueJournal implements RescueJournal {
+  readonly location: string;
+  private readonly primary: RescueJournal;
+  private readonly local: FileRescueJournal;
+
+  constructor(primary: RescueJournal, local: FileRescueJournal) {
+    this.primary = primary;
+    this.local = local;
+    this.location = `${primary.location} (and the local ${local.location})`;
+  }
+
+  async write(entry: RescueEntry): Promise<string> {
+    try {
+      return await this.primary.write(entry);
+    } catch (primaryError) {
+      try {
+        return await this.local.write(entry);
+      } catch (localError) {
+        throw new TokenkeeperError(
+          'store',
+          `rescue journals ${this.primary.location} and ${this.local.location} both refuse writes: ${describeError(primaryError)}; ${describeError(localError)}`,
+          { cause: primaryError },
+        );
+      }
+    }
+  }
+
+  async read(name?: string): Promise<RescueJournalContents> {
+    const [shared, local] = await Promise.all([this.primary.read(name), this.local.read(name)]);
+    const entries = [...shared.entries, ...local.entries].sort((a, b) => a.writtenAt - b.writtenAt);
+    return { entries, unreadable: [...shared.unreadable, ...local.unreadable] };
+  }
+
+  remove(path: string): Promise<void> {
+    return this.isLocal(path) ? this.local.remove(path) : this.primary.remove(path);
+  }
+
+  private isLocal(path: string): boolean {
+    return path.startsWith(`${this.local.dir}${sep}`);
+  }
 }

@@ -1,4 +1,6 @@
 import type { Connection, NewConnection } from '../core/types.ts';
+import type { Keyring } from '../crypto/envelope.ts';
+import type { RescueJournal } from './rescue-journal.ts';
 
 /** A held cross-process lock on one connection. `fence` grows with every acquisition of that connection's lock. */
 export interface LockHandle {
@@ -18,9 +20,15 @@ export interface ConnectionStore {
   readonly location: string;
   /**
    * True for stores whose write of a token set takes several slow round trips (Key Vault): the engine then
-   * writes new tokens to the local rescue journal before the store, so a crash mid-write cannot lose them.
+   * writes new tokens to the rescue journal before the store, so a crash mid-write cannot lose them.
    */
   readonly journalFirst?: boolean;
+  /**
+   * Optional, for stores with durable storage shared by all their processes (Key Vault: blob storage): the
+   * rescue journal every process of the store sees. Without it (or when it returns undefined) the keeper keeps
+   * its journal in the data dir, which suits stores used from one machine's disk.
+   */
+  openRescueJournal?(keyring: Keyring): RescueJournal | undefined;
   get(name: string): Promise<Connection | undefined>;
   list(): Promise<Connection[]>;
   /** Fails with `already_exists` when a connection of that name exists. */

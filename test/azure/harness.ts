@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { InvocationContext, type Timer } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/core/types.ts';
 import type { FunctionAlerts } from '../../src/azure/alerts.ts';
@@ -65,9 +66,13 @@ export interface AzureWorld {
     appSettings?: NodeJS.ProcessEnv;
     alerts?: FunctionAlerts;
     logger?: Logger;
+    /** This instance's own data dir (Flex Consumption: no disk shared between instances); default `home`. */
+    dataDir?: string;
   }): Promise<Keeper>;
   /** Revokes the user's grant at the simulator, as a user removing the app's access does. */
   revokeGrant(token: string): Promise<void>;
+  /** Names and contents of the rescue journal's blobs (`rescue/…` in the lock container), oldest first. */
+  rescueBlobs(): Promise<Array<{ name: string; content: string }>>;
   /** A keeper as the CLI opens it (createKeeper with --store keyvault://…). */
   cliKeeper(options?: { clock?: Clock }): Promise<Keeper>;
   close(): Promise<void>;
@@ -113,10 +118,10 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
   };
   const secrets = new SecretClient(kv.url, credential, { disableChallengeResourceVerification: true });
   const keepers: Keeper[] = [];
-  const settingsFor = (schedule?: string): FunctionSettings => ({
+  const settingsFor = (schedule?: string, dataDir?: string): FunctionSettings => ({
     store: storeSpec,
     schedule: schedule ?? '0 */15 * * * *',
-    dataDir: home,
+    dataDir: dataDir ?? home,
   });
 
   return {
@@ -141,7 +146,7 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
     async functionKeeper(keeperOptions = {}) {
       const keeper = await createFunctionKeeper({
         env: { ...env, ...keeperOptions.appSettings },
-        settings: settingsFor(keeperOptions.schedule),
+        settings: settingsFor(keeperOptions.schedule, keeperOptions.dataDir),
         config: keeperOptions.refresh
           ? { ...config, refresh: { ...config.refresh, ...keeperOptions.refresh } }
           : config,
@@ -164,6 +169,19 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
       });
       await response.arrayBuffer();
       if (response.status !== 200) throw new Error(`revoke answered ${response.status}`);
+    },
+    async rescueBlobs() {
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+        'tokenkeeper-locks',
+      );
+      if (!(await container.exists())) return [];
+      const blobs: Array<{ name: string; content: string; createdOn: number }> = [];
+      for await (const item of container.listBlobsFlat({ prefix: 'rescue/' })) {
+        const content = (await container.getBlockBlobClient(item.name).downloadToBuffer()).toString('utf8');
+        blobs.push({ name: item.name, content, createdOn: item.properties.createdOn?.getTime() ?? 0 });
+      }
+      blobs.sort((a, b) => a.createdOn - b.createdOn);
+      return blobs.map(({ name, content }) => ({ name, content }));
     },
     async cliKeeper(keeperOptions = {}) {
       const keeper = await createKeeper({

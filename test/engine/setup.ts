@@ -8,9 +8,14 @@ import { silentLogger } from '../../src/core/logger.ts';
 import type { RefreshSettings } from '../../src/engine/refresher.ts';
 import { systemClock, type Clock, type Connection, type NewConnection } from '../../src/core/types.ts';
 import { loadKeyring } from '../../src/crypto/key-source.ts';
+import type { Keyring } from '../../src/crypto/envelope.ts';
 import { createKeeper, Keeper, refreshSettingsFrom, type KeeperOptions } from '../../src/keeper/keeper.ts';
 import { createProviderRegistry } from '../../src/providers/registry.ts';
-import { RescueJournal } from '../../src/stores/rescue-journal.ts';
+import {
+  FileRescueJournal,
+  SharedRescueJournal,
+  type RescueJournal,
+} from '../../src/stores/rescue-journal.ts';
 import { SqliteStore } from '../../src/stores/sqlite-store.ts';
 import type { ConnectionStore, LockHandle } from '../../src/stores/store.ts';
 import {
@@ -110,7 +115,7 @@ export async function openCustomKeeper(
     loaded,
     providers: createProviderRegistry(options.config.providers),
     store,
-    journal: new RescueJournal(join(options.dataDir, 'rescue'), keyring),
+    journal: journalFor(store, new FileRescueJournal(join(options.dataDir, 'rescue'), keyring), keyring),
     settings: { ...refreshSettingsFrom(loaded.refresh), ...options.settings },
     clock: options.clock ?? systemClock,
     logger: silentLogger,
@@ -118,6 +123,12 @@ export async function openCustomKeeper(
   if (options.onEvent) keeper.onEvent(options.onEvent);
   await keeper.replayRescued();
   return keeper;
+}
+
+/** The journal createKeeper would use: the store's shared one in front of the data dir's, if it has one. */
+function journalFor(store: ConnectionStore, local: FileRescueJournal, keyring: Keyring): RescueJournal {
+  const shared = store.openRescueJournal?.(keyring);
+  return shared ? new SharedRescueJournal(shared, local) : local;
 }
 
 async function makeHarness<Sim extends SimulatedFitbit | SimulatedGoogle>(

@@ -22,6 +22,13 @@ export interface HeldLease {
 /** Blob metadata key of the write-ahead note (metadata names are C# identifiers). */
 const NOTE_KEY = 'writeahead';
 
+/** Where a store's lock blobs live: its container, the per-vault folder in it, and its name for messages. */
+export interface LockStorage {
+  container: ContainerClient;
+  scope: string;
+  location: string;
+}
+
 /** Azure Blob leases last 15–60 s (or forever, which a crashed holder would never give back). */
 export function leaseSeconds(ttlMs: number): number {
   return Math.min(60, Math.max(15, Math.round(ttlMs / 1000)));
@@ -138,6 +145,11 @@ export class BlobLeaseLocks {
   /** Breaks whatever lease is on a connection's lock at once (operators and tests). */
   async breakLock(name: string): Promise<void> {
     await this.blobOf(name).getBlobLeaseClient().breakLease(0);
+  }
+
+  /** The container and scope of these locks, for other blobs that belong next to them (the rescue journal). */
+  storage(): LockStorage {
+    return { container: this.container, scope: this.scope, location: this.location };
   }
 
   private blobOf(name: string): BlockBlobClient {

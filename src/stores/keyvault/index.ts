@@ -1,10 +1,12 @@
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
+import { BlobRescueJournal } from './blob-journal.ts';
 import { openLockStorage } from './blob-lease.ts';
 import { storeCredentials } from './credential.ts';
 import { KeyVaultStore } from './keyvault-store.ts';
 import { parseKeyVaultSpec, type KeyVaultSettings } from './location.ts';
 
+export { BlobRescueJournal } from './blob-journal.ts';
 export { KeyVaultStore } from './keyvault-store.ts';
 export { parseKeyVaultSpec, type KeyVaultLocation } from './location.ts';
 
@@ -21,7 +23,7 @@ export interface OpenKeyVaultStoreOptions {
 /**
  * Opens `keyvault://NAME[?options]`: secrets through @azure/keyvault-secrets with the given credential
  * (default: Managed Identity in Azure, DefaultAzureCredential elsewhere; see credential.ts), locks
- * as blob leases in TOKENKEEPER_LOCK_STORAGE / AzureWebJobsStorage.
+ * as blob leases in TOKENKEEPER_LOCK_STORAGE / AzureWebJobsStorage, and the rescue journal in the same container.
  */
 export async function openKeyVaultStore(
   spec: string,
@@ -42,5 +44,11 @@ export async function openKeyVaultStore(
     disableChallengeResourceVerification: location.loopback,
     retryOptions: { maxRetries: options.maxRetries ?? 3 },
   });
-  return new KeyVaultStore({ client, locks, location });
+  return new KeyVaultStore({
+    client,
+    locks,
+    location,
+    // The data dir of a Functions instance is its own (Flex Consumption): rescued tokens go next to the locks.
+    rescueJournal: (keyring) => new BlobRescueJournal(locks.storage(), keyring),
+  });
 }

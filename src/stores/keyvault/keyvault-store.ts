@@ -3,6 +3,8 @@ import { describeError, TokenkeeperError, VersionConflictError } from '../../cor
 import { sleep } from '../../core/sleep.ts';
 import type { Connection, NewConnection } from '../../core/types.ts';
 import type { ConnectionStore, LockHandle } from '../store.ts';
+import type { Keyring } from '../../crypto/envelope.ts';
+import type { RescueJournal } from '../rescue-journal.ts';
 import { statusOf, type BlobLeaseLocks, type HeldLease } from './blob-lease.ts';
 import {
   accessTokenTags,
@@ -41,6 +43,8 @@ export interface KeyVaultStoreOptions {
   writeLockWaitMs?: number;
   /** Lease length for writes outside a held lock (ms; leases are 15–60 s). */
   writeLockTtlMs?: number;
+  /** The rescue journal shared by every process of this vault (blob storage next to the locks). */
+  rescueJournal?: (keyring: Keyring) => RescueJournal;
 }
 
 /**
@@ -69,13 +73,21 @@ export class KeyVaultStore implements ConnectionStore {
   private readonly writeLockTtlMs: number;
   private readonly writeOwner = `write:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
 
+  private readonly rescueJournal?: (keyring: Keyring) => RescueJournal;
+
   constructor(options: KeyVaultStoreOptions) {
+    this.rescueJournal = options.rescueJournal;
     this.client = options.client;
     this.locks = options.locks;
     this.vault = options.location;
     this.location = `Key Vault ${options.location.vaultUrl}`;
     this.writeLockWaitMs = options.writeLockWaitMs ?? 60_000;
     this.writeLockTtlMs = options.writeLockTtlMs ?? 30_000;
+  }
+
+  /** The shared rescue journal, when the store was opened with one (see ConnectionStore.openRescueJournal). */
+  openRescueJournal(keyring: Keyring): RescueJournal | undefined {
+    return this.rescueJournal?.(keyring);
   }
 
   async get(name: string): Promise<Connection | undefined> {

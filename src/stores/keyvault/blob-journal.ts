@@ -1,0 +1,107 @@
+import type { ContainerClient } from '@azure/storage-blob';
+import { describeError, TokenkeeperError } from '../../core/errors.ts';
+import { decrypt, encrypt, type Keyring } from '../../crypto/envelope.ts';
+import type { RescueEntry, RescueJournal, RescueJournalContents } from '../rescue-journal.ts';
+import { statusOf, type LockStorage } from './blob-lease.ts';
+
+const SUFFIX = '.rescue';
+
+/**
+ * The rescue journal of a Key Vault store in Azure Blob storage, next to its lock blobs (same account and
+ * container, `rescue/<scope>/`): every Functions instance sees it, unlike the per-instance data dir of Flex
+ * Consumption, so an instance replays the tokens another one rescued before spending a refresh token. One blob
+ * per entry (`<name>~<attemptId>.rescue`), encrypted like the file journal and created with If-None-Match: *,
+ * so instances never overwrite each other's entries. Entries that cannot be decrypted are reported, never deleted.
+ */
+export class BlobRescueJournal implements RescueJournal {
+  readonly location: string;
+  private readonly container: ContainerClient;
+  private readonly prefix: string;
+  private readonly keyring: Keyring;
+  private readonly pageSize: number | undefined;
+
+  constructor(storage: LockStorage, keyring: Keyring, options: { pageSize?: number } = {}) {
+    this.container = storage.container;
+    this.prefix = `rescue/${storage.scope}/`;
+    this.location = `${storage.location}/${this.prefix.slice(0, -1)}`;
+    this.keyring = keyring;
+    this.pageSize = options.pageSize;
+  }
+
+  async write(entry: RescueEntry): Promise<string> {
+    const name = `${this.prefix}${encodeURIComponent(entry.name)}~${entry.attemptId}${SUFFIX}`;
+    const body = encrypt(this.keyring, JSON.stringify(entry), `rescue:${entry.attemptId}`);
+    const blob = this.container.getBlockBlobClient(name);
+    const upload = () => blob.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' } });
+    try {
+      try {
+        await upload();
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+        // No container yet (nothing was locked or journaled in this account so far).
+        await this.container.createIfNotExists();
+        await upload();
+      }
+    } catch (error) {
+      const status = statusOf(error);
+      // The entry of this attempt is there already: an earlier write of it landed but its answer was lost.
+      if (status === 409 || status === 412) return name;
+      throw this.failure(`write the entry of "${entry.name}"`, error);
+    }
+    return name;
+  }
+
+  async read(name?: string): Promise<RescueJournalContents> {
+    const prefix = name === undefined ? this.prefix : `${this.prefix}${encodeURIComponent(name)}~`;
+    const names: string[] = [];
+    try {
+      for await (const page of this.container
+        .listBlobsFlat({ prefix })
+        .byPage(this.pageSize ? { maxPageSize: this.pageSize } : {})) {
+        for (const item of page.segment.blobItems) {
+          if (item.name.endsWith(SUFFIX)) names.push(item.name);
+        }
+      }
+    } catch (error) {
+      if (statusOf(error) === 404) return { entries: [], unreadable: [] }; // no container: nothing journaled
+      throw this.failure('list the entries', error);
+    }
+    const entries: Array<RescueEntry & { path: string }> = [];
+    const unreadable: string[] = [];
+    for (const path of names) {
+      const attemptId = path.slice(path.lastIndexOf('~') + 1, -SUFFIX.length);
+      let text: string;
+      try {
+        text = (await this.container.getBlockBlobClient(path).downloadToBuffer()).toString('utf8');
+      } catch (error) {
+        if (statusOf(error) === 404) continue; // replayed by another instance meanwhile
+        throw this.failure('read an entry', error);
+      }
+      try {
+        const entry = JSON.parse(decrypt(this.keyring, text, `rescue:${attemptId}`)) as RescueEntry;
+        entries.push({ ...entry, path });
+      } catch {
+        unreadable.push(path);
+      }
+    }
+    entries.sort((a, b) => a.writtenAt - b.writtenAt);
+    return { entries, unreadable };
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      await this.container.getBlockBlobClient(path).deleteIfExists();
+    } catch (error) {
+      if (statusOf(error) === 404) return; // the container is gone, and the entry with it
+      throw this.failure('remove an entry', error);
+    }
+  }
+
+  private failure(what: string, error: unknown): TokenkeeperError {
+    return new TokenkeeperError(
+      'store',
+      `rescue journal in ${this.location} cannot ${what}: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+}
