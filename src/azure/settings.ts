@@ -50,7 +50,7 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv): FunctionSettings {
 export function requireFunctionKey(env: NodeJS.ProcessEnv): void {
   const key = env.TOKENKEEPER_KEY;
   const howTo =
-    "set the app setting TOKENKEEPER_KEY to the key that encrypts the rescue journal, shared by every instance (make one with `openssl rand -base64 32`), ideally as a Key Vault reference @Microsoft.KeyVault(SecretUri=https://VAULT.vault.azure.net/secrets/NAME)";
+    'set the app setting TOKENKEEPER_KEY to the key that encrypts the rescue journal, shared by every instance (make one with `openssl rand -base64 32`), ideally as a Key Vault reference @Microsoft.KeyVault(SecretUri=https://VAULT.vault.azure.net/secrets/NAME)';
   if (!key?.trim()) throw new TokenkeeperError('config', `TOKENKEEPER_KEY is not set: ${howTo}`);
   refuseUnresolvedReference('TOKENKEEPER_KEY', key);
   try {
