@@ -40,14 +40,21 @@ const timer = registered.find((entry) => entry.metadata.name === 'tokenkeeperRef
 const logs = [];
 const context = { log: (...a) => logs.push(a.join(' ')), warn: (...a) => logs.push(a.join(' ')), error: (...a) => logs.push(a.join(' ')) };
 const now = new Date().toISOString();
-const report = await timer.handler({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } }, context);
-process.stdout.write('\\nRESULT ' + JSON.stringify({ functions: registered.map((entry) => entry.metadata), report }));
+let report, error;
+try {
+  report = await timer.handler({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } }, context);
+} catch (thrown) {
+  error = thrown.message;
+}
+process.stdout.write('\\nRESULT ' + JSON.stringify({ functions: registered.map((entry) => entry.metadata), report, error, logs }));
 process.exit(0);
 `;
 
 describe('the deployable bundle (npm run build:azure)', () => {
   let world: AzureWorld;
   let dir: string;
+  /** The deployed app folder (the bundle and a stand-in for the worker's module), made by the first test. */
+  let app: string;
 
   beforeAll(async () => {
     world = await startAzureWorld();
@@ -84,7 +91,7 @@ describe('the deployable bundle (npm run build:azure)', () => {
     const bundle = join(root, 'azure-app', 'dist', 'main.mjs');
     expect(statSync(bundle).size).toBeGreaterThan(0);
 
-    const app = join(dir, 'app');
+    app = join(dir, 'app');
     mkdirSync(join(app, 'node_modules', '@azure', 'functions-core'), { recursive: true });
     writeFileSync(join(app, 'node_modules', '@azure', 'functions-core', 'index.js'), coreStub);
     writeFileSync(
@@ -120,5 +127,31 @@ describe('the deployable bundle (npm run build:azure)', () => {
     expect(bindings.httpTrigger).toMatchObject({ authLevel: 'function', route: 'tokenkeeper/{action}' });
     expect(result.report.refreshed).toEqual(['fitbit']);
     expect(world.kv.versionsOf('RefreshToken')?.at(-1)?.value).toBe(world.sim.activeRefreshToken('SEED01'));
+  }, 60_000);
+
+  it('with a bad app setting it still registers, says why at start, and fails every run (so the alert fires)', async () => {
+    const env = {
+      ...world.childEnv,
+      TOKENKEEPER_STORE: world.storeSpec,
+      TOKENKEEPER_SCHEDULE: '0 99 * * * *',
+    };
+    delete env.TOKENKEEPER_KEY;
+    const { stdout, stderr } = await run(process.execPath, [join(app, 'run.mjs'), join(app, 'main.mjs')], {
+      encoding: 'utf8',
+      cwd: app,
+      timeout: 45_000,
+      env,
+    });
+    const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as {
+      functions: Array<{ name: string }>;
+      error?: string;
+      logs: string[];
+    };
+    expect(result.functions.map((fn) => fn.name).sort()).toEqual(['tokenkeeper', 'tokenkeeperRefresh']);
+    expect(stderr).toMatch(
+      /tokenkeeper: TOKENKEEPER_SCHEDULE "0 99 \* \* \* \*" is not a usable NCRONTAB schedule/,
+    );
+    expect(result.error).toMatch(/TOKENKEEPER_SCHEDULE "0 99 \* \* \* \*"/);
+    expect(result.logs.join('\n')).toMatch(/tokenkeeper could not start: TOKENKEEPER_SCHEDULE/);
   }, 60_000);
 });
