@@ -3,11 +3,11 @@
 // `node -e 0` on this machine (medians of several runs) and prints the bundle size.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { nodeBundleOptions } from './esbuild-node.mjs';
+import { inlineVersion, nodeBundleOptions } from './esbuild-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'azure-app', 'dist', 'main.mjs');
@@ -23,19 +23,6 @@ const onlyKeyVault = {
     pluginBuild.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({
       contents: "throw new Error('this store is not part of the Azure Functions bundle: use keyvault://');",
       loader: 'js',
-    }));
-  },
-};
-
-const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-
-/** src/version.ts reads ../package.json next to itself (webhooks send it as user-agent): inline the version. */
-const inlineVersion = {
-  name: 'inline-version',
-  setup(pluginBuild) {
-    pluginBuild.onLoad({ filter: /[/\\]src[/\\]version\.ts$/ }, () => ({
-      contents: `export const version = ${JSON.stringify(version)};`,
-      loader: 'ts',
     }));
   },
 };

@@ -2,29 +2,16 @@
 // dependencies inlined and split into chunks, each command's code (fastify for `run`, the Azure SDK for
 // keyvault://, pg) in chunks of its own that only that command loads. One file per chunk instead of hundreds of
 // modules to resolve roughly halves the start of `tokenkeeper token <name>` (see bench/cli-startup.ts).
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { nodeBundleOptions } from './esbuild-node.mjs';
+import { inlineVersion, nodeBundleOptions } from './esbuild-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // `--outdir DIR` builds elsewhere (the installed-command test builds a package of its own).
 const outdirArg = process.argv.indexOf('--outdir');
 const outdir = outdirArg > 0 ? resolve(process.argv[outdirArg + 1]) : join(root, 'dist', 'cli-bundle');
-const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-
-/** src/version.ts reads ../package.json next to itself, which a bundle does not have: inline the version. */
-const inlineVersion = {
-  name: 'inline-version',
-  setup(pluginBuild) {
-    pluginBuild.onLoad({ filter: /[/\\]src[/\\]version\.ts$/ }, () => ({
-      contents: `export const version = ${JSON.stringify(version)};`,
-      loader: 'ts',
-    }));
-  },
-};
-
 /**
  * commander requires node:child_process at load time, only to spawn executable subcommands (tokenkeeper has
  * none); loading it (with net, dgram and streams) is a tenth of `tokenkeeper token`'s start. Give commander a

@@ -130,7 +130,7 @@ describe('the deployable bundle (npm run build:azure)', () => {
   }, 60_000);
 
   it('with a bad app setting it still registers, says why at start, and fails every run (so the alert fires)', async () => {
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...world.childEnv,
       TOKENKEEPER_STORE: world.storeSpec,
       TOKENKEEPER_SCHEDULE: '0 99 * * * *',

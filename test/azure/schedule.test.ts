@@ -7,22 +7,11 @@ import {
   validateSchedule,
 } from '../../src/azure/schedule.ts';
 import { readFunctionSettings } from '../../src/azure/settings.ts';
-import { TokenkeeperError } from '../../src/core/errors.ts';
+import { refusal } from '../support/rejection.ts';
 
 const FROM = Date.UTC(2026, 0, 1);
 const HOUR = 3600;
 const DAY = 24 * HOUR;
-
-/** The TokenkeeperError a call throws (failing the test when it does not throw one). */
-function refusal(call: () => unknown): TokenkeeperError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TokenkeeperError);
-    return error as TokenkeeperError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('NCRONTAB schedules (TOKENKEEPER_SCHEDULE)', () => {
   it.each([

@@ -7,21 +7,11 @@ import {
   createAzureCredential,
   storeCredentials,
 } from '../../src/stores/keyvault/credential.ts';
-import { TokenkeeperError } from '../../src/core/errors.ts';
+import { refusal } from '../support/rejection.ts';
 
 const CLIENT_ID = '00000000-0000-0000-0000-0000000000aa';
 const HOST_CLIENT_ID = '00000000-0000-0000-0000-0000000000bb';
 const inFunctions = { WEBSITE_INSTANCE_ID: 'abc123', FUNCTIONS_WORKER_RUNTIME: 'node' };
-
-function refusal(call: () => unknown): TokenkeeperError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TokenkeeperError);
-    return error as TokenkeeperError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('the Azure credential, chosen from the environment', () => {
   it.each([

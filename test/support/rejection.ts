@@ -7,3 +7,13 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
   }
   throw new Error('expected a rejection, but the promise resolved');
 }
+
+/** Runs a call that must throw and returns the error. */
+export function refusal(call: () => unknown): Error & { code?: string } {
+  try {
+    call();
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a refusal, but the call returned');
+}
