@@ -270,6 +270,9 @@ export class Refresher {
 
   /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
   private async assertNothingRescued(name: string): Promise<void> {
+    const waiting = await this.deps.journal.read(name);
+    // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
+    if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return;
     await this.replayRescued(name);
     const { entries, unreadable } = await this.deps.journal.read(name);
     if (entries.length > 0 || unreadable.length > 0) {
