@@ -30,7 +30,7 @@ import {
   type TokenSet,
 } from '../core/types.ts';
 import type { ConnectionStore } from '../stores/store.ts';
-import type { RescueEntry, RescueJournal } from '../stores/rescue-journal.ts';
+import type { RescueEntry, RescueJournal, RescueJournalContents } from '../stores/rescue-journal.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
 import type { TokenRequestOptions, TokenResponse } from '../oauth/token-client.ts';
 import { tokenSetFromResponse } from '../oauth/token-set.ts';
@@ -173,8 +173,11 @@ export class Refresher {
 
   /** Replays rescued token sets into the store. Returns how many entries were applied or found already saved. */
   async replayRescued(name?: string): Promise<number> {
-    const { journal, logger } = this.deps;
-    const { entries, unreadable } = await journal.read(name);
+    return this.replay(await this.deps.journal.read(name));
+  }
+
+  private async replay({ entries, unreadable }: RescueJournalContents): Promise<number> {
+    const { logger } = this.deps;
     for (const path of unreadable) {
       logger.error(
         { path },
@@ -273,7 +276,7 @@ export class Refresher {
     const waiting = await this.deps.journal.read(name);
     // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
     if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return;
-    await this.replayRescued(name);
+    await this.replay(waiting);
     const { entries, unreadable } = await this.deps.journal.read(name);
     if (entries.length > 0 || unreadable.length > 0) {
       throw new TokenkeeperError(

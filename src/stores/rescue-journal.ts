@@ -40,6 +40,38 @@ export interface RescueJournal {
   remove(path: string): Promise<void>;
 }
 
+const ENTRY_SUFFIX = '.rescue';
+
+/** The name of an entry in any journal (a file, a blob): `<connection>~<attemptId>.rescue`. */
+export function rescueEntryName(entry: Pick<RescueEntry, 'name' | 'attemptId'>): string {
+  return `${encodeURIComponent(entry.name)}~${entry.attemptId}${ENTRY_SUFFIX}`;
+}
+
+/** What the names of one connection's entries (or of all, without a name) start with. */
+export function rescueEntryPrefix(name?: string): string {
+  return name === undefined ? '' : `${encodeURIComponent(name)}~`;
+}
+
+export function isRescueEntryName(fileName: string): boolean {
+  return fileName.endsWith(ENTRY_SUFFIX);
+}
+
+/** An entry encrypted with the keyring, bound to its attempt (AAD `rescue:<attemptId>`). */
+export function sealRescueEntry(keyring: Keyring, entry: RescueEntry): string {
+  return encrypt(keyring, JSON.stringify(entry), `rescue:${entry.attemptId}`);
+}
+
+/** Decrypts an entry stored under `entryName` (its attempt id comes from the name); throws if it cannot. */
+export function openRescueEntry(keyring: Keyring, entryName: string, sealed: string): RescueEntry {
+  const attemptId = entryName.slice(entryName.lastIndexOf('~') + 1, -ENTRY_SUFFIX.length);
+  return JSON.parse(decrypt(keyring, sealed, `rescue:${attemptId}`)) as RescueEntry;
+}
+
+/** Oldest first, as replays apply them. */
+export function byWrittenAt(a: RescueEntry, b: RescueEntry): number {
+  return a.writtenAt - b.writtenAt;
+}
+
 /**
  * The local rescue journal in the data dir: one encrypted 0600 file per entry, fsynced, renamed into place.
  */
@@ -75,9 +107,9 @@ export class FileRescueJournal implements RescueJournal {
   private writeSync(entry: RescueEntry): string {
     ensureDataDir(dirname(this.dir));
     ensureOwnSubdirectory(this.dir, 'rescue journal');
-    const path = join(this.dir, fileName(entry.name, entry.attemptId));
+    const path = join(this.dir, rescueEntryName(entry));
     try {
-      writeFileDurably(path, encrypt(this.keyring, JSON.stringify(entry), `rescue:${entry.attemptId}`));
+      writeFileDurably(path, sealRescueEntry(this.keyring, entry));
     } catch (error) {
       throw fileSystemError(error, 'rescue journal', path, 'write');
     }
@@ -88,29 +120,25 @@ export class FileRescueJournal implements RescueJournal {
   private readSync(name?: string): RescueJournalContents {
     let files: string[];
     try {
-      files = readdirSync(this.dir).filter((file) => file.endsWith('.rescue'));
+      files = readdirSync(this.dir).filter(isRescueEntryName);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return { entries: [], unreadable: [] };
       throw fileSystemError(error, 'rescue journal', this.dir, 'read');
     }
-    const prefix = name === undefined ? '' : `${encodeURIComponent(name)}~`;
+    const prefix = rescueEntryPrefix(name);
     const entries: Array<RescueEntry & { path: string }> = [];
     const unreadable: string[] = [];
     for (const file of files.filter((candidate) => candidate.startsWith(prefix))) {
       const path = join(this.dir, file);
-      const attemptId = file.slice(file.indexOf('~') + 1, -'.rescue'.length);
       try {
-        const entry = JSON.parse(
-          decrypt(this.keyring, readFileSync(path, 'utf8'), `rescue:${attemptId}`),
-        ) as RescueEntry;
-        entries.push({ ...entry, path });
+        entries.push({ ...openRescueEntry(this.keyring, file, readFileSync(path, 'utf8')), path });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // replayed by another process meanwhile
         unreadable.push(path);
       }
     }
-    entries.sort((a, b) => a.writtenAt - b.writtenAt);
+    entries.sort(byWrittenAt);
     return { entries, unreadable };
   }
 
@@ -124,10 +152,6 @@ export class FileRescueJournal implements RescueJournal {
       }
     }
   }
-}
-
-function fileName(name: string, attemptId: string): string {
-  return `${encodeURIComponent(name)}~${attemptId}.rescue`;
 }
 
 /**
@@ -165,7 +189,7 @@ export class SharedRescueJournal implements RescueJournal {
 
   async read(name?: string): Promise<RescueJournalContents> {
     const [shared, local] = await Promise.all([this.primary.read(name), this.local.read(name)]);
-    const entries = [...shared.entries, ...local.entries].sort((a, b) => a.writtenAt - b.writtenAt);
+    const entries = [...shared.entries, ...local.entries].sort(byWrittenAt);
     return { entries, unreadable: [...shared.unreadable, ...local.unreadable] };
   }
 

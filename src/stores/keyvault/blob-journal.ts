@@ -1,10 +1,18 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { describeError, TokenkeeperError } from '../../core/errors.ts';
-import { decrypt, encrypt, type Keyring } from '../../crypto/envelope.ts';
-import type { RescueEntry, RescueJournal, RescueJournalContents } from '../rescue-journal.ts';
+import type { Keyring } from '../../crypto/envelope.ts';
+import {
+  byWrittenAt,
+  isRescueEntryName,
+  openRescueEntry,
+  rescueEntryName,
+  rescueEntryPrefix,
+  sealRescueEntry,
+  type RescueEntry,
+  type RescueJournal,
+  type RescueJournalContents,
+} from '../rescue-journal.ts';
 import { statusOf, type LockStorage } from './blob-lease.ts';
-
-const SUFFIX = '.rescue';
 
 /**
  * The rescue journal of a Key Vault store in Azure Blob storage, next to its lock blobs (same account and
@@ -29,8 +37,8 @@ export class BlobRescueJournal implements RescueJournal {
   }
 
   async write(entry: RescueEntry): Promise<string> {
-    const name = `${this.prefix}${encodeURIComponent(entry.name)}~${entry.attemptId}${SUFFIX}`;
-    const body = encrypt(this.keyring, JSON.stringify(entry), `rescue:${entry.attemptId}`);
+    const name = `${this.prefix}${rescueEntryName(entry)}`;
+    const body = sealRescueEntry(this.keyring, entry);
     const blob = this.container.getBlockBlobClient(name);
     const upload = () => blob.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' } });
     try {
@@ -52,14 +60,14 @@ export class BlobRescueJournal implements RescueJournal {
   }
 
   async read(name?: string): Promise<RescueJournalContents> {
-    const prefix = name === undefined ? this.prefix : `${this.prefix}${encodeURIComponent(name)}~`;
+    const prefix = `${this.prefix}${rescueEntryPrefix(name)}`;
     const names: string[] = [];
     try {
       for await (const page of this.container
         .listBlobsFlat({ prefix })
         .byPage(this.pageSize ? { maxPageSize: this.pageSize } : {})) {
         for (const item of page.segment.blobItems) {
-          if (item.name.endsWith(SUFFIX)) names.push(item.name);
+          if (isRescueEntryName(item.name)) names.push(item.name);
         }
       }
     } catch (error) {
@@ -69,7 +77,6 @@ export class BlobRescueJournal implements RescueJournal {
     const entries: Array<RescueEntry & { path: string }> = [];
     const unreadable: string[] = [];
     for (const path of names) {
-      const attemptId = path.slice(path.lastIndexOf('~') + 1, -SUFFIX.length);
       let text: string;
       try {
         text = (await this.container.getBlockBlobClient(path).downloadToBuffer()).toString('utf8');
@@ -78,13 +85,12 @@ export class BlobRescueJournal implements RescueJournal {
         throw this.failure('read an entry', error);
       }
       try {
-        const entry = JSON.parse(decrypt(this.keyring, text, `rescue:${attemptId}`)) as RescueEntry;
-        entries.push({ ...entry, path });
+        entries.push({ ...openRescueEntry(this.keyring, path, text), path });
       } catch {
         unreadable.push(path);
       }
     }
-    entries.sort((a, b) => a.writtenAt - b.writtenAt);
+    entries.sort(byWrittenAt);
     return { entries, unreadable };
   }
 
