@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { logLevels } from '../core/logger.ts';
+import { KEY_VAULT_CONNECTION_NAME, KEY_VAULT_SECRET_NAME } from '../core/names.ts';
 
 // zod/mini loads in a fraction of classic zod's time, and the CLI checks the config on every run that has one;
 // it ships no messages of its own, so it gets zod's English ones.
@@ -89,9 +90,7 @@ const webhookSettings = z.strictObject({
 const secretName = () =>
   z
     .string()
-    .check(
-      z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be 1–127 letters, digits and "-" (a Key Vault secret name)'),
-    );
+    .check(z.regex(KEY_VAULT_SECRET_NAME, 'must be 1–127 letters, digits and "-" (a Key Vault secret name)'));
 const keyVaultSecretNames = z.strictObject({
   refreshTokenSecret: optional(secretName()),
   accessTokenSecret: optional(secretName()),
@@ -109,11 +108,7 @@ const keyVaultSettings = z.strictObject({
    */
   connections: optional(
     z.record(
-      z
-        .string()
-        .check(
-          z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, 'must be letters, digits and inner "-"'),
-        ),
+      z.string().check(z.regex(KEY_VAULT_CONNECTION_NAME, 'must be letters, digits and inner "-"')),
       keyVaultSecretNames,
     ),
   ),

@@ -144,20 +144,34 @@ export function decodeConnection(
     base.failureCount = 0;
     base.nextAttemptAt = undefined;
   }
-  const secretsRevision = [state?.version ?? '-', rtVersion ?? '-', atVersion ?? '-'].join(':');
-  let revision = secretsRevision;
-  if (note && note.base === secretsRevision && tokens.refreshToken !== undefined) {
+  const secrets = secretsRevision(state?.version, rtVersion, atVersion);
+  let revision = secrets;
+  if (note && note.base === secrets && tokens.refreshToken !== undefined) {
     base.pending = { ...note.pending, refreshToken: tokens.refreshToken };
     base.status = 'refreshing';
     base.version = note.version;
     base.updatedAt = note.updatedAt;
-    revision = `${secretsRevision}+${note.version}`;
+    revision = noteRevision(secrets, note.version);
   } else if (note && note.version >= base.version) {
     // The secrets moved on after the note (an outside write): count above the interrupted writer's version.
     base.version = note.version + 1;
   }
   if (base.status === 'refreshing' && !base.pending) base.status = 'active';
-  return { connection: base, revision, secretsRevision };
+  return { connection: base, revision, secretsRevision: secrets };
+}
+
+/** The revision of a connection's secrets: its state's version and the versions of its token secrets. */
+export function secretsRevision(
+  stateVersion: number | undefined,
+  refreshTokenVersion: string | undefined,
+  accessTokenVersion: string | undefined,
+): string {
+  return [stateVersion ?? '-', refreshTokenVersion ?? '-', accessTokenVersion ?? '-'].join(':');
+}
+
+/** The revision of a connection whose write-ahead note (of `version`) applies on top of its secrets. */
+export function noteRevision(secrets: string, version: number): string {
+  return `${secrets}+${version}`;
 }
 
 /**

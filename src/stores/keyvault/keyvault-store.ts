@@ -14,6 +14,8 @@ import {
   encodeNote,
   encodeState,
   isWriteAheadOnly,
+  noteRevision,
+  secretsRevision,
   type DecodedConnection,
   type RawConnection,
   type RawSecret,
@@ -72,17 +74,16 @@ export class KeyVaultStore implements ConnectionStore {
   private readonly writeLockWaitMs: number;
   private readonly writeLockTtlMs: number;
   private readonly writeOwner = `write:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
-
   private readonly rescueJournal?: (keyring: Keyring) => RescueJournal;
 
   constructor(options: KeyVaultStoreOptions) {
-    this.rescueJournal = options.rescueJournal;
     this.client = options.client;
     this.locks = options.locks;
     this.vault = options.location;
     this.location = `Key Vault ${options.location.vaultUrl}`;
     this.writeLockWaitMs = options.writeLockWaitMs ?? 60_000;
     this.writeLockTtlMs = options.writeLockTtlMs ?? 30_000;
+    this.rescueJournal = options.rescueJournal;
   }
 
   /** The shared rescue journal, when the store was opened with one (see ConnectionStore.openRescueJournal). */
@@ -156,7 +157,7 @@ export class KeyVaultStore implements ConnectionStore {
         );
         this.seen.set(connection.name.toLowerCase(), {
           version: stored.version,
-          revision: `${current.secretsRevision}+${stored.version}`,
+          revision: noteRevision(current.secretsRevision, stored.version),
         });
         return stored;
       }
@@ -315,7 +316,7 @@ export class KeyVaultStore implements ConnectionStore {
     });
     this.seen.set(stored.name.toLowerCase(), {
       version: stored.version,
-      revision: [stored.version, refreshTokenVersion ?? '-', accessTokenVersion ?? '-'].join(':'),
+      revision: secretsRevision(stored.version, refreshTokenVersion, accessTokenVersion),
     });
     return stored;
   }

@@ -69,12 +69,7 @@ export function parseKeyVaultSpec(spec: string, settings: KeyVaultSettings = {})
     }
     values[key as OptionName] = value;
   }
-  if ((values.clientIdSecret === undefined) !== (values.clientSecretSecret === undefined)) {
-    throw new TokenkeeperError(
-      'config',
-      'Key Vault store options clientIdSecret and clientSecretSecret go together: set both, or neither to use credentialsSecret',
-    );
-  }
+  assertSplitCredentialsPaired('Key Vault store options', values);
   const mapping: SecretNameMapping = {
     refreshToken: values.refreshTokenSecret ?? defaultSecretNames.refreshToken,
     accessToken: values.accessTokenSecret ?? defaultSecretNames.accessToken,
@@ -118,12 +113,7 @@ function configuredConnections(settings: KeyVaultSettings): SecretNaming['config
   >();
   for (const [name, names] of Object.entries(settings.connections ?? {})) {
     assertKeyVaultConnectionName(name);
-    if ((names.clientIdSecret === undefined) !== (names.clientSecretSecret === undefined)) {
-      throw new TokenkeeperError(
-        'config',
-        `keyVault.connections.${name}: clientIdSecret and clientSecretSecret go together: set both, or neither`,
-      );
-    }
+    assertSplitCredentialsPaired(`keyVault.connections.${name}:`, names);
     if (names.credentialsSecret !== undefined && names.clientIdSecret !== undefined) {
       throw new TokenkeeperError(
         'config',
@@ -139,6 +129,19 @@ function configuredConnections(settings: KeyVaultSettings): SecretNaming['config
     configured.set(name.toLowerCase(), { name, names });
   }
   return configured;
+}
+
+/** The client id and secret kept in two secrets name both (spec options and config alike). */
+function assertSplitCredentialsPaired(
+  where: string,
+  names: { clientIdSecret?: string; clientSecretSecret?: string },
+): void {
+  if ((names.clientIdSecret === undefined) !== (names.clientSecretSecret === undefined)) {
+    throw new TokenkeeperError(
+      'config',
+      `${where} clientIdSecret and clientSecretSecret go together: set both, or neither to use credentialsSecret`,
+    );
+  }
 }
 
 function vaultUrlOf(host: string): { vaultUrl: string; loopback: boolean } {

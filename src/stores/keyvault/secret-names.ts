@@ -1,4 +1,5 @@
 import { TokenkeeperError } from '../../core/errors.ts';
+import { KEY_VAULT_CONNECTION_NAME, KEY_VAULT_SECRET_NAME } from '../../core/names.ts';
 
 /**
  * Which Key Vault secrets hold one connection. The defaults are the seed C# function's names, so its vault is
@@ -82,9 +83,6 @@ export function isTokenkeeperState(
   );
 }
 
-const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-const CONNECTION_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
-
 /** Key Vault's limit on one secret value. */
 export const MAX_SECRET_VALUE_BYTES = 25 * 1024;
 
@@ -137,7 +135,7 @@ export function mayAdopt(connection: string, naming: SecretNaming): boolean {
 }
 
 export function assertKeyVaultConnectionName(connection: string): void {
-  if (!CONNECTION_NAME.test(connection)) {
+  if (!KEY_VAULT_CONNECTION_NAME.test(connection)) {
     throw new TokenkeeperError(
       'usage',
       `connection name "${connection}" cannot be kept in Key Vault: secret names allow only letters, digits and "-" (not at either end); pick another --name`,
@@ -146,7 +144,7 @@ export function assertKeyVaultConnectionName(connection: string): void {
 }
 
 function checkedSecretName(name: string, connection: string): string {
-  if (!SECRET_NAME.test(name)) {
+  if (!KEY_VAULT_SECRET_NAME.test(name)) {
     throw new TokenkeeperError(
       'usage',
       `Key Vault secret name "${name.slice(0, 140)}" (connection "${connection}") is invalid: 1–127 letters, digits and "-"; use a shorter connection name or secret name option`,
@@ -196,7 +194,7 @@ export function connectionNamesIn(secrets: Iterable<SecretListing>, naming: Secr
     const refreshToken = byName.get(`${name}-${naming.mapping.refreshToken}`.toLowerCase());
     if (!isTokenkeeperState(name, secret, refreshToken)) continue;
     const lower = name.toLowerCase();
-    if (!CONNECTION_NAME.test(name) || found.has(lower)) continue;
+    if (!KEY_VAULT_CONNECTION_NAME.test(name) || found.has(lower)) continue;
     // A named connection lives under its own names; a look-alike prefixed secret is not it.
     if (lower === naming.seedConnection.toLowerCase() || naming.configured.has(lower)) continue;
     found.set(lower, name);
