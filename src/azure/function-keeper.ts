@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Clock } from '../core/types.ts';
 import { createKeeper, type Keeper } from '../keeper/keeper.ts';
 import { functionWebhookSettings, type FunctionAlerts } from './alerts.ts';
-import { scheduleIntervalSeconds, scheduleWarnings } from './schedule.ts';
+import { parseSchedule, scheduleWarnings, type Schedule } from './schedule.ts';
 import { requireFunctionKey, type FunctionSettings } from './settings.ts';
 
 export interface FunctionKeeperOptions {
@@ -33,7 +33,8 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
   const keeperEnv = { ...env, TOKENKEEPER_HOME: settings.dataDir };
   const config = options.config ?? loadConfig({ env: keeperEnv }).config;
   const webhooks = functionWebhookSettings(config, keeperEnv); // bad settings fail before the vault is opened
-  const gapSeconds = scheduleIntervalSeconds(settings.schedule) + 60;
+  const schedule = parseSchedule(settings.schedule);
+  const gapSeconds = schedule.longestGapSeconds + 60;
   const marginSeconds = Math.max(
     config.refresh?.marginSeconds ?? configDefaults.refresh.marginSeconds,
     gapSeconds,
@@ -47,12 +48,12 @@ export async function createFunctionKeeper(options: FunctionKeeperOptions): Prom
     ...(options.azureCredential && { azureCredential: options.azureCredential }),
   });
   options.alerts?.attach(keeper, webhooks, options.logger ?? consoleLogger);
-  if (options.logger) await warnAboutSchedule(keeper, settings.schedule, options.logger);
+  if (options.logger) await warnAboutSchedule(keeper, schedule, options.logger);
   return keeper;
 }
 
 /** Logs, once at start, each provider whose access tokens would expire between two timer runs. */
-async function warnAboutSchedule(keeper: Keeper, schedule: string, logger: Logger): Promise<void> {
+async function warnAboutSchedule(keeper: Keeper, schedule: Schedule, logger: Logger): Promise<void> {
   try {
     const lifetimes = (await keeper.connectionsForScheduling()).flatMap(({ provider }) => {
       const accessTokenLifetimeMs = keeper.providers.get(provider).accessTokenLifetimeMs;

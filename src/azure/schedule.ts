@@ -18,7 +18,11 @@ const HORIZON_DAYS = 28 * 366 + 31;
 export interface Schedule {
   /** The expression as Azure gets it (whitespace normalised; five fields stay five). */
   expression: string;
-  /** The longest gap between two consecutive runs, in seconds. */
+  /**
+   * The longest gap between two consecutive runs, in seconds, from the real run times: `0 *\/15 * * * *` → 15 min,
+   * `0 0 0 * * 1-5` → 72 h (Friday to Monday), `0 0 0 1 * *` → 31 days. Used to refresh a token that would
+   * otherwise expire before the next run.
+   */
   longestGapSeconds: number;
 }
 
@@ -76,15 +80,6 @@ export function validateSchedule(schedule: string, setting = SETTING): string {
 }
 
 /**
- * The longest gap between two runs, in seconds, from the real run times: `0 *\/15 * * * *` → 15 min,
- * `0 0 0 * * 1-5` → 72 h (Friday to Monday), `0 0 0 1 * *` → 31 days. Used to refresh a token that would
- * otherwise expire before the next run.
- */
-export function scheduleIntervalSeconds(schedule: string, from = Date.now()): number {
-  return parseSchedule(schedule, SETTING, from).longestGapSeconds;
-}
-
-/**
  * The runs are the product of the times of day (second × minute × hour, the same on every run day) and the
  * run days (day of month AND month AND weekday), so the longest gap is the larger of the longest gap within a
  * day and the longest gap between two consecutive run days (from the last run of one to the first of the
@@ -137,12 +132,8 @@ export interface TokenLifetime {
  * tokens then expire between runs (a caller asking for a token in that window gets a refresh on demand at
  * best). One warning per provider, shortest lifetime first; no secrets in them.
  */
-export function scheduleWarnings(
-  schedule: string,
-  lifetimes: readonly TokenLifetime[],
-  from = Date.now(),
-): string[] {
-  const gap = scheduleIntervalSeconds(schedule, from);
+export function scheduleWarnings(schedule: Schedule, lifetimes: readonly TokenLifetime[]): string[] {
+  const gap = schedule.longestGapSeconds;
   const shortest = new Map<string, number>();
   for (const { provider, accessTokenLifetimeMs } of lifetimes) {
     const known = shortest.get(provider);
@@ -153,7 +144,7 @@ export function scheduleWarnings(
     .sort(([, a], [, b]) => a - b)
     .map(
       ([provider, lifetimeMs]) =>
-        `${SETTING} "${schedule.trim()}" can leave ${formatDuration(gap * 1000)} between runs, longer than the ${formatDuration(lifetimeMs)} access tokens of ${provider}: they will expire between runs; use e.g. "${DEFAULT_SCHEDULE}"`,
+        `${SETTING} "${schedule.expression}" can leave ${formatDuration(gap * 1000)} between runs, longer than the ${formatDuration(lifetimeMs)} access tokens of ${provider}: they will expire between runs; use e.g. "${DEFAULT_SCHEDULE}"`,
     );
 }
 

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scheduleIntervalSeconds, validateSchedule } from '../../src/azure/schedule.ts';
+import { parseSchedule, validateSchedule } from '../../src/azure/schedule.ts';
 import { readFunctionSettings } from '../../src/azure/settings.ts';
 import { openKeyVaultStore, parseKeyVaultSpec, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
 import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
@@ -213,9 +213,9 @@ describe('store spec and function settings', () => {
     expect(() => readFunctionSettings({ ...base, TOKENKEEPER_STORE: '/tmp/x.db' })).toThrow(
       /must be a keyvault/,
     );
-    expect(scheduleIntervalSeconds('0 */15 * * * *')).toBe(900);
-    expect(scheduleIntervalSeconds('0 0 */6 * * *')).toBe(21_600);
-    expect(scheduleIntervalSeconds('0 30 2 * * *')).toBe(86_400);
+    expect(parseSchedule('0 */15 * * * *').longestGapSeconds).toBe(900);
+    expect(parseSchedule('0 0 */6 * * *').longestGapSeconds).toBe(21_600);
+    expect(parseSchedule('0 30 2 * * *').longestGapSeconds).toBe(86_400);
     expect(validateSchedule(' 0  0 * * * * ')).toBe('0 0 * * * *');
   });
 
