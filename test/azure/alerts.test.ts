@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import { HttpRequest } from '@azure/functions';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FunctionAlerts, functionWebhookSettings } from '../../src/azure/alerts.ts';
 import { CALLER_KEY_HEADER, createHttpHandler } from '../../src/azure/http-handler.ts';
 import { invocationLogger } from '../../src/azure/invocation-log.ts';
 import { createTimerHandler } from '../../src/azure/timer-handler.ts';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
-import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
 import { startReceiver, type ReceivedWebhook } from '../server/daemon.ts';
-import { startAzurite, type Azurite } from './azurite.ts';
-import { invocation, KEY, startAzureWorld, timerFiring, type AzureWorld } from './harness.ts';
+import { invocation, KEY, sharedAzure, timerFiring, type AzureWorld } from './harness.ts';
 
 const SECRET = 'whsec_function_0123456789abcdef';
 const CALLER_KEY = 'caller-key-for-the-alerts-test-0123456789';
@@ -24,19 +22,10 @@ function failure(run: () => unknown): Error & { code?: string } {
 }
 
 describe('alerts from the Function: signed webhooks and failed invocations', () => {
-  let azurite: Azurite;
-  let certificate: TestCertificate;
+  const azure = sharedAzure();
   let world: AzureWorld;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
-  beforeAll(async () => {
-    azurite = await startAzurite();
-    certificate = createTestCertificate();
-  });
-  afterAll(async () => {
-    await azurite?.stop();
-    certificate?.dispose();
-  });
   afterEach(async () => {
     await world?.close();
     await receiver?.close();
@@ -46,11 +35,9 @@ describe('alerts from the Function: signed webhooks and failed invocations', () 
     TOKENKEEPER_WEBHOOK_URL: receiver.url,
     TOKENKEEPER_WEBHOOK_SECRET: SECRET,
   });
-  const verified = (hook: ReceivedWebhook) =>
-    verifyWebhookSignature(SECRET, hook.headers['tokenkeeper-signature'] as string, hook.body);
-
-  it('a revoked grant: needs_reauth is sent once (before the run returns), every run logs an error and fails', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+  /** A seeded vault, a webhook receiver, and one Functions instance whose webhooks come from app settings. */
+  const alertingInstance = async () => {
+    world = await azure.world();
     receiver = await startReceiver();
     const grant = world.seedLikeCSharp();
     const alerts = new FunctionAlerts();
@@ -59,6 +46,13 @@ describe('alerts from the Function: signed webhooks and failed invocations', () 
       alerts,
       logger: invocationLogger,
     });
+    return { grant, alerts, keeper };
+  };
+  const verified = (hook: ReceivedWebhook) =>
+    verifyWebhookSignature(SECRET, hook.headers['tokenkeeper-signature'] as string, hook.body);
+
+  it('a revoked grant: needs_reauth is sent once (before the run returns), every run logs an error and fails', async () => {
+    const { grant, alerts, keeper } = await alertingInstance();
     const timer = createTimerHandler(async () => keeper, { alerts });
     await world.revokeGrant(grant.refreshToken);
 
@@ -97,15 +91,7 @@ describe('alerts from the Function: signed webhooks and failed invocations', () 
   });
 
   it('an HTTP token request that finds the grant revoked alerts the same way, before it answers', async () => {
-    world = await startAzureWorld({ azurite, certificate });
-    receiver = await startReceiver();
-    const grant = world.seedLikeCSharp();
-    const alerts = new FunctionAlerts();
-    const keeper = await world.functionKeeper({
-      appSettings: appSettings(),
-      alerts,
-      logger: invocationLogger,
-    });
+    const { grant, alerts, keeper } = await alertingInstance();
     await world.revokeGrant(grant.refreshToken);
     const env = {
       TOKENKEEPER_HTTP_CALLERS: `fitbit=${createHash('sha256').update(CALLER_KEY).digest('hex')}`,

@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createTimerHandler } from '../../src/azure/timer-handler.ts';
 import type { KeeperEvent } from '../../src/core/events.ts';
 import type { KeyVaultStore } from '../../src/stores/keyvault/index.ts';
-import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
-import { startAzurite, type Azurite } from './azurite.ts';
-import { invocation, manualClock, startAzureWorld, timerFiring, type AzureWorld } from './harness.ts';
+import { invocation, manualClock, sharedAzure, timerFiring, type AzureWorld } from './harness.ts';
 
 const EIGHT_HOURS = 8 * 3_600_000;
 const putOf = (secret: string) => (request: { method: string; secretName?: string }) =>
@@ -19,24 +17,15 @@ async function profileStatus(world: AzureWorld, accessToken: string): Promise<nu
 }
 
 describe('Key Vault throttling, outages and lost leases', () => {
-  let azurite: Azurite;
-  let certificate: TestCertificate;
+  const azure = sharedAzure();
   let world: AzureWorld;
 
-  beforeAll(async () => {
-    azurite = await startAzurite();
-    certificate = createTestCertificate();
-  });
-  afterAll(async () => {
-    await azurite?.stop();
-    certificate?.dispose();
-  });
   afterEach(async () => {
     await world?.close();
   });
 
   it('429 and 503 answers are retried after the Retry-After the vault asked for', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     world.seedLikeCSharp();
     const keeper = await world.functionKeeper();
     world.kv.inject({
@@ -70,7 +59,7 @@ describe('Key Vault throttling, outages and lost leases', () => {
   });
 
   it('a write outage longer than the SDK retries: new tokens wait in the rescue journal and then reach the vault', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     world.seedLikeCSharp();
     const keeper = await world.functionKeeper();
     const events: KeeperEvent[] = [];
@@ -103,7 +92,7 @@ describe('Key Vault throttling, outages and lost leases', () => {
   });
 
   it('a lease lost mid-refresh: the other refresher recovers the same token, nothing is lost', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     world.seedLikeCSharp();
     // Short lock TTL: the engine renews the blob lease every 100 ms and notices its loss at once.
     const first = await world.functionKeeper({ refresh: { lockTtlSeconds: 0.3 } });
@@ -138,7 +127,7 @@ describe('Key Vault throttling, outages and lost leases', () => {
   });
 
   it('two instances through 40 cycles of 429/503 bursts: no token lost, never a wasted refresh', async () => {
-    world = await startAzureWorld({ azurite, certificate, sim: { latencyMs: () => Math.random() * 3 } });
+    world = await azure.world({ sim: { latencyMs: () => Math.random() * 3 } });
     world.seedLikeCSharp();
     const clock = manualClock();
     const instances = await Promise.all([world.functionKeeper({ clock }), world.functionKeeper({ clock })]);

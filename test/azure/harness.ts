@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { InvocationContext, type Timer } from '@azure/functions';
+import { afterAll, beforeAll } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -202,6 +203,32 @@ export async function startAzureWorld(options: WorldOptions = {}): Promise<Azure
       if (!options.azurite) await azurite.stop();
       if (!options.certificate) certificate.dispose();
       rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * One Azurite and one test certificate for the tests of a describe block, started before them and stopped after;
+ * `world()` starts an Azure world on them (each test its own vault and simulator).
+ */
+export function sharedAzure(): {
+  world(options?: Omit<WorldOptions, 'azurite' | 'certificate'>): Promise<AzureWorld>;
+} {
+  let azurite: Azurite | undefined;
+  let certificate: TestCertificate | undefined;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    certificate = createTestCertificate();
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+    certificate?.dispose();
+  });
+  return {
+    world(options = {}) {
+      if (!azurite || !certificate)
+        throw new Error('sharedAzure().world() runs inside the tests it was declared for');
+      return startAzureWorld({ ...options, azurite, certificate });
     },
   };
 }

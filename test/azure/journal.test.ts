@@ -10,10 +10,9 @@ import { keyFromBytes, type Keyring } from '../../src/crypto/envelope.ts';
 import { BlobRescueJournal, type KeyVaultStore } from '../../src/stores/keyvault/index.ts';
 import { FileRescueJournal, type RescueEntry } from '../../src/stores/rescue-journal.ts';
 import { loadKeyring } from '../../src/crypto/key-source.ts';
-import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
 import { rejection } from '../support/rejection.ts';
 import { startAzurite, type Azurite } from './azurite.ts';
-import { invocation, manualClock, startAzureWorld, timerFiring, type AzureWorld } from './harness.ts';
+import { invocation, manualClock, sharedAzure, timerFiring, type AzureWorld } from './harness.ts';
 
 const EIGHT_HOURS = 8 * 3_600_000;
 const refreshTokenPut = (request: { method: string; secretName?: string }) =>
@@ -21,8 +20,7 @@ const refreshTokenPut = (request: { method: string; secretName?: string }) =>
 const otherKey: Keyring = { current: keyFromBytes(Buffer.alloc(32, 7)), previous: [] };
 
 describe('the rescue journal of a Key Vault store is shared by all Functions instances (blob storage)', () => {
-  let azurite: Azurite;
-  let certificate: TestCertificate;
+  const azure = sharedAzure();
   let world: AzureWorld;
   const homes: string[] = [];
   /** A data dir of its own for each instance: on Flex Consumption no disk is shared between instances. */
@@ -32,21 +30,13 @@ describe('the rescue journal of a Key Vault store is shared by all Functions ins
     return home;
   };
 
-  beforeAll(async () => {
-    azurite = await startAzurite();
-    certificate = createTestCertificate();
-  });
-  afterAll(async () => {
-    await azurite?.stop();
-    certificate?.dispose();
-  });
   afterEach(async () => {
     await world?.close();
     for (const home of homes.splice(0)) rmSync(home, { recursive: true, force: true });
   });
 
   it('instance B replays the tokens instance A rescued during a vault outage before it spends a refresh token', async () => {
-    world = await startAzureWorld({ azurite, certificate, refresh: { saveRetrySeconds: 1 } });
+    world = await azure.world({ refresh: { saveRetrySeconds: 1 } });
     const grant = world.seedLikeCSharp({ withAccessToken: true });
     const homeA = instanceHome();
     const homeB = instanceHome();
@@ -111,7 +101,7 @@ describe('the rescue journal of a Key Vault store is shared by all Functions ins
   });
 
   it('an entry encrypted with another key is reported, kept, and blocks refreshes of its connection', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     world.seedLikeCSharp({ withAccessToken: true });
     const b = await world.functionKeeper({ dataDir: instanceHome() });
     const foreign = (b.store as KeyVaultStore).openRescueJournal(otherKey);
@@ -139,7 +129,7 @@ describe('the rescue journal of a Key Vault store is shared by all Functions ins
   });
 
   it('entries in the old local journal of the data dir are replayed too', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     const grant = world.seedLikeCSharp({ withAccessToken: true });
     const home = instanceHome();
     const first = await world.functionKeeper({ dataDir: home });

@@ -1,12 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createTimerHandler } from '../../src/azure/timer-handler.ts';
-import { createTestCertificate, type TestCertificate } from '../fakes/keyvault/index.ts';
-import { startAzurite, type Azurite } from './azurite.ts';
 import {
   invocation,
   manualClock,
   secretHistory,
-  startAzureWorld,
+  sharedAzure,
   timerFiring,
   type AzureWorld,
 } from './harness.ts';
@@ -14,24 +12,15 @@ import {
 const HOUR = 3_600_000;
 
 describe('timer function on the seed C# function vault', () => {
-  let azurite: Azurite;
-  let certificate: TestCertificate;
+  const azure = sharedAzure();
   let world: AzureWorld;
 
-  beforeAll(async () => {
-    azurite = await startAzurite();
-    certificate = createTestCertificate();
-  });
-  afterAll(async () => {
-    await azurite?.stop();
-    certificate?.dispose();
-  });
   afterEach(async () => {
     await world?.close();
   });
 
   it('starts no refresh once its time budget is spent: the connection is deferred to the next run', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     world.seedLikeCSharp({ withAccessToken: true });
     const keeper = await world.functionKeeper({ clock: manualClock() });
 
@@ -45,7 +34,7 @@ describe('timer function on the seed C# function vault', () => {
   });
 
   it('rotates the seed-named secrets; every rotation is a new version, old values kept in history', async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     const grant = world.seedLikeCSharp({ withAccessToken: true });
     const clock = manualClock();
     const keeper = await world.functionKeeper({ clock });
@@ -126,7 +115,7 @@ describe('timer function on the seed C# function vault', () => {
   });
 
   it("with the seed's 6-hourly schedule, refreshes on the last run before expiry so the access token never lapses", async () => {
-    world = await startAzureWorld({ azurite, certificate });
+    world = await azure.world();
     world.seedLikeCSharp();
     const clock = manualClock();
     const keeper = await world.functionKeeper({ clock, schedule: '0 0 */6 * * *' });
