@@ -44,6 +44,20 @@ const providerSettings = z.strictObject({
   /** A secret reference: env:NAME or file:PATH. */
   clientSecret: optional(z.string()),
   redirectUri: optional(z.string()),
+  /** When the client secret expires (ISO 8601 date), to be warned before it does (`expiring_soon`). */
+  clientSecretExpiresAt: optional(z.union([z.iso.datetime({ offset: true }), z.iso.date()])),
+  /** Google: "testing" apps get refresh tokens that die 7 days after consent. Default "production". */
+  publishingStatus: optional(z.enum(['testing', 'production'])),
+  /** How long refresh tokens live, in days; 0: they do not expire by time. Default: the catalog's. */
+  refreshTokenLifetimeDays: optional(z.number().check(z.minimum(0))),
+  /** Whether each use restarts that lifetime (an "unused for N days" rule). Default: the catalog's, else false. */
+  refreshTokenRenewedByUse: optional(z.boolean()),
+  /** Refresh at least every N days while the daemon runs. Default: the catalog's. */
+  keepAliveDays: optional(seconds()),
+  /** Access-token lifetime assumed when a response has no expires_in. Default: refresh.defaultLifetimeSeconds. */
+  defaultLifetimeSeconds: optional(seconds()),
+  /** Warn this many days before a refresh token dies. Default: refresh.expiringSoonDays. */
+  expiringSoonDays: optional(seconds()),
 });
 
 /** The daemon's HTTP server (`tokenkeeper run`); see docs/serving.md. */
@@ -64,22 +78,45 @@ const serverSettings = z.strictObject({
   loginRequired: optional(z.boolean()),
   /** Secret reference (env:NAME or file:PATH) of a bearer token that may read /metrics, e.g. for Prometheus. */
   metricsToken: optional(nonEmpty()),
+  /**
+   * The daemon's address as people reach it (https://keeper.example.com), for the reconnect links in messages
+   * that ask a human to act. Default: none (messages carry no link).
+   */
+  publicUrl: optional(nonEmpty()),
 });
 
 const webhookSettings = z.strictObject({
   endpoints: z.array(
     z.strictObject({
       url: nonEmpty(),
-      /** Signing secret reference: env:NAME or file:PATH. */
-      secret: nonEmpty(),
+      /**
+       * What the body is: "standard" (signed JSON, Standard Webhooks), or a short human message for a Slack or
+       * Discord incoming webhook or an ntfy topic. Default "standard".
+       */
+      format: optional(z.enum(['standard', 'slack', 'discord', 'ntfy'])),
+      /** Signing secret reference (env:NAME or file:PATH) of a whsec_… secret; required for "standard". */
+      secret: optional(nonEmpty()),
+      /** References of secrets being rotated out: deliveries carry a signature for each as well. */
+      previousSecrets: optional(z.array(nonEmpty())),
       name: optional(nonEmpty()),
       events: optional(
         z
-          .array(z.enum(['needs_reauth', 'provider_retired', 'recovered', 'refresh_failed']))
+          .array(
+            z.enum([
+              'needs_reauth',
+              'provider_retired',
+              'expiring_soon',
+              'replaced',
+              'recovered',
+              'refresh_failed',
+            ]),
+          )
           .check(z.minLength(1)),
       ),
     }),
   ),
+  /** Keep retrying a delivery this long after its event (hours, at least 24 by default). */
+  retryForHours: optional(seconds()),
   maxAttempts: optional(wholeNumber(1, 20)),
   retryBaseSeconds: optional(seconds()),
   retryMaxSeconds: optional(seconds()),
@@ -135,6 +172,8 @@ export const configSchema = z.strictObject({
       lockWaitSeconds: optional(seconds()),
       /** How long a failed store write of new tokens is retried before they wait in the rescue journal. */
       saveRetrySeconds: optional(seconds()),
+      /** Warn (`expiring_soon`) this many days before a refresh token dies. Default 7 (1 for 7-day tokens). */
+      expiringSoonDays: optional(seconds()),
     }),
   ),
   connect: optional(

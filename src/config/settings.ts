@@ -38,13 +38,18 @@ export interface Settings {
   readonly store: string;
   /** Undefined when nothing sets it: each face has its own default (the library logs nothing). */
   readonly logLevel?: LogLevel;
-  readonly refresh: ConfigDefaults['refresh'];
+  readonly refresh: ConfigDefaults['refresh'] & {
+    /** Undefined: 7 days, 1 day for refresh tokens that live 7 days or less (core/expiry.ts). */
+    readonly expiringSoonDays?: number;
+  };
   readonly connect: ConfigDefaults['connect'];
   readonly daemon: ConfigDefaults['daemon'];
   readonly server: ConfigDefaults['server'] & {
     readonly tls?: { readonly cert: string; readonly key: string };
     /** A secret reference (env:NAME or file:PATH), resolved where it is used. */
     readonly metricsToken?: string;
+    /** The daemon's public base URL, for reconnect links in messages; undefined: messages carry none. */
+    readonly publicUrl?: string;
   };
 }
 
@@ -80,6 +85,7 @@ export function resolveSettings(sources: SettingsSources = {}): Settings {
       lockTtlSeconds: refresh.lockTtlSeconds ?? defaults.refresh.lockTtlSeconds,
       lockWaitSeconds: refresh.lockWaitSeconds ?? defaults.refresh.lockWaitSeconds,
       saveRetrySeconds: refresh.saveRetrySeconds ?? defaults.refresh.saveRetrySeconds,
+      ...(refresh.expiringSoonDays !== undefined && { expiringSoonDays: refresh.expiringSoonDays }),
     },
     connect: {
       port: flags.connect?.port ?? config.connect?.port ?? defaults.connect.port,
@@ -101,6 +107,7 @@ export function resolveSettings(sources: SettingsSources = {}): Settings {
       loginRequired: server.loginRequired ?? defaults.server.loginRequired,
       ...(server.tls && { tls: server.tls }),
       ...(server.metricsToken !== undefined && { metricsToken: server.metricsToken }),
+      ...(server.publicUrl !== undefined && { publicUrl: server.publicUrl }),
     },
   }) as Settings;
 }

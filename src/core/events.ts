@@ -26,6 +26,28 @@ export type KeeperEvent =
       to: ConnectionStatus;
       error?: string;
     }
+  /**
+   * The refresh token (or client secret) dies within the warning window. `eventId` is the same for the same
+   * connection and expiry, so every process that notices it raises one event, delivered once.
+   */
+  | {
+      type: 'expiring_soon';
+      name: string;
+      provider: string;
+      eventId: string;
+      /** Epoch ms at which it dies. */
+      expiresAt: number;
+      what: 'refresh_token' | 'client_secret';
+    }
+  /** A connection's name moved to new tokens at another provider (`connect --replace`); the old grant is gone. */
+  | {
+      type: 'replaced';
+      name: string;
+      provider: string;
+      previousProvider: string;
+      /** Whether the old grant was revoked at its provider (false: it could not be, e.g. the provider is gone). */
+      revoked: boolean;
+    }
   | { type: 'rescued'; name: string; provider: string; journalPath: string }
   | { type: 'rescue_applied'; name: string; provider: string }
   /** The store-level lock was taken after waiting `waitedMs` for another refresher (metrics). */

@@ -9,7 +9,35 @@ export interface ExpiryPolicy {
   defaultLifetimeMs: number;
   /** Extra random spread of the scheduled refresh time, as a fraction of the margin. Default 0.2. */
   jitterRatio: number;
+  /**
+   * Refresh at least this often (ms) even when the access token is not due, so a refresh token that dies when
+   * unused never lapses while a scheduler runs. Per provider; undefined: no such floor.
+   */
+  keepAliveMs?: number;
+  /** How long the provider's refresh tokens live (per provider); undefined: they do not expire by time. */
+  refreshTokenLifetime?: RefreshTokenLifetime;
+  /**
+   * Warn (`expiring_soon`) when the refresh token dies within this long (ms). Undefined: 7 days, or 1 day for
+   * refresh tokens that live 7 days or less (see expiringSoonWindowMs).
+   */
+  expiringSoonMs?: number;
 }
+
+/** A provider's refresh-token lifetime rule. */
+export interface RefreshTokenLifetime {
+  /** How long a refresh token lives (ms). */
+  ms: number;
+  /**
+   * True when every use restarts the clock (Google's "unused for 6 months"); false when it counts from the
+   * consent that issued the token (Google apps in "Testing": 7 days). A rotated refresh token always starts anew.
+   */
+  renewedByUse: boolean;
+}
+
+const DAY_MS = 86_400_000;
+/** The early-warning window for refresh tokens, unless configured: a week, or a day for week-long tokens. */
+export const DEFAULT_EXPIRING_SOON_MS = 7 * DAY_MS;
+export const SHORT_LIVED_EXPIRING_SOON_MS = DAY_MS;
 
 export const defaultExpiryPolicy: ExpiryPolicy = {
   marginMs: 15 * 60_000,
@@ -28,7 +56,53 @@ export function refreshMargin(tokens: TokenSet, policy: ExpiryPolicy): number {
 /** Design step 1: due when `expiresAt - now <= margin`. A token set with no access token or no expiry is due. */
 export function isDue(tokens: TokenSet, now: number, policy: ExpiryPolicy): boolean {
   if (!tokens.accessToken || tokens.expiresAt === undefined) return true;
+  const keepAliveAt = keepAliveDueAt(tokens, policy);
+  if (keepAliveAt !== undefined && keepAliveAt <= now) return true;
   return tokens.expiresAt - now <= refreshMargin(tokens, policy);
+}
+
+/** When the keep-alive floor makes a token set due (its last renewal + keepAliveMs), if the policy has one. */
+export function keepAliveDueAt(tokens: TokenSet, policy: ExpiryPolicy): number | undefined {
+  if (policy.keepAliveMs === undefined || tokens.obtainedAt === undefined) return undefined;
+  return tokens.obtainedAt + policy.keepAliveMs;
+}
+
+/**
+ * When a refresh token obtained at `now` dies. The provider's own `refresh_token_expires_in` wins; else the
+ * policy's rule: a new refresh token (or one renewed by use) gets the full lifetime, an old one that is not
+ * renewed by use keeps the expiry it had. Undefined: it does not expire by time (as far as anyone says).
+ */
+export function refreshTokenExpiresAtFrom(
+  input: { explicitSeconds?: number; newRefreshToken: boolean; previous?: number },
+  now: number,
+  policy: ExpiryPolicy,
+): number | undefined {
+  const { explicitSeconds } = input;
+  if (explicitSeconds !== undefined && Number.isFinite(explicitSeconds) && explicitSeconds > 0) {
+    return now + explicitSeconds * 1000;
+  }
+  const rule = policy.refreshTokenLifetime;
+  if (!input.newRefreshToken && input.previous !== undefined && !rule?.renewedByUse) return input.previous;
+  return rule ? now + rule.ms : undefined;
+}
+
+/** The early-warning window of a token set: configured, or 7 days (1 day when its refresh token lives ≤ 7 days). */
+export function expiringSoonWindowMs(tokens: TokenSet, policy: ExpiryPolicy): number {
+  if (policy.expiringSoonMs !== undefined) return policy.expiringSoonMs;
+  const lifetime =
+    policy.refreshTokenLifetime?.ms ??
+    (tokens.refreshTokenExpiresAt !== undefined && tokens.obtainedAt !== undefined
+      ? tokens.refreshTokenExpiresAt - tokens.obtainedAt
+      : undefined);
+  return lifetime !== undefined && lifetime <= DEFAULT_EXPIRING_SOON_MS
+    ? SHORT_LIVED_EXPIRING_SOON_MS
+    : DEFAULT_EXPIRING_SOON_MS;
+}
+
+/** Whether the refresh token dies within the early-warning window (or has died): a human should act soon. */
+export function isExpiringSoon(tokens: TokenSet, now: number, policy: ExpiryPolicy): boolean {
+  if (tokens.refreshTokenExpiresAt === undefined) return false;
+  return tokens.refreshTokenExpiresAt - now <= expiringSoonWindowMs(tokens, policy);
 }
 
 /** A token with less than this left is not handed out: it could expire before the caller's request arrives. */
@@ -56,6 +130,8 @@ export function nextRefreshAt(connection: Connection, policy: ExpiryPolicy, rand
   if (tokens.accessToken && tokens.expiresAt !== undefined) {
     const margin = refreshMargin(tokens, policy);
     due = tokens.expiresAt - margin + random() * margin * policy.jitterRatio;
+    const keepAliveAt = keepAliveDueAt(tokens, policy);
+    if (keepAliveAt !== undefined) due = Math.min(due, keepAliveAt);
   }
   if (connection.status === 'failing' && connection.nextAttemptAt !== undefined) {
     // An unfinished attempt is retried after its backoff even if the token is not due yet.
@@ -85,13 +161,4 @@ export function expiresAtFrom(
       ? expiresInSeconds * 1000
       : policy.defaultLifetimeMs;
   return now + lifetimeMs;
-}
-
-/**
- * The policy for one provider: without expires_in, assume the shorter of the configured default lifetime and the
- * provider's documented one (a refresh too early is harmless; handing out an expired token is not).
- */
-export function withDocumentedLifetime(policy: ExpiryPolicy, documentedMs: number | undefined): ExpiryPolicy {
-  if (documentedMs === undefined || documentedMs >= policy.defaultLifetimeMs) return policy;
-  return { ...policy, defaultLifetimeMs: documentedMs };
 }

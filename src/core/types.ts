@@ -19,6 +19,11 @@ export interface TokenSet {
   expiresAt?: number;
   /** Epoch milliseconds at which this token set was issued (used for the "10 % of lifetime" margin). */
   obtainedAt?: number;
+  /**
+   * Epoch milliseconds at which the refresh token dies: from the provider's `refresh_token_expires_in`, or the
+   * provider's known lifetime. Undefined: it does not expire by time, as far as anyone says.
+   */
+  refreshTokenExpiresAt?: number;
   scope?: string;
   tokenType?: string;
   providerUserId?: string;
@@ -76,6 +81,12 @@ export interface ConnectionSummary {
   status: ConnectionStatus;
   scope?: string;
   expiresAt?: number;
+  /** When the refresh token dies (epoch ms), if known. */
+  refreshTokenExpiresAt?: number;
+  /** The refresh token (or the client secret) dies within the warning window: a human should reconnect soon. */
+  expiringSoon: boolean;
+  /** For a `provider_retired` connection: the provider that replaced its provider, to connect it again at. */
+  successor?: string;
   lastRefreshAt?: number;
   nextRefreshAt?: number;
   lastError?: string;

@@ -10,7 +10,7 @@ import {
   type ErrorHint,
 } from '../core/errors.ts';
 import type { KeeperEventListener } from '../core/events.ts';
-import { isDue, withDocumentedLifetime, type ExpiryPolicy } from '../core/expiry.ts';
+import { isDue, type ExpiryPolicy } from '../core/expiry.ts';
 import {
   backoffLeftMs,
   decideFailure,
@@ -20,6 +20,7 @@ import {
 } from '../core/failure.ts';
 import { sleep } from '../core/sleep.ts';
 import { withStoreLock, type HeldLock, type LockOptions } from './lock.ts';
+import { expiryPolicyFor } from './provider-expiry.ts';
 import type { Logger } from '../core/logger.ts';
 import {
   needsHuman,
@@ -204,7 +205,7 @@ export class Refresher {
     const { store, clock, settings } = this.deps;
     const current = await this.load(name);
     this.assertRefreshable(current);
-    if (!force && !current.pending && !isDue(current.tokens, clock.now(), settings.expiry)) {
+    if (!force && !current.pending && !isDue(current.tokens, clock.now(), this.policyFor(current.provider))) {
       return { connection: current, refreshed: false };
     }
     const backoffLeft = backoffLeftMs(current, clock.now());
@@ -240,7 +241,7 @@ export class Refresher {
           // Another refresher finished while this one waited for the lock.
           const renewedMeanwhile = connection.lastRefreshAt !== current.lastRefreshAt;
           if (!connection.pending) {
-            if (!force && !isDue(connection.tokens, clock.now(), settings.expiry)) {
+            if (!force && !isDue(connection.tokens, clock.now(), this.policyFor(connection.provider))) {
               return { connection, refreshed: renewedMeanwhile };
             }
             // A forced refresh is satisfied by one that another process completed while this one waited.
@@ -289,7 +290,7 @@ export class Refresher {
   private async refreshLocked(start: Connection, lock: HeldLock, budget: Budget): Promise<Connection> {
     const { clock, settings, logger, emit } = this.deps;
     const provider = this.deps.provider(start.provider);
-    const expiry = withDocumentedLifetime(settings.expiry, provider.accessTokenLifetimeMs);
+    const expiry = expiryPolicyFor(settings.expiry, provider);
     const recovering = start.pending !== undefined;
     // Whether the provider may already have spent the stored refresh token (an earlier attempt's outcome is
     // unknown): then a later passing failure keeps the write-ahead record even if that request never left.
@@ -637,6 +638,12 @@ export class Refresher {
       `connection "${name}": provider ${provider} is retired (${lastError ?? '410 Gone'})`,
       { hint: reconnectHint(connection, this.definitionOf(provider)?.successor) },
     );
+  }
+
+  /** The expiry policy of a provider's connections (the global one if the provider is no longer configured). */
+  policyFor(providerId: string): ExpiryPolicy {
+    const provider = this.definitionOf(providerId);
+    return provider ? expiryPolicyFor(this.deps.settings.expiry, provider) : this.deps.settings.expiry;
   }
 
   /** The provider's definition for a fact about it, or undefined if it is no longer configured. */

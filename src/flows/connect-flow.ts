@@ -52,7 +52,7 @@ export async function connectAccount(keeper: FlowHost, options: ConnectOptions):
       redirectUri: request.redirectUri,
       timeoutMs: keeper.settings.http.timeoutMs,
       maxBodyBytes: keeper.settings.http.maxBodyBytes,
-      expiry: keeper.settings.expiry,
+      expiry: keeper.expiryPolicy(provider.id),
       now: keeper.now(),
     });
     return keeper.reconnect(

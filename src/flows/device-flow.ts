@@ -200,7 +200,7 @@ export async function connectWithDevice(
       provider: provider.id,
       clientId: options.clientId,
       clientSecret: options.clientSecret,
-      tokens: tokenSetFromResponse(response, keeper.now(), keeper.settings.expiry),
+      tokens: tokenSetFromResponse(response, keeper.now(), keeper.expiryPolicy(provider.id)),
     },
     { allowAccountChange: options.allowAccountChange },
   );

@@ -10,8 +10,9 @@ export interface FlowHost {
   readonly providers: { get(id: string): ProviderDefinition };
   readonly settings: {
     readonly http: { readonly timeoutMs: number; readonly maxBodyBytes: number };
-    readonly expiry: ExpiryPolicy;
   };
+  /** The expiry policy of a provider's connections (default lifetime, refresh-token lifetime). */
+  expiryPolicy(providerId: string): ExpiryPolicy;
   now(): number;
   reconnect(input: NewConnectionInput, options?: ReconnectOptions): Promise<ConnectionSummary>;
 }

@@ -10,6 +10,7 @@ import type { KeeperEvent, KeeperEventListener } from '../core/events.ts';
 import {
   defaultExpiryPolicy,
   isDue,
+  isExpiringSoon,
   isUsable,
   nextRefreshAt,
   stableFraction,
@@ -163,7 +164,8 @@ export class Keeper {
   async accessTokenDetails(name: string, options: AccessTokenOptions = {}): Promise<AccessTokenDetails> {
     const minValidMs = options.minValidMs ?? 0;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
-    const servable = (connection: Connection) => this.servable(connection.tokens, minValidMs);
+    const servable = (connection: Connection) =>
+      this.servable(connection.tokens, minValidMs, this.expiryPolicy(connection.provider));
     const connection = await this.refresher.current(name);
     // Newer tokens waiting in the rescue journal may have revoked the stored access token.
     if (servable(connection) && !(await this.refresher.hasRescued(name))) {
@@ -175,7 +177,7 @@ export class Keeper {
       return tokenDetails(connection.tokens);
     }
     // The engine would not refresh a token that is not due yet: one that must outlive minValidMs is forced.
-    const force = !isDue(connection.tokens, this.clock.now(), this.settings.expiry);
+    const force = !isDue(connection.tokens, this.clock.now(), this.expiryPolicy(connection.provider));
     return tokenDetails((await this.refresher.refresh(name, { force, timeoutMs })).tokens);
   }
 
@@ -183,12 +185,12 @@ export class Keeper {
    * Whether a stored token can be handed out as it is: it outlives `minValidMs`, and it is either not due (the
    * engine's own notion of fresh, which also covers lifetimes shorter than the usual skew) or still usable.
    */
-  private servable(tokens: TokenSet, minValidMs: number): boolean {
+  private servable(tokens: TokenSet, minValidMs: number, policy: ExpiryPolicy): boolean {
     const now = this.clock.now();
     if (!tokens.accessToken || tokens.expiresAt === undefined || tokens.expiresAt - now <= minValidMs) {
       return false;
     }
-    return isUsable(tokens, now) || !isDue(tokens, now, this.settings.expiry);
+    return isUsable(tokens, now) || !isDue(tokens, now, policy);
   }
 
   /**
@@ -198,7 +200,7 @@ export class Keeper {
    */
   private renewInBackground(connection: Connection): Promise<RefreshResult | undefined> | undefined {
     const now = this.clock.now();
-    const due = isDue(connection.tokens, now, this.settings.expiry);
+    const due = isDue(connection.tokens, now, this.expiryPolicy(connection.provider));
     const backingOff = backoffLeftMs(connection, now) > 0;
     // An unfinished attempt is retried at once, as every refresh does: the provider's grace window may be closing.
     if (!connection.pending && (!due || backingOff)) return undefined;
@@ -355,7 +357,15 @@ export class Keeper {
   /** When the scheduler should refresh this connection next (epoch ms of the keeper's clock). */
   nextRefreshAt(connection: Connection): number {
     const seed = `${connection.name}:${connection.tokens.expiresAt ?? 0}`;
-    return nextRefreshAt(connection, this.settings.expiry, () => stableFraction(seed));
+    return nextRefreshAt(connection, this.expiryPolicy(connection.provider), () => stableFraction(seed));
+  }
+
+  /**
+   * The expiry policy of a provider's connections (due, keep-alive, default lifetime, refresh-token lifetime,
+   * early-warning window): the one every decision about a connection's times uses.
+   */
+  expiryPolicy(providerId: string): ExpiryPolicy {
+    return this.refresher.policyFor(providerId);
   }
 
   now(): number {
@@ -367,6 +377,15 @@ export class Keeper {
     await this.store.close();
   }
 
+  /** The provider that replaced a retired one, if the catalog names it. */
+  private successorOf(providerId: string): string | undefined {
+    try {
+      return this.providers.get(providerId).successor;
+    } catch {
+      return undefined;
+    }
+  }
+
   summarize(connection: Connection): ConnectionSummary {
     return {
       name: connection.name,
@@ -375,6 +394,11 @@ export class Keeper {
       status: connection.status,
       scope: connection.tokens.scope,
       expiresAt: connection.tokens.expiresAt,
+      refreshTokenExpiresAt: connection.tokens.refreshTokenExpiresAt,
+      expiringSoon:
+        !needsHuman(connection.status) &&
+        isExpiringSoon(connection.tokens, this.clock.now(), this.expiryPolicy(connection.provider)),
+      successor: connection.status === 'provider_retired' ? this.successorOf(connection.provider) : undefined,
       lastRefreshAt: connection.lastRefreshAt,
       nextRefreshAt: needsHuman(connection.status) ? undefined : this.nextRefreshAt(connection),
       lastError: connection.lastError,
@@ -436,6 +460,7 @@ export function refreshSettingsFrom(refresh: Settings['refresh']): RefreshSettin
     marginMs: refresh.marginSeconds * 1000,
     marginRatio: refresh.marginRatio,
     defaultLifetimeMs: refresh.defaultLifetimeSeconds * 1000,
+    ...(refresh.expiringSoonDays !== undefined && { expiringSoonMs: refresh.expiringSoonDays * 86_400_000 }),
   };
   return {
     expiry,

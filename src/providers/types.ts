@@ -1,3 +1,7 @@
+import type { RefreshTokenLifetime } from '../core/expiry.ts';
+
+export type { RefreshTokenLifetime };
+
 export type ClientAuthStyle = 'basic' | 'body';
 
 /**
@@ -75,6 +79,24 @@ export interface ProviderDefinition {
   spentTokenGraceMs?: number;
   /** The documented access-token lifetime: assumed (if shorter than refresh.defaultLifetimeSeconds) without expires_in. */
   accessTokenLifetimeMs?: number;
+  /**
+   * The access-token lifetime assumed without expires_in, as configured for this provider
+   * (providers.<id>.defaultLifetimeSeconds); wins over the documented one and the global default.
+   */
+  defaultLifetimeMs?: number;
+  /** How long refresh tokens live (catalog data, cited in docs/providers.md); absent: no time limit known. */
+  refreshTokenLifetime?: RefreshTokenLifetime;
+  /**
+   * The lifetime while the app is in "Testing" publishing status (Google: 7 days from consent). The registry puts
+   * it in `refreshTokenLifetime` when providers.<id>.publishingStatus is "testing".
+   */
+  testingRefreshTokenLifetime?: RefreshTokenLifetime;
+  /** Refresh at least this often while a scheduler runs, so idle-expiring refresh tokens never lapse. */
+  keepAliveMs?: number;
+  /** Warn this long before a refresh token dies (providers.<id>.expiringSoonDays); default see core/expiry. */
+  expiringSoonMs?: number;
+  /** When the configured client secret expires (epoch ms, providers.<id>.clientSecretExpiresAt), if known. */
+  clientSecretExpiresAt?: number;
   /** The provider's token-endpoint quota per connection, respected by a fleet of daemons together. */
   rateLimit?: RateLimit;
   /** Where token responses name the account (absent: they do not). */

@@ -53,10 +53,11 @@ export class WebhookDispatcher {
 
   /** Queues `body` to every subscribed endpoint; returns the event id. */
   send(body: WebhookEventBody): string {
+    const { id, ...content } = body;
     const payload: WebhookPayload = {
-      id: `evt_${randomUUID()}`,
+      id: id ?? `evt_${randomUUID()}`,
       createdAt: new Date().toISOString(),
-      ...body,
+      ...content,
     };
     for (const endpoint of this.options.endpoints) {
       if (payload.type !== 'test' && !endpoint.events.has(payload.type)) continue;

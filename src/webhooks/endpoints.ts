@@ -1,6 +1,7 @@
 import { configDefaults } from '../config/defaults.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ConfigFile } from '../config/schema.ts';
+import { TokenkeeperError } from '../core/errors.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
 import { webhookEventTypes, type WebhookEventType } from './events.ts';
 
@@ -56,7 +57,7 @@ export function webhookSettingsFrom(
     return {
       label: entry.name ?? url.origin,
       url: url.href,
-      secret: resolveSecretRef(entry.secret, names.secret, env),
+      secret: resolveSecretRef(requiredSecret(entry.secret, names.secret), names.secret, env),
       events: new Set<WebhookEventType>(entry.events ?? webhookEventTypes),
     };
   });
@@ -69,4 +70,14 @@ export function webhookSettingsFrom(
       timeoutMs: (section?.timeoutSeconds ?? defaultRetryPolicy.timeoutMs / 1000) * 1000,
     },
   };
+}
+
+function requiredSecret(ref: string | undefined, name: string): string {
+  if (ref === undefined) {
+    throw new TokenkeeperError(
+      'config',
+      `${name} is missing: set it to env:NAME or file:PATH of a whsec_… secret`,
+    );
+  }
+  return ref;
 }

@@ -1,7 +1,14 @@
 import type { KeeperEvent } from '../core/events.ts';
 import { needsHuman, type ConnectionStatus } from '../core/types.ts';
 
-export const webhookEventTypes = ['needs_reauth', 'provider_retired', 'recovered', 'refresh_failed'] as const;
+export const webhookEventTypes = [
+  'needs_reauth',
+  'provider_retired',
+  'expiring_soon',
+  'replaced',
+  'recovered',
+  'refresh_failed',
+] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
 /** What a webhook body says (signed as JSON). Carries names, statuses and scrubbed error texts; never secrets. */
@@ -17,9 +24,21 @@ export interface WebhookPayload {
   retryInSeconds?: number;
   /** For `recovered`: what brought the connection back. */
   reason?: 'refresh' | 'crash_recovery' | 'reconnected';
+  /** For `expiring_soon`: what dies, and when (ISO 8601). */
+  expiring?: { what: 'refresh_token' | 'client_secret'; at: string };
+  /** For `replaced`: the provider the name was at before, and whether its grant was revoked. */
+  replaced?: { previousProvider: string; revoked: boolean };
+  /** For a `provider_retired` connection: the provider that replaced it. */
+  successor?: string;
+  /**
+   * Where a human fixes it: the status page's reconnect flow of this connection, when the daemon has a public
+   * base URL (server.publicUrl). Only on events that need a human.
+   */
+  links?: { reconnect?: string };
 }
 
-export type WebhookEventBody = Omit<WebhookPayload, 'id' | 'createdAt'>;
+/** A webhook's content before it gets its id and time; `id` is given when it must be the same everywhere. */
+export type WebhookEventBody = Omit<WebhookPayload, 'id' | 'createdAt'> & { id?: string };
 
 /**
  * Maps an engine event to the webhook it triggers, if any: status changes to needs_reauth / provider_retired,
@@ -59,6 +78,20 @@ export function webhookEventFor(event: KeeperEvent): WebhookEventBody | undefine
             reason: 'crash_recovery',
           }
         : undefined;
+    case 'expiring_soon':
+      return {
+        id: event.eventId,
+        type: 'expiring_soon',
+        connection: { name: event.name, provider: event.provider },
+        expiring: { what: event.what, at: new Date(event.expiresAt).toISOString() },
+      };
+    case 'replaced':
+      return {
+        type: 'replaced',
+        connection: { name: event.name, provider: event.provider },
+        status: 'active',
+        replaced: { previousProvider: event.previousProvider, revoked: event.revoked },
+      };
     case 'refresh_failed':
       return {
         type: 'refresh_failed',
