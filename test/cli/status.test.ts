@@ -149,7 +149,9 @@ describe.concurrent('tokenkeeper status: refresh-token expiry', () => {
     expect((await w.status({ name: 'soon', json: true })).code).toBe(6);
   });
 
-  it('a connection that needs a human wins over one that expires soon: exit 3', async ({ onTestFinished }) => {
+  it('a connection that needs a human wins over one that expires soon: exit 3', async ({
+    onTestFinished,
+  }) => {
     const w = await statusWorld(onTestFinished);
     const expiring = { refreshTokenExpiresAt: Date.now() + DAY, obtainedAt: Date.now() - 10 * DAY };
     await w.add('soon', expiring);
@@ -178,7 +180,9 @@ describe.concurrent('tokenkeeper status: refresh-token expiry', () => {
     const w = await statusWorld(onTestFinished);
     await w.add('old', {});
     w.sim.setRetired(true);
-    await expect(w.keeper.refresh('old', { force: true })).rejects.toMatchObject({ code: 'provider_retired' });
+    await expect(w.keeper.refresh('old', { force: true })).rejects.toMatchObject({
+      code: 'provider_retired',
+    });
     await w.keeper.close();
 
     const text = await w.status();
@@ -188,6 +192,10 @@ describe.concurrent('tokenkeeper status: refresh-token expiry', () => {
       'old: fitbit is retired, replaced by google-health: run `tokenkeeper connect google-health --replace old`\n',
     );
     const [old] = JSON.parse((await w.status({ json: true })).out) as StatusJson[];
-    expect(old).toMatchObject({ status: 'provider_retired', successor: 'google-health', expiringSoon: false });
+    expect(old).toMatchObject({
+      status: 'provider_retired',
+      successor: 'google-health',
+      expiringSoon: false,
+    });
   });
 });
