@@ -69,16 +69,21 @@ function lastErrorCell(c: ConnectionSummary, now: number): string {
   return `<details class="error-details"><summary class="error" title="${escapeHtml(c.lastError)}"><span class="preview">${escapeHtml(preview)}</span><span class="less muted">hide the full error</span></summary><p class="error full-error">${escapeHtml(c.lastError)}</p></details>${when}`;
 }
 
-/** The refresh token's expiry: a badge inside its warning window, plain text outside it, a dash when unknown. */
-function refreshTokenCell(c: ConnectionSummary, now: number): string {
+/**
+ * Under the access token's countdown, when the refresh token dies by time: a badge inside its warning window,
+ * plain text outside it. Nothing for refresh tokens without a known expiry (most providers').
+ */
+function refreshTokenNote(c: ConnectionSummary, now: number): string {
   const at = c.refreshTokenExpiresAt;
-  if (at === undefined) return '<span class="muted" title="does not expire by time">-</span>';
+  if (at === undefined) return '';
   const title = `title="${new Date(at).toISOString()}"`;
-  if (at <= now) return `<span class="badge bad rt-expiry" ${title}>expired</span>`;
-  const text = `expires in ${formatDuration(at - now)}`;
-  return c.expiringSoon
-    ? `<span class="badge soon rt-expiry" ${title}>${text}</span>`
-    : `<span class="rt-expiry" ${title}>${text}</span>`;
+  const when =
+    at <= now
+      ? `<span class="badge bad" ${title}>expired</span>`
+      : c.expiringSoon
+        ? `<span class="badge soon" ${title}>expires in ${formatDuration(at - now)}</span>`
+        : `<span ${title}>expires in ${formatDuration(at - now)}</span>`;
+  return `<div class="rt-expiry">refresh token ${when}</div>`;
 }
 
 /** For a retired provider: what replaced it, and the command that moves the connection there. */
@@ -109,8 +114,7 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
   <td data-label="Provider">${escapeHtml(c.provider)}</td>
   <td class="account" data-label="Account">${c.account ? escapeHtml(c.account) : '<span class="muted">-</span>'}</td>
   <td class="health" data-label="Health"><span class="badge ${health.tone}">${escapeHtml(health.label)}</span>${successorNote(c)}</td>
-  <td data-label="Expires in">${expires}</td>
-  <td class="refresh-token" data-label="Refresh token">${refreshTokenCell(c, now)}</td>
+  <td data-label="Expires in">${expires}${refreshTokenNote(c, now)}</td>
   <td data-label="Last refresh">${lastRefresh}</td>
   <td class="last-error" data-label="Last error">${lastErrorCell(c, now)}</td>
   <td class="history" data-label="History">${renderHistoryChart(input.history.entries(c.name), c)}</td>
@@ -168,7 +172,7 @@ td.name,td.account{overflow-wrap:anywhere;max-width:220px}
 .badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid currentColor;white-space:nowrap}
 .badge.ok{color:var(--ok)}.badge.warn,.badge.soon{color:var(--warn)}.badge.bad{color:var(--bad)}.badge.busy{color:var(--busy)}
 .badge.soon{background:#fff8c5}
-.rt-expiry{white-space:nowrap}
+.rt-expiry{margin-top:4px;font-size:12px;color:var(--muted);white-space:nowrap}
 .successor{margin-top:4px;font-size:12px;color:var(--muted)}
 .successor code{color:#1f2328;overflow-wrap:anywhere}
 .countdown{font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -273,7 +277,7 @@ export function renderStatusPage(input: StatusPageInput): string {
     connections.length === 0
       ? `<div class="empty">No connections yet. Add one with <code>tokenkeeper connect &lt;provider&gt;</code> or <code>tokenkeeper add</code>.</div>`
       : `<table>
-<thead><tr><th>Connection</th><th>Provider</th><th>Account</th><th>Health</th><th>Expires in</th><th>Refresh token</th><th>Last refresh</th><th>Last error</th><th>Refresh history</th><th></th></tr></thead>
+<thead><tr><th>Connection</th><th>Provider</th><th>Account</th><th>Health</th><th>Expires in</th><th>Last refresh</th><th>Last error</th><th>Refresh history</th><th></th></tr></thead>
 <tbody>
 ${attentionOrder(connections)
   .map((c) => row(c, input))
