@@ -1,5 +1,5 @@
 import { formatAgo, formatDuration } from '../core/duration.ts';
-import { reconnectPath } from '../core/links.ts';
+import { reconnectPath, replaceCommand } from '../core/links.ts';
 import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { renderHistoryChart } from './history-chart.ts';
 import type { RefreshHistory } from './history.ts';
@@ -89,7 +89,7 @@ function refreshTokenNote(c: ConnectionSummary, now: number): string {
 /** For a retired provider: what replaced it, and the command that moves the connection there. */
 function successorNote(c: ConnectionSummary): string {
   if (c.status !== 'provider_retired' || c.successor === undefined) return '';
-  return `<div class="successor">replaced by ${escapeHtml(c.successor)}: <code>tokenkeeper connect ${escapeHtml(c.successor)} --replace ${escapeHtml(c.name)}</code></div>`;
+  return `<div class="successor">replaced by ${escapeHtml(c.successor)}: <code>${escapeHtml(replaceCommand(c.successor, c.name))}</code></div>`;
 }
 
 function row(c: ConnectionSummary, input: StatusPageInput): string {

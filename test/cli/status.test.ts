@@ -164,6 +164,12 @@ describe.concurrent('tokenkeeper status: refresh-token expiry', () => {
     expect(text.code).toBe(3);
     expect(rowOf(text.out, 'dead')[column(text.out, 'STATUS')]).toBe('needs_reauth');
     expect(rowOf(text.out, 'soon')[column(text.out, 'STATUS')]).toBe('expiring_soon');
+    expect(lines(text.out.split('\n\n')[1] ?? '').sort()).toEqual([
+      'dead: the provider no longer accepts its refresh token: run `tokenkeeper connect fitbit --name dead`',
+      expect.stringMatching(
+        /^soon: the refresh token expires in (?:1d 0h|23h 59m); reconnect before then: run `tokenkeeper connect fitbit --name soon`$/,
+      ),
+    ]);
     const json = await w.status({ json: true });
     expect(json.code).toBe(3);
     // A connection that needs a human now is not also "expiring soon": that is for what still works.

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
+import { reconnectCommand, replaceCommand } from '../../core/links.ts';
 import { needsHuman } from '../../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
@@ -72,13 +73,16 @@ function timeLeft(at: number | undefined, now: number): string {
 /** The line below the table that tells a human what to run, for connections that need one now or soon. */
 function whatToDo(c: ConnectionSummary, now: number): string | undefined {
   if (c.status === 'provider_retired' && c.successor !== undefined) {
-    return `${c.name}: ${c.provider} is retired, replaced by ${c.successor}: run \`tokenkeeper connect ${c.successor} --replace ${c.name}\``;
+    return `${c.name}: ${c.provider} is retired, replaced by ${c.successor}: run \`${replaceCommand(c.successor, c.name)}\``;
+  }
+  if (c.status === 'needs_reauth') {
+    return `${c.name}: the provider no longer accepts its refresh token: run \`${reconnectCommand(c.provider, c.name)}\``;
   }
   if (c.expiringSoon && c.refreshTokenExpiresAt !== undefined) {
     const left = c.refreshTokenExpiresAt - now;
     const when =
       left > 0 ? `expires in ${formatDuration(left)}; reconnect before then` : 'has expired; reconnect';
-    return `${c.name}: the refresh token ${when}: run \`tokenkeeper connect ${c.provider} --name ${c.name}\``;
+    return `${c.name}: the refresh token ${when}: run \`${reconnectCommand(c.provider, c.name)}\``;
   }
   return undefined;
 }
