@@ -39,6 +39,7 @@ export function statusTone(status: string): Tone | undefined {
       return 'busy';
     case 'failing':
     case 'expired':
+    case 'expiring_soon':
       return 'warn';
     default:
       return undefined;

@@ -14,6 +14,7 @@ Exit codes:
   3  a human must re-authorise: refresh token rejected (needs_reauth) or provider retired
   4  provider unavailable: network error, timeout, 429/5xx, or a malformed provider response
   5  store error: cannot open or write the store, wrong encryption key, lock timeout
+  6  status only: nothing needs a human now, but a refresh token expires soon (expiring_soon)
 
 Environment: TOKENKEEPER_HOME (data dir), TOKENKEEPER_STORE, TOKENKEEPER_CONFIG, TOKENKEEPER_KEY,
 TOKENKEEPER_KEY_FILE, TOKENKEEPER_PREVIOUS_KEYS, TOKENKEEPER_LOG_LEVEL.`;

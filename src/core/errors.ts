@@ -20,7 +20,7 @@ export type ErrorCode =
   | 'version_conflict'
   | 'timeout';
 
-/** CLI exit codes, documented in the README. */
+/** CLI exit codes, documented in the README and in `tokenkeeper --help`. */
 export const exitCodes = {
   ok: 0,
   failure: 1,
@@ -28,6 +28,11 @@ export const exitCodes = {
   needsReauth: 3,
   providerUnavailable: 4,
   store: 5,
+  /**
+   * Nothing needs a human now, but a refresh token dies within its warning window (`status`): a human should
+   * reconnect soon. No error maps to it, and any connection that needs a human now (3) wins over it.
+   */
+  expiringSoon: 6,
 } as const;
 
 const exitCodeByErrorCode: Record<ErrorCode, number> = {

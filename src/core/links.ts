@@ -10,3 +10,16 @@ export function reconnectPath(name: string): string {
 export function reconnectUrl(publicUrl: string, name: string): string {
   return `${publicUrl.replace(/\/+$/, '')}${reconnectPath(name)}`;
 }
+
+/**
+ * The command that connects `name` again at its own provider (a new consent, the same connection): the one
+ * spelling of it for every face that tells a human what to run.
+ */
+export function reconnectCommand(provider: string, name: string): string {
+  return `tokenkeeper connect ${provider} --name ${name}`;
+}
+
+/** The command that moves connection `name` to `successor`, the provider that replaced its retired one. */
+export function replaceCommand(successor: string, name: string): string {
+  return `tokenkeeper connect ${successor} --replace ${name}`;
+}

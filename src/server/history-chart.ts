@@ -14,15 +14,21 @@ const barClass: Record<HistoryKind, string> = {
   failed: 'fail',
   needs_reauth: 'stop',
   provider_retired: 'stop',
+  expiring_soon: 'soon',
 };
 
+const utc = (at: number, chars: number) =>
+  `${new Date(at).toISOString().replace('T', ' ').slice(0, chars)} UTC`;
+
 function describe(entry: HistoryEntry): string {
-  const at = new Date(entry.at).toISOString().replace('T', ' ').slice(0, 19);
+  const { kind, expiresAt } = entry;
   const what =
-    entry.kind === 'refreshed' || entry.kind === 'reconnected'
-      ? `${entry.kind}${entry.expiresAt ? `, valid until ${new Date(entry.expiresAt).toISOString().slice(11, 19)}` : ''}`
-      : `${entry.kind.replace('_', ' ')}${entry.error ? `: ${entry.error}` : ''}`;
-  return `${at} UTC ${what}`;
+    kind === 'refreshed' || kind === 'reconnected'
+      ? `${kind}${expiresAt ? `, valid until ${new Date(expiresAt).toISOString().slice(11, 19)}` : ''}`
+      : kind === 'expiring_soon'
+        ? `expiring soon${expiresAt ? `: the refresh token dies ${utc(expiresAt, 16)}` : ''}`
+        : `${kind.replace('_', ' ')}${entry.error ? `: ${entry.error}` : ''}`;
+  return `${utc(entry.at, 19)} ${what}`;
 }
 
 /**
@@ -48,7 +54,8 @@ export function historyWithCurrentState(
 
 /**
  * A small inline SVG strip of a connection's last refresh outcomes, newest on the right: one bar per refresh
- * (green), failed attempt (red, shorter) or stop that needs a human (dark red); grey slots are empty.
+ * (green), failed attempt (red, shorter), stop that needs a human (dark red) or warning that the refresh token
+ * dies soon (amber, shorter); grey slots are empty.
  */
 export function renderHistoryChart(
   entries: readonly HistoryEntry[],
@@ -63,16 +70,18 @@ export function renderHistoryChart(
   }
   recent.forEach((entry, index) => {
     const kind = barClass[entry.kind];
-    const height = kind === 'fail' ? HEIGHT * 0.6 : HEIGHT;
+    const height = kind === 'fail' || kind === 'soon' ? HEIGHT * 0.6 : HEIGHT;
     bars.push(
       `<rect class="${kind}" x="${(empty + index) * (BAR + GAP)}" y="${HEIGHT - height}" width="${BAR}" height="${height}" rx="1"><title>${escapeHtml(describe(entry))}</title></rect>`,
     );
   });
-  const ok = recent.filter((e) => barClass[e.kind] === 'ok').length;
-  const failed = recent.length - ok;
+  const count = (...kinds: string[]) => recent.filter((e) => kinds.includes(barClass[e.kind])).length;
+  const ok = count('ok');
+  const failed = count('fail', 'stop');
+  const warnings = count('soon');
   const label =
     recent.length === 0
       ? 'no refreshes seen yet'
-      : `last ${recent.length} events: ${ok} refresh${ok === 1 ? '' : 'es'}, ${failed} failure${failed === 1 ? '' : 's'}`;
+      : `last ${recent.length} events: ${ok} refresh${ok === 1 ? '' : 'es'}, ${failed} failure${failed === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`;
   return `<svg class="chart" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" role="img" aria-label="${escapeHtml(label)}"><title>${escapeHtml(label)}</title>${bars.join('')}</svg>`;
 }

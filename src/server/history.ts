@@ -2,12 +2,13 @@ import type { KeeperEvent } from '../core/events.ts';
 import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { needsHuman } from '../core/types.ts';
 
-export type HistoryKind = 'refreshed' | 'failed' | 'needs_reauth' | 'provider_retired' | 'reconnected';
+export type HistoryKind =
+  'refreshed' | 'failed' | 'needs_reauth' | 'provider_retired' | 'reconnected' | 'expiring_soon';
 
 export interface HistoryEntry {
   at: number;
   kind: HistoryKind;
-  /** For refreshed / reconnected: when the new access token expires. */
+  /** For refreshed / reconnected: when the new access token expires; for expiring_soon: when the refresh token dies. */
   expiresAt?: number;
   error?: string;
 }
@@ -49,6 +50,12 @@ export class RefreshHistory {
       this.add(event.name, { at, kind: 'failed', error: event.error });
     else if (event.type === 'status_changed' && needsHuman(event.to)) {
       this.add(event.name, { at, kind: event.to, error: event.error });
+    } else if (event.type === 'expiring_soon' && event.what === 'refresh_token') {
+      // One warning per expiry: a scheduler that notices it again must not push the refreshes out of the strip.
+      const warned = this.entries(event.name).some(
+        (entry) => entry.kind === 'expiring_soon' && entry.expiresAt === event.expiresAt,
+      );
+      if (!warned) this.add(event.name, { at, kind: 'expiring_soon', expiresAt: event.expiresAt });
     }
   };
 

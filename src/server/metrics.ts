@@ -66,7 +66,7 @@ export class DaemonMetrics {
       registers,
     });
     const read = () => this.readConnections(source);
-    // Both gauges are computed at scrape time from one store read.
+    // The gauges are computed at scrape time from one store read.
     new Gauge({
       name: 'tokenkeeper_token_expiry_seconds',
       help: "Seconds until the connection's access token expires (negative once expired).",
@@ -81,6 +81,31 @@ export class DaemonMetrics {
             this.set({ connection: c.name, provider: c.provider }, (c.expiresAt - now) / 1000);
           }
         }
+      },
+    });
+    new Gauge({
+      name: 'tokenkeeper_refresh_token_expiry_seconds',
+      help: "Seconds until the connection's refresh token dies (negative once it has), for connections whose refresh tokens expire by time.",
+      labelNames: ['connection', 'provider'],
+      registers,
+      async collect() {
+        const connections = await read();
+        this.reset();
+        const now = source.now();
+        for (const c of connections) {
+          if (c.refreshTokenExpiresAt !== undefined) {
+            this.set({ connection: c.name, provider: c.provider }, (c.refreshTokenExpiresAt - now) / 1000);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'tokenkeeper_connections_expiring_soon',
+      help: 'Connections whose refresh token dies within its warning window: a human should reconnect them soon.',
+      registers,
+      async collect() {
+        const connections = await read();
+        this.set(connections.filter((c) => c.expiringSoon).length);
       },
     });
     new Gauge({

@@ -66,7 +66,7 @@ export const openApiDocument = {
       },
       Connection: {
         type: 'object',
-        required: ['name', 'provider', 'status', 'failureCount', 'refreshInProgress'],
+        required: ['name', 'provider', 'status', 'expiringSoon', 'failureCount', 'refreshInProgress'],
         properties: {
           name: { type: 'string' },
           provider: { type: 'string' },
@@ -77,6 +77,19 @@ export const openApiDocument = {
           },
           scope: nullable('string'),
           expiresAt: nullable('string', { format: 'date-time' }),
+          refreshTokenExpiresAt: nullable('string', {
+            format: 'date-time',
+            description:
+              'When the refresh token dies; null: it does not expire by time, as far as anyone says',
+          }),
+          expiringSoon: {
+            type: 'boolean',
+            description: 'The refresh token dies within its warning window: reconnect the account soon',
+          },
+          successor: nullable('string', {
+            description:
+              'For provider_retired: the provider that replaced this one, to connect the account at',
+          }),
           lastRefreshAt: nullable('string', { format: 'date-time' }),
           nextRefreshAt: nullable('string', { format: 'date-time' }),
           lastError: nullable('string'),

@@ -1,4 +1,5 @@
 import { formatAgo, formatDuration } from '../core/duration.ts';
+import { reconnectPath, replaceCommand } from '../core/links.ts';
 import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { renderHistoryChart } from './history-chart.ts';
 import type { RefreshHistory } from './history.ts';
@@ -18,7 +19,8 @@ export interface StatusPageInput {
   operator?: { csrfToken: string; reconnecting?: string };
 }
 
-type Health = { label: string; tone: 'ok' | 'busy' | 'warn' | 'bad' };
+/** `soon`: nothing is wrong yet, but a human must act before the refresh token dies. */
+type Health = { label: string; tone: 'ok' | 'busy' | 'soon' | 'warn' | 'bad' };
 
 function healthOf(c: ConnectionSummary, now: number): Health {
   switch (c.status) {
@@ -31,6 +33,7 @@ function healthOf(c: ConnectionSummary, now: number): Health {
     case 'refreshing':
       return { label: 'refreshing', tone: 'busy' };
     default:
+      if (c.expiringSoon) return { label: 'expiring soon', tone: 'soon' };
       if (c.expiresAt !== undefined && c.expiresAt <= now) return { label: 'expired', tone: 'warn' };
       return { label: 'healthy', tone: 'ok' };
   }
@@ -38,9 +41,13 @@ function healthOf(c: ConnectionSummary, now: number): Health {
 
 const needsAPerson = (c: ConnectionSummary) => needsHuman(c.status);
 
-/** Connections that need a human first, then failing ones, then the rest; by name within each group. */
+/**
+ * Connections that need a human first, then failing ones, then those whose refresh token dies soon, then the
+ * rest; by name within each group.
+ */
 export function attentionOrder(connections: readonly ConnectionSummary[]): ConnectionSummary[] {
-  const rank = (c: ConnectionSummary) => (needsAPerson(c) ? 0 : c.status === 'failing' ? 1 : 2);
+  const rank = (c: ConnectionSummary) =>
+    needsAPerson(c) ? 0 : c.status === 'failing' ? 1 : c.expiringSoon ? 2 : 3;
   return [...connections].sort(
     (a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
@@ -60,6 +67,29 @@ function lastErrorCell(c: ConnectionSummary, now: number): string {
   }
   const preview = `${c.lastError.slice(0, ERROR_PREVIEW_CHARS).trimEnd()}…`;
   return `<details class="error-details"><summary class="error" title="${escapeHtml(c.lastError)}"><span class="preview">${escapeHtml(preview)}</span><span class="less muted">hide the full error</span></summary><p class="error full-error">${escapeHtml(c.lastError)}</p></details>${when}`;
+}
+
+/**
+ * Under the access token's countdown, when the refresh token dies by time: a badge inside its warning window,
+ * plain text outside it. Nothing for refresh tokens without a known expiry (most providers').
+ */
+function refreshTokenNote(c: ConnectionSummary, now: number): string {
+  const at = c.refreshTokenExpiresAt;
+  if (at === undefined) return '';
+  const title = `title="${new Date(at).toISOString()}"`;
+  const when =
+    at <= now
+      ? `<span class="badge bad" ${title}>expired</span>`
+      : c.expiringSoon
+        ? `<span class="badge soon" ${title}>expires in ${formatDuration(at - now)}</span>`
+        : `<span ${title}>expires in ${formatDuration(at - now)}</span>`;
+  return `<div class="rt-expiry">refresh token ${when}</div>`;
+}
+
+/** For a retired provider: what replaced it, and the command that moves the connection there. */
+function successorNote(c: ConnectionSummary): string {
+  if (c.status !== 'provider_retired' || c.successor === undefined) return '';
+  return `<div class="successor">replaced by ${escapeHtml(c.successor)}: <code>${escapeHtml(replaceCommand(c.successor, c.name))}</code></div>`;
 }
 
 function row(c: ConnectionSummary, input: StatusPageInput): string {
@@ -83,8 +113,8 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
   <td class="name" data-label="Connection">${escapeHtml(c.name)}</td>
   <td data-label="Provider">${escapeHtml(c.provider)}</td>
   <td class="account" data-label="Account">${c.account ? escapeHtml(c.account) : '<span class="muted">-</span>'}</td>
-  <td data-label="Health"><span class="badge ${health.tone}">${escapeHtml(health.label)}</span></td>
-  <td data-label="Expires in">${expires}</td>
+  <td class="health" data-label="Health"><span class="badge ${health.tone}">${escapeHtml(health.label)}</span>${successorNote(c)}</td>
+  <td data-label="Expires in">${expires}${refreshTokenNote(c, now)}</td>
   <td data-label="Last refresh">${lastRefresh}</td>
   <td class="last-error" data-label="Last error">${lastErrorCell(c, now)}</td>
   <td class="history" data-label="History">${renderHistoryChart(input.history.entries(c.name), c)}</td>
@@ -104,7 +134,7 @@ function reconnectControl(c: ConnectionSummary, input: StatusPageInput): string 
   if (!operator) {
     return `<a class="reconnect login${human ? ' urgent' : ''}" href="/login" title="Log in as operator to reconnect">Reconnect…</a>`;
   }
-  const base = `/connections/${encodeURIComponent(c.name)}/reconnect`;
+  const base = reconnectPath(c.name);
   if (operator.reconnecting === c.name) {
     return actionForm(`${base}/cancel`, operator.csrfToken, 'Cancel reconnect', 'reconnect cancel');
   }
@@ -115,9 +145,11 @@ function summaryLine(connections: ConnectionSummary[], now: number): string {
   const tones = connections.map((c) => healthOf(c, now).tone);
   const attention = tones.filter((tone) => tone === 'bad').length;
   const degraded = tones.filter((tone) => tone === 'warn').length;
+  const expiring = tones.filter((tone) => tone === 'soon').length;
   const parts = [`${connections.length} connection${connections.length === 1 ? '' : 's'}`];
   parts.push(`${tones.filter((tone) => tone === 'ok' || tone === 'busy').length} healthy`);
   if (degraded) parts.push(`${degraded} degraded`);
+  if (expiring) parts.push(`${expiring} expiring soon`);
   if (attention) parts.push(`${attention} need${attention === 1 ? 's' : ''} a human`);
   return parts.join(' · ');
 }
@@ -138,7 +170,11 @@ td.name{font-weight:600}
 td.name,td.account{overflow-wrap:anywhere;max-width:220px}
 .muted{color:var(--muted)}
 .badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid currentColor;white-space:nowrap}
-.badge.ok{color:var(--ok)}.badge.warn{color:var(--warn)}.badge.bad{color:var(--bad)}.badge.busy{color:var(--busy)}
+.badge.ok{color:var(--ok)}.badge.warn,.badge.soon{color:var(--warn)}.badge.bad{color:var(--bad)}.badge.busy{color:var(--busy)}
+.badge.soon{background:#fff8c5}
+.rt-expiry{margin-top:4px;font-size:12px;color:var(--muted);white-space:nowrap}
+.successor{margin-top:4px;font-size:12px;color:var(--muted)}
+.successor code{color:#1f2328;overflow-wrap:anywhere}
 .countdown{font-variant-numeric:tabular-nums;white-space:nowrap}
 .countdown.expired{color:var(--bad);font-weight:600}
 .error{color:var(--bad)}
@@ -149,7 +185,7 @@ td.last-error{max-width:300px;overflow-wrap:anywhere}
 .error-details[open] .less{display:inline}
 .error-details p{margin:0}
 .chart{display:block;max-width:100%;height:auto}
-.chart .slot{fill:#d0d7de}.chart .ok{fill:#2da44e}.chart .fail{fill:#fa4549}.chart .stop{fill:#82071e}
+.chart .slot{fill:#d0d7de}.chart .ok{fill:#2da44e}.chart .fail{fill:#fa4549}.chart .stop{fill:#82071e}.chart .soon{fill:#d4a72c}
 form.action{margin:0;display:inline}
 .reconnect{color:var(--busy);text-decoration:none;white-space:nowrap;font:inherit;background:none;border:1px solid var(--line);border-radius:6px;padding:3px 10px;cursor:pointer}
 .reconnect.urgent{background:var(--bad);border-color:var(--bad);color:#fff;font-weight:600}

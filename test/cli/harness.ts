@@ -240,6 +240,9 @@ export interface StatusJson {
   status: string;
   scope: string | null;
   expiresAt: string | null;
+  refreshTokenExpiresAt: string | null;
+  expiringSoon: boolean;
+  successor: string | null;
   lastRefreshAt: string | null;
   nextRefreshAt: string | null;
   lastError: string | null;
@@ -250,8 +253,8 @@ export interface StatusJson {
 
 export async function statusJson(harness: Harness, options: CliCallOptions = {}): Promise<StatusJson[]> {
   const result = await harness.cli(['status', '--json'], options);
-  // status exits 3 when a connection needs a human; its JSON is printed all the same.
-  if (result.code !== 3) expectSuccess(result);
+  // status exits 3 when a connection needs a human (6 when one will soon); its JSON is printed all the same.
+  if (result.code !== 3 && result.code !== 6) expectSuccess(result);
   return JSON.parse(result.stdout) as StatusJson[];
 }
 

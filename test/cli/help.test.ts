@@ -26,7 +26,7 @@ describe.concurrent('tokenkeeper --help', () => {
       );
     }
     expect(result.stdout).toMatch(/^Exit codes:$/m);
-    for (const code of [0, 1, 2, 3, 4, 5]) {
+    for (const code of [0, 1, 2, 3, 4, 5, 6]) {
       expect(result.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
     }
   });

@@ -107,7 +107,7 @@ describe.concurrent('token API authentication and scope', () => {
     });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body).toMatchObject({ name: 'me', status: 'active' });
-    expect(refreshed.text).not.toMatch(/accessToken|refreshToken/);
+    expect(refreshed.text).not.toMatch(/"(?:accessToken|refreshToken)"/);
     expect(h.sim.stats.refreshSuccesses).toBe(before + 1);
     const newToken = (await api<TokenJson>(`${daemon.url}/v1/connections/me/token`, { key })).body
       .accessToken;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
+import { reconnectCommand, replaceCommand } from '../../core/links.ts';
 import { needsHuman } from '../../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
@@ -17,7 +18,7 @@ export async function runStatus(options: StatusOptions, io: CliIo): Promise<Comm
   return withKeeper(io, async (keeper) => {
     const { name } = options;
     const connections = name === undefined ? await keeper.status() : [await oneConnection(keeper, name)];
-    const code = connections.some((c) => needsHuman(c.status)) ? exitCodes.needsReauth : exitCodes.ok;
+    const code = statusExitCode(connections);
     if (options.json) {
       printJson(io, connections.map(summaryJson));
       return code;
@@ -28,28 +29,69 @@ export async function runStatus(options: StatusOptions, io: CliIo): Promise<Comm
       );
       return code;
     }
-    const now = Date.now();
+    const now = keeper.now();
     const rows = connections.map((c) => [
       c.name,
       c.provider,
       c.account ?? '-',
-      c.refreshInProgress && c.status !== 'failing' ? 'refreshing' : c.status,
-      c.expiresAt === undefined ? '-' : c.expiresAt > now ? formatDuration(c.expiresAt - now) : 'expired',
+      shownStatus(c),
+      timeLeft(c.expiresAt, now),
+      timeLeft(c.refreshTokenExpiresAt, now),
       formatAgo(c.lastRefreshAt, now),
       c.lastError ? c.lastError.slice(0, 80) : '-',
     ]);
-    io.stdout.write(
-      `${table(['NAME', 'PROVIDER', 'ACCOUNT', 'STATUS', 'EXPIRES IN', 'LAST REFRESH', 'LAST ERROR'], rows, io)}\n`,
-    );
+    const headers = ['NAME', 'PROVIDER', 'ACCOUNT', 'STATUS', 'EXPIRES IN', 'RT EXPIRES IN', 'LAST REFRESH'];
+    io.stdout.write(`${table([...headers, 'LAST ERROR'], rows, io)}\n`);
+    const hints = connections.flatMap((c) => whatToDo(c, now) ?? []);
+    if (hints.length > 0) io.stdout.write(`\n${hints.join('\n')}\n`);
     return code;
   });
+}
+
+/**
+ * What `status` exits with: 3 when a shown connection needs a human now, else 6 when a refresh token of one
+ * dies within its warning window (a human should act soon), else 0.
+ */
+export function statusExitCode(connections: readonly ConnectionSummary[]): number {
+  if (connections.some((c) => needsHuman(c.status))) return exitCodes.needsReauth;
+  if (connections.some((c) => c.expiringSoon)) return exitCodes.expiringSoon;
+  return exitCodes.ok;
+}
+
+/** The STATUS cell: the stored status, `refreshing` while a refresh runs, `expiring_soon` in the warning window. */
+function shownStatus(c: ConnectionSummary): string {
+  if (c.refreshInProgress && c.status !== 'failing') return 'refreshing';
+  if (c.status === 'active' && c.expiringSoon) return 'expiring_soon';
+  return c.status;
+}
+
+function timeLeft(at: number | undefined, now: number): string {
+  if (at === undefined) return '-';
+  return at > now ? formatDuration(at - now) : 'expired';
+}
+
+/** The line below the table that tells a human what to run, for connections that need one now or soon. */
+function whatToDo(c: ConnectionSummary, now: number): string | undefined {
+  if (c.status === 'provider_retired' && c.successor !== undefined) {
+    return `${c.name}: ${c.provider} is retired, replaced by ${c.successor}: run \`${replaceCommand(c.successor, c.name)}\``;
+  }
+  if (c.status === 'needs_reauth') {
+    return `${c.name}: the provider no longer accepts its refresh token: run \`${reconnectCommand(c.provider, c.name)}\``;
+  }
+  if (c.expiringSoon && c.refreshTokenExpiresAt !== undefined) {
+    const left = c.refreshTokenExpiresAt - now;
+    const when =
+      left > 0 ? `expires in ${formatDuration(left)}; reconnect before then` : 'has expired; reconnect';
+    return `${c.name}: the refresh token ${when}: run \`${reconnectCommand(c.provider, c.name)}\``;
+  }
+  return undefined;
 }
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
     .description(
-      'list connections (or one): provider, account, health, time to expiry, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired)',
+      'list connections (or one): provider, account, health, time to expiry of the access and refresh tokens, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired), else 6 if a refresh token of one expires soon (expiring_soon), else 0',
     )
     .argument('[name]', 'show only this connection')
     .option('--json', 'print JSON (an array, also for one name)')
