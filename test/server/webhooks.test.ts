@@ -150,6 +150,98 @@ describe.concurrent('Standard Webhooks signatures, checked by the standardwebhoo
   });
 });
 
+describe.concurrent('Slack, Discord and ntfy formats', () => {
+  it('`webhook test` sends each its short message with the reconnect link, never a secret or a URL in the log', async ({
+    onTestFinished,
+  }) => {
+    const slack = await startReceiver();
+    const discord = await startReceiver();
+    const ntfy = await startReceiver();
+    for (const r of [slack, discord, ntfy]) onTestFinished(() => r.close());
+    const h = await createHarness(onTestFinished, {
+      config: {
+        server: { publicUrl: 'https://keeper.example.com' },
+        webhooks: {
+          endpoints: [
+            { url: `${slack.url}/T000/B000/XXXX`, format: 'slack' },
+            { url: discord.url, format: 'discord', name: 'discord' },
+            { url: ntfy.url, format: 'ntfy', secret: 'env:WEBHOOK_SECRET' },
+          ],
+        },
+      },
+    });
+    h.env.WEBHOOK_SECRET = SECRET;
+    const sent = expectSuccess(
+      await h.cli(['webhook', 'test', '--event', 'needs_reauth', '--connection', 'fitbit-me']),
+    );
+    const message =
+      'fitbit-me (example) needs you to reconnect: https://keeper.example.com/connections/fitbit-me/reconnect';
+
+    expect(slack.received.map((hook) => JSON.parse(hook.body))).toEqual([{ text: message }]);
+    expect(slack.received[0]?.headers['content-type']).toBe('application/json');
+    expect(discord.received.map((hook) => JSON.parse(hook.body))).toEqual([
+      { content: message, allowed_mentions: { parse: [] } },
+    ]);
+    const [push] = ntfy.received as [ReceivedWebhook];
+    expect(push.body).toBe(message);
+    expect(push.headers).toMatchObject({
+      'content-type': 'text/plain; charset=utf-8',
+      title: 'fitbit-me needs you to reconnect',
+      priority: 'high',
+      tags: 'warning,needs_reauth',
+      click: 'https://keeper.example.com/connections/fitbit-me/reconnect',
+    });
+    // Given a secret, any format is signed over the body it sends; without one it carries no signature.
+    expect(verify(push)).toBe(true);
+    expect(slack.received[0]?.headers['webhook-signature']).toBeUndefined();
+
+    // Their URLs are their secrets: the output and the delivery log name origins only.
+    const log = readFileSync(join(h.home, 'webhook-deliveries.jsonl'), 'utf8');
+    for (const text of [sent.stdout, sent.stderr, log]) {
+      expect(text).not.toContain('/T000/B000/XXXX');
+      expect(text).not.toContain(SECRET);
+    }
+    for (const hook of [...slack.received, ...discord.received, push]) {
+      expect(`${JSON.stringify(hook.headers)}${hook.body}`).not.toContain(SECRET);
+    }
+
+    // --url tries a format before it is configured; only "standard" needs a secret.
+    const tried = expectSuccess(
+      await h.cli(['webhook', 'test', '--url', discord.url, '--format', 'discord', '--event', 'recovered']),
+    );
+    expect(tried.stdout).toMatch(/delivered\s+204/);
+    expect(JSON.parse(discord.received[1]?.body ?? '{}')).toMatchObject({
+      content: 'example (example) works again',
+    });
+    const unsigned = await h.cli(['webhook', 'test', '--url', discord.url]);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.stderr).toMatch(/--url needs --secret/);
+  });
+
+  it('refuses a server.publicUrl that is not https, or not a plain base address', async ({
+    onTestFinished,
+  }) => {
+    for (const [publicUrl, refusal] of [
+      ['http://keeper.example.com', /server\.publicUrl http:\/\/keeper\.example\.com must use https/],
+      [
+        'https://keeper.example.com/?x=1',
+        /server\.publicUrl https:\/\/keeper\.example\.com must be a base address/,
+      ],
+      ['keeper.example.com', /server\.publicUrl "keeper\.example\.com" is not a valid URL/],
+    ] as const) {
+      const h = await createHarness(onTestFinished, {
+        config: {
+          server: { publicUrl },
+          webhooks: { endpoints: [{ url: 'https://hooks.example.com', format: 'slack' }] },
+        },
+      });
+      const refused = await h.cli(['webhook', 'test']);
+      expect(refused.code, publicUrl).toBe(2);
+      expect(refused.stderr, publicUrl).toMatch(refusal);
+    }
+  });
+});
+
 describe.concurrent('webhook delivery', () => {
   it('retries 5xx with backoff until delivered, and logs every attempt', async ({ onTestFinished }) => {
     const { receiver, log, dispatcher } = await dispatcherTo(onTestFinished, [503, 500]);
