@@ -70,7 +70,7 @@ export function webhookSettingsFrom(
     };
   });
   const endpoints = [...fromConfig, ...extra].map(({ entry, names }): WebhookEndpoint => {
-    const url = checkEndpointUrl(entry.url, names.url);
+    const url = endpointUrl(entry.url, names.url, env);
     const format = entry.format ?? 'standard';
     const secret = (ref: string, name: string) => {
       const value = resolveSecretRef(ref, name, env);
@@ -105,6 +105,19 @@ export function webhookSettingsFrom(
       timeoutMs: (section?.timeoutSeconds ?? defaultRetryPolicy.timeoutMs / 1000) * 1000,
     },
   };
+}
+
+/**
+ * The endpoint's URL: as written, or from `env:NAME` / `file:PATH` for a URL that is itself the secret (a Slack,
+ * Discord or ntfy webhook URL), whose value then never appears in an error.
+ */
+function endpointUrl(value: string, name: string, env: NodeJS.ProcessEnv): URL {
+  if (!/^(env|file):/.test(value)) return checkEndpointUrl(value, name);
+  const resolved = resolveSecretRef(value, name, env);
+  if (!URL.canParse(resolved)) {
+    throw new TokenkeeperError('config', `${name}: the value of ${value} is not a valid URL`);
+  }
+  return checkEndpointUrl(resolved, name);
 }
 
 /**

@@ -163,7 +163,7 @@ describe.concurrent('Slack, Discord and ntfy formats', () => {
         server: { publicUrl: 'https://keeper.example.com' },
         webhooks: {
           endpoints: [
-            { url: `${slack.url}/T000/B000/XXXX`, format: 'slack' },
+            { url: 'env:SLACK_URL', format: 'slack' },
             { url: discord.url, format: 'discord', name: 'discord' },
             { url: ntfy.url, format: 'ntfy', secret: 'env:WEBHOOK_SECRET' },
           ],
@@ -171,6 +171,7 @@ describe.concurrent('Slack, Discord and ntfy formats', () => {
       },
     });
     h.env.WEBHOOK_SECRET = SECRET;
+    h.env.SLACK_URL = `${slack.url}/T000/B000/XXXX`;
     const sent = expectSuccess(
       await h.cli(['webhook', 'test', '--event', 'needs_reauth', '--connection', 'fitbit-me']),
     );
@@ -216,6 +217,13 @@ describe.concurrent('Slack, Discord and ntfy formats', () => {
     const unsigned = await h.cli(['webhook', 'test', '--url', discord.url]);
     expect(unsigned.code).toBe(2);
     expect(unsigned.stderr).toMatch(/--url needs --secret/);
+
+    // A URL from a reference that is not one is refused without showing it.
+    h.env.SLACK_URL = 'hooks.slack.example/services/T000/B000/XXXX';
+    const bad = await h.cli(['webhook', 'test']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/webhooks\.endpoints\.0\.url: the value of env:SLACK_URL is not a valid URL/);
+    expect(bad.stderr).not.toContain('XXXX');
   });
 
   it('refuses a server.publicUrl that is not https, or not a plain base address', async ({
