@@ -1,4 +1,5 @@
 import { formatAgo, formatDuration } from '../core/duration.ts';
+import { reconnectPath } from '../core/links.ts';
 import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { renderHistoryChart } from './history-chart.ts';
 import type { RefreshHistory } from './history.ts';
@@ -104,7 +105,7 @@ function reconnectControl(c: ConnectionSummary, input: StatusPageInput): string 
   if (!operator) {
     return `<a class="reconnect login${human ? ' urgent' : ''}" href="/login" title="Log in as operator to reconnect">Reconnect…</a>`;
   }
-  const base = `/connections/${encodeURIComponent(c.name)}/reconnect`;
+  const base = reconnectPath(c.name);
   if (operator.reconnecting === c.name) {
     return actionForm(`${base}/cancel`, operator.csrfToken, 'Cancel reconnect', 'reconnect cancel');
   }

@@ -288,6 +288,29 @@ describe.concurrent('webhook delivery', () => {
     expect(statSync(log.path).mode & 0o777).toBe(0o600);
   });
 
+  it('never sends a standard delivery it cannot sign: an endpoint built with a bad secret fails at once', async ({
+    onTestFinished,
+  }) => {
+    const { receiver, log, dispatcher } = await dispatcherTo(onTestFinished, []);
+    const endpoint: WebhookEndpoint = {
+      label: 'hand-made',
+      url: receiver.url,
+      secret: 'not-whsec',
+      events: new Set(),
+    };
+    await dispatcher.deliver(endpoint, {
+      id: 'evt_1',
+      type: 'test',
+      createdAt: '',
+      connection: { name: 'me', provider: 'x' },
+    });
+    expect(receiver.attempts).toEqual([]);
+    const [record] = log.recent(10);
+    expect(record).toMatchObject({ endpoint: 'hand-made', outcome: 'failed', attempt: 1 });
+    expect(record?.error).toMatch(/the signing secret of hand-made is not a Standard Webhooks secret/);
+    expect(JSON.stringify(log.recent(10))).not.toContain('not-whsec');
+  });
+
   it('gives up at once on a 4xx, and after maxAttempts on repeated failures', async ({ onTestFinished }) => {
     const refused = await dispatcherTo(onTestFinished, [400]);
     refused.dispatcher.handle({
