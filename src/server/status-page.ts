@@ -123,7 +123,7 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
 }
 
 /** A POST form carrying the session's CSRF token: the only way to start a page action. */
-function actionForm(path: string, csrfToken: string, label: string, className: string): string {
+export function actionForm(path: string, csrfToken: string, label: string, className: string): string {
   return `<form method="post" action="${escapeHtml(path)}" class="action"><input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}"><button type="submit" class="${className}">${escapeHtml(label)}</button></form>`;
 }
 

@@ -3,7 +3,8 @@ import { describeError } from '../core/errors.ts';
 import { version } from '../version.ts';
 import type { WebhookEndpoint } from './endpoints.ts';
 import type { WebhookPayload } from './events.ts';
-import { SIGNATURE_HEADER, signatureHeader } from './signature.ts';
+import { renderDelivery } from './formats.ts';
+import { signingKeyOf, standardWebhookHeaders } from './signature.ts';
 
 export interface AttemptResult {
   ok: boolean;
@@ -15,14 +16,25 @@ export interface AttemptResult {
   durationMs: number;
 }
 
-/** One signed POST of `payload` to `endpoint`. Redirects are not followed (the body would go elsewhere). */
+/**
+ * One POST of `payload` to `endpoint`, in the endpoint's format, with the Standard Webhooks headers: `webhook-id`
+ * (the event id, the same on every retry), `webhook-timestamp` (this attempt) and, when the endpoint has secrets,
+ * `webhook-signature` over the exact body sent. Redirects are not followed (the body would go elsewhere).
+ */
 export async function postWebhook(
   endpoint: WebhookEndpoint,
   payload: WebhookPayload,
   options: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<AttemptResult> {
-  const body = JSON.stringify(payload);
   const started = Date.now();
+  const rendered = renderDelivery(endpoint, payload, started);
+  let signature: Record<string, string>;
+  try {
+    signature = signatureHeaders(endpoint, payload.id, Math.floor(started / 1000), rendered.body);
+  } catch (error) {
+    // webhookSettingsFrom refuses such endpoints; one built by hand fails here instead of sending unsigned.
+    return { ok: false, error: describeError(error), retryable: false, durationMs: 0 };
+  }
   const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
   try {
     const response = await fetch(endpoint.url, {
@@ -30,13 +42,13 @@ export async function postWebhook(
       redirect: 'manual',
       signal: AbortSignal.any(signals),
       headers: {
-        'content-type': 'application/json',
+        ...rendered.headers,
+        'content-type': rendered.contentType,
         'user-agent': `tokenkeeper/${version}`,
         'tokenkeeper-event': payload.type,
-        'tokenkeeper-delivery': payload.id,
-        [SIGNATURE_HEADER]: signatureHeader(endpoint.secret, body, Math.floor(Date.now() / 1000)),
+        ...signature,
       },
-      body,
+      body: rendered.body,
     });
     await response.body?.cancel().catch(() => undefined);
     const status = response.status;
@@ -58,6 +70,24 @@ export async function postWebhook(
       durationMs: Date.now() - started,
     };
   }
+}
+
+/** The Standard Webhooks headers; "standard" must be signed, the other formats are when given a secret. */
+function signatureHeaders(
+  endpoint: WebhookEndpoint,
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Record<string, string> {
+  const secrets = [
+    ...(endpoint.secret === undefined ? [] : [endpoint.secret]),
+    ...(endpoint.previousSecrets ?? []),
+  ];
+  if (secrets.length === 0 && (endpoint.format ?? 'standard') === 'standard') {
+    throw new Error(`webhook endpoint ${endpoint.label} has no signing secret`);
+  }
+  const keys = secrets.map((secret) => signingKeyOf(secret, `the signing secret of ${endpoint.label}`));
+  return standardWebhookHeaders(keys, id, timestampSeconds, body);
 }
 
 function networkError(error: unknown): string {

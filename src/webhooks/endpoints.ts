@@ -4,12 +4,24 @@ import type { ConfigFile } from '../config/schema.ts';
 import { TokenkeeperError } from '../core/errors.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
 import { webhookEventTypes, type WebhookEventType } from './events.ts';
+import { signingKeyOf } from './signature.ts';
+
+/** What a delivery's body is: signed JSON (Standard Webhooks), or a short message for a chat or push service. */
+export const webhookFormats = ['standard', 'slack', 'discord', 'ntfy'] as const;
+export type WebhookFormat = (typeof webhookFormats)[number];
 
 export interface WebhookEndpoint {
   /** Shown in logs and the delivery log instead of the URL. */
   label: string;
   url: string;
-  secret: string;
+  /** Absent: "standard". */
+  format?: WebhookFormat;
+  /** The current `whsec_` signing secret; required for "standard", optional for the others (their URL is one). */
+  secret?: string;
+  /** Secrets being rotated out: each signs every delivery too. */
+  previousSecrets?: readonly string[];
+  /** The daemon's public base URL (server.publicUrl): messages that need a human link to its reconnect page. */
+  publicUrl?: string;
   events: ReadonlySet<WebhookEventType>;
 }
 
@@ -35,12 +47,13 @@ export type WebhookEndpointEntry = NonNullable<ConfigFile['webhooks']>['endpoint
 /** An endpoint from outside the config file (Azure app settings), and the names its errors give its fields. */
 export interface ExtraWebhookEndpoint {
   entry: WebhookEndpointEntry;
-  names: { url: string; secret: string };
+  names: { url: string; secret: string; previousSecrets?: string };
 }
 
 /**
  * Resolves the `webhooks` config section, plus `extra` endpoints already checked against the same schema: secrets
- * from their references, URLs checked (https or loopback http).
+ * from their references (each a valid `whsec_` secret), URLs checked (https or loopback http), and
+ * server.publicUrl for the reconnect links.
  */
 export function webhookSettingsFrom(
   config: ConfigFile,
@@ -48,16 +61,38 @@ export function webhookSettingsFrom(
   extra: readonly ExtraWebhookEndpoint[] = [],
 ): WebhookSettings {
   const section = config.webhooks;
-  const fromConfig = (section?.endpoints ?? []).map((entry, index) => ({
-    entry,
-    names: { url: `webhooks.endpoints.${index}.url`, secret: `webhooks.endpoints.${index}.secret` },
-  }));
-  const endpoints = [...fromConfig, ...extra].map(({ entry, names }) => {
-    const url = checkEndpointUrl(entry.url, names.url);
+  const publicUrl = publicUrlFrom(config);
+  const fromConfig = (section?.endpoints ?? []).map((entry, index) => {
+    const at = `webhooks.endpoints.${index}`;
+    return {
+      entry,
+      names: { url: `${at}.url`, secret: `${at}.secret`, previousSecrets: `${at}.previousSecrets` },
+    };
+  });
+  const endpoints = [...fromConfig, ...extra].map(({ entry, names }): WebhookEndpoint => {
+    const url = endpointUrl(entry.url, names.url, env);
+    const format = entry.format ?? 'standard';
+    const secret = (ref: string, name: string) => {
+      const value = resolveSecretRef(ref, name, env);
+      signingKeyOf(value, name);
+      return value;
+    };
+    const previous = (entry.previousSecrets ?? []).map((ref, index) =>
+      secret(ref, `${names.previousSecrets ?? `${names.secret} (previous)`}.${index}`),
+    );
+    if (entry.secret === undefined && format === 'standard') {
+      throw new TokenkeeperError(
+        'config',
+        `${names.secret} is missing: set it to env:NAME or file:PATH of a whsec_… secret (generate one with \`tokenkeeper webhook secret\`)`,
+      );
+    }
     return {
       label: entry.name ?? url.origin,
       url: url.href,
-      secret: resolveSecretRef(requiredSecret(entry.secret, names.secret), names.secret, env),
+      format,
+      ...(entry.secret !== undefined && { secret: secret(entry.secret, names.secret) }),
+      ...(previous.length > 0 && { previousSecrets: previous }),
+      ...(publicUrl !== undefined && { publicUrl }),
       events: new Set<WebhookEventType>(entry.events ?? webhookEventTypes),
     };
   });
@@ -72,12 +107,32 @@ export function webhookSettingsFrom(
   };
 }
 
-function requiredSecret(ref: string | undefined, name: string): string {
-  if (ref === undefined) {
+/**
+ * The endpoint's URL: as written, or from `env:NAME` / `file:PATH` for a URL that is itself the secret (a Slack,
+ * Discord or ntfy webhook URL), whose value then never appears in an error.
+ */
+function endpointUrl(value: string, name: string, env: NodeJS.ProcessEnv): URL {
+  if (!/^(env|file):/.test(value)) return checkEndpointUrl(value, name);
+  const resolved = resolveSecretRef(value, name, env);
+  if (!URL.canParse(resolved)) {
+    throw new TokenkeeperError('config', `${name}: the value of ${value} is not a valid URL`);
+  }
+  return checkEndpointUrl(resolved, name);
+}
+
+/**
+ * server.publicUrl checked as endpoints are (https, or http on loopback) and as a base the reconnect path is
+ * appended to: no query, fragment or credentials.
+ */
+export function publicUrlFrom(config: ConfigFile): string | undefined {
+  const value = config.server?.publicUrl;
+  if (value === undefined) return undefined;
+  const url = checkEndpointUrl(value, 'server.publicUrl');
+  if (url.search || url.hash || url.username || url.password) {
     throw new TokenkeeperError(
       'config',
-      `${name} is missing: set it to env:NAME or file:PATH of a whsec_… secret`,
+      `server.publicUrl ${url.origin} must be a base address people open (like https://keeper.example.com), without a query, fragment or credentials`,
     );
   }
-  return ref;
+  return url.href.replace(/\/+$/, '');
 }

@@ -5,11 +5,12 @@ import { FunctionAlerts, functionWebhookSettings } from '../../src/azure/alerts.
 import { CALLER_KEY_HEADER, createHttpHandler } from '../../src/azure/http-handler.ts';
 import { invocationLogger } from '../../src/azure/invocation-log.ts';
 import { createTimerHandler } from '../../src/azure/timer-handler.ts';
-import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { startReceiver, type ReceivedWebhook } from '../server/daemon.ts';
+import { verifies } from '../support/standard-webhooks.ts';
+import { webhookEventTypes } from '../../src/webhooks/events.ts';
 import { invocation, KEY, sharedAzure, timerFiring, type AzureWorld } from './harness.ts';
 
-const SECRET = 'whsec_function_0123456789abcdef';
+const SECRET = 'whsec_dG9rZW5rZWVwZXItYXp1cmUtYWxlcnRzLXRlc3Qtc2VjcmV0MQ==';
 const CALLER_KEY = 'caller-key-for-the-alerts-test-0123456789';
 
 function failure(run: () => unknown): Error & { code?: string } {
@@ -48,8 +49,7 @@ describe('alerts from the Function: signed webhooks and failed invocations', () 
     });
     return { grant, alerts, keeper };
   };
-  const verified = (hook: ReceivedWebhook) =>
-    verifyWebhookSignature(SECRET, hook.headers['tokenkeeper-signature'] as string, hook.body);
+  const verified = (hook: ReceivedWebhook) => verifies(SECRET, hook);
 
   it('a revoked grant: needs_reauth is sent once (before the run returns), every run logs an error and fails', async () => {
     const { grant, alerts, keeper } = await alertingInstance();
@@ -63,7 +63,7 @@ describe('alerts from the Function: signed webhooks and failed invocations', () 
     // Delivered before the invocation returned: no waiting here.
     expect(receiver.received.map((hook) => hook.json.type)).toEqual(['needs_reauth']);
     const [hook] = receiver.received;
-    expect(hook && verified(hook)).toMatchObject({ ok: true });
+    expect(hook && verified(hook)).toBe(true);
     expect(hook?.json).toMatchObject({
       type: 'needs_reauth',
       connection: { name: 'fitbit', provider: 'fitbit' },
@@ -108,7 +108,7 @@ describe('alerts from the Function: signed webhooks and failed invocations', () 
     );
     expect(response.status).toBe(409);
     expect(receiver.received.map((hook) => hook.json.type)).toEqual(['needs_reauth']);
-    expect(receiver.received[0] && verified(receiver.received[0]).ok).toBe(true);
+    expect(receiver.received[0] && verified(receiver.received[0])).toBe(true);
     expect(http.logs.join('\n')).not.toContain(grant.refreshToken);
   });
 });
@@ -127,12 +127,7 @@ describe('webhook app settings', () => {
       secret: SECRET,
       label: 'https://hooks.example.net',
     });
-    expect([...(all?.events ?? [])]).toEqual([
-      'needs_reauth',
-      'provider_retired',
-      'recovered',
-      'refresh_failed',
-    ]);
+    expect([...(all?.events ?? [])]).toEqual([...webhookEventTypes]);
     const [some] = functionWebhookSettings(
       {},
       {
@@ -169,6 +164,10 @@ describe('webhook app settings', () => {
             '@Microsoft.KeyVault(SecretUri=https://kv1.vault.azure.net/secrets/Hook)',
         },
         /^TOKENKEEPER_WEBHOOK_SECRET is a Key Vault reference the platform did not resolve/,
+      ],
+      [
+        { ...base, TOKENKEEPER_WEBHOOK_SECRET: 'a-plain-password-not-whsec' },
+        /^TOKENKEEPER_WEBHOOK_SECRET is not a Standard Webhooks secret .*`tokenkeeper webhook secret`$/,
       ],
     ] as const) {
       const error = failure(() => functionWebhookSettings({}, env));

@@ -87,7 +87,8 @@ _tokenkeeper`,
       'token:print a valid access token, for: curl -H "Authorization: Bearer $(tokenkeeper token me)". A usable stored token is printed at once (a due renewal runs after, bounded); an expired one is refreshed first',
     );
     expect((await complete('tokenkeeper', 'webhook', '')).slice(1)).toEqual([
-      'test:send a signed test webhook to every configured endpoint (or to --url) and report the answers',
+      'test:send a test webhook to every configured endpoint (or to --url), in its format, and report the answers',
+      'secret:print a new whsec_ signing secret for a webhook endpoint and its receiver',
       expect.stringMatching(/^log:show recent webhook delivery attempts/),
       'help:display help for command',
     ]);

@@ -20,7 +20,6 @@ import type { KeeperEvent } from '../../src/core/events.ts';
 import { loadKeyring } from '../../src/crypto/key-source.ts';
 import { createKeeper, type Keeper, type KeeperOptions } from '../../src/keeper/keeper.ts';
 import { openStore } from '../../src/stores/open-store.ts';
-import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { FlakyStore, rejection } from '../engine/setup.ts';
 import {
   startSimulatedFitbit,
@@ -44,11 +43,14 @@ import { captureIo, type CapturedIo } from '../cli/io.ts';
 import type { CliProcess } from '../cli/run-cli.ts';
 import { api, createApiKey, startDaemon, startReceiver } from '../server/daemon.ts';
 import { startAzureWorld, type AzureWorld } from '../azure/harness.ts';
+import { verifiedJson } from '../support/standard-webhooks.ts';
 
 const KEY = '0123456789abcdef'.repeat(4);
 /** The consent URL `connect` prints on stderr ("Open this URL …:\n\n  <url>\n"). */
 const CONSENT_URL = /^ {2}(https?:\/\/\S+)$/m;
-const SECRET = 'whsec_keys_0123456789abcdef';
+/** whsec_ + base64 of 35 bytes. */
+const SECRET = 'whsec_dG9rZW5rZWVwZXIta2V5cy10ZXN0LXNlY3JldC0wMDAwMDE=';
+const OLD_SECRET = 'whsec_cm90YXRlZC1vdXQtb2xkLXdlYmhvb2stc2VjcmV0LTAwMDAx';
 
 interface Row {
   /** The keys this row sets, named as the schema names them (several only where the schema requires both). */
@@ -895,6 +897,23 @@ const rows: Row[] = [
     },
   },
   {
+    keys: ['server.publicUrl'],
+    async test(onFinished) {
+      const hooks = await receiver(onFinished);
+      const io = world(onFinished).io(
+        {
+          server: { publicUrl: 'https://keeper.example.com/tk/' },
+          webhooks: { endpoints: [{ url: hooks.url, secret: 'env:HOOK_SECRET' }] },
+        },
+        { env: { HOOK_SECRET: SECRET } },
+      );
+      await runWebhookTest(webhookTestOptions({ event: 'needs_reauth', connection: 'fitbit-me' }), io);
+      expect(hooks.received[0]?.json.links).toEqual({
+        reconnect: 'https://keeper.example.com/tk/connections/fitbit-me/reconnect',
+      });
+    },
+  },
+  {
     keys: ['webhooks.endpoints[].url'],
     async test(onFinished) {
       const hooks = await receiver(onFinished);
@@ -916,9 +935,36 @@ const rows: Row[] = [
       );
       await runWebhookTest(webhookTestOptions({}), io);
       const [hook] = hooks.received;
-      expect(
-        verifyWebhookSignature(SECRET, hook?.headers['tokenkeeper-signature'] as string, hook?.body ?? '').ok,
-      ).toBe(true);
+      expect(hook && verifiedJson(SECRET, hook)).toMatchObject({ type: 'test' });
+    },
+  },
+  {
+    keys: ['webhooks.endpoints[].previousSecrets'],
+    async test(onFinished) {
+      const hooks = await receiver(onFinished);
+      const io = world(onFinished).io(
+        {
+          webhooks: {
+            endpoints: [{ url: hooks.url, secret: 'env:HOOK_SECRET', previousSecrets: ['env:OLD_SECRET'] }],
+          },
+        },
+        { env: { HOOK_SECRET: SECRET, OLD_SECRET } },
+      );
+      await runWebhookTest(webhookTestOptions({}), io);
+      const [hook] = hooks.received;
+      // A receiver that still has the old secret verifies it too.
+      expect(hook && verifiedJson(OLD_SECRET, hook)).toMatchObject({ type: 'test' });
+    },
+  },
+  {
+    keys: ['webhooks.endpoints[].format'],
+    async test(onFinished) {
+      const hooks = await receiver(onFinished);
+      const io = world(onFinished).io({ webhooks: { endpoints: [{ url: hooks.url, format: 'slack' }] } });
+      await runWebhookTest(webhookTestOptions({ event: 'needs_reauth', connection: 'fitbit-me' }), io);
+      expect(hooks.received.map((hook) => hook.json)).toEqual([
+        { text: 'fitbit-me (example) needs you to reconnect: tokenkeeper connect example --name fitbit-me' },
+      ]);
     },
   },
   {

@@ -101,6 +101,15 @@ export interface ReceivedWebhook {
   json: { type: string; connection: { name: string }; [key: string]: unknown };
 }
 
+/** The body parsed, or nothing in it for a body that is not JSON (ntfy's text/plain: read `body`). */
+function jsonOf(body: string): ReceivedWebhook['json'] {
+  try {
+    return JSON.parse(body) as ReceivedWebhook['json'];
+  } catch {
+    return {} as ReceivedWebhook['json'];
+  }
+}
+
 /** A webhook receiver on 127.0.0.1: answers each request with the next status of `script` (then 204). */
 export async function startReceiver(script: number[] = []): Promise<{
   url: string;
@@ -119,7 +128,7 @@ export async function startReceiver(script: number[] = []): Promise<{
     request.setEncoding('utf8');
     request.on('data', (chunk: string) => (body += chunk));
     request.on('end', () => {
-      const hook = { headers: request.headers, body, json: JSON.parse(body) as ReceivedWebhook['json'] };
+      const hook = { headers: request.headers, body, json: jsonOf(body) };
       attempts.push(hook);
       const status = queue.shift() ?? 204;
       if (status < 300) received.push(hook);

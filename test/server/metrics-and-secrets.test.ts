@@ -75,7 +75,7 @@ describe.concurrent('secrets stay secret', () => {
   }) => {
     const receiver = await startReceiver();
     onTestFinished(() => receiver.close());
-    const webhookSecret = 'whsec_never_shown_4f1c2d9e8b7a';
+    const webhookSecret = 'whsec_bmV2ZXItc2hvd24td2ViaG9vay1zZWNyZXQtNGYxYzJkOWU=';
     const h = await createHarness(onTestFinished, {
       // Fitbit echoes tokens in its error messages: a realistic chance for them to leak.
       sim: { graceMs: 0, echoTokenInErrors: true },

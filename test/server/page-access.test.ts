@@ -150,12 +150,14 @@ describe.concurrent('status page and actions: who may do what', () => {
         // The page offers actions (forms with the CSRF token) to a logged-in operator only.
         if (readable) expect(/name="csrf"/.test(page.body)).toBe(session);
 
-        // GET never starts a consent flow, whatever it carries.
+        // GET never starts a consent flow, whatever it carries: an operator gets the confirmation page.
         const viaGet = await d.app.inject({
           url: '/connections/me/reconnect',
           headers: { host: d.host, 'sec-fetch-site': 'same-origin', ...creds.headers },
         });
-        expect(viaGet.statusCode).toBe(405);
+        expect(viaGet.statusCode).toBe(session ? 200 : 401);
+        expect(consentUrlOf(viaGet.body)).toBeUndefined();
+        expect(viaGet.body).not.toMatch(/state=/);
 
         const started = await post(d, '/connections/me/reconnect', creds);
         if (credential === 'session with CSRF') {
@@ -194,6 +196,53 @@ describe.concurrent('status page and actions: who may do what', () => {
       });
     }
   }
+
+  it('the reconnect link of a message: a confirmation for an operator, the login page for anyone else', async ({
+    onTestFinished,
+  }) => {
+    const d = await daemonServer(onTestFinished, 'network');
+    const before = await d.stored();
+    const open = (url: string, headers: Record<string, string> = {}) =>
+      d.app.inject({ url, headers: { host: d.host, 'sec-fetch-site': 'cross-site', ...headers } });
+
+    // Not logged in (or a forged session): the status page's login page, the same whether the connection exists.
+    const loginPage = await open('/');
+    for (const headers of [{}, (await credentialsFor(d, 'wrong')).headers]) {
+      for (const name of ['me', 'nobody']) {
+        const answer = await open(`/connections/${name}/reconnect`, headers);
+        expect(answer.statusCode, name).toBe(401);
+        expect(answer.body, name).toBe(loginPage.body);
+        expect(answer.body, name).not.toContain(name === 'me' ? 'fitbit' : 'nobody');
+      }
+    }
+
+    // An operator opening the link from a chat app (cross-site) sees the connection and a Reconnect button.
+    const creds = await credentialsFor(d, 'session with CSRF');
+    const page = await open('/connections/me/reconnect', creds.headers);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<title>Reconnect me</title>');
+    expect(page.body).toContain('me (fitbit, account USER01) is active.');
+    const form =
+      /<form method="post" action="([^"]+)"[^>]*><input type="hidden" name="csrf" value="([^"]+)">/.exec(
+        page.body,
+      );
+    expect(form?.[1]).toBe('/connections/me/reconnect');
+    expect(form?.[2]).toBe(creds.csrf);
+    expect(String(page.headers['content-security-policy'])).toMatch(/form-action 'self'/);
+    expect(await d.stored()).toEqual(before); // opening it changed nothing
+
+    // Pressing the button (a same-origin POST with the token) starts the consent flow.
+    const started = await post(d, form?.[1] as string, creds);
+    expect(started.statusCode).toBe(200);
+    expect(consentUrlOf(started.body)).toMatch(new RegExp(`^${d.authorizeUrl}\\?.*state=`));
+    const again = await open('/connections/me/reconnect', creds.headers);
+    expect(again.body).toMatch(/A reconnect of this connection is under way/);
+
+    // To an operator, an unknown name is simply not there.
+    const unknown = await open('/connections/nobody/reconnect', creds.headers);
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body).toMatch(/no connection named &quot;nobody&quot;/);
+  });
 
   it('a metrics token lets Prometheus scrape, on loopback and off it; nothing else does', async ({
     onTestFinished,

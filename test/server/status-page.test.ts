@@ -20,7 +20,7 @@ describe('status page in headless Chromium', () => {
         webhooks: { endpoints: [{ url: receiver.url, secret: 'env:WEBHOOK_SECRET', events: ['recovered'] }] },
       },
     });
-    h.env.WEBHOOK_SECRET = 'whsec_status_page_test';
+    h.env.WEBHOOK_SECRET = 'whsec_c3RhdHVzLXBhZ2UtdGVzdC13ZWJob29rLXNlY3JldC0wMDAx';
     await h.addConnection('me');
     await h.addConnection('backup', 'USER02');
     const key = await createApiKey(h, ['*']);

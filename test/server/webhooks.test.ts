@@ -7,15 +7,17 @@ import { DeliveryLog } from '../../src/webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../src/webhooks/dispatcher.ts';
 import type { WebhookEndpoint } from '../../src/webhooks/endpoints.ts';
 import { webhookEventTypes } from '../../src/webhooks/events.ts';
-import { signatureHeader, verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { createHarness, expectSuccess, type OnFinished } from '../cli/harness.ts';
+import { verifiedJson, verifies } from '../support/standard-webhooks.ts';
 import { startReceiver, type ReceivedWebhook } from './daemon.ts';
 import { openDaemonKeeper } from './in-process.ts';
 
-const SECRET = 'whsec_test_0123456789abcdef';
+/** whsec_ + base64 of 35 bytes. */
+const SECRET = 'whsec_dG9rZW5rZWVwZXItd2ViaG9va3MtdGVzdC1zZWNyZXQtMDE=';
+const OLD_SECRET = 'whsec_cm90YXRlZC1vdXQtb2xkLXdlYmhvb2stc2VjcmV0LTAwMDAx';
 
 function verify(hook: ReceivedWebhook, secret = SECRET) {
-  return verifyWebhookSignature(secret, hook.headers['tokenkeeper-signature'] as string, hook.body);
+  return verifies(secret, hook);
 }
 
 async function dispatcherTo(
@@ -43,22 +45,208 @@ async function dispatcherTo(
   return { receiver, log, dispatcher };
 }
 
-describe('webhook signatures', () => {
-  it('verify the exact body with the right secret within the time window only', () => {
-    const body = JSON.stringify({ type: 'needs_reauth', connection: { name: 'me' } });
-    const now = Math.floor(Date.now() / 1000);
-    const header = signatureHeader(SECRET, body, now);
-    expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    expect(verifyWebhookSignature(SECRET, header, body)).toEqual({ ok: true, timestamp: now });
-    expect(verifyWebhookSignature(SECRET, header, body.replace('me', 'you')).ok).toBe(false);
-    expect(verifyWebhookSignature('another-secret', header, body).ok).toBe(false);
-    expect(verifyWebhookSignature(SECRET, header.replace(/t=\d+/, `t=${now - 1}`), body).ok).toBe(false);
-    const old = signatureHeader(SECRET, body, now - 3600);
-    expect(verifyWebhookSignature(SECRET, old, body)).toEqual({
-      ok: false,
-      reason: 'timestamp outside the tolerance window',
+describe.concurrent('Standard Webhooks signatures, checked by the standardwebhooks package', () => {
+  it('every attempt is signed over the exact body: same webhook-id on retries, a fresh timestamp, each secret of a rotation', async ({
+    onTestFinished,
+  }) => {
+    const receiver = await startReceiver([503]);
+    onTestFinished(() => receiver.close());
+    const h = await createHarness(onTestFinished, {
+      config: {
+        webhooks: {
+          endpoints: [
+            { url: receiver.url, secret: 'env:WEBHOOK_SECRET', previousSecrets: ['env:OLD_WEBHOOK_SECRET'] },
+          ],
+          retryBaseSeconds: 0.05,
+        },
+      },
     });
-    expect(verifyWebhookSignature(SECRET, undefined, body).ok).toBe(false);
+    h.env.WEBHOOK_SECRET = SECRET;
+    h.env.OLD_WEBHOOK_SECRET = OLD_SECRET;
+    expectSuccess(await h.cli(['webhook', 'test', '--event', 'needs_reauth', '--attempts', '2']));
+
+    expect(receiver.attempts).toHaveLength(2);
+    const [first, second] = receiver.attempts as [ReceivedWebhook, ReceivedWebhook];
+    // The library verifies with the new secret and, while receivers still have it, with the old one.
+    for (const attempt of receiver.attempts) {
+      expect(verifiedJson(SECRET, attempt)).toMatchObject({
+        type: 'needs_reauth',
+        connection: { name: 'example' },
+      });
+      expect(verifiedJson(OLD_SECRET, attempt)).toEqual(JSON.parse(attempt.body));
+      expect(attempt.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}= v1,[A-Za-z0-9+/]{43}=$/);
+      expect(attempt.headers['content-type']).toBe('application/json');
+      expect(attempt.headers['tokenkeeper-event']).toBe('needs_reauth');
+      expect(attempt.headers['user-agent']).toMatch(/^tokenkeeper\//);
+      expect(attempt.headers['tokenkeeper-signature']).toBeUndefined();
+    }
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(first.headers['webhook-id']).toBe(first.json.id);
+    expect(Number(second.headers['webhook-timestamp'])).toBeGreaterThanOrEqual(
+      Number(first.headers['webhook-timestamp']),
+    );
+
+    // A changed body, a changed id or another secret fails.
+    const tampered = { ...first, body: first.body.replace('needs_reauth', 'recovered') };
+    expect(() => verifiedJson(SECRET, tampered)).toThrow(/No matching signature/);
+    const otherId = { ...first, headers: { ...first.headers, 'webhook-id': 'evt_other' } };
+    expect(verify(otherId)).toBe(false);
+    expect(verify(first, 'whsec_c3RhdHVzLXBhZ2UtdGVzdC13ZWJob29rLXNlY3JldC0wMDAx')).toBe(false);
+    // A replay outside the library's 5-minute tolerance fails too.
+    const old = String(Number(first.headers['webhook-timestamp']) - 3600);
+    expect(() =>
+      verifiedJson(SECRET, { ...first, headers: { ...first.headers, 'webhook-timestamp': old } }),
+    ).toThrow(/too old/);
+  });
+
+  it('refuses at start a secret that is not whsec_ base64 of 24–64 bytes, and a standard endpoint without one', async ({
+    onTestFinished,
+  }) => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const h = await createHarness(onTestFinished, {
+      config: { webhooks: { endpoints: [{ url: receiver.url, secret: 'env:WEBHOOK_SECRET' }] } },
+    });
+    const short = `whsec_${Buffer.alloc(16, 7).toString('base64')}`;
+    const refusals = {
+      whsec_test_0123456789abcdef: 'not base64',
+      [short]: 'only 16 bytes',
+      [SECRET.slice('whsec_'.length)]: 'no prefix',
+      [`${SECRET.slice(0, -1)}`]: 'padding cut',
+    };
+    for (const [secret, what] of Object.entries(refusals)) {
+      h.env.WEBHOOK_SECRET = secret;
+      const refused = await h.cli(['webhook', 'test']);
+      expect(refused.code, what).toBe(2);
+      expect(refused.stderr, what).toMatch(
+        /webhooks\.endpoints\.0\.secret is not a Standard Webhooks secret \(whsec_ followed by the base64 of 24–64 random bytes\): generate one with `tokenkeeper webhook secret`/,
+      );
+      expect(refused.stderr, what).not.toContain(secret);
+    }
+    expect(receiver.attempts).toEqual([]);
+
+    const unsigned = await createHarness(onTestFinished, {
+      config: { webhooks: { endpoints: [{ url: receiver.url }] } },
+    });
+    const missing = await unsigned.cli(['webhook', 'test']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /webhooks\.endpoints\.0\.secret is missing: .*`tokenkeeper webhook secret`/,
+    );
+  });
+
+  it('`webhook secret` prints a new secret each time that signs and verifies', async ({ onTestFinished }) => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const h = await createHarness(onTestFinished);
+    const made = expectSuccess(await h.cli(['webhook', 'secret']));
+    const secret = made.stdout.trim();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(made.stderr).toMatch(/give the receiver the same value/);
+    expect(expectSuccess(await h.cli(['webhook', 'secret'])).stdout.trim()).not.toBe(secret);
+    h.env.FRESH_SECRET = secret;
+    expectSuccess(await h.cli(['webhook', 'test', '--url', receiver.url, '--secret', 'env:FRESH_SECRET']));
+    expect(verifiedJson(secret, receiver.received[0] as ReceivedWebhook)).toMatchObject({ type: 'test' });
+  });
+});
+
+describe.concurrent('Slack, Discord and ntfy formats', () => {
+  it('`webhook test` sends each its short message with the reconnect link, never a secret or a URL in the log', async ({
+    onTestFinished,
+  }) => {
+    const slack = await startReceiver();
+    const discord = await startReceiver();
+    const ntfy = await startReceiver();
+    for (const r of [slack, discord, ntfy]) onTestFinished(() => r.close());
+    const h = await createHarness(onTestFinished, {
+      config: {
+        server: { publicUrl: 'https://keeper.example.com' },
+        webhooks: {
+          endpoints: [
+            { url: 'env:SLACK_URL', format: 'slack' },
+            { url: discord.url, format: 'discord', name: 'discord' },
+            { url: ntfy.url, format: 'ntfy', secret: 'env:WEBHOOK_SECRET' },
+          ],
+        },
+      },
+    });
+    h.env.WEBHOOK_SECRET = SECRET;
+    h.env.SLACK_URL = `${slack.url}/T000/B000/XXXX`;
+    const sent = expectSuccess(
+      await h.cli(['webhook', 'test', '--event', 'needs_reauth', '--connection', 'fitbit-me']),
+    );
+    const message =
+      'fitbit-me (example) needs you to reconnect: https://keeper.example.com/connections/fitbit-me/reconnect';
+
+    expect(slack.received.map((hook) => JSON.parse(hook.body))).toEqual([{ text: message }]);
+    expect(slack.received[0]?.headers['content-type']).toBe('application/json');
+    expect(discord.received.map((hook) => JSON.parse(hook.body))).toEqual([
+      { content: message, allowed_mentions: { parse: [] } },
+    ]);
+    const [push] = ntfy.received as [ReceivedWebhook];
+    expect(push.body).toBe(message);
+    expect(push.headers).toMatchObject({
+      'content-type': 'text/plain; charset=utf-8',
+      title: 'fitbit-me needs you to reconnect',
+      priority: 'high',
+      tags: 'warning,needs_reauth',
+      click: 'https://keeper.example.com/connections/fitbit-me/reconnect',
+    });
+    // Given a secret, any format is signed over the body it sends; without one it carries no signature.
+    expect(verify(push)).toBe(true);
+    expect(slack.received[0]?.headers['webhook-signature']).toBeUndefined();
+
+    // Their URLs are their secrets: the output and the delivery log name origins only.
+    const log = readFileSync(join(h.home, 'webhook-deliveries.jsonl'), 'utf8');
+    for (const text of [sent.stdout, sent.stderr, log]) {
+      expect(text).not.toContain('/T000/B000/XXXX');
+      expect(text).not.toContain(SECRET);
+    }
+    for (const hook of [...slack.received, ...discord.received, push]) {
+      expect(`${JSON.stringify(hook.headers)}${hook.body}`).not.toContain(SECRET);
+    }
+
+    // --url tries a format before it is configured; only "standard" needs a secret.
+    const tried = expectSuccess(
+      await h.cli(['webhook', 'test', '--url', discord.url, '--format', 'discord', '--event', 'recovered']),
+    );
+    expect(tried.stdout).toMatch(/delivered\s+204/);
+    expect(JSON.parse(discord.received[1]?.body ?? '{}')).toMatchObject({
+      content: 'example (example) works again',
+    });
+    const unsigned = await h.cli(['webhook', 'test', '--url', discord.url]);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.stderr).toMatch(/--url needs --secret/);
+
+    // A URL from a reference that is not one is refused without showing it.
+    h.env.SLACK_URL = 'hooks.slack.example/services/T000/B000/XXXX';
+    const bad = await h.cli(['webhook', 'test']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/webhooks\.endpoints\.0\.url: the value of env:SLACK_URL is not a valid URL/);
+    expect(bad.stderr).not.toContain('XXXX');
+  });
+
+  it('refuses a server.publicUrl that is not https, or not a plain base address', async ({
+    onTestFinished,
+  }) => {
+    for (const [publicUrl, refusal] of [
+      ['http://keeper.example.com', /server\.publicUrl http:\/\/keeper\.example\.com must use https/],
+      [
+        'https://keeper.example.com/?x=1',
+        /server\.publicUrl https:\/\/keeper\.example\.com must be a base address/,
+      ],
+      ['keeper.example.com', /server\.publicUrl "keeper\.example\.com" is not a valid URL/],
+    ] as const) {
+      const h = await createHarness(onTestFinished, {
+        config: {
+          server: { publicUrl },
+          webhooks: { endpoints: [{ url: 'https://hooks.example.com', format: 'slack' }] },
+        },
+      });
+      const refused = await h.cli(['webhook', 'test']);
+      expect(refused.code, publicUrl).toBe(2);
+      expect(refused.stderr, publicUrl).toMatch(refusal);
+    }
   });
 });
 
@@ -76,10 +264,10 @@ describe.concurrent('webhook delivery', () => {
     await receiver.waitFor((hook) => hook.json.type === 'needs_reauth');
 
     expect(receiver.attempts).toHaveLength(3);
-    const ids = new Set(receiver.attempts.map((hook) => hook.headers['tokenkeeper-delivery']));
+    const ids = new Set(receiver.attempts.map((hook) => hook.headers['webhook-id']));
     expect(ids.size).toBe(1); // the same delivery each time, so receivers can de-duplicate
     for (const attempt of receiver.attempts) {
-      expect(verify(attempt).ok).toBe(true);
+      expect(verify(attempt)).toBe(true);
       expect(attempt.headers['tokenkeeper-event']).toBe('needs_reauth');
       expect(attempt.json).toMatchObject({
         type: 'needs_reauth',
@@ -98,6 +286,29 @@ describe.concurrent('webhook delivery', () => {
     expect(records[0]?.nextAttemptInMs).toBeGreaterThanOrEqual(10);
     expect(records.every((r) => r.endpoint === 'ops' && r.connection === 'me')).toBe(true);
     expect(statSync(log.path).mode & 0o777).toBe(0o600);
+  });
+
+  it('never sends a standard delivery it cannot sign: an endpoint built with a bad secret fails at once', async ({
+    onTestFinished,
+  }) => {
+    const { receiver, log, dispatcher } = await dispatcherTo(onTestFinished, []);
+    const endpoint: WebhookEndpoint = {
+      label: 'hand-made',
+      url: receiver.url,
+      secret: 'not-whsec',
+      events: new Set(),
+    };
+    await dispatcher.deliver(endpoint, {
+      id: 'evt_1',
+      type: 'test',
+      createdAt: '',
+      connection: { name: 'me', provider: 'x' },
+    });
+    expect(receiver.attempts).toEqual([]);
+    const [record] = log.recent(10);
+    expect(record).toMatchObject({ endpoint: 'hand-made', outcome: 'failed', attempt: 1 });
+    expect(record?.error).toMatch(/the signing secret of hand-made is not a Standard Webhooks secret/);
+    expect(JSON.stringify(log.recent(10))).not.toContain('not-whsec');
   });
 
   it('gives up at once on a 4xx, and after maxAttempts on repeated failures', async ({ onTestFinished }) => {
@@ -228,7 +439,7 @@ describe.concurrent('webhooks from the daemon', () => {
 
     expect(receiver.received.filter((hook) => hook.json.type === 'recovered')).toHaveLength(1);
     for (const hook of receiver.received) {
-      expect(verify(hook), hook.json.type).toMatchObject({ ok: true });
+      expect(verify(hook), hook.json.type).toBe(true);
       h.snapshotSecrets();
       for (const secret of h.secrets) expect(hook.body).not.toContain(secret);
     }
@@ -262,7 +473,7 @@ describe.concurrent('webhooks from the daemon', () => {
     expect(ok.stdout).toMatch(/delivered\s+204/);
     expect(receiver.received).toHaveLength(1);
     expect(receiver.received[0]?.json).toMatchObject({ type: 'test', connection: { name: 'example' } });
-    expect(verify(receiver.received[0] as ReceivedWebhook).ok).toBe(true);
+    expect(verify(receiver.received[0] as ReceivedWebhook)).toBe(true);
 
     const sample = expectSuccess(
       await h.cli(['webhook', 'test', '--event', 'needs_reauth', '--connection', 'me']),

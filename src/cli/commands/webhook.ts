@@ -6,18 +6,32 @@ import { checkEndpointUrl } from '../../core/url-policy.ts';
 import { DeliveryLog, deliveryLogPath, type DeliveryRecord } from '../../webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.ts';
 import { webhookEventTypes, type WebhookEventType, type WebhookPayload } from '../../webhooks/events.ts';
-import { webhookSettingsFrom, type WebhookEndpoint } from '../../webhooks/endpoints.ts';
+import {
+  publicUrlFrom,
+  webhookFormats,
+  webhookSettingsFrom,
+  type WebhookEndpoint,
+  type WebhookFormat,
+} from '../../webhooks/endpoints.ts';
+import { generateWebhookSecret, signingKeyOf } from '../../webhooks/signature.ts';
 import { commandAction, loggerOf, settingsOf } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { wholeNumberOption, withDefault } from '../option-values.ts';
 import { printJson, table } from '../output.ts';
 
-export const webhookDefaults = { event: 'test', connection: 'example', attempts: 1, limit: 20 } as const;
+export const webhookDefaults = {
+  event: 'test',
+  connection: 'example',
+  attempts: 1,
+  limit: 20,
+  format: 'standard',
+} as const;
 
 export interface WebhookTestOptions {
-  /** Send to this URL (signed with `secret`) instead of the configured endpoints. */
+  /** Send to this URL (in `format`, signed with `secret`) instead of the configured endpoints. */
   url?: string;
   secret?: string;
+  format: WebhookFormat;
   event: WebhookPayload['type'];
   connection: string;
   attempts: number;
@@ -27,6 +41,7 @@ export interface WebhookTestOptions {
 interface WebhookTestFlags {
   url?: string;
   secret?: string;
+  format?: string;
   event?: string;
   connection?: string;
   attempts?: string;
@@ -41,9 +56,20 @@ export function webhookTestOptions(flags: WebhookTestFlags): WebhookTestOptions 
       `--event must be one of test, ${webhookEventTypes.join(', ')}; got "${event}"`,
     );
   }
+  const format = flags.format ?? webhookDefaults.format;
+  if (!webhookFormats.includes(format as WebhookFormat)) {
+    throw new TokenkeeperError(
+      'usage',
+      `--format must be one of ${webhookFormats.join(', ')}; got "${format}"`,
+    );
+  }
+  if (flags.format !== undefined && flags.url === undefined) {
+    throw new TokenkeeperError('usage', '--format is for --url: configured endpoints have their own format');
+  }
   return {
     ...(flags.url !== undefined && { url: flags.url }),
     ...(flags.secret !== undefined && { secret: flags.secret }),
+    format: format as WebhookFormat,
     event: event as WebhookPayload['type'],
     connection: flags.connection ?? webhookDefaults.connection,
     attempts:
@@ -58,11 +84,13 @@ export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Pr
   const settings = settingsOf(io);
   const logger = loggerOf(io, settings, 'warn');
   const configured = webhookSettingsFrom(settings.config, io.env);
-  const endpoints = options.url ? [adHocEndpoint(options.url, options.secret, io)] : configured.endpoints;
+  const endpoints = options.url
+    ? [adHocEndpoint(options, options.url, publicUrlFrom(settings.config), io)]
+    : configured.endpoints;
   if (endpoints.length === 0) {
     throw new TokenkeeperError(
       'usage',
-      'no webhook endpoints: add webhooks.endpoints to the config, or pass --url and --secret',
+      'no webhook endpoints: add webhooks.endpoints to the config, or pass --url (and --secret)',
     );
   }
   const records: DeliveryRecord[] = [];
@@ -73,21 +101,7 @@ export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Pr
     logger,
     onAttempt: (record) => records.push(record),
   });
-  const type = options.event;
-  const payload: WebhookPayload = {
-    id: `evt_${randomUUID()}`,
-    type,
-    createdAt: new Date().toISOString(),
-    connection: { name: options.connection, provider: 'example' },
-    ...(type === 'needs_reauth' && {
-      status: 'needs_reauth',
-      previousStatus: 'active',
-      error: 'sample error',
-    }),
-    ...(type === 'provider_retired' && { status: 'provider_retired', previousStatus: 'active' }),
-    ...(type === 'recovered' && { status: 'active', previousStatus: 'failing', reason: 'refresh' }),
-    ...(type === 'refresh_failed' && { error: 'sample error', attempt: 1 }),
-  };
+  const payload = samplePayload(options.event, options.connection, Date.now());
   await Promise.all(endpoints.map((endpoint) => dispatcher.deliver(endpoint, payload)));
   const finals = endpoints.map((endpoint) => records.filter((r) => r.endpoint === endpoint.label).at(-1));
   if (options.json) printJson(io, records);
@@ -106,6 +120,43 @@ export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Pr
   if (failed === 0) return;
   io.stderr.write(`tokenkeeper: ${failed} of ${endpoints.length} endpoint(s) did not accept the webhook\n`);
   return 1;
+}
+
+/** A payload of `type` with sample content, as the engine would send it for connection `name`. */
+function samplePayload(type: WebhookPayload['type'], name: string, now: number): WebhookPayload {
+  return {
+    id: `evt_${randomUUID()}`,
+    type,
+    createdAt: new Date(now).toISOString(),
+    connection: { name, provider: 'example' },
+    ...(type === 'needs_reauth' && {
+      status: 'needs_reauth',
+      previousStatus: 'active',
+      error: 'sample error',
+    }),
+    ...(type === 'provider_retired' && {
+      status: 'provider_retired',
+      previousStatus: 'active',
+      successor: 'example-next',
+    }),
+    ...(type === 'expiring_soon' && {
+      expiring: { what: 'refresh_token', at: new Date(now + 24 * 3_600_000).toISOString() },
+    }),
+    ...(type === 'replaced' && {
+      status: 'active',
+      replaced: { previousProvider: 'example-old', revoked: true },
+    }),
+    ...(type === 'recovered' && { status: 'active', previousStatus: 'failing', reason: 'refresh' }),
+    ...(type === 'refresh_failed' && { error: 'sample error', attempt: 1, retryInSeconds: 30 }),
+  };
+}
+
+/** Prints a new signing secret for a webhook endpoint (and for its receiver). */
+export function runWebhookSecret(_options: object, io: CliIo): void {
+  io.stdout.write(`${generateWebhookSecret()}\n`);
+  io.stderr.write(
+    "A new Standard Webhooks signing secret. Store it where the endpoint's secret (env:NAME or file:PATH) reads it, and give the receiver the same value.\n",
+  );
 }
 
 export interface WebhookLogOptions {
@@ -142,15 +193,22 @@ export function runWebhookLog(options: WebhookLogOptions, io: CliIo): void {
 export function registerWebhook(program: Command): void {
   const webhook = program
     .command('webhook')
-    .description('webhooks: send a test delivery, read the delivery log');
+    .description('webhooks: send a test delivery, make a signing secret, read the delivery log');
 
   webhook
     .command('test')
     .description(
-      'send a signed test webhook to every configured endpoint (or to --url) and report the answers',
+      'send a test webhook to every configured endpoint (or to --url), in its format, and report the answers',
     )
-    .option('--url <url>', 'send to this URL instead of the configured endpoints (needs --secret)')
-    .option('--secret <ref>', 'signing secret for --url: env:NAME or file:PATH')
+    .option('--url <url>', 'send to this URL instead of the configured endpoints')
+    .option(
+      '--format <format>',
+      withDefault(`the format for --url: ${webhookFormats.join(', ')}`, webhookDefaults.format),
+    )
+    .option(
+      '--secret <ref>',
+      'whsec_ signing secret for --url (required for standard): env:NAME or file:PATH',
+    )
     .option(
       '--event <type>',
       withDefault(`event type to send: test, ${webhookEventTypes.join(', ')}`, webhookDefaults.event),
@@ -167,6 +225,11 @@ export function registerWebhook(program: Command): void {
     .action(commandAction(webhookTestOptions, runWebhookTest));
 
   webhook
+    .command('secret')
+    .description('print a new whsec_ signing secret for a webhook endpoint and its receiver')
+    .action(commandAction(() => ({}), runWebhookSecret));
+
+  webhook
     .command('log')
     .description('show recent webhook delivery attempts (from <data dir>/webhook-deliveries.jsonl)')
     .option('--limit <n>', withDefault('how many', webhookDefaults.limit))
@@ -174,14 +237,28 @@ export function registerWebhook(program: Command): void {
     .action(commandAction(webhookLogOptions, runWebhookLog));
 }
 
-function adHocEndpoint(url: string, secretRef: string | undefined, io: CliIo): WebhookEndpoint {
-  if (!secretRef)
-    throw new TokenkeeperError('usage', '--url needs --secret env:NAME or file:PATH to sign with');
+function adHocEndpoint(
+  options: WebhookTestOptions,
+  url: string,
+  publicUrl: string | undefined,
+  io: CliIo,
+): WebhookEndpoint {
+  if (!options.secret && options.format === 'standard') {
+    throw new TokenkeeperError(
+      'usage',
+      '--url needs --secret env:NAME or file:PATH of a whsec_ secret to sign with',
+    );
+  }
   const checked = checkEndpointUrl(url, '--url');
+  const secret =
+    options.secret === undefined ? undefined : resolveSecretRef(options.secret, '--secret', io.env);
+  if (secret !== undefined) signingKeyOf(secret, '--secret');
   return {
     label: checked.origin,
     url: checked.href,
-    secret: resolveSecretRef(secretRef, '--secret', io.env),
+    format: options.format,
+    ...(secret !== undefined && { secret }),
+    ...(publicUrl !== undefined && { publicUrl }),
     events: new Set(webhookEventTypes),
   };
 }

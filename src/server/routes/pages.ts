@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyStore } from '../../api-keys/api-key-store.ts';
 import { describeError, isTokenkeeperError } from '../../core/errors.ts';
+import { reconnectPath } from '../../core/links.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { version } from '../../version.ts';
 import type { RefreshHistory } from '../history.ts';
@@ -16,7 +17,7 @@ import {
   type PageAccess,
 } from '../operator-auth.ts';
 import type { ReconnectFlows } from '../reconnect.ts';
-import { faviconSvg, renderStatusPage } from '../status-page.ts';
+import { actionForm, faviconSvg, renderStatusPage } from '../status-page.ts';
 
 export interface PageRouteOptions {
   keeper: Keeper;
@@ -89,6 +90,32 @@ function consentHandoff(reply: FastifyReply, name: string, url: string): Fastify
 const loginHelp =
   'Run `tokenkeeper login` on the machine the daemon runs on (with the same data dir) and open the one-time link it prints.';
 
+function loginRequired(reply: FastifyReply): FastifyReply {
+  return messagePage(reply, 401, 'Log in to see the status page', loginHelp);
+}
+
+/**
+ * Where the reconnect link of a message lands: for a logged-in operator, the connection and a Reconnect button
+ * (the status page's own form: a POST with the session's CSRF token, so opening a link never starts a consent).
+ */
+function reconnectConfirmation(
+  reply: FastifyReply,
+  connection: ConnectionSummary,
+  session: OperatorSession,
+  underWay: boolean,
+): FastifyReply {
+  const status = `${connection.name} (${connection.provider}${connection.account ? `, account ${connection.account}` : ''}) is ${connection.status.replaceAll('_', ' ')}.`;
+  const body = [
+    `<p>${escapeHtml(status)}</p>`,
+    connection.lastError ? `<p>Last error: ${escapeHtml(connection.lastError)}</p>` : '',
+    underWay ? '<p>A reconnect of this connection is under way; starting again cancels it.</p>' : '',
+    '<p>Reconnect sends you to the provider to sign in and consent again; the new tokens replace the old ones.</p>',
+    actionForm(reconnectPath(connection.name), session.csrfToken, 'Reconnect', 'reconnect'),
+    '<p><a href="/">Back to the status page</a></p>',
+  ].join('');
+  return smallPage(reply, 200, `Reconnect ${connection.name}`, body);
+}
+
 /** The status page at /, operator login, and the page's actions (reconnect, cancel, log out). */
 export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions): Promise<void> {
   const { keeper, history, sessions } = options;
@@ -114,9 +141,7 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
 
   app.get('/', async (request, reply) => {
     const session = sessions.of(request);
-    if (options.access === 'operator' && !session) {
-      return messagePage(reply, 401, 'Log in to see the status page', loginHelp);
-    }
+    if (options.access === 'operator' && !session) return loginRequired(reply);
     let connections: ConnectionSummary[] = [];
     let storeError: string | undefined;
     try {
@@ -170,14 +195,21 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
     }),
   );
 
-  app.get('/connections/:name/reconnect', async (_request, reply) =>
-    messagePage(
-      reply.header('allow', 'POST'),
-      405,
-      'Not allowed',
-      'Reconnect is started with the Reconnect button of the status page, by a logged-in operator.',
-    ),
-  );
+  // Anyone but an operator gets the login page, whether or not the connection exists.
+  app.get<{ Params: { name: string } }>('/connections/:name/reconnect', async (request, reply) => {
+    const session = sessions.of(request);
+    if (!session) return loginRequired(reply);
+    const { name } = request.params;
+    let connection: ConnectionSummary | undefined;
+    try {
+      connection = await keeper.get(name);
+    } catch (error) {
+      options.metrics.storeReadFailed();
+      return messagePage(reply, 503, 'Cannot read the connections', describeError(error));
+    }
+    if (!connection) return messagePage(reply, 404, 'Cannot reconnect', `no connection named "${name}"`);
+    return reconnectConfirmation(reply, connection, session, options.reconnects.underWay() === name);
+  });
 
   app.post<{ Params: { name: string } }>(
     '/connections/:name/reconnect',
