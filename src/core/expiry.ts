@@ -105,6 +105,18 @@ export function isExpiringSoon(tokens: TokenSet, now: number, policy: ExpiryPoli
   return tokens.refreshTokenExpiresAt - now <= expiringSoonWindowMs(tokens, policy);
 }
 
+/** The early-warning window of a client secret: configured, else 7 days (a secret's lifetime says nothing about it). */
+export function clientSecretWindowMs(policy: ExpiryPolicy): number {
+  return policy.expiringSoonMs ?? DEFAULT_EXPIRING_SOON_MS;
+}
+
+/** The widest early-warning window these policies can give any refresh token or client secret. */
+export function widestExpiringSoonMs(policies: Iterable<ExpiryPolicy>): number {
+  let widest = DEFAULT_EXPIRING_SOON_MS;
+  for (const policy of policies) widest = Math.max(widest, policy.expiringSoonMs ?? DEFAULT_EXPIRING_SOON_MS);
+  return widest;
+}
+
 /** A token with less than this left is not handed out: it could expire before the caller's request arrives. */
 export const USABLE_SKEW_MS = 30_000;
 
