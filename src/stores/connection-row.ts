@@ -19,6 +19,7 @@ export const CONNECTION_COLUMNS = [
   'scope',
   'token_type',
   'provider_user_id',
+  'refresh_token_expires_at',
   'status',
   'pending_attempt_id',
   'pending_refresh_token',
@@ -68,6 +69,7 @@ export function connectionToColumns(c: Connection, keyring: Keyring): Record<Con
     scope: c.tokens.scope ?? null,
     token_type: c.tokens.tokenType ?? null,
     provider_user_id: c.tokens.providerUserId ?? null,
+    refresh_token_expires_at: c.tokens.refreshTokenExpiresAt ?? null,
     status: c.status,
     pending_attempt_id: c.pending?.attemptId ?? null,
     pending_refresh_token: seal(c.pending?.refreshToken, 'pending_refresh_token'),
@@ -104,6 +106,7 @@ export function connectionFromColumns(row: Record<string, unknown>, keyring: Key
       scope: optionalString(row.scope),
       tokenType: optionalString(row.token_type),
       providerUserId: optionalString(row.provider_user_id),
+      refreshTokenExpiresAt: optionalNumber(row.refresh_token_expires_at),
     },
     status: String(row.status) as ConnectionStatus,
     pending: row.pending_attempt_id

@@ -28,6 +28,7 @@ function entry(name: string, attemptId: string, writtenAt: number): RescueEntry 
       accessToken: `fa_new_${attemptId}_0000`,
       refreshToken: `fr_new_${attemptId}_0000`,
       expiresAt: 5,
+      refreshTokenExpiresAt: 7,
     },
     writtenAt,
   };

@@ -90,4 +90,23 @@ describe('SqliteStore file and schema', () => {
     await upgraded.update({ ...(existing as NonNullable<typeof existing>), status: 'refreshing' });
     await upgraded.insert(connection('new'));
   });
+
+  it('a store created before the refresh_token_expires_at column reads its connections as timeless and keeps new expiries', async () => {
+    const store = openStore();
+    await store.insert(connection('old'));
+    await store.close();
+    open.pop();
+    const raw = new DatabaseSync(path);
+    raw.exec('ALTER TABLE connections DROP COLUMN refresh_token_expires_at');
+    raw.close();
+    const upgraded = openStore();
+    const existing = await upgraded.get('old');
+    expect(existing?.tokens.refreshTokenExpiresAt).toBeUndefined();
+    const dies = 1_815_552_000_000;
+    await upgraded.update({
+      ...(existing as NonNullable<typeof existing>),
+      tokens: { ...existing!.tokens, refreshTokenExpiresAt: dies },
+    });
+    expect((await upgraded.get('old'))?.tokens.refreshTokenExpiresAt).toBe(dies);
+  });
 });

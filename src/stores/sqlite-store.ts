@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS connections (
   scope TEXT,
   token_type TEXT,
   provider_user_id TEXT,
+  refresh_token_expires_at INTEGER,
   status TEXT NOT NULL,
   pending_attempt_id TEXT,
   pending_refresh_token TEXT,
@@ -325,5 +326,8 @@ function addMissingColumns(db: DatabaseSync): void {
   );
   if (!columns.has('grant_type')) {
     db.exec("ALTER TABLE connections ADD COLUMN grant_type TEXT NOT NULL DEFAULT 'refresh_token'");
+  }
+  if (!columns.has('refresh_token_expires_at')) {
+    db.exec('ALTER TABLE connections ADD COLUMN refresh_token_expires_at INTEGER');
   }
 }

@@ -59,6 +59,24 @@ describe('Key Vault store', () => {
     expect(await store.get('big')).toBeUndefined();
   });
 
+  it('keeps when the refresh token dies in the state secret; a state written before that field reads as timeless', async () => {
+    const dies = Date.now() + 180 * 86_400_000;
+    const base = newConnection('aged');
+    await store.insert({ ...base, tokens: { ...base.tokens, refreshTokenExpiresAt: dies } });
+    const latest = world.kv.versionsOf('aged-TokenkeeperState')!.at(-1)!;
+    const state = JSON.parse(latest.value) as { tokens: Record<string, unknown> };
+    expect(state.tokens.refreshTokenExpiresAt).toBe(dies);
+    expect((await store.get('aged'))?.tokens.refreshTokenExpiresAt).toBe(dies);
+    delete state.tokens.refreshTokenExpiresAt;
+    world.kv.seed('aged-TokenkeeperState', JSON.stringify(state), {
+      tags: latest.tags,
+      contentType: latest.contentType,
+    });
+    const old = await store.get('aged');
+    expect(old?.tokens.refreshToken).toBe('rt-aged');
+    expect(old?.tokens.refreshTokenExpiresAt).toBeUndefined();
+  });
+
   it('refuses a second connection of the same name (Key Vault names ignore case)', async () => {
     await store.insert(newConnection('twin'));
     const error = await rejection(store.insert(newConnection('TWIN')));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTokenkeeperError } from '../../src/core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../src/core/expiry.ts';
+import { migrations } from '../../src/stores/postgres/migrations/index.ts';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import { openStore } from '../../src/stores/open-store.ts';
 import { defineStoreContract } from '../stores/contract.ts';
@@ -40,12 +41,29 @@ describe('PostgreSQL store', () => {
     const applied = await pg.sql<{ version: number; name: string }>(
       `SELECT version, name FROM ${schemaOf(url)}.schema_migrations ORDER BY version`,
     );
-    expect(applied).toEqual([{ version: 1, name: 'initial' }]);
+    expect(applied).toEqual(migrations.map(({ version, name }) => ({ version, name })));
     const indexes = await pg.sql<{ indexname: string }>(
       'SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname',
       [schemaOf(url)],
     );
     expect(indexes.map((row) => row.indexname)).toContain('connections_due');
+  });
+
+  it('migration 2 adds refresh_token_expires_at to a schema at migration 1: its connections read as timeless', async () => {
+    const url = pg.storeUrl();
+    const before = await pg.openStore(url);
+    const { refreshTokenExpiresAt: _none, ...tokens } = newConnection('old').tokens;
+    await before.insert(newConnection('old', { tokens }));
+    await before.close();
+    await pg.sql(`ALTER TABLE ${schemaOf(url)}.connections DROP COLUMN refresh_token_expires_at`);
+    await pg.sql(`DELETE FROM ${schemaOf(url)}.schema_migrations WHERE version = 2`);
+    const upgraded = await pg.openStore(url);
+    const old = await upgraded.get('old');
+    expect(old?.tokens.refreshToken).toBe(tokens.refreshToken);
+    expect(old?.tokens.refreshTokenExpiresAt).toBeUndefined();
+    const dies = Date.now() + 180 * 86_400_000;
+    await upgraded.update({ ...old!, tokens: { ...old!.tokens, refreshTokenExpiresAt: dies } });
+    expect((await upgraded.get('old'))?.tokens.refreshTokenExpiresAt).toBe(dies);
   });
 
   it('with migrate=false refuses an unmigrated schema and says how to migrate', async () => {

@@ -88,6 +88,7 @@ export function newConnection(name: string, overrides: Partial<NewConnection> = 
       scope: 'activity profile',
       tokenType: 'Bearer',
       providerUserId: `USER-${name}`,
+      refreshTokenExpiresAt: 1_815_552_000_000,
     },
     status: 'active',
     failureCount: 0,
@@ -163,6 +164,26 @@ export function defineStoreContract(
         expect(inserted).toMatchObject(written);
         expect(await store.get('me')).toEqual(inserted);
         expect(await store.get('nobody')).toBeUndefined();
+      });
+
+      it('keeps when the refresh token dies: set, changed and cleared by updates; a connection without one reads none', async () => {
+        const store = await fixture.open();
+        const { refreshTokenExpiresAt: _none, ...timeless } = newConnection('plain').tokens;
+        await store.insert(newConnection('plain', { tokens: timeless }));
+        const dies = 1_815_000_000_000;
+        const inserted = await store.insert(
+          newConnection('me', { tokens: { ...newConnection('me').tokens, refreshTokenExpiresAt: dies } }),
+        );
+        const reader = await fixture.open();
+        expect((await reader.get('me'))?.tokens.refreshTokenExpiresAt).toBe(dies);
+        const renewed = await store.update({
+          ...inserted,
+          tokens: { ...inserted.tokens, refreshTokenExpiresAt: dies + 86_400_000 },
+        });
+        expect((await reader.get('me'))?.tokens).toEqual(renewed.tokens);
+        await store.update({ ...renewed, tokens: { ...renewed.tokens, refreshTokenExpiresAt: undefined } });
+        expect((await reader.get('me'))?.tokens.refreshTokenExpiresAt).toBeUndefined();
+        expect((await reader.get('plain'))?.tokens.refreshTokenExpiresAt).toBeUndefined();
       });
 
       it('what one store wrote, another opened on the same storage reads, also after closing', async () => {
