@@ -13,6 +13,7 @@ import {
   isUsable,
   nextRefreshAt,
   stableFraction,
+  widestExpiringSoonMs,
   type ExpiryPolicy,
 } from '../core/expiry.ts';
 import { backoffLeftMs } from '../core/failure.ts';
@@ -434,6 +435,8 @@ export class Keeper {
     const now = this.clock.now();
     const raised: ExpiringSoonEvent[] = [];
     for (const connection of connections) {
+      // One due for a refresh is left to it: the refresh may renew the refresh token (a rule renewed by use).
+      if (this.nextRefreshAt(connection) <= now) continue;
       const events = openNotices(this.expiryNotices(connection), now).map((notice) =>
         expiringSoonEvent(connection, notice),
       );
@@ -450,6 +453,21 @@ export class Keeper {
       }
     }
     return raised;
+  }
+
+  /**
+   * The connections that may have an open notice now: those whose refresh token dies within the widest warning
+   * window, and those of providers whose client secret does, through the store's index when it has one (a fleet's
+   * sweep on a big store), else all of them.
+   */
+  async connectionsNearExpiry(): Promise<Connection[]> {
+    if (!this.store.expiringBefore) return this.store.list();
+    const providers = this.providers.list();
+    const horizon = this.clock.now() + widestExpiringSoonMs(providers.map(({ id }) => this.expiryPolicy(id)));
+    const secretsExpiring = providers.flatMap(({ id, clientSecretExpiresAt }) =>
+      clientSecretExpiresAt !== undefined && clientSecretExpiresAt <= horizon ? [id] : [],
+    );
+    return this.store.expiringBefore(horizon, secretsExpiring);
   }
 
   /**

@@ -49,6 +49,12 @@ export interface ConnectionStore {
   joinFleet?(owner: string): Promise<FleetMember>;
   /** Optional: how the store computes the due time it indexes; the daemon installs its own expiry policy. */
   setRefreshPlanner?(plan: (connection: Connection) => number | undefined): void;
+  /**
+   * Optional, for stores that keep refresh-token expiry in a column (SQLite, PostgreSQL): the connections whose
+   * refresh token dies at or before `at` (epoch ms), and every connection of `providers` (those whose client secret
+   * expires soon), so a fleet's warning sweep reads those only. Without it the sweep lists every connection.
+   */
+  expiringBefore?(at: number, providers?: readonly string[]): Promise<Connection[]>;
   /** Optional: how many connections and the earliest due time, without reading secrets (cheap on big stores). */
   overview?(): Promise<{ connections: number; nextRefreshAt?: number }>;
 }
