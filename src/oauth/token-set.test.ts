@@ -41,6 +41,23 @@ describe('when the refresh token of a token set dies', () => {
     expect(tokens.refreshTokenExpiresAt).toBe(now + 7 * DAY);
   });
 
+  it('a rotated refresh token inherits the expiry where the lifetime counts from consent (Spotify)', () => {
+    const fromConsent: ExpiryPolicy = {
+      ...defaultExpiryPolicy,
+      refreshTokenLifetime: { ms: 180 * DAY, renewedByUse: false, fromConsent: true },
+    };
+    const tokens = tokenSetFromResponse(
+      { accessToken: 'at', refreshToken: 'rt-new' },
+      now,
+      fromConsent,
+      previous,
+    );
+    expect(tokens.refreshTokenExpiresAt).toBe(previous.refreshTokenExpiresAt);
+    expect(
+      tokenSetFromResponse({ accessToken: 'at', refreshToken: 'rt' }, now, fromConsent).refreshTokenExpiresAt,
+    ).toBe(now + 180 * DAY);
+  });
+
   it('a refresh renews a lifetime that use renews, with or without the same refresh token sent back', () => {
     for (const refreshToken of [undefined, 'rt-old']) {
       const tokens = tokenSetFromResponse({ accessToken: 'at', refreshToken }, now, renewedByUse, previous);
