@@ -3,11 +3,11 @@
  * per warning window (across many ticks and a restart: the same id), raised when the window opens rather than at
  * the next refresh, and the per-provider keep-alive floor refreshing a connection whose access token is not due.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { runScheduler } from '../../src/daemon/scheduler.ts';
-import type { Keeper } from '../../src/keeper/keeper.ts';
+import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import type { SeededGrant } from '../fakes/index.ts';
 import { fitbitHarness } from '../engine/setup.ts';
 
@@ -136,5 +136,39 @@ describe('the daemon scheduler and expiring refresh tokens', () => {
     expect(events).toHaveLength(1);
     expect(seen[0]).toBeGreaterThanOrEqual(opensAt);
     expect(seen[0]).toBeLessThan(opensAt + 1_000);
+  });
+
+  it('refreshes a connection whose access token is far from due once the provider keep-alive (1 day) has passed', async () => {
+    const h = await fitbitHarness();
+    const clock = movableClock();
+    const fitbit = h.config.providers?.fitbit;
+    const config = { ...h.config, providers: { fitbit: { ...fitbit, keepAliveDays: 1 } } };
+    const keeper = await createKeeper({ config, env: h.env, clock });
+    onTestFinished(() => keeper.close());
+    const grant = h.sim.seedGrant();
+    // A 30-day access token: by its own margin (10 %: 3 days) it is due in 27 days.
+    await keeper.addConnection({
+      name: 'idle',
+      provider: 'fitbit',
+      clientId: h.sim.clientId,
+      clientSecret: h.sim.clientSecret,
+      tokens: tokensOf(grant, clock.now(), 30 * DAY),
+    });
+    const lists = countLists(keeper);
+    await schedule(keeper, 20, () => lists.count >= 10);
+    expect(h.sim.stats.refreshRequests).toBe(0);
+
+    clock.advance(DAY - 60_000);
+    const before = lists.count;
+    await schedule(keeper, 20, () => lists.count >= before + 10);
+    expect(h.sim.stats.refreshRequests).toBe(0);
+
+    clock.advance(2 * 60_000);
+    await schedule(keeper, 20, () => h.sim.stats.refreshSuccesses > 0);
+    expect(h.sim.stats.refreshSuccesses).toBe(1);
+    const after = lists.count;
+    await schedule(keeper, 20, () => lists.count >= after + 10);
+    expect(h.sim.stats.refreshRequests).toBe(1);
+    expect((await keeper.get('idle'))?.lastRefreshAt).toBeGreaterThan(clock.now() - 60_000);
   });
 });

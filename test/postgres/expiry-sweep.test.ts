@@ -1,12 +1,14 @@
 /**
  * A fleet worker claims only due connections, so it finds connections in their warning window with a sweep over
- * the store's refresh-token expiry column: every worker raises the same `expiring_soon` (one id), each once.
+ * the store's refresh-token expiry column: every worker raises the same `expiring_soon` (one id), each once. And
+ * the store's indexed due time follows the provider's keep-alive floor.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
+import type { Clock } from '../../src/core/types.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { runFleetScheduler } from '../../src/daemon/fleet-scheduler.ts';
 import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
@@ -25,21 +27,35 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function openKeeper(url: string, provider: SimulatedFitbit): Promise<Keeper> {
+async function openKeeper(
+  url: string,
+  provider: SimulatedFitbit,
+  options: { keepAliveDays?: number; clock?: Clock } = {},
+): Promise<Keeper> {
   const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-pgsweep-'));
+  const { keepAliveDays, clock } = options;
   const keeper = await createKeeper({
     store: url,
     env: { TOKENKEEPER_HOME: home, TOKENKEEPER_KEY: KEY_A_HEX },
-    config: { providers: { fitbit: { tokenUrl: provider.tokenUrl } } },
+    config: {
+      providers: { fitbit: { tokenUrl: provider.tokenUrl, ...(keepAliveDays && { keepAliveDays }) } },
+    },
+    ...(clock && { clock }),
   });
   cleanups.push(() => rmSync(home, { recursive: true, force: true }));
   cleanups.push(() => keeper.close());
   return keeper;
 }
 
-async function add(keeper: Keeper, provider: SimulatedFitbit, name: string, refreshTokenExpiresAt?: number) {
+async function add(
+  keeper: Keeper,
+  provider: SimulatedFitbit,
+  name: string,
+  refreshTokenExpiresAt?: number,
+  accessMs = 8 * HOUR,
+) {
   const grant = provider.seedGrant({ userId: name.toUpperCase() });
-  const now = Date.now();
+  const now = keeper.now();
   await keeper.addConnection({
     name,
     provider: 'fitbit',
@@ -49,14 +65,14 @@ async function add(keeper: Keeper, provider: SimulatedFitbit, name: string, refr
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
       obtainedAt: now,
-      expiresAt: now + 8 * HOUR,
+      expiresAt: now + accessMs,
       providerUserId: grant.userId,
       ...(refreshTokenExpiresAt !== undefined && { refreshTokenExpiresAt }),
     },
   });
 }
 
-describe('the fleet scheduler sweep for expiring connections (PostgreSQL)', () => {
+describe('the fleet scheduler and refresh-token lifetimes (PostgreSQL)', () => {
   it('reads only connections near expiry, and each worker raises their expiring_soon once, with one id', async () => {
     sim = await startSimulatedFitbit({ latencyMs: 1 });
     const provider = sim;
@@ -115,5 +131,34 @@ describe('the fleet scheduler sweep for expiring connections (PostgreSQL)', () =
     }
     expect(seen[0]?.events[0]?.eventId).toBe(seen[1]?.events[0]?.eventId);
     expect(provider.stats.refreshRequests).toBe(0);
+  });
+
+  it('plans with the provider keep-alive: a 30-day access token is refreshed once a day has passed', async () => {
+    sim = await startSimulatedFitbit({ latencyMs: 1 });
+    const provider = sim;
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset };
+    const keeper = await openKeeper(pgFixture.storeUrl(), provider, { keepAliveDays: 1, clock });
+    await add(keeper, provider, 'idle', undefined, 30 * DAY);
+    const stop = new AbortController();
+    const running = runFleetScheduler(keeper, (owner) => keeper.store.joinFleet!(owner), {
+      concurrency: 2,
+      maxSleepMs: 30,
+      signal: stop.signal,
+      logger: silentLogger,
+      rateLimits: [],
+    });
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await pause(300);
+    offset = DAY - 60_000;
+    await pause(300);
+    expect(provider.stats.refreshRequests).toBe(0);
+    offset = DAY + 60_000;
+    const started = Date.now();
+    while (provider.stats.refreshSuccesses === 0 && Date.now() - started < 10_000) await pause(20);
+    await pause(300);
+    stop.abort();
+    expect((await running).failed).toBe(0);
+    expect(provider.stats.refreshRequests).toBe(1);
   });
 });
