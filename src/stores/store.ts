@@ -29,6 +29,12 @@ export interface ConnectionStore {
    * its journal in the data dir, which suits stores used from one machine's disk.
    */
   openRescueJournal?(keyring: Keyring): RescueJournal | undefined;
+  /**
+   * Optional, for stores whose processes keep no durable webhook outbox of their own (Key Vault in the Functions
+   * app): markers every process of the store sees, so a notice raised again on another run or instance is not
+   * sent again.
+   */
+  openNoticeMarkers?(): NoticeMarkers | undefined;
   get(name: string): Promise<Connection | undefined>;
   list(): Promise<Connection[]>;
   /** Fails with `already_exists` when a connection of that name exists. */
@@ -57,6 +63,15 @@ export interface ConnectionStore {
   expiringBefore?(at: number, providers?: readonly string[]): Promise<Connection[]>;
   /** Optional: how many connections and the earliest due time, without reading secrets (cheap on big stores). */
   overview?(): Promise<{ connections: number; nextRefreshAt?: number }>;
+}
+
+/** Which notices (by their deterministic event id) were sent, shared by every process of a store. */
+export interface NoticeMarkers {
+  /** Where the markers are, for messages. */
+  readonly location: string;
+  has(id: string): Promise<boolean>;
+  /** Creates the marker if it is absent (create-if-absent); false when it was there already. */
+  mark(id: string): Promise<boolean>;
 }
 
 /** At most `requests` token requests per `windowMs` for each connection (one user at one app) of `provider`. */
