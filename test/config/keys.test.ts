@@ -18,6 +18,7 @@ import { runWebhookTest, webhookTestOptions } from '../../src/cli/commands/webho
 import { configSchema, type ConfigFile } from '../../src/config/schema.ts';
 import type { KeeperEvent } from '../../src/core/events.ts';
 import { loadKeyring } from '../../src/crypto/key-source.ts';
+import { AnnouncedNotices } from '../../src/keeper/expiry-notices.ts';
 import { createKeeper, type Keeper, type KeeperOptions } from '../../src/keeper/keeper.ts';
 import { openStore } from '../../src/stores/open-store.ts';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
@@ -797,6 +798,43 @@ const rows: Row[] = [
       // No --client-secret: the Basic client auth the simulated Fitbit demands uses the configured one.
       await runAdd(addOptions('me', { provider: 'fitbit', refreshToken: 'env:RT', verify: true }), io);
       expect(io.out()).toMatch(/^me: imported and verified \(account USER01\)/);
+    },
+  },
+  {
+    keys: ['providers.<id>.clientSecretExpiresAt'],
+    async test(onFinished) {
+      const sim = await fitbit(onFinished);
+      const w = world(onFinished, { FITBIT_SECRET: sim.clientSecret });
+      const expires = new Date(Date.now() + 3 * 86_400_000).toISOString();
+      const keeper = await w.keeper({
+        providers: { fitbit: providerConfig(sim, { clientSecretExpiresAt: expires }) },
+      });
+      const events = eventsOf(keeper);
+      const now = Date.now();
+      for (const clientId of [sim.clientId, 'another-app']) {
+        const seed = sim.seedGrant();
+        await keeper.addConnection({
+          name: clientId === sim.clientId ? 'configured' : 'own-client',
+          provider: 'fitbit',
+          clientId,
+          clientSecret: sim.clientSecret,
+          tokens: {
+            accessToken: seed.accessToken,
+            refreshToken: seed.refreshToken,
+            obtainedAt: now,
+            expiresAt: now + 3_600_000,
+          },
+        });
+      }
+      // Only the connection that uses the configured client (its secret) is expiring.
+      expect((await keeper.status()).map((c) => [c.name, c.expiringSoon])).toEqual([
+        ['configured', true],
+        ['own-client', false],
+      ]);
+      keeper.announceExpiring(await keeper.connectionsForScheduling(), new AnnouncedNotices());
+      expect(events).toMatchObject([
+        { type: 'expiring_soon', name: 'configured', what: 'client_secret', expiresAt: Date.parse(expires) },
+      ]);
     },
   },
   {
