@@ -2,14 +2,17 @@
  * The single daemon's scheduler (SQLite store) and the lifecycle of refresh tokens: `expiring_soon` raised once
  * per warning window (across many ticks and a restart: the same id), raised when the window opens rather than at
  * the next refresh, and the per-provider keep-alive floor refreshing a connection whose access token is not due.
+ * With the daemon's observers: one webhook per window (across restarts the webhook outbox dedupes on the id).
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import { startObservers } from '../../src/daemon/observers.ts';
 import { runScheduler } from '../../src/daemon/scheduler.ts';
 import { createKeeper, type Keeper } from '../../src/keeper/keeper.ts';
 import type { SeededGrant } from '../fakes/index.ts';
 import { fitbitHarness } from '../engine/setup.ts';
+import { startReceiver } from '../server/daemon.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -170,5 +173,38 @@ describe('the daemon scheduler and expiring refresh tokens', () => {
     await schedule(keeper, 20, () => lists.count >= after + 10);
     expect(h.sim.stats.refreshRequests).toBe(1);
     expect((await keeper.get('idle'))?.lastRefreshAt).toBeGreaterThan(clock.now() - 60_000);
+  });
+
+  it('sends the expiring_soon webhook of a connection in its window once, however many ticks see it', async () => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const h = await fitbitHarness();
+    const env = { ...h.env, HOOK_SECRET: 'whsec_expiring_0123456789abcdef' };
+    const config = {
+      ...h.config,
+      webhooks: { endpoints: [{ url: receiver.url, secret: 'env:HOOK_SECRET' }] },
+    };
+    const keeper = await createKeeper({ config, env });
+    onTestFinished(() => keeper.close());
+    const observers = await startObservers(keeper, silentLogger, env);
+    onTestFinished(() => observers.unsubscribe());
+    const grant = h.sim.seedGrant();
+    const now = Date.now();
+    await keeper.addConnection({
+      name: 'dying',
+      provider: 'fitbit',
+      clientId: h.sim.clientId,
+      clientSecret: h.sim.clientSecret,
+      tokens: tokensOf(grant, now, 8 * HOUR, now + 12 * HOUR),
+    });
+    const lists = countLists(keeper);
+    await schedule(keeper, 20, () => lists.count >= 30);
+    await observers.dispatcher.drain(5_000);
+    expect(receiver.attempts.map((hook) => [hook.json.type, hook.json.connection])).toEqual([
+      ['expiring_soon', { name: 'dying', provider: 'fitbit' }],
+    ]);
+    expect(receiver.received[0]?.json).toMatchObject({
+      expiring: { what: 'refresh_token', at: new Date(now + 12 * HOUR).toISOString() },
+    });
   });
 });
