@@ -1,6 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { describeError, isTokenkeeperError } from '../core/errors.ts';
 import { needsHuman } from '../core/types.ts';
+import { AnnouncedNotices, type ExpiringSoonEvent } from '../keeper/expiry-notices.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 import type { FunctionAlerts } from './alerts.ts';
 import { inInvocation } from './invocation-log.ts';
@@ -16,6 +17,8 @@ export interface TimerRunReport {
   failed: Array<{ name: string; error: string }>;
   /** Not started because the run's time budget was spent; the next run takes them. */
   deferred: string[];
+  /** In their warning window (refresh token or client secret dies soon): a human should reconnect them. */
+  expiring: string[];
 }
 
 export interface TimerHandlerOptions {
@@ -37,6 +40,10 @@ const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ');
  * Monitor alert rule watches) when a connection failed to refresh OR needs a human (needs_reauth,
  * provider_retired): a connection nobody reconnects keeps the alert firing on every run until it is fixed, while
  * its webhook went out once, on the status change. No secrets in any message.
+ *
+ * After the refreshes the run looks at every connection again and raises `expiring_soon` for those in their
+ * warning window, with a warning line each; the alerts send each notice once across runs and instances (marker
+ * blobs, see FunctionAlerts). An expiring connection still works, so it does not fail the run.
  */
 export function createTimerHandler(getKeeper: () => Promise<Keeper>, options: TimerHandlerOptions = {}) {
   const budgetMs = options.budgetMs ?? DEFAULT_TIMER_BUDGET_MS;
@@ -82,7 +89,14 @@ async function run(
 ): Promise<TimerRunReport> {
   if (timer.isPastDue) context.warn('timer is past due: the previous run was missed or late');
   await keeper.replayRescued();
-  const report: TimerRunReport = { refreshed: [], notDue: [], inactive: [], failed: [], deferred: [] };
+  const report: TimerRunReport = {
+    refreshed: [],
+    notDue: [],
+    inactive: [],
+    failed: [],
+    deferred: [],
+    expiring: [],
+  };
   const humanNeeded = (name: string, provider: string, status: string) => {
     report.inactive.push(name);
     context.error(
@@ -116,5 +130,30 @@ async function run(
       );
     }
   }
+  await announceExpiring(keeper, report, context);
   return report;
+}
+
+/**
+ * Raises `expiring_soon` for the connections in their warning window, as they are after this run's refreshes.
+ * Nothing is remembered between runs here: whether a notice went out already is the alerts' marker to say, and
+ * a notice whose delivery failed must be raised again.
+ */
+async function announceExpiring(keeper: Keeper, report: TimerRunReport, context: InvocationContext) {
+  let events: ExpiringSoonEvent[];
+  try {
+    events = keeper.announceExpiring(await keeper.connectionsForScheduling(), new AnnouncedNotices());
+  } catch (error) {
+    context.warn(oneLine(`tokenkeeper: cannot check for expiring connections: ${describeError(error)}`));
+    return;
+  }
+  for (const event of events) {
+    if (!report.expiring.includes(event.name)) report.expiring.push(event.name);
+    const at = new Date(event.expiresAt).toISOString();
+    context.warn(
+      event.what === 'refresh_token'
+        ? `tokenkeeper: connection "${event.name}": its refresh token expires at ${at}: reconnect it (tokenkeeper connect ${event.provider} --name ${event.name} --store keyvault://…)`
+        : `tokenkeeper: connection "${event.name}": the ${event.provider} client secret it uses expires at ${at}: create a new one at the provider and store it (then update providers.${event.provider}.clientSecretExpiresAt)`,
+    );
+  }
 }

@@ -21,3 +21,6 @@ export function formatDuration(ms: number): string {
 export function formatAgo(at: number | undefined, now: number): string {
   return at === undefined ? '-' : `${formatDuration(now - at)} ago`;
 }
+
+/** One day in milliseconds (lifetimes in the catalog and the config are counted in days). */
+export const DAY_MS = 86_400_000;

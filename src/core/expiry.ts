@@ -32,6 +32,11 @@ export interface RefreshTokenLifetime {
    * consent that issued the token (Google apps in "Testing": 7 days). A rotated refresh token always starts anew.
    */
   renewedByUse: boolean;
+  /**
+   * True when only a new consent starts the clock: a rotated refresh token inherits its predecessor's expiry
+   * (Spotify: "measured from the moment of the user's original authorization"). Default false.
+   */
+  fromConsent?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -70,7 +75,7 @@ export function keepAliveDueAt(tokens: TokenSet, policy: ExpiryPolicy): number |
 /**
  * When a refresh token obtained at `now` dies. The provider's own `refresh_token_expires_in` wins; else the
  * policy's rule: a new refresh token (or one renewed by use) gets the full lifetime, an old one that is not
- * renewed by use keeps the expiry it had. Undefined: it does not expire by time (as far as anyone says).
+ * renewed by use (or a rotated one whose lifetime counts from consent) keeps the expiry it had. Undefined: it does not expire by time (as far as anyone says).
  */
 export function refreshTokenExpiresAtFrom(
   input: { explicitSeconds?: number; newRefreshToken: boolean; previous?: number },
@@ -82,7 +87,8 @@ export function refreshTokenExpiresAtFrom(
     return now + explicitSeconds * 1000;
   }
   const rule = policy.refreshTokenLifetime;
-  if (!input.newRefreshToken && input.previous !== undefined && !rule?.renewedByUse) return input.previous;
+  const renewed = rule?.renewedByUse || (input.newRefreshToken && !rule?.fromConsent);
+  if (!renewed && input.previous !== undefined) return input.previous;
   return rule ? now + rule.ms : undefined;
 }
 
@@ -103,6 +109,18 @@ export function expiringSoonWindowMs(tokens: TokenSet, policy: ExpiryPolicy): nu
 export function isExpiringSoon(tokens: TokenSet, now: number, policy: ExpiryPolicy): boolean {
   if (tokens.refreshTokenExpiresAt === undefined) return false;
   return tokens.refreshTokenExpiresAt - now <= expiringSoonWindowMs(tokens, policy);
+}
+
+/** The early-warning window of a client secret: configured, else 7 days (a secret's lifetime says nothing about it). */
+export function clientSecretWindowMs(policy: ExpiryPolicy): number {
+  return policy.expiringSoonMs ?? DEFAULT_EXPIRING_SOON_MS;
+}
+
+/** The widest early-warning window these policies can give any refresh token or client secret. */
+export function widestExpiringSoonMs(policies: Iterable<ExpiryPolicy>): number {
+  let widest = DEFAULT_EXPIRING_SOON_MS;
+  for (const policy of policies) widest = Math.max(widest, policy.expiringSoonMs ?? DEFAULT_EXPIRING_SOON_MS);
+  return widest;
 }
 
 /** A token with less than this left is not handed out: it could expire before the caller's request arrives. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describeError } from '../core/errors.ts';
+import { AnnouncedNotices } from '../keeper/expiry-notices.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 import type { Claim, FleetMember, ProviderRateLimit } from '../stores/store.ts';
 import type { SchedulerOptions, SchedulerStats } from './scheduler-options.ts';
@@ -9,14 +10,20 @@ export interface FleetOptions extends SchedulerOptions {
   rateLimits: readonly ProviderRateLimit[];
   /** Pause before a connection whose refresh failed without recording a retry time is tried again (ms). */
   minRetryMs?: number;
+  /** How often the worker looks for connections in their warning window (ms; at start too). Default 10 min. */
+  expirySweepMs?: number;
 }
+
+const DEFAULT_EXPIRY_SWEEP_MS = 10 * 60_000;
 
 /**
  * The daemon loop of a worker in a fleet sharing one store: instead of listing every connection, it claims due
  * ones (up to twice its concurrency, so a slot that frees up starts the next refresh without a round trip),
  * refreshes at most `concurrency` at once, and hands each claim back with its next due time. Claims of workers
- * that die go back to the others. On abort it starts nothing new, finishes in-flight refreshes, returns unstarted
- * claims and leaves the fleet.
+ * that die go back to the others. A worker sees only what it claims, so every `expirySweepMs` (and at start) it
+ * also reads the connections near expiry and raises `expiring_soon` for those in their window: every worker may
+ * raise the same one, and its deterministic id has it delivered once. On abort it starts nothing new, finishes
+ * in-flight refreshes, returns unstarted claims and leaves the fleet.
  */
 export async function runFleetScheduler(
   keeper: Keeper,
@@ -37,6 +44,23 @@ export async function runFleetScheduler(
   // Set by a finished refresh; a wake-up that comes while the loop is busy (not sleeping) must not be lost.
   let woken: boolean;
   logger.info({ owner: member.owner, concurrency }, 'joined the worker fleet');
+
+  const sweepMs = options.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS;
+  const announced = new AnnouncedNotices();
+  let nextSweepAt = keeper.now();
+  let sweeping: Promise<void> | undefined;
+  // Off the claim loop: reading the connections near expiry must not hold up due refreshes.
+  const sweepIfDue = () => {
+    if (sweeping || keeper.now() < nextSweepAt) return;
+    nextSweepAt = keeper.now() + sweepMs;
+    sweeping = keeper
+      .connectionsNearExpiry()
+      .then((connections) => void keeper.announceExpiring(connections, announced))
+      .catch((error: unknown) =>
+        logger.warn({ error: describeError(error) }, 'cannot look for expiring connections; will retry'),
+      )
+      .finally(() => (sweeping = undefined));
+  };
 
   const release = async (claim: Claim, notBefore?: number) => {
     try {
@@ -83,7 +107,8 @@ export async function runFleetScheduler(
 
   try {
     while (!signal.aborted) {
-      let sleepUntil = keeper.now() + Math.min(options.maxSleepMs, member.recheckMs);
+      sweepIfDue();
+      let sleepUntil = Math.min(keeper.now() + Math.min(options.maxSleepMs, member.recheckMs), nextSweepAt);
       woken = false;
       try {
         for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
@@ -118,6 +143,7 @@ export async function runFleetScheduler(
       if (!woken) await sleepOrWake(sleepUntil - keeper.now(), signal, (resolve) => (wake = resolve));
     }
   } finally {
+    await sweeping;
     await Promise.all(running.values());
     await Promise.all(releasing);
     for (const claim of queue.splice(0)) await release(claim);

@@ -1,5 +1,6 @@
 import { describeError } from '../core/errors.ts';
-import { needsHuman } from '../core/types.ts';
+import { needsHuman, type Connection } from '../core/types.ts';
+import { AnnouncedNotices, nextWarningAt } from '../keeper/expiry-notices.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 import { runFleetScheduler } from './fleet-scheduler.ts';
 import type { SchedulerOptions, SchedulerStats } from './scheduler-options.ts';
@@ -9,8 +10,10 @@ import { rateLimitsFrom } from './rate-limits.ts';
 
 /**
  * The daemon loop: refreshes every connection when it falls due (and at once if an earlier attempt was cut
- * off), at most `concurrency` at a time, and sleeps until the next due time. When `signal` aborts it starts
- * nothing new and resolves after in-flight refreshes finish.
+ * off), at most `concurrency` at a time, and sleeps until the next due time or the next opening of a warning
+ * window. Each tick raises `expiring_soon` for connections it leaves alone (a refresh may renew the refresh token;
+ * the tick after it looks again), once per notice while it runs. When `signal` aborts it starts nothing new and
+ * resolves after in-flight refreshes finish.
  */
 export async function runScheduler(keeper: Keeper, options: SchedulerOptions): Promise<SchedulerStats> {
   const { store } = keeper;
@@ -31,6 +34,7 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
   // journal) would otherwise be retried at once, in a hot loop: they back off here, 1 s doubling to 60 s.
   const localBackoff = new Map<string, { failures: number; until: number }>();
   const stats: SchedulerStats = { refreshed: 0, failed: 0 };
+  const announced = new AnnouncedNotices();
   let wake: () => void = () => undefined;
 
   while (!signal.aborted) {
@@ -38,6 +42,7 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
     try {
       const connections = await keeper.connectionsForScheduling();
       const now = keeper.now();
+      const untouched: Connection[] = [];
       for (const connection of connections) {
         if (needsHuman(connection.status) || running.has(connection.name)) continue;
         const dueAt = Math.max(
@@ -46,6 +51,7 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
         );
         if (dueAt > now) {
           nextWake = Math.min(nextWake, dueAt);
+          untouched.push(connection);
           continue;
         }
         if (running.size >= options.concurrency) continue;
@@ -70,6 +76,10 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
             wake();
           });
         running.set(name, work);
+      }
+      keeper.announceExpiring(untouched, announced);
+      for (const connection of untouched) {
+        nextWake = Math.min(nextWake, nextWarningAt(keeper.expiryNotices(connection), now) ?? Infinity);
       }
     } catch (error) {
       logger.error({ error: describeError(error) }, 'cannot read connections from the store; retrying');

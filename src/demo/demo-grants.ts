@@ -9,6 +9,8 @@ export interface DemoTokenResponse {
   token_type: 'Bearer';
   expires_in: number;
   refresh_token: string;
+  /** Sent only when the demo provider was started with a refresh-token lifetime. */
+  refresh_token_expires_in?: number;
   scope: string;
   user_id: string;
 }
@@ -21,6 +23,8 @@ interface Grant {
   scope: string;
   response: DemoTokenResponse;
   accessExpiresAt: number;
+  /** When the current refresh token stops working (epoch ms), if the provider gives them a lifetime. */
+  refreshExpiresAt?: number;
   /** The refresh token this pair replaced, and when: an identical retry within the grace window replays it. */
   spent?: { refreshToken: string; at: number };
   revoked: boolean;
@@ -46,13 +50,16 @@ const GRACE_MS = 120_000;
  */
 export class DemoGrants {
   readonly #lifetimeSeconds: number;
+  readonly #refreshTokenLifetimeSeconds: number | undefined;
   readonly #codes = new Map<string, AuthorizationCode>();
   readonly #byRefreshToken = new Map<string, Grant>();
   readonly #bySpentRefreshToken = new Map<string, Grant>();
   readonly #byAccessToken = new Map<string, Grant>();
 
-  constructor(lifetimeSeconds: number) {
+  /** `refreshTokenLifetimeSeconds`: each refresh token dies this long after issue, as its response announces. */
+  constructor(lifetimeSeconds: number, refreshTokenLifetimeSeconds?: number) {
     this.#lifetimeSeconds = lifetimeSeconds;
+    this.#refreshTokenLifetimeSeconds = refreshTokenLifetimeSeconds;
   }
 
   issueCode(code: Omit<AuthorizationCode, 'expiresAt'>): string {
@@ -83,6 +90,9 @@ export class DemoGrants {
 
   refresh(refreshToken: string): GrantResult {
     const current = this.#byRefreshToken.get(refreshToken);
+    if (current?.refreshExpiresAt !== undefined && current.refreshExpiresAt <= Date.now()) {
+      return invalidGrant('refresh token expired');
+    }
     if (current) {
       this.#unindex(current);
       current.spent = { refreshToken, at: Date.now() };
@@ -121,6 +131,9 @@ export class DemoGrants {
       token_type: 'Bearer',
       expires_in: this.#lifetimeSeconds,
       refresh_token: `fr_${randomBytes(32).toString('base64url')}`,
+      ...(this.#refreshTokenLifetimeSeconds !== undefined && {
+        refresh_token_expires_in: this.#refreshTokenLifetimeSeconds,
+      }),
       scope,
       user_id: DEMO_ACCOUNT,
     };
@@ -128,6 +141,8 @@ export class DemoGrants {
 
   #index(grant: Grant): void {
     grant.accessExpiresAt = Date.now() + grant.response.expires_in * 1000;
+    const refreshLifetime = grant.response.refresh_token_expires_in;
+    grant.refreshExpiresAt = refreshLifetime === undefined ? undefined : Date.now() + refreshLifetime * 1000;
     this.#byRefreshToken.set(grant.response.refresh_token, grant);
     this.#byAccessToken.set(grant.response.access_token, grant);
     if (grant.spent) this.#bySpentRefreshToken.set(grant.spent.refreshToken, grant);

@@ -46,10 +46,12 @@ export async function startDemoProvider(options: {
   port?: number;
   /** 'client': a public client (PKCE, no secret), so nothing secret has to be shown to the user. */
   clientType?: 'server' | 'client';
+  /** Refresh tokens die this long after issue, and token responses say so (`refresh_token_expires_in`). */
+  refreshTokenExpiresInSeconds?: number;
 }): Promise<DemoProvider> {
   const clientId = 'demo-client';
   const clientSecret = options.clientType === 'client' ? undefined : randomBytes(16).toString('hex');
-  const grants = new DemoGrants(options.lifetimeSeconds);
+  const grants = new DemoGrants(options.lifetimeSeconds, options.refreshTokenExpiresInSeconds);
   const stats: DemoProviderStats = {
     codeExchanges: 0,
     refreshRequests: 0,

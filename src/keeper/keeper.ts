@@ -10,10 +10,10 @@ import type { KeeperEvent, KeeperEventListener } from '../core/events.ts';
 import {
   defaultExpiryPolicy,
   isDue,
-  isExpiringSoon,
   isUsable,
   nextRefreshAt,
   stableFraction,
+  widestExpiringSoonMs,
   type ExpiryPolicy,
 } from '../core/expiry.ts';
 import { backoffLeftMs } from '../core/failure.ts';
@@ -31,6 +31,14 @@ import { openStore } from '../stores/open-store.ts';
 import type { ConnectionStore } from '../stores/store.ts';
 import { assertConnectionName } from '../core/names.ts';
 import type { ConnectionSummary, NewConnectionInput, ReconnectOptions } from '../core/types.ts';
+import {
+  expiringSoonEvent,
+  expiryNotices,
+  openNotices,
+  type AnnouncedNotices,
+  type ExpiringSoonEvent,
+  type ExpiryNotice,
+} from './expiry-notices.ts';
 
 export type { ConnectionSummary, NewConnectionInput, ReconnectOptions };
 
@@ -395,9 +403,7 @@ export class Keeper {
       scope: connection.tokens.scope,
       expiresAt: connection.tokens.expiresAt,
       refreshTokenExpiresAt: connection.tokens.refreshTokenExpiresAt,
-      expiringSoon:
-        !needsHuman(connection.status) &&
-        isExpiringSoon(connection.tokens, this.clock.now(), this.expiryPolicy(connection.provider)),
+      expiringSoon: openNotices(this.expiryNotices(connection), this.clock.now()).length > 0,
       successor: connection.status === 'provider_retired' ? this.successorOf(connection.provider) : undefined,
       lastRefreshAt: connection.lastRefreshAt,
       nextRefreshAt: needsHuman(connection.status) ? undefined : this.nextRefreshAt(connection),
@@ -407,6 +413,78 @@ export class Keeper {
       refreshInProgress: connection.pending !== undefined,
       createdAt: connection.createdAt,
     };
+  }
+
+  /**
+   * What of this connection dies at a known time (its refresh token; the provider's configured client secret when
+   * the connection uses it), each with the moment its warning window opens: the one rule behind `expiring_soon`
+   * events and summaries' `expiringSoon`. None for a connection that needs a human.
+   */
+  expiryNotices(connection: Connection): ExpiryNotice[] {
+    return expiryNotices(connection, {
+      policy: this.expiryPolicy(connection.provider),
+      clientSecretExpiresAt: this.clientSecretExpiryOf(connection),
+    });
+  }
+
+  /**
+   * Raises `expiring_soon` for every open notice of these connections that `announced` has not seen (and records
+   * it there); returns the events raised. Schedulers call it on each check; the event ids dedupe across processes.
+   */
+  announceExpiring(connections: Iterable<Connection>, announced: AnnouncedNotices): ExpiringSoonEvent[] {
+    const now = this.clock.now();
+    const raised: ExpiringSoonEvent[] = [];
+    for (const connection of connections) {
+      // One due for a refresh is left to it: the refresh may renew the refresh token (a rule renewed by use).
+      if (this.nextRefreshAt(connection) <= now) continue;
+      const events = openNotices(this.expiryNotices(connection), now).map((notice) =>
+        expiringSoonEvent(connection, notice),
+      );
+      const fresh = new Set(
+        announced.fresh(
+          connection.name,
+          events.map((event) => event.eventId),
+        ),
+      );
+      for (const event of events) {
+        if (!fresh.has(event.eventId)) continue;
+        raised.push(event);
+        this.emit(event);
+      }
+    }
+    return raised;
+  }
+
+  /**
+   * The connections that may have an open notice now: those whose refresh token dies within the widest warning
+   * window, and those of providers whose client secret does, through the store's index when it has one (a fleet's
+   * sweep on a big store), else all of them.
+   */
+  async connectionsNearExpiry(): Promise<Connection[]> {
+    if (!this.store.expiringBefore) return this.store.list();
+    const providers = this.providers.list();
+    const horizon = this.clock.now() + widestExpiringSoonMs(providers.map(({ id }) => this.expiryPolicy(id)));
+    const secretsExpiring = providers.flatMap(({ id, clientSecretExpiresAt }) =>
+      clientSecretExpiresAt !== undefined && clientSecretExpiresAt <= horizon ? [id] : [],
+    );
+    return this.store.expiringBefore(horizon, secretsExpiring);
+  }
+
+  /**
+   * The configured client secret's expiry, for a connection that uses that secret: one with a secret and the
+   * configured client id (a secret belongs to its client), or any with a secret when no client id is configured
+   * (the Functions app reads its clients from the vault).
+   */
+  private clientSecretExpiryOf(connection: Connection): number | undefined {
+    let expiresAt: number | undefined;
+    try {
+      expiresAt = this.providers.get(connection.provider).clientSecretExpiresAt;
+    } catch {
+      return undefined; // a provider no longer configured: its connections fail with the reason on refresh
+    }
+    if (expiresAt === undefined || connection.clientSecret === undefined) return undefined;
+    const configuredId = this.providers.clientSettings(connection.provider).clientId;
+    return configuredId === undefined || configuredId === connection.clientId ? expiresAt : undefined;
   }
 }
 

@@ -130,6 +130,27 @@ describe('successful responses', () => {
     }
   });
 
+  it("reads the refresh token's lifetime: refresh_token_expires_in, else Keycloak's refresh_expires_in, as numbers or numeric strings", async () => {
+    const cases: Array<[Record<string, unknown>, number | undefined]> = [
+      [{ refresh_token_expires_in: 604_799 }, 604_799],
+      [{ refresh_token_expires_in: '7776000' }, 7_776_000],
+      [{ refresh_expires_in: 1800 }, 1800],
+      [{ refresh_token_expires_in: 600, refresh_expires_in: 1800 }, 600],
+      // Keycloak's offline tokens say 0: they do not expire, which is "not said", not "dead now".
+      [{ refresh_expires_in: 0 }, undefined],
+      [{ refresh_token_expires_in: 'never', refresh_expires_in: 1800 }, 1800],
+      ...[0, -5, 'soon', '', '1e400', null, true, {}].map((garbage): [Record<string, unknown>, undefined] => [
+        { refresh_token_expires_in: garbage },
+        undefined,
+      ]),
+      [{}, undefined],
+    ];
+    for (const [fields, expected] of cases) {
+      handler = (_req, res) => json(res, 200, { access_token: 'a', refresh_token: 'r', ...fields });
+      expect((await requestToken(options())).refreshTokenExpiresIn, JSON.stringify(fields)).toBe(expected);
+    }
+  });
+
   it('reports provider rate-limit headers', async () => {
     handler = (_req, res) =>
       json(res, 200, { access_token: 'a' }, { 'fitbit-rate-limit-remaining': '149', 'x-other': '1' });

@@ -22,6 +22,11 @@ export interface TokenResponse {
   accessToken: string;
   refreshToken?: string;
   expiresIn?: number;
+  /**
+   * Seconds the refresh token lives, when the provider says (`refresh_token_expires_in` of
+   * draft-ietf-oauth-refresh-token-expiration, or Keycloak's `refresh_expires_in`).
+   */
+  refreshTokenExpiresIn?: number;
   scope?: string;
   tokenType?: string;
   providerUserId?: string;
@@ -220,19 +225,26 @@ function parseTokenBody(
       `${where} answered with a refresh_token that is not a string`,
     );
   }
-  const expiresIn = typeof body.expires_in === 'string' ? Number(body.expires_in) : body.expires_in;
   const scope = Array.isArray(body.scope) ? body.scope.join(' ') : body.scope;
   const userId = provider.accountId && valueAt(body, provider.accountId.path);
   return {
     accessToken,
     refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
-    expiresIn:
-      typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : undefined,
+    expiresIn: positiveSeconds(body.expires_in),
+    // Keycloak's refresh_expires_in 0 marks an offline token that does not expire: "not said", like garbage.
+    refreshTokenExpiresIn:
+      positiveSeconds(body.refresh_token_expires_in) ?? positiveSeconds(body.refresh_expires_in),
     scope: typeof scope === 'string' ? scope : undefined,
     tokenType: typeof body.token_type === 'string' ? body.token_type : undefined,
     providerUserId: typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined,
     rateLimit,
   };
+}
+
+/** A lifetime in seconds as providers send it (a number or a numeric string); anything else, 0 or less: none. */
+function positiveSeconds(value: unknown): number | undefined {
+  const seconds = typeof value === 'string' ? Number(value) : value;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
 /** The value at a dot path (`athlete.id`) in a JSON body, or undefined. */

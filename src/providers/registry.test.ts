@@ -144,4 +144,83 @@ describe('createProviderRegistry', () => {
       createProviderRegistry({ fitbit: { tokenUrl: 'http://127.0.0.1:1234/oauth2/token' } }),
     ).not.toThrow();
   });
+
+  describe('refresh-token lifetimes and warning windows', () => {
+    const DAY = 86_400_000;
+
+    it('publishingStatus picks the lifetime: "testing" is 7 days from consent, "production" the catalog one', () => {
+      expect(createProviderRegistry().get('google-health').refreshTokenLifetime).toEqual({
+        ms: 180 * DAY,
+        renewedByUse: true,
+      });
+      const testing = createProviderRegistry({ 'google-health': { publishingStatus: 'testing' } });
+      expect(testing.get('google-health').refreshTokenLifetime).toEqual({
+        ms: 7 * DAY,
+        renewedByUse: false,
+        fromConsent: true,
+      });
+      const production = createProviderRegistry({ 'google-health': { publishingStatus: 'production' } });
+      expect(production.get('google-health').refreshTokenLifetime).toEqual(googleHealth.refreshTokenLifetime);
+      // A user-defined provider built on Google's inherits its testing lifetime.
+      const mine = createProviderRegistry({
+        mine: { extends: 'google-health', publishingStatus: 'testing' },
+      });
+      expect(mine.get('mine').refreshTokenLifetime?.ms).toBe(7 * DAY);
+    });
+
+    it('publishingStatus "testing" on a provider without a testing lifetime is a config error naming the key', () => {
+      const error = configError(() => createProviderRegistry({ fitbit: { publishingStatus: 'testing' } }));
+      expect(error.message).toContain('providers.fitbit.publishingStatus');
+      expect(error.message).toContain('Google');
+      expect(() => createProviderRegistry({ fitbit: { publishingStatus: 'production' } })).not.toThrow();
+    });
+
+    it('refreshTokenLifetimeDays and refreshTokenRenewedByUse override the catalog; 0 days means none', () => {
+      const registry = createProviderRegistry({
+        'google-health': { publishingStatus: 'testing', refreshTokenLifetimeDays: 30 },
+        microsoft: { refreshTokenLifetimeDays: 0 },
+        fitbit: { refreshTokenLifetimeDays: 10, refreshTokenRenewedByUse: true },
+        oura: { refreshTokenLifetimeDays: 60 },
+        withings: { refreshTokenRenewedByUse: true },
+      });
+      expect(registry.get('google-health').refreshTokenLifetime).toEqual({
+        ms: 30 * DAY,
+        renewedByUse: false,
+        fromConsent: true,
+      });
+      expect(registry.get('microsoft').refreshTokenLifetime).toBeUndefined();
+      expect(registry.get('fitbit').refreshTokenLifetime).toEqual({ ms: 10 * DAY, renewedByUse: true });
+      expect(registry.get('oura').refreshTokenLifetime).toEqual({ ms: 60 * DAY, renewedByUse: false });
+      expect(registry.get('withings').refreshTokenLifetime).toEqual({ ms: 365 * DAY, renewedByUse: true });
+      const nothingToRenew = configError(() =>
+        createProviderRegistry({ strava: { refreshTokenRenewedByUse: true } }),
+      );
+      expect(nothingToRenew.message).toContain('providers.strava.refreshTokenLifetimeDays');
+    });
+
+    it("keepAliveDays, defaultLifetimeSeconds, expiringSoonDays and clientSecretExpiresAt become the definition's times", () => {
+      const registry = createProviderRegistry({
+        microsoft: {
+          keepAliveDays: 3,
+          defaultLifetimeSeconds: 600,
+          expiringSoonDays: 2,
+          clientSecretExpiresAt: '2027-03-01',
+        },
+        withings: { clientSecretExpiresAt: '2027-03-01T12:00:00+02:00' },
+      });
+      expect(registry.get('microsoft')).toMatchObject({
+        keepAliveMs: 3 * DAY,
+        defaultLifetimeMs: 600_000,
+        expiringSoonMs: 2 * DAY,
+        clientSecretExpiresAt: Date.UTC(2027, 2, 1),
+      });
+      expect(registry.get('withings').clientSecretExpiresAt).toBe(Date.UTC(2027, 2, 1, 10));
+      // Unset, the catalog's keep-alive stays and nothing else is invented.
+      const plain = createProviderRegistry({ microsoft: {} }).get('microsoft');
+      expect(plain.keepAliveMs).toBe(14 * DAY);
+      expect(plain.defaultLifetimeMs).toBeUndefined();
+      expect(plain.expiringSoonMs).toBeUndefined();
+      expect(plain.clientSecretExpiresAt).toBeUndefined();
+    });
+  });
 });

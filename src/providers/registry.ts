@@ -1,9 +1,10 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import type { ProviderSettings } from '../config/schema.ts';
+import { DAY_MS } from '../core/duration.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
 import { builtInProviders } from './catalog.ts';
 import { fillUrlParameters } from './url-parameters.ts';
-import type { ProviderDefinition } from './types.ts';
+import type { ProviderDefinition, RefreshTokenLifetime } from './types.ts';
 
 /** Client credentials and redirect URI configured for a provider (secrets still as references). */
 export interface ProviderClientSettings {
@@ -56,6 +57,7 @@ export function createProviderRegistry(settings: Record<string, ProviderSettings
         ...base.urlParameters,
         ...(entry.tenant === undefined ? {} : { tenant: entry.tenant }),
       },
+      ...lifetimeOverrides(entry, base, `providers.${id}`),
     });
     clients.set(id, {
       clientId: entry.clientId,
@@ -90,6 +92,65 @@ export function createProviderRegistry(settings: Record<string, ProviderSettings
     clientSettings: (id) => clients.get(id) ?? {},
     list: () => [...definitions.values()],
   };
+}
+
+type LifetimeFields = Pick<
+  ProviderDefinition,
+  'refreshTokenLifetime' | 'keepAliveMs' | 'defaultLifetimeMs' | 'expiringSoonMs' | 'clientSecretExpiresAt'
+>;
+
+/** The configured lifetimes and warning windows of a provider, over what its catalog entry says. */
+function lifetimeOverrides(entry: ProviderSettings, base: ProviderDefinition, where: string): LifetimeFields {
+  const fields: LifetimeFields = {
+    refreshTokenLifetime: refreshTokenLifetime(entry, base, where),
+  };
+  if (entry.keepAliveDays !== undefined) fields.keepAliveMs = entry.keepAliveDays * DAY_MS;
+  if (entry.defaultLifetimeSeconds !== undefined)
+    fields.defaultLifetimeMs = entry.defaultLifetimeSeconds * 1000;
+  if (entry.expiringSoonDays !== undefined) fields.expiringSoonMs = entry.expiringSoonDays * DAY_MS;
+  if (entry.clientSecretExpiresAt !== undefined) {
+    fields.clientSecretExpiresAt = Date.parse(entry.clientSecretExpiresAt);
+  }
+  return fields;
+}
+
+/**
+ * publishingStatus "testing" picks the catalog's lifetime for apps in testing (Google's 7 days); an explicit
+ * refreshTokenLifetimeDays (0: none) and refreshTokenRenewedByUse override either.
+ */
+function refreshTokenLifetime(
+  entry: ProviderSettings,
+  base: ProviderDefinition,
+  where: string,
+): RefreshTokenLifetime | undefined {
+  let lifetime = base.refreshTokenLifetime;
+  if (entry.publishingStatus === 'testing') {
+    if (!base.testingRefreshTokenLifetime) {
+      throw new TokenkeeperError(
+        'config',
+        `${where}.publishingStatus: provider ${base.id} has no "testing" publishing status (only Google-like providers do); remove the key, or set ${where}.refreshTokenLifetimeDays`,
+      );
+    }
+    lifetime = base.testingRefreshTokenLifetime;
+  }
+  if (entry.refreshTokenLifetimeDays !== undefined) {
+    if (entry.refreshTokenLifetimeDays === 0) return undefined;
+    return {
+      ...lifetime,
+      ms: entry.refreshTokenLifetimeDays * DAY_MS,
+      renewedByUse: entry.refreshTokenRenewedByUse ?? lifetime?.renewedByUse ?? false,
+    };
+  }
+  if (entry.refreshTokenRenewedByUse !== undefined) {
+    if (!lifetime) {
+      throw new TokenkeeperError(
+        'config',
+        `${where}.refreshTokenRenewedByUse: provider ${base.id} knows no refresh-token lifetime to renew; set ${where}.refreshTokenLifetimeDays too`,
+      );
+    }
+    return { ...lifetime, renewedByUse: entry.refreshTokenRenewedByUse };
+  }
+  return lifetime;
 }
 
 function validateEndpoints(provider: ProviderDefinition, where: string): void {

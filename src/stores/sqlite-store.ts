@@ -214,6 +214,18 @@ export class SqliteStore implements ConnectionStore {
     );
   }
 
+  async expiringBefore(at: number, providers: readonly string[] = []): Promise<Connection[]> {
+    return this.guard('read', () =>
+      (
+        this.statement(
+          `SELECT * FROM connections
+           WHERE refresh_token_expires_at <= ? OR provider IN (SELECT value FROM json_each(?))
+           ORDER BY name`,
+        ).all(at, JSON.stringify(providers)) as Row[]
+      ).map((row) => this.fromRow(row)),
+    );
+  }
+
   async insert(connection: NewConnection): Promise<Connection> {
     return this.guard('write to', () => {
       const now = this.now();

@@ -29,6 +29,12 @@ export interface ConnectionStore {
    * its journal in the data dir, which suits stores used from one machine's disk.
    */
   openRescueJournal?(keyring: Keyring): RescueJournal | undefined;
+  /**
+   * Optional, for stores whose processes keep no durable webhook outbox of their own (Key Vault in the Functions
+   * app): markers every process of the store sees, so a notice raised again on another run or instance is not
+   * sent again.
+   */
+  openNoticeMarkers?(): NoticeMarkers | undefined;
   get(name: string): Promise<Connection | undefined>;
   list(): Promise<Connection[]>;
   /** Fails with `already_exists` when a connection of that name exists. */
@@ -49,8 +55,23 @@ export interface ConnectionStore {
   joinFleet?(owner: string): Promise<FleetMember>;
   /** Optional: how the store computes the due time it indexes; the daemon installs its own expiry policy. */
   setRefreshPlanner?(plan: (connection: Connection) => number | undefined): void;
+  /**
+   * Optional, for stores that keep refresh-token expiry in a column (SQLite, PostgreSQL): the connections whose
+   * refresh token dies at or before `at` (epoch ms), and every connection of `providers` (those whose client secret
+   * expires soon), so a fleet's warning sweep reads those only. Without it the sweep lists every connection.
+   */
+  expiringBefore?(at: number, providers?: readonly string[]): Promise<Connection[]>;
   /** Optional: how many connections and the earliest due time, without reading secrets (cheap on big stores). */
   overview?(): Promise<{ connections: number; nextRefreshAt?: number }>;
+}
+
+/** Which notices (by their deterministic event id) were sent, shared by every process of a store. */
+export interface NoticeMarkers {
+  /** Where the markers are, for messages. */
+  readonly location: string;
+  has(id: string): Promise<boolean>;
+  /** Creates the marker if it is absent (create-if-absent); false when it was there already. */
+  mark(id: string): Promise<boolean>;
 }
 
 /** At most `requests` token requests per `windowMs` for each connection (one user at one app) of `provider`. */

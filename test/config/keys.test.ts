@@ -18,14 +18,17 @@ import { runWebhookTest, webhookTestOptions } from '../../src/cli/commands/webho
 import { configSchema, type ConfigFile } from '../../src/config/schema.ts';
 import type { KeeperEvent } from '../../src/core/events.ts';
 import { loadKeyring } from '../../src/crypto/key-source.ts';
+import { AnnouncedNotices } from '../../src/keeper/expiry-notices.ts';
 import { createKeeper, type Keeper, type KeeperOptions } from '../../src/keeper/keeper.ts';
 import { openStore } from '../../src/stores/open-store.ts';
 import { FlakyStore, rejection } from '../engine/setup.ts';
 import {
   startSimulatedFitbit,
+  startSimulatedGoogle,
   startSimulatedMicrosoft,
   startSimulatedOAuth2,
   type SimulatedFitbit,
+  type SimulatedGoogle,
   type SimulatedOAuthProvider,
 } from '../fakes/index.ts';
 import { approve } from '../cli/consent.ts';
@@ -143,18 +146,42 @@ async function generic(onFinished: OnFinished): Promise<SimulatedOAuthProvider> 
   return sim;
 }
 
-/** A keeper whose fitbit provider is the simulator, with `config` on top. */
-async function fitbitKeeper(onFinished: OnFinished, config: ConfigFile = {}) {
-  const sim = await fitbit(onFinished);
+/** A keeper whose fitbit provider is the simulator, with `config` on top (and `fitbitSettings` in its entry). */
+async function fitbitKeeper(
+  onFinished: OnFinished,
+  config: ConfigFile = {},
+  fitbitSettings: Record<string, unknown> = {},
+  simOptions: Parameters<typeof startSimulatedFitbit>[0] = {},
+) {
+  const sim = await fitbit(onFinished, simOptions);
   const w = world(onFinished, { FITBIT_SECRET: sim.clientSecret });
-  const keeper = await w.keeper({ ...config, providers: { fitbit: providerConfig(sim) } });
+  const keeper = await w.keeper({ ...config, providers: { fitbit: providerConfig(sim, fitbitSettings) } });
   return { sim, w, keeper };
 }
+
+/** A keeper whose google-health provider is a simulated Google, with `settings` in its entry. */
+async function googleKeeper(onFinished: OnFinished, settings: Record<string, unknown>) {
+  const sim = await startSimulatedGoogle();
+  onFinished(() => sim.close());
+  const keeper = await world(onFinished).keeper({
+    providers: {
+      'google-health': {
+        tokenUrl: sim.tokenUrl,
+        authorizationUrl: sim.authorizeUrl,
+        revokeUrl: sim.revokeUrl,
+        ...settings,
+      },
+    },
+  });
+  return { sim, keeper, name: await addSeeded(keeper, sim, 'google-health') };
+}
+
+const DAY_MS = 86_400_000;
 
 /** Imports a grant of the simulator as connection `name` (no access token yet: due at once). */
 async function addSeeded(
   keeper: Keeper,
-  sim: SimulatedFitbit | SimulatedOAuthProvider,
+  sim: SimulatedFitbit | SimulatedGoogle | SimulatedOAuthProvider,
   provider = 'fitbit',
   name = 'me',
 ): Promise<string> {
@@ -439,6 +466,21 @@ const rows: Row[] = [
       const lifetime = (summary.expiresAt ?? 0) - (summary.lastRefreshAt ?? 0);
       expect(lifetime).toBeGreaterThan(60_000);
       expect(lifetime).toBeLessThanOrEqual(120_000);
+    },
+  },
+  {
+    keys: ['refresh.expiringSoonDays'],
+    async test(onFinished) {
+      // The provider says its refresh tokens live 10 days: inside a 20-day window, outside the default week.
+      const { sim, keeper } = await fitbitKeeper(
+        onFinished,
+        { refresh: { expiringSoonDays: 20 } },
+        {},
+        { refreshTokenExpiresInSeconds: 10 * 86_400 },
+      );
+      const summary = await keeper.refresh(await addSeeded(keeper, sim), { force: true });
+      expect(summary.refreshTokenExpiresAt).toBeGreaterThan(Date.now() + 9 * DAY_MS);
+      expect((await keeper.status()).map((connection) => connection.expiringSoon)).toEqual([true]);
     },
   },
   {
@@ -802,12 +844,130 @@ const rows: Row[] = [
     },
   },
   {
+    keys: ['providers.<id>.clientSecretExpiresAt'],
+    async test(onFinished) {
+      const sim = await fitbit(onFinished);
+      const w = world(onFinished, { FITBIT_SECRET: sim.clientSecret });
+      const expires = new Date(Date.now() + 3 * 86_400_000).toISOString();
+      const keeper = await w.keeper({
+        providers: { fitbit: providerConfig(sim, { clientSecretExpiresAt: expires }) },
+      });
+      const events = eventsOf(keeper);
+      const now = Date.now();
+      for (const clientId of [sim.clientId, 'another-app']) {
+        const seed = sim.seedGrant();
+        await keeper.addConnection({
+          name: clientId === sim.clientId ? 'configured' : 'own-client',
+          provider: 'fitbit',
+          clientId,
+          clientSecret: sim.clientSecret,
+          tokens: {
+            accessToken: seed.accessToken,
+            refreshToken: seed.refreshToken,
+            obtainedAt: now,
+            expiresAt: now + 3_600_000,
+          },
+        });
+      }
+      // Only the connection that uses the configured client (its secret) is expiring.
+      expect((await keeper.status()).map((c) => [c.name, c.expiringSoon])).toEqual([
+        ['configured', true],
+        ['own-client', false],
+      ]);
+      keeper.announceExpiring(await keeper.connectionsForScheduling(), new AnnouncedNotices());
+      expect(events).toMatchObject([
+        { type: 'expiring_soon', name: 'configured', what: 'client_secret', expiresAt: Date.parse(expires) },
+      ]);
+    },
+  },
+  {
     keys: ['providers.<id>.redirectUri'],
     async test(onFinished) {
       const url = await consentUrl(world(onFinished), {
         providers: { fitbit: { clientId: 'my-app', redirectUri: 'https://app.example.com/oauth/callback' } },
       });
       expect(url.searchParams.get('redirect_uri')).toBe('https://app.example.com/oauth/callback');
+    },
+  },
+  {
+    keys: ['providers.<id>.publishingStatus'],
+    async test(onFinished) {
+      // An app in "Testing": its refresh tokens die 7 days after consent (in production: 6 months unused).
+      const { keeper, name } = await googleKeeper(onFinished, { publishingStatus: 'testing' });
+      const summary = await keeper.refresh(name, { force: true });
+      expect(summary.refreshTokenExpiresAt).toBeGreaterThan(Date.now() + 6.9 * DAY_MS);
+      expect(summary.refreshTokenExpiresAt).toBeLessThanOrEqual(Date.now() + 7 * DAY_MS);
+    },
+  },
+  {
+    keys: ['providers.<id>.refreshTokenLifetimeDays'],
+    async test(onFinished) {
+      // Fitbit's refresh tokens have no time limit of their own; configured, each rotated one lives 10 days.
+      const { sim, keeper } = await fitbitKeeper(onFinished, {}, { refreshTokenLifetimeDays: 10 });
+      const summary = await keeper.refresh(await addSeeded(keeper, sim), { force: true });
+      expect(summary.refreshTokenExpiresAt).toBeGreaterThan(Date.now() + 9.9 * DAY_MS);
+      expect(summary.refreshTokenExpiresAt).toBeLessThanOrEqual(Date.now() + 10 * DAY_MS);
+    },
+  },
+  {
+    keys: ['providers.<id>.refreshTokenRenewedByUse'],
+    async test(onFinished) {
+      // Google renews by use; told otherwise, a refresh keeps the expiry of the (unrotated) refresh token.
+      const { keeper, name } = await googleKeeper(onFinished, { refreshTokenRenewedByUse: false });
+      const first = await keeper.refresh(name, { force: true });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = await keeper.refresh(name, { force: true });
+      expect(second.lastRefreshAt).toBeGreaterThan(first.lastRefreshAt ?? Infinity);
+      expect(second.refreshTokenExpiresAt).toBe(first.refreshTokenExpiresAt);
+    },
+  },
+  {
+    keys: ['providers.<id>.keepAliveDays'],
+    async test(onFinished) {
+      // A fresh access token obtained two days ago: not due by its expiry, but older than a one-day keep-alive.
+      const { sim, keeper } = await fitbitKeeper(onFinished, {}, { keepAliveDays: 1 });
+      const seed = sim.seedGrant();
+      await keeper.addConnection({
+        name: 'me',
+        provider: 'fitbit',
+        clientId: sim.clientId,
+        clientSecret: sim.clientSecret,
+        tokens: {
+          refreshToken: seed.refreshToken,
+          accessToken: seed.accessToken,
+          expiresAt: Date.now() + 7 * 3_600_000,
+          obtainedAt: Date.now() - 2 * DAY_MS,
+        },
+      });
+      const { outcome } = await keeper.refreshReporting('me');
+      expect(outcome).toBe('refreshed');
+      expect(sim.stats.refreshRequests).toBe(1);
+    },
+  },
+  {
+    keys: ['providers.<id>.defaultLifetimeSeconds'],
+    async test(onFinished) {
+      const { sim, keeper } = await fitbitKeeper(onFinished, {}, { defaultLifetimeSeconds: 120 });
+      const name = await addSeeded(keeper, sim);
+      sim.inject({ kind: 'omit', fields: ['expires_in'] });
+      const summary = await keeper.refresh(name, { force: true });
+      const lifetime = (summary.expiresAt ?? 0) - (summary.lastRefreshAt ?? 0);
+      expect(lifetime).toBeGreaterThan(60_000);
+      expect(lifetime).toBeLessThanOrEqual(120_000);
+    },
+  },
+  {
+    keys: ['providers.<id>.expiringSoonDays'],
+    async test(onFinished) {
+      // Refresh tokens said to live 10 days: inside this provider's 20-day window, outside the default week.
+      const { sim, keeper } = await fitbitKeeper(
+        onFinished,
+        {},
+        { expiringSoonDays: 20 },
+        { refreshTokenExpiresInSeconds: 10 * 86_400 },
+      );
+      await keeper.refresh(await addSeeded(keeper, sim), { force: true });
+      expect((await keeper.status()).map((connection) => connection.expiringSoon)).toEqual([true]);
     },
   },
   {

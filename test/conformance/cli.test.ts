@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import { builtInProviders } from '../../src/providers/catalog.ts';
 import { runCli, startCli as startCliProcess, type CliProcess, type RunCliOptions } from '../cli/run-cli.ts';
+import { expectSuccess } from '../cli/harness.ts';
 import {
   startSimulatedMicrosoft,
   startSimulatedSpotify,
@@ -151,6 +152,38 @@ describe('tokenkeeper providers', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     expect(unknown.stderr).toContain('unknown provider "fitbyte"');
+  });
+
+  it("shows each provider's refresh-token lifetime and keep-alive, as configured (publishingStatus, overrides)", async () => {
+    const { env } = await workspace({
+      'google-health': { publishingStatus: 'testing' },
+      oura: { refreshTokenLifetimeDays: 60, keepAliveDays: 7 },
+    });
+    const listed = JSON.parse(expectSuccess(await runCli(['providers', '--json'], { env })).stdout) as Array<{
+      id: string;
+      refreshTokenLifetime: { days: number; renewedByUse: boolean; fromConsent: boolean } | null;
+      keepAliveDays: number | null;
+    }>;
+    const byId = new Map(listed.map((provider) => [provider.id, provider]));
+    expect(byId.get('google-health')).toMatchObject({
+      refreshTokenLifetime: { days: 7, renewedByUse: false, fromConsent: true },
+      keepAliveDays: 30,
+    });
+    expect(byId.get('microsoft')).toMatchObject({
+      refreshTokenLifetime: { days: 90, renewedByUse: true },
+      keepAliveDays: 14,
+    });
+    expect(byId.get('oura')).toMatchObject({ refreshTokenLifetime: { days: 60 }, keepAliveDays: 7 });
+    expect(byId.get('strava')).toMatchObject({ refreshTokenLifetime: null, keepAliveDays: null });
+    const text = (id: string) =>
+      runCli(['providers', id], { env }).then((result) => expectSuccess(result).stdout);
+    expect(await text('microsoft')).toContain(
+      'lifetime:     refresh tokens live 90 days unused (each refresh renews them); refreshed at least every 14 days',
+    );
+    expect(await text('spotify')).toContain(
+      'refresh tokens live 180 days from consent (refreshes do not renew them)',
+    );
+    expect(await text('strava')).toContain('lifetime:     refresh tokens: no time limit known');
   });
 
   it('a {tenant} placeholder without a tenant, or a malformed tenant, is a config error naming the setting', async () => {

@@ -101,11 +101,32 @@ describe('the demo provider', () => {
       scope: 'activity profile',
       user_id: DEMO_ACCOUNT,
     });
+    expect(tokens).not.toHaveProperty('refresh_token_expires_in');
     const api = await fetch(provider.profileUrl, {
       headers: { authorization: `Bearer ${String(tokens.access_token)}` },
     });
     expect(api.status).toBe(200);
     expect(provider.stats).toMatchObject({ codeExchanges: 1, invalidGrant: 2, apiRequests: 1 });
+  });
+
+  it('with a refresh-token lifetime, announces it (refresh_token_expires_in) and refuses a refresh token past it', async ({
+    onTestFinished,
+  }) => {
+    const provider = await startDemoProvider({
+      lifetimeSeconds: 60,
+      clientType: 'client',
+      refreshTokenExpiresInSeconds: 1,
+    });
+    onTestFinished(() => provider.close());
+    const tokens = await connected(provider);
+    expect(tokens.refresh_token_expires_in).toBe(1);
+    const renewed = await refresh(provider, tokens.refresh_token);
+    expect(renewed).toMatchObject({ status: 200, body: { refresh_token_expires_in: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await refresh(provider, renewed.body.refresh_token)).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'refresh token expired' },
+    });
   });
 
   it('refuses an authorization request without PKCE or with a redirect URI off loopback', async ({

@@ -9,6 +9,7 @@ import { HourlyRateLimiter } from './rate-limit.ts';
 import type { RateLimitState } from './rate-limit.ts';
 import { createStats, recordRequest } from './stats.ts';
 import { randomChars, safeEqual } from './tokens.ts';
+import { replyWithRefreshTokenExpiry } from './refresh-token-expiry.ts';
 import type { RequestRecord, SimulatedProvider, SimulatorBaseOptions } from './types.ts';
 
 export const FITBIT_SCOPES: readonly string[] = [
@@ -149,7 +150,10 @@ export async function startSimulatedFitbit(options: FitbitSimulatorOptions = {})
         wait: (ms) => server.wait(ms),
         errorBody: fitbitFaultBody,
       },
-      () => (rate.exceeded ? rateLimited() : processToken(req, params)),
+      () =>
+        rate.exceeded
+          ? rateLimited()
+          : replyWithRefreshTokenExpiry(processToken(req, params), options.refreshTokenExpiresInSeconds),
     );
   }
 

@@ -6,6 +6,7 @@ import { bearerToken, consentingUser, parseBasicAuth, readForm, send, startHttpS
 import type { Reply } from './http.ts';
 import { createStats, recordRequest } from './stats.ts';
 import { randomChars, safeEqual } from './tokens.ts';
+import { replyWithRefreshTokenExpiry } from './refresh-token-expiry.ts';
 import type { RequestRecord, SimulatedProvider, SimulatorBaseOptions } from './types.ts';
 
 const DEFAULT_SEED_SCOPE = 'https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly';
@@ -111,7 +112,7 @@ export async function startSimulatedGoogle(options: GoogleSimulatorOptions = {})
         wait: (ms) => server.wait(ms),
         errorBody: googleFaultBody,
       },
-      () => processToken(req, form.params),
+      () => replyWithRefreshTokenExpiry(processToken(req, form.params), options.refreshTokenExpiresInSeconds),
     );
   }
 

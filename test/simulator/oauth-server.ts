@@ -17,6 +17,7 @@ import {
   startHttpServer,
   type Reply,
 } from './http.ts';
+import { withRefreshTokenExpiry } from './refresh-token-expiry.ts';
 import { createStats, recordRequest } from './stats.ts';
 import { randomChars, safeEqual } from './tokens.ts';
 import type {
@@ -286,13 +287,17 @@ export async function startOAuthSimulator(
     const body: Partial<StandardTokenBody> & { user_id?: string } = { ...result.body };
     for (const field of omitted) delete body[field as keyof StandardTokenBody];
     if (options.reportUserId && result.userId) body.user_id = result.userId;
+    const announced = withRefreshTokenExpiry(body, options.refreshTokenExpiresInSeconds);
     const context: SuccessContext = {
       grantType: grantType ?? '',
       userId: result.userId,
       now: now(),
       omitted,
     };
-    return { status: 200, body: profile.successBody ? profile.successBody(body, context) : body };
+    return {
+      status: 200,
+      body: profile.successBody ? profile.successBody(announced, context) : announced,
+    };
   }
 
   function grant(

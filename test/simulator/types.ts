@@ -107,4 +107,9 @@ export interface SimulatorBaseOptions {
   now?: () => number;
   /** The user who "consents" on the authorize page (unless the request has a login_hint). Random if absent. */
   userId?: string;
+  /**
+   * Send `refresh_token_expires_in` with this many seconds in every token response that issues a refresh token
+   * (draft-ietf-oauth-refresh-token-expiration). Absent: the field is not sent, as most providers do.
+   */
+  refreshTokenExpiresInSeconds?: number;
 }

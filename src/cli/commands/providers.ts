@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DAY_MS } from '../../core/duration.ts';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { builtInProviders } from '../../providers/catalog.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../../providers/registry.ts';
@@ -81,6 +82,14 @@ function providerView(provider: ProviderDefinition, registry: ProviderRegistry, 
     clientAuth: provider.clientAuth,
     pkce: provider.pkce,
     refreshTokens: provider.rotation,
+    refreshTokenLifetime: provider.refreshTokenLifetime
+      ? {
+          days: provider.refreshTokenLifetime.ms / DAY_MS,
+          renewedByUse: provider.refreshTokenLifetime.renewedByUse,
+          fromConsent: provider.refreshTokenLifetime.fromConsent ?? false,
+        }
+      : null,
+    keepAliveDays: provider.keepAliveMs === undefined ? null : provider.keepAliveMs / DAY_MS,
     endpoints: {
       authorization: provider.authorizationUrl ?? null,
       token: provider.tokenUrl || null,
@@ -105,6 +114,7 @@ function formatView(view: ProviderView): string {
       `${view.clientAuth === 'basic' ? 'HTTP Basic' : 'id and secret in the body'}${view.pkce ? ', PKCE' : ''}`,
     ],
     ['refresh', `refresh tokens ${rotationText[view.refreshTokens]}`],
+    ['lifetime', lifetimeText(view)],
     ['token URL', view.endpoints.token ?? '(set providers.<id>.tokenUrl in the config)'],
     ['client id', app.clientIdConfigured ? 'configured' : 'not configured (pass --client-id)'],
     ['notes', view.notes],
@@ -113,4 +123,19 @@ function formatView(view: ProviderView): string {
     .filter((line): line is [string, string] => line[1] !== null)
     .map(([label, value]) => `  ${`${label}:`.padEnd(14)}${value}`);
   return [`${view.id} — ${view.displayName}${view.builtIn ? '' : ' (from your config)'}`, ...body].join('\n');
+}
+
+/** "180 days unused (each refresh renews it); refreshed at least every 30 days". */
+function lifetimeText(view: ProviderView): string {
+  const lifetime = view.refreshTokenLifetime;
+  const rule = !lifetime
+    ? 'refresh tokens: no time limit known'
+    : `refresh tokens live ${lifetime.days} days ${
+        lifetime.renewedByUse
+          ? 'unused (each refresh renews them)'
+          : lifetime.fromConsent
+            ? 'from consent (refreshes do not renew them)'
+            : 'from issue'
+      }`;
+  return view.keepAliveDays === null ? rule : `${rule}; refreshed at least every ${view.keepAliveDays} days`;
 }

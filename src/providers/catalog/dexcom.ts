@@ -14,6 +14,7 @@ export const dexcom: ProviderDefinition = {
   extraTokenParams: {},
   rotation: 'single-use',
   accessTokenLifetimeMs: 2 * 3_600_000,
+  // No refreshTokenLifetime: Dexcom documents none (unknown, which is not "never").
   grants: ['authorization_code'],
   docsUrl: 'https://developer.dexcom.com/docs/dexcom/authentication/',
   setupNotes:

@@ -30,6 +30,7 @@ export const fitbit: ProviderDefinition = {
   // A spent refresh token answers again with the same new pair for about 2 minutes.
   spentTokenGraceMs: 2 * 60_000,
   accessTokenLifetimeMs: 8 * 3_600_000,
+  // No refreshTokenLifetime: Fitbit refresh tokens never expire by time (each is single-use).
   // 150 requests per user per hour.
   rateLimit: { requests: 150, windowMs: 3_600_000 },
   accountId: { path: 'user_id', everyRefresh: true },

@@ -1,3 +1,4 @@
+import { DAY_MS } from '../../core/duration.ts';
 import type { ProviderDefinition } from '../types.ts';
 
 const base = 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0';
@@ -18,6 +19,12 @@ export const microsoft: ProviderDefinition = {
   extraTokenParams: {},
   rotation: 'rotate-keep-old',
   accessTokenLifetimeMs: 3_600_000,
+  // 90 days, and each refresh returns a refresh token with a fresh 90 days (24 h for SPA redirect URIs, which a
+  // server-side keeper does not use).
+  refreshTokenLifetime: { ms: 90 * DAY_MS, renewedByUse: true },
+  // Two weeks: more than eleven weeks left to notice a stopped scheduler or a failing connection before the
+  // 90 days run out, for one request a fortnight.
+  keepAliveMs: 14 * DAY_MS,
   grants: ['authorization_code', 'device_code', 'client_credentials'],
   urlParameters: { tenant: 'common' },
   docsUrl: 'https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow',

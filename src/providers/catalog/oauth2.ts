@@ -12,6 +12,7 @@ export const genericOAuth2: ProviderDefinition = {
   extraAuthParams: {},
   extraTokenParams: {},
   rotation: 'may-rotate',
+  // No refreshTokenLifetime: the server's refresh_token_expires_in, or providers.<id>.refreshTokenLifetimeDays.
   // Many servers name the account as Fitbit does; none promises it.
   accountId: { path: 'user_id', everyRefresh: false },
   grants: ['authorization_code', 'device_code', 'client_credentials'],

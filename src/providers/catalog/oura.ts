@@ -14,6 +14,7 @@ export const oura: ProviderDefinition = {
   extraTokenParams: {},
   rotation: 'single-use',
   accessTokenLifetimeMs: 24 * 3_600_000,
+  // No refreshTokenLifetime: Oura documents none (unknown, which is not "never").
   grants: ['authorization_code'],
   docsUrl: 'https://cloud.ouraring.com/docs/authentication',
   setupNotes: 'Refresh tokens are single-use: never let two systems refresh the same connection.',

@@ -1,3 +1,4 @@
+import { DAY_MS } from '../../core/duration.ts';
 import type { ProviderDefinition } from '../types.ts';
 
 export const spotify: ProviderDefinition = {
@@ -17,6 +18,9 @@ export const spotify: ProviderDefinition = {
   rotation: 'reusable',
   publicClientRotation: 'single-use',
   accessTokenLifetimeMs: 3_600_000,
+  // Six months (180 days, the early side) from the user's authorization; neither refreshes nor rotated PKCE
+  // refresh tokens extend it, only a new consent does. No keep-alive: use renews nothing.
+  refreshTokenLifetime: { ms: 180 * DAY_MS, renewedByUse: false, fromConsent: true },
   grants: ['authorization_code', 'client_credentials'],
   docsUrl: 'https://developer.spotify.com/documentation/web-api/tutorials/refreshing-tokens',
   setupNotes:

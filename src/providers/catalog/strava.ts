@@ -39,6 +39,7 @@ export const strava: ProviderDefinition = {
   // A refresh returns the same pair until the access token is within 1 h of expiry; a new one ends the old.
   rotation: 'single-use',
   accessTokenLifetimeMs: 6 * 3_600_000,
+  // No refreshTokenLifetime: a Strava refresh token dies only when a newer one is issued, not by time.
   // Only the code exchange carries the athlete.
   accountId: { path: 'athlete.id', everyRefresh: false },
   grants: ['authorization_code'],

@@ -16,6 +16,7 @@ export const whoop: ProviderDefinition = {
   extraRefreshParams: { scope: 'offline' },
   rotation: 'reuse-revokes-family',
   accessTokenLifetimeMs: 3_600_000,
+  // No refreshTokenLifetime: WHOOP documents none (unknown, which is not "never").
   grants: ['authorization_code'],
   docsUrl: 'https://developer.whoop.com/docs/developing/oauth',
   setupNotes:

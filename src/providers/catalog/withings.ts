@@ -1,3 +1,4 @@
+import { DAY_MS } from '../../core/duration.ts';
 import type { EndpointAnswer, ProviderDefinition } from '../types.ts';
 
 /** Withings "Authentication failed" statuses. */
@@ -55,6 +56,10 @@ export const withings: ProviderDefinition = {
   // The old refresh token dies 8 h after a refresh, or as soon as the new access token is used.
   spentTokenGraceMs: 8 * 3_600_000,
   accessTokenLifetimeMs: 3 * 3_600_000,
+  // A refresh token lives a year; every refresh replaces it with a new one (a new year).
+  refreshTokenLifetime: { ms: 365 * DAY_MS, renewedByUse: false },
+  // Renewed by rotation only, so refresh at least monthly: eleven months to notice a stopped scheduler.
+  keepAliveMs: 30 * DAY_MS,
   accountId: { path: 'userid', everyRefresh: true },
   grants: ['authorization_code'],
   docsUrl: 'https://developer.withings.com/api-reference#tag/oauth2',

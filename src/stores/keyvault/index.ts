@@ -2,6 +2,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { BlobRescueJournal } from './blob-journal.ts';
 import { openLockStorage } from './blob-lease.ts';
+import { BlobNoticeMarkers } from './blob-notice-markers.ts';
 import { storeCredentials } from './credential.ts';
 import { KeyVaultStore } from './keyvault-store.ts';
 import { parseKeyVaultSpec, type KeyVaultSettings } from './location.ts';
@@ -50,5 +51,6 @@ export async function openKeyVaultStore(
     location,
     // The data dir of a Functions instance is its own (Flex Consumption): rescued tokens go next to the locks.
     rescueJournal: (keyring) => new BlobRescueJournal(locks.storage(), keyring),
+    noticeMarkers: () => new BlobNoticeMarkers(locks.storage()),
   });
 }

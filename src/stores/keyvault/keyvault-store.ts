@@ -2,7 +2,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { describeError, TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
 import { sleep } from '../../core/sleep.ts';
 import type { Connection, NewConnection } from '../../core/types.ts';
-import type { ConnectionStore, LockHandle } from '../store.ts';
+import type { ConnectionStore, LockHandle, NoticeMarkers } from '../store.ts';
 import type { Keyring } from '../../crypto/envelope.ts';
 import type { RescueJournal } from '../rescue-journal.ts';
 import { statusOf, type BlobLeaseLocks, type HeldLease } from './blob-lease.ts';
@@ -47,6 +47,8 @@ export interface KeyVaultStoreOptions {
   writeLockTtlMs?: number;
   /** The rescue journal shared by every process of this vault (blob storage next to the locks). */
   rescueJournal?: (keyring: Keyring) => RescueJournal;
+  /** The notice markers shared by every process of this vault (blob storage next to the locks). */
+  noticeMarkers?: () => NoticeMarkers;
 }
 
 /**
@@ -75,6 +77,7 @@ export class KeyVaultStore implements ConnectionStore {
   private readonly writeLockTtlMs: number;
   private readonly writeOwner = `write:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   private readonly rescueJournal?: (keyring: Keyring) => RescueJournal;
+  private readonly noticeMarkers?: () => NoticeMarkers;
 
   constructor(options: KeyVaultStoreOptions) {
     this.client = options.client;
@@ -84,11 +87,17 @@ export class KeyVaultStore implements ConnectionStore {
     this.writeLockWaitMs = options.writeLockWaitMs ?? 60_000;
     this.writeLockTtlMs = options.writeLockTtlMs ?? 30_000;
     this.rescueJournal = options.rescueJournal;
+    this.noticeMarkers = options.noticeMarkers;
   }
 
   /** The shared rescue journal, when the store was opened with one (see ConnectionStore.openRescueJournal). */
   openRescueJournal(keyring: Keyring): RescueJournal | undefined {
     return this.rescueJournal?.(keyring);
+  }
+
+  /** The shared notice markers, when the store was opened with them (see ConnectionStore.openNoticeMarkers). */
+  openNoticeMarkers(): NoticeMarkers | undefined {
+    return this.noticeMarkers?.();
   }
 
   async get(name: string): Promise<Connection | undefined> {

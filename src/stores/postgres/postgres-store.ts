@@ -163,6 +163,17 @@ export class PostgresStore implements ConnectionStore {
     });
   }
 
+  async expiringBefore(at: number, providers: readonly string[] = []): Promise<Connection[]> {
+    return this.guard('list', async () => {
+      const result = await this.pool.query<ConnectionRow>(
+        `SELECT ${PG_CONNECTION_COLUMNS.join(', ')} FROM ${this.table.connections}
+         WHERE refresh_token_expires_at <= $1 OR provider = ANY($2::text[]) ORDER BY name`,
+        [at, providers],
+      );
+      return result.rows.map((row) => connectionFromColumns(row, this.keyring));
+    });
+  }
+
   async overview(): Promise<{ connections: number; nextRefreshAt?: number }> {
     return this.guard('overview', async () => {
       const result = await this.pool.query<{ connections: string; next: string | null }>(
