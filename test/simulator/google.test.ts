@@ -105,6 +105,15 @@ describe('simulated Google OAuth', () => {
     expect(provider.stats).toMatchObject({ codeExchanges: 1, refreshRequests: 2, refreshSuccesses: 2 });
   });
 
+  it('announces refresh_token_expires_in with the refresh token it issues when told to, and only then', async () => {
+    const provider = await start({ refreshTokenExpiresInSeconds: 604_800 });
+    const tokens = await connect(provider, { access_type: 'offline', prompt: 'consent' });
+    expect(tokens).toMatchObject({ refresh_token: expect.any(String), refresh_token_expires_in: 604_800 });
+    const refreshed = (await (await refresh(provider, tokens.refresh_token ?? '')).json()) as TokenBody;
+    expect(refreshed.refresh_token).toBeUndefined();
+    expect(refreshed).not.toHaveProperty('refresh_token_expires_in');
+  });
+
   it('omits the refresh token without access_type=offline, or on re-consent without prompt=consent', async () => {
     const provider = await start();
     expect((await connect(provider, {})).refresh_token).toBeUndefined();
