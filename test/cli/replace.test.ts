@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { startSimulatedGoogle, type SimulatedGoogle } from '../fakes/index.ts';
 import { createApiKey, startDaemon } from '../server/daemon.ts';
 import { approve } from './consent.ts';
+import { GOOGLE_CONSENT_URL, GOOGLE_TOKEN_PATTERN, GOOGLE_USER, twoProviders } from './google-health.ts';
 import {
   createHarness,
   DEFAULT_USER,
@@ -11,50 +11,10 @@ import {
   freePort,
   humanLines,
   logRecords,
-  providerConfig,
   SIM_TOKEN_PATTERN,
   statusJson,
   type Harness,
-  type OnFinished,
 } from './harness.ts';
-
-/** The consent URL the CLI prints for the simulated Google ("Open this URL …:\n\n  <url>\n"). */
-const GOOGLE_CONSENT_URL = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/o\/oauth2\/v2\/auth\?\S+)$/m;
-/** Every token the simulated Google issues looks like this (ya29.… access, 1//0g… refresh). */
-const GOOGLE_TOKEN_PATTERN = /ya29\.a0\S{20,}|1\/\/0g\S{20,}/;
-const GOOGLE_USER = '104200000000000000001';
-
-/**
- * A harness whose config has both the simulated Fitbit and a simulated Google Health, each with its own client
- * (the Google secret from env:GOOGLE_SECRET), so a Fitbit connection can be moved to google-health.
- */
-async function twoProviders(onFinished: OnFinished): Promise<{ h: Harness; google: SimulatedGoogle }> {
-  const h = await createHarness(onFinished);
-  const google = await startSimulatedGoogle({
-    clientId: 'replace-test.apps.googleusercontent.com',
-    clientSecret: 'gs_replace-test-client-secret-0123456789',
-    userId: GOOGLE_USER,
-  });
-  onFinished(() => google.close());
-  h.env.GOOGLE_SECRET = google.clientSecret;
-  h.secrets.add(google.clientSecret as string);
-  h.writeConfig(
-    {
-      providers: {
-        fitbit: providerConfig(h.sim),
-        'google-health': {
-          authorizationUrl: google.authorizeUrl,
-          tokenUrl: google.tokenUrl,
-          revokeUrl: google.revokeUrl,
-          clientId: google.clientId,
-          clientSecret: 'env:GOOGLE_SECRET',
-        },
-      },
-    },
-    'config.json',
-  );
-  return { h, google };
-}
 
 /** The connection's row as stored (every column, ciphertexts included): equal rows mean nothing was written. */
 function storedRow(h: Harness, name: string): Record<string, unknown> | undefined {

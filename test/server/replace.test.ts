@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { KeeperEvent } from '../../src/core/events.ts';
+import { replaceAccount } from '../../src/flows/connect-flow.ts';
+import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
+import { approve } from '../cli/consent.ts';
+import { GOOGLE_TOKEN_PATTERN, twoProviders } from '../cli/google-health.ts';
+import { startReceiver, type ReceivedWebhook } from './daemon.ts';
+import { openDaemonKeeper } from './in-process.ts';
+
+const SECRET = 'whsec_replace_0123456789abcdef';
+
+const verified = (hook: ReceivedWebhook) =>
+  verifyWebhookSignature(SECRET, hook.headers['tokenkeeper-signature'] as string, hook.body);
+
+describe('a running daemon sees a retired connection replaced, and one whose provider answers again', () => {
+  it('sends `replaced` when its keeper moves a retired name to google-health, and `recovered` after a forced refresh', async ({
+    onTestFinished,
+  }) => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const { h, google } = await twoProviders(onTestFinished, {
+      webhooks: { endpoints: [{ url: receiver.url, secret: 'env:WEBHOOK_SECRET' }], retryBaseSeconds: 0.05 },
+    });
+    h.env.WEBHOOK_SECRET = SECRET;
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('fitbit-me');
+    await d.addConnection('other', 'USER02');
+    const key = d.createApiKey(['fitbit-me', 'other']);
+    const events: KeeperEvent[] = [];
+    d.keeper.onEvent((event) => events.push(event));
+    const daemon = await d.startDaemon();
+    const refresh = (name: string) =>
+      daemon.api(`${daemon.url}/v1/connections/${name}/refresh`, { key, method: 'POST' });
+
+    h.sim.setRetired(true);
+    expect((await refresh('fitbit-me')).status).toBe(410);
+    expect((await refresh('other')).status).toBe(410);
+    const retired = await daemon.api<{ error: { message: string } }>(
+      `${daemon.url}/v1/connections/fitbit-me/token`,
+      { key },
+    );
+    expect(retired.status).toBe(410);
+    expect(JSON.stringify(retired.body)).toContain('`tokenkeeper connect google-health --replace fitbit-me`');
+
+    // The consent runs at Google with Google's client; the redirect comes back to a loopback port.
+    const browser: Array<Promise<Response>> = [];
+    const replaced = await replaceAccount(d.keeper, {
+      provider: 'google-health',
+      name: 'fitbit-me',
+      clientId: google.clientId,
+      clientSecret: google.clientSecret,
+      scopes: ['https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly'],
+      redirectUri: 'http://127.0.0.1:0/callback',
+      timeoutMs: 15_000,
+      presentAuthorizationUrl: async (url) => {
+        browser.push(approve(url).then((location) => fetch(location)));
+      },
+    });
+    expect((await Promise.all(browser)).map((page) => page.status)).toEqual([200]);
+    expect(replaced).toMatchObject({
+      summary: { name: 'fitbit-me', provider: 'google-health', status: 'active' },
+      previousProvider: 'fitbit',
+      revoked: false,
+      revokeError: expect.stringMatching(/410/),
+    });
+    expect(events.filter((event) => event.type === 'replaced')).toEqual([
+      {
+        type: 'replaced',
+        name: 'fitbit-me',
+        provider: 'google-health',
+        previousProvider: 'fitbit',
+        revoked: false,
+      },
+    ]);
+    const hook = await receiver.waitFor((received) => received.json.type === 'replaced');
+    expect(hook.json).toMatchObject({
+      connection: { name: 'fitbit-me', provider: 'google-health' },
+      status: 'active',
+      replaced: { previousProvider: 'fitbit', revoked: false },
+    });
+    expect(verified(hook)).toMatchObject({ ok: true });
+
+    // The daemon serves the name's new token to the key that was scoped to it all along.
+    const token = await daemon.api<{ accessToken: string }>(`${daemon.url}/v1/connections/fitbit-me/token`, {
+      key,
+    });
+    expect(token.status).toBe(200);
+    expect(token.body.accessToken).toMatch(GOOGLE_TOKEN_PATTERN);
+
+    // Fitbit answers again: a forced refresh (the API's) brings the other connection back, announced once.
+    h.sim.setRetired(false);
+    expect((await refresh('other')).status).toBe(200);
+    const recovered = await receiver.waitFor(
+      (received) => received.json.type === 'recovered' && received.json.connection.name === 'other',
+    );
+    expect(recovered.json).toMatchObject({
+      status: 'active',
+      previousStatus: 'provider_retired',
+      reason: 'refresh',
+    });
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'status_changed',
+        name: 'other',
+        from: 'provider_retired',
+        to: 'active',
+      }),
+    );
+
+    h.snapshotSecrets();
+    for (const received of receiver.received) {
+      for (const secret of h.secrets) expect(received.body).not.toContain(secret);
+      expect(received.body).not.toMatch(GOOGLE_TOKEN_PATTERN);
+    }
+  });
+});
