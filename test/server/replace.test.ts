@@ -3,9 +3,11 @@ import type { KeeperEvent } from '../../src/core/events.ts';
 import { replaceAccount } from '../../src/flows/connect-flow.ts';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { approve } from '../cli/consent.ts';
-import { GOOGLE_TOKEN_PATTERN, twoProviders } from '../cli/google-health.ts';
+import { GOOGLE_TOKEN_PATTERN, GOOGLE_USER, twoProviders } from '../cli/google-health.ts';
+import { freePort, statusJson } from '../cli/harness.ts';
 import { startReceiver, type ReceivedWebhook } from './daemon.ts';
 import { openDaemonKeeper } from './in-process.ts';
+import { consentUrlOf, operatorLogin } from './operator.ts';
 
 const SECRET = 'whsec_replace_0123456789abcdef';
 
@@ -112,5 +114,56 @@ describe('a running daemon sees a retired connection replaced, and one whose pro
       for (const secret of h.secrets) expect(received.body).not.toContain(secret);
       expect(received.body).not.toMatch(GOOGLE_TOKEN_PATTERN);
     }
+  });
+
+  it("the status page's Reconnect of a retired connection moves it to the successor with the successor's client", async ({
+    onTestFinished,
+  }) => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const { h, google } = await twoProviders(onTestFinished, {
+      connect: { port: await freePort() },
+      webhooks: { endpoints: [{ url: receiver.url, secret: 'env:WEBHOOK_SECRET' }], retryBaseSeconds: 0.05 },
+    });
+    h.env.WEBHOOK_SECRET = SECRET;
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('fitbit-me');
+    const daemon = await d.startDaemon();
+    h.sim.setRetired(true);
+    await d.keeper.refresh('fitbit-me', { force: true }).catch(() => undefined);
+    expect((await statusJson(h))[0]).toMatchObject({
+      status: 'provider_retired',
+      successor: 'google-health',
+    });
+
+    const { cookie, csrf } = await operatorLogin(h, daemon);
+    const start = await daemon.fetch(`${daemon.url}/connections/fitbit-me/reconnect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ csrf }).toString(),
+      redirect: 'manual',
+    });
+    expect(start.status).toBe(200);
+    const consent = new URL(consentUrlOf(await start.text()) as string);
+    expect(consent.origin).toBe(google.url);
+    expect(consent.searchParams.get('client_id')).toBe(google.clientId);
+    expect(consent.searchParams.get('scope')).toBe(
+      'https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly',
+    );
+    expect((await fetch(await approve(consent.href))).status).toBe(200);
+    await daemon.waitForOutput(/"msg":"reconnected from the status page"/);
+
+    expect((await statusJson(h))[0]).toMatchObject({
+      name: 'fitbit-me',
+      provider: 'google-health',
+      status: 'active',
+      successor: null,
+    });
+    const hook = await receiver.waitFor((received) => received.json.type === 'replaced');
+    expect(hook.json).toMatchObject({ replaced: { previousProvider: 'fitbit', revoked: false } });
+    const userinfo = await fetch(google.profileUrl, {
+      headers: { authorization: `Bearer ${await d.keeper.accessToken('fitbit-me')}` },
+    });
+    expect(await userinfo.json()).toMatchObject({ sub: GOOGLE_USER });
   });
 });
