@@ -70,6 +70,9 @@ describe.concurrent('tokenkeeper connect <provider> --replace <name>', () => {
     expect(cli.stderr()).toMatch(
       /Replacing "fitbit-me" \(fitbit, active\) with a connection at google-health: nothing changes until the consent succeeds\./,
     );
+    // A refresh while the consent is open rotates the Fitbit tokens: the move reads the connection anew when it
+    // saves, so the grant it revokes is the current one.
+    expectSuccess(await h.cli(['refresh', 'fitbit-me', '--force']));
     const page = await approveAndReturn(consentUrl);
     expect(page.status).toBe(200);
     expect(page.text).toContain('saved the connection &quot;fitbit-me&quot; to Google Health API');

@@ -4,7 +4,7 @@ import { replaceAccount } from '../../src/flows/connect-flow.ts';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { approve } from '../cli/consent.ts';
 import { GOOGLE_TOKEN_PATTERN, GOOGLE_USER, twoProviders } from '../cli/google-health.ts';
-import { freePort, statusJson } from '../cli/harness.ts';
+import { createHarness, freePort, statusJson } from '../cli/harness.ts';
 import { startReceiver, type ReceivedWebhook } from './daemon.ts';
 import { openDaemonKeeper } from './in-process.ts';
 import { consentUrlOf, operatorLogin } from './operator.ts';
@@ -165,5 +165,30 @@ describe('a running daemon sees a retired connection replaced, and one whose pro
       headers: { authorization: `Bearer ${await d.keeper.accessToken('fitbit-me')}` },
     });
     expect(await userinfo.json()).toMatchObject({ sub: GOOGLE_USER });
+  });
+
+  it('the page refuses to move a retired connection when the successor has no client in the config', async ({
+    onTestFinished,
+  }) => {
+    const h = await createHarness(onTestFinished, { config: { connect: { port: await freePort() } } });
+    const d = await openDaemonKeeper(h, onTestFinished);
+    await d.addConnection('me');
+    const daemon = await d.startDaemon();
+    h.sim.setRetired(true);
+    await d.keeper.refresh('me', { force: true }).catch(() => undefined);
+    const before = await d.keeper.store.get('me');
+
+    const { cookie, csrf } = await operatorLogin(h, daemon);
+    const start = await daemon.fetch(`${daemon.url}/connections/me/reconnect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ csrf }).toString(),
+      redirect: 'manual',
+    });
+    expect(start.status).toBe(409);
+    expect(await start.text()).toContain(
+      'set providers.google-health.clientId (and clientSecret) in the config to move it to google-health from here',
+    );
+    expect(await d.keeper.store.get('me')).toEqual(before);
   });
 });
