@@ -60,7 +60,13 @@ const exitCodeByErrorCode: Record<ErrorCode, number> = {
  */
 export type ErrorHint =
   /** A human must consent again: connect the account anew at `provider` (a retired provider's successor, say). */
-  | { action: 'reconnect'; connection: string; provider: string }
+  | {
+      action: 'reconnect';
+      connection: string;
+      provider: string;
+      /** Set when `provider` succeeds this retired one: the connection moves there, keeping its name (replace). */
+      retiredProvider?: string;
+    }
   /**
    * Nothing to fix: it is tried again in `retryInMs` by a scheduler, or by the next refresh. With `sameRefreshToken`
    * the provider may have rotated the token, so that retry must come inside the provider's grace window.
@@ -98,7 +104,9 @@ export class TokenkeeperError extends Error {
 export function describeHint(hint: ErrorHint): string | undefined {
   switch (hint.action) {
     case 'reconnect':
-      return `connect it again at ${hint.provider}`;
+      return hint.retiredProvider
+        ? `replace it with a connection at ${hint.provider}, which succeeds ${hint.retiredProvider}`
+        : `connect it again at ${hint.provider}`;
     case 'retry':
       return hint.sameRefreshToken
         ? `the provider may have rotated the refresh token, so the attempt is kept and retried with the same refresh token in ${seconds(hint.retryInMs)} s, within the provider's grace window`

@@ -110,3 +110,13 @@ export interface ReconnectOptions {
   /** Accept tokens of a different provider account than the connection had (the operator said so). */
   allowAccountChange?: boolean;
 }
+
+/** What `replace` did: the connection now at its new provider, and what became of the grant at the old one. */
+export interface ReplacedConnection {
+  summary: ConnectionSummary;
+  previousProvider: string;
+  /** Whether the old grant was revoked at the old provider (false: it could not be; see `revokeError`). */
+  revoked: boolean;
+  /** Why the old grant could not be revoked (e.g. the retired provider answers 410, or has no revocation URL). */
+  revokeError?: string;
+}

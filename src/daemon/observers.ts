@@ -52,7 +52,7 @@ export async function startObservers(
   // A fleet worker sees only the connections it refreshes; reading (and decrypting) all of them is for one daemon.
   if (!keeper.store.joinFleet) history.seed(await keeper.status().catch(() => []));
 
-  const reconnects = new ReconnectFlows(keeper, logger, (summary, previous) => {
+  const reconnects = new ReconnectFlows(keeper, logger, env, (summary, previous) => {
     history.add(summary.name, { at: keeper.now(), kind: 'reconnected', expiresAt: summary.expiresAt });
     if (previous !== 'active') {
       dispatcher.send({

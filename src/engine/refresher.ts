@@ -204,7 +204,7 @@ export class Refresher {
   private async refreshOnce(name: string, force: boolean, budget: Budget): Promise<RefreshResult> {
     const { store, clock, settings } = this.deps;
     const current = await this.load(name);
-    this.assertRefreshable(current);
+    this.assertRefreshable(current, force);
     if (!force && !current.pending && !isDue(current.tokens, clock.now(), this.policyFor(current.provider))) {
       return { connection: current, refreshed: false };
     }
@@ -237,7 +237,7 @@ export class Refresher {
           // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
           await this.assertNothingRescued(name);
           const connection = await this.load(name);
-          this.assertRefreshable(connection);
+          this.assertRefreshable(connection, force);
           // Another refresher finished while this one waited for the lock.
           const renewedMeanwhile = connection.lastRefreshAt !== current.lastRefreshAt;
           if (!connection.pending) {
@@ -389,14 +389,15 @@ export class Refresher {
         rotated: (tokens.refreshToken ?? '') !== spent,
         recovered: recovering,
       });
-      if (wasUnhealthy || start.status === 'refreshing') {
-        emit({
-          type: 'status_changed',
-          name: saved.name,
-          provider: provider.id,
-          from: start.status === 'refreshing' ? 'refreshing' : 'failing',
-          to: 'active',
-        });
+      // A crash-recovered attempt and a retired provider that answers again are named; other failures are 'failing'.
+      const from =
+        start.status === 'refreshing' || start.status === 'provider_retired'
+          ? start.status
+          : wasUnhealthy
+            ? 'failing'
+            : undefined;
+      if (from) {
+        emit({ type: 'status_changed', name: saved.name, provider: provider.id, from, to: 'active' });
       }
       return saved;
     }
@@ -622,9 +623,13 @@ export class Refresher {
     });
   }
 
-  /** Fails as a refresh would when the connection needs a human: no request could help it. */
-  private assertRefreshable(connection: Connection): void {
+  /**
+   * Fails as a refresh would when the connection needs a human: no request could help it. A forced refresh (a
+   * person asked) may try a retired provider again: if it answers normally the connection is active again.
+   */
+  private assertRefreshable(connection: Connection, force = false): void {
     if (!needsHuman(connection.status)) return;
+    if (force && connection.status === 'provider_retired') return;
     const { name, provider, lastError } = connection;
     if (connection.status === 'needs_reauth') {
       throw new TokenkeeperError(
@@ -678,7 +683,12 @@ function failureSettings(settings: RefreshSettings, graceMs: number | undefined)
 
 /** A human must connect the account again: at its own provider, or at the one that replaced a retired one. */
 function reconnectHint(connection: Connection, provider = connection.provider): ErrorHint {
-  return { action: 'reconnect', connection: connection.name, provider };
+  return {
+    action: 'reconnect',
+    connection: connection.name,
+    provider,
+    ...(provider !== connection.provider && { retiredProvider: connection.provider }),
+  };
 }
 
 /**

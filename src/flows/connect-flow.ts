@@ -1,6 +1,6 @@
 import { describeError, TokenkeeperError } from '../core/errors.ts';
-import type { ConnectionSummary } from '../core/types.ts';
-import type { FlowHost } from './host.ts';
+import type { ConnectionSummary, ReplacedConnection } from '../core/types.ts';
+import type { FlowHost, SaveConsent } from './host.ts';
 import { buildAuthorizationRequest, parseAuthorizationResponse } from '../oauth/authorize.ts';
 import { startCallbackServer } from '../oauth/callback-server.ts';
 import { exchangeCode } from '../oauth/code-exchange.ts';
@@ -35,7 +35,38 @@ type AuthorizationRequest = ReturnType<typeof buildAuthorizationRequest>;
  * name re-authorises it in place. The browser that delivered the redirect is answered only once the tokens are
  * saved (or with the error the caller sees).
  */
-export async function connectAccount(keeper: FlowHost, options: ConnectOptions): Promise<ConnectionSummary> {
+export function connectAccount(keeper: FlowHost, options: ConnectOptions): Promise<ConnectionSummary> {
+  return authorizeAndSave(
+    keeper,
+    options,
+    (input) => keeper.reconnect(input, { allowAccountChange: options.allowAccountChange }),
+    (summary) => summary,
+  );
+}
+
+/**
+ * `connectAccount` for `connect --replace`: the consent runs at the new provider, and only once its tokens are
+ * in hand does the existing connection `options.name` move to them (the old grant is then revoked). A consent
+ * that fails changes nothing.
+ */
+export function replaceAccount(
+  keeper: FlowHost,
+  options: Omit<ConnectOptions, 'allowAccountChange'>,
+): Promise<ReplacedConnection> {
+  return authorizeAndSave(
+    keeper,
+    options,
+    (input) => keeper.replace(input),
+    (replaced) => replaced.summary,
+  );
+}
+
+async function authorizeAndSave<Saved>(
+  keeper: FlowHost,
+  options: Omit<ConnectOptions, 'allowAccountChange'>,
+  saveConsent: SaveConsent<Saved>,
+  summaryOf: (saved: Saved) => ConnectionSummary,
+): Promise<Saved> {
   const provider = keeper.providers.get(options.provider);
   const redirect = new URL(options.redirectUri);
   const authorize = (redirectUri: string) =>
@@ -55,16 +86,13 @@ export async function connectAccount(keeper: FlowHost, options: ConnectOptions):
       expiry: keeper.expiryPolicy(provider.id),
       now: keeper.now(),
     });
-    return keeper.reconnect(
-      {
-        name: options.name,
-        provider: provider.id,
-        clientId: options.clientId,
-        clientSecret: options.clientSecret,
-        tokens,
-      },
-      { allowAccountChange: options.allowAccountChange },
-    );
+    return saveConsent({
+      name: options.name,
+      provider: provider.id,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      tokens,
+    });
   };
 
   if (options.readPastedRedirect) {
@@ -110,12 +138,13 @@ export async function connectAccount(keeper: FlowHost, options: ConnectOptions):
     presented.catch(() => undefined);
     const redirected = await Promise.race([waiting, presented.then(() => waiting)]);
     try {
-      const summary = await save(redirected, request);
+      const saved = await save(redirected, request);
+      const summary = summaryOf(saved);
       server.answer({
         ok: true,
         text: `tokenkeeper saved the connection "${summary.name}" to ${provider.displayName}${summary.account ? ` (account ${summary.account})` : ''}.`,
       });
-      return summary;
+      return saved;
     } catch (error) {
       server.answer({ ok: false, error: describeError(error) });
       throw error;

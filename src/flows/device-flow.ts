@@ -1,7 +1,7 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import { sleep } from '../core/sleep.ts';
-import type { ConnectionSummary } from '../core/types.ts';
-import type { FlowHost } from './host.ts';
+import type { ConnectionSummary, ReplacedConnection } from '../core/types.ts';
+import type { FlowHost, SaveConsent } from './host.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
 import {
   endpointFailure,
@@ -178,10 +178,28 @@ export interface DeviceConnectOptions {
 }
 
 /** The whole device authorization grant: get a code, show it, poll until approved, save the connection. */
-export async function connectWithDevice(
+export function connectWithDevice(
   keeper: FlowHost,
   options: DeviceConnectOptions,
 ): Promise<ConnectionSummary> {
+  return authorizeDeviceAndSave(keeper, options, (input) =>
+    keeper.reconnect(input, { allowAccountChange: options.allowAccountChange }),
+  );
+}
+
+/** `connectWithDevice` for `connect --replace --device`: the existing connection moves only once approved. */
+export function replaceWithDevice(
+  keeper: FlowHost,
+  options: Omit<DeviceConnectOptions, 'allowAccountChange'>,
+): Promise<ReplacedConnection> {
+  return authorizeDeviceAndSave(keeper, options, (input) => keeper.replace(input));
+}
+
+async function authorizeDeviceAndSave<Saved>(
+  keeper: FlowHost,
+  options: Omit<DeviceConnectOptions, 'allowAccountChange'>,
+  saveConsent: SaveConsent<Saved>,
+): Promise<Saved> {
   const provider = keeper.providers.get(options.provider);
   const endpoint = {
     provider,
@@ -194,14 +212,11 @@ export async function connectWithDevice(
   const device = await requestDeviceAuthorization({ ...endpoint, scopes: options.scopes });
   await options.presentUserCode(device);
   const response = await pollDeviceToken({ ...endpoint, device });
-  return keeper.reconnect(
-    {
-      name: options.name,
-      provider: provider.id,
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      tokens: tokenSetFromResponse(response, keeper.now(), keeper.expiryPolicy(provider.id)),
-    },
-    { allowAccountChange: options.allowAccountChange },
-  );
+  return saveConsent({
+    name: options.name,
+    provider: provider.id,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    tokens: tokenSetFromResponse(response, keeper.now(), keeper.expiryPolicy(provider.id)),
+  });
 }

@@ -1,5 +1,10 @@
 import type { ExpiryPolicy } from '../core/expiry.ts';
-import type { ConnectionSummary, NewConnectionInput, ReconnectOptions } from '../core/types.ts';
+import type {
+  ConnectionSummary,
+  NewConnectionInput,
+  ReconnectOptions,
+  ReplacedConnection,
+} from '../core/types.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
 
 /**
@@ -15,4 +20,9 @@ export interface FlowHost {
   expiryPolicy(providerId: string): ExpiryPolicy;
   now(): number;
   reconnect(input: NewConnectionInput, options?: ReconnectOptions): Promise<ConnectionSummary>;
+  /** Moves an existing connection's name to what the user approved at another provider (`connect --replace`). */
+  replace(input: NewConnectionInput): Promise<ReplacedConnection>;
 }
+
+/** How a flow saves what the user approved: `connect` reconnects (or adds) the name, `--replace` replaces it. */
+export type SaveConsent<Saved> = (input: NewConnectionInput) => Promise<Saved>;

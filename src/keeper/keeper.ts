@@ -30,7 +30,12 @@ import { CreatedPaths } from '../files/owned-path.ts';
 import { openStore } from '../stores/open-store.ts';
 import type { ConnectionStore } from '../stores/store.ts';
 import { assertConnectionName } from '../core/names.ts';
-import type { ConnectionSummary, NewConnectionInput, ReconnectOptions } from '../core/types.ts';
+import type {
+  ConnectionSummary,
+  NewConnectionInput,
+  ReconnectOptions,
+  ReplacedConnection,
+} from '../core/types.ts';
 import {
   expiringSoonEvent,
   expiryNotices,
@@ -40,7 +45,7 @@ import {
   type ExpiryNotice,
 } from './expiry-notices.ts';
 
-export type { ConnectionSummary, NewConnectionInput, ReconnectOptions };
+export type { ConnectionSummary, NewConnectionInput, ReconnectOptions, ReplacedConnection };
 
 export interface KeeperOptions {
   /** Config file path, or the config itself. Default: TOKENKEEPER_CONFIG or ./tokenkeeper.json if present. */
@@ -334,22 +339,94 @@ export class Keeper {
   ): Promise<{ removed: boolean; revoked: boolean }> {
     const connection = await this.store.get(name);
     if (!connection) throw new TokenkeeperError('not_found', `no connection named "${name}"`);
-    let revoked = false;
-    if (options.revoke) {
-      const provider = this.providers.get(connection.provider);
-      const token = connection.tokens.refreshToken ?? connection.tokens.accessToken;
-      if (token) {
-        await revokeToken({
-          provider,
-          clientId: connection.clientId,
-          clientSecret: connection.clientSecret,
-          token,
-          timeoutMs: this.settings.http.timeoutMs,
-        });
-        revoked = true;
-      }
-    }
+    const revoked = options.revoke ? await this.revokeGrant(connection) : false;
     return { removed: await this.store.delete(name), revoked };
+  }
+
+  /**
+   * Revokes a connection's grant at its own provider with its own client (RFC 7009); false when it holds no
+   * token to revoke. Its tokens and client secret never go anywhere else.
+   */
+  private async revokeGrant(connection: Connection): Promise<boolean> {
+    const token = connection.tokens.refreshToken ?? connection.tokens.accessToken;
+    if (!token) return false;
+    await revokeToken({
+      provider: this.providers.get(connection.provider),
+      clientId: connection.clientId,
+      clientSecret: connection.clientSecret,
+      token,
+      timeoutMs: this.settings.http.timeoutMs,
+    });
+    return true;
+  }
+
+  /**
+   * Moves an existing connection's name to a new grant at another provider (a retired provider's successor):
+   * one compare-and-swap write under the connection's lock puts the new provider, client and tokens in place,
+   * so API keys scoped to the name keep working. Only after that save is the old grant revoked, at the old
+   * provider with the old client; a revoke that fails does not undo the replacement (`revoked: false`).
+   */
+  async replace(input: NewConnectionInput): Promise<ReplacedConnection> {
+    assertConnectionName(input.name);
+    this.providers.get(input.provider);
+    assertRenewable(input, input.tokens);
+    const { previous, saved } = await this.refresher.withLock(input.name, () => this.replaceLocked(input));
+    let revoked = false;
+    let revokeError: string | undefined;
+    try {
+      revoked = await this.revokeGrant(previous);
+      if (!revoked) revokeError = 'the old connection held no token to revoke';
+    } catch (error) {
+      revokeError = describeError(error);
+    }
+    const where = { connection: saved.name, provider: saved.provider, previousProvider: previous.provider };
+    if (revokeError) this.logger.warn({ ...where, error: revokeError }, 'the old grant could not be revoked');
+    this.logger.info({ ...where, revoked }, 'replaced');
+    this.emit({
+      type: 'replaced',
+      name: saved.name,
+      provider: saved.provider,
+      previousProvider: previous.provider,
+      revoked,
+    });
+    return {
+      summary: this.summarize(saved),
+      previousProvider: previous.provider,
+      revoked,
+      ...(revokeError !== undefined && { revokeError }),
+    };
+  }
+
+  private async replaceLocked(
+    input: NewConnectionInput,
+  ): Promise<{ previous: Connection; saved: Connection }> {
+    // Newer tokens of the old grant waiting in the rescue journal go in first: they are the ones to revoke. Only
+    // the revoke depends on it, so a journal out of reach does not stop the replacement.
+    await this.refresher.replayRescued(input.name).catch((error: unknown) => {
+      this.logger.warn(
+        { connection: input.name, error: describeError(error) },
+        'cannot read the rescue journal',
+      );
+    });
+    const previous = await this.store.get(input.name);
+    if (!previous) {
+      throw new TokenkeeperError(
+        'not_found',
+        `no connection named "${input.name}" to replace; nothing was saved`,
+        {
+          hint: { action: 'list_connections' },
+        },
+      );
+    }
+    assertReplaceable(previous, input.provider);
+    const saved = await this.store.update({
+      ...activeWith(previous, input.tokens, this.clock.now()),
+      provider: input.provider,
+      grant: input.grant ?? 'refresh_token',
+      clientId: input.clientId,
+      clientSecret: input.clientSecret,
+    });
+    return { previous, saved };
   }
 
   /** Replays token sets left in the rescue journal by an earlier run whose store write failed. */
@@ -520,6 +597,19 @@ export function accountChange(
   const to = input.tokens.providerUserId;
   if (existing.provider !== input.provider || !from || !to || from === to) return undefined;
   return { from, to };
+}
+
+/**
+ * `replace` moves a name to another provider. At the same provider that is a reconnect (which keeps a refresh
+ * token the consent did not repeat and checks the account), so it is refused there.
+ */
+export function assertReplaceable(existing: Pick<Connection, 'name' | 'provider'>, provider: string): void {
+  if (existing.provider !== provider) return;
+  throw new TokenkeeperError(
+    'usage',
+    `"${existing.name}" is already connected to ${provider}: replacing moves a connection to another provider`,
+    { hint: { action: 'reconnect', connection: existing.name, provider } },
+  );
 }
 
 function assertRenewable(input: NewConnectionInput, tokens: TokenSet): void {

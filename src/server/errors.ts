@@ -47,5 +47,8 @@ export const httpStatusByErrorCode: Record<ErrorCode, number> = {
 export function apiErrorMessage(error: TokenkeeperError): string {
   const { hint } = error;
   if (hint?.action !== 'reconnect') return error.message;
-  return `${error.problem}; reconnect it: Reconnect on the status page (operator login), or \`tokenkeeper connect ${hint.provider} --name ${hint.connection}\``;
+  const command = hint.retiredProvider
+    ? `tokenkeeper connect ${hint.provider} --replace ${hint.connection}`
+    : `tokenkeeper connect ${hint.provider} --name ${hint.connection}`;
+  return `${error.problem}; reconnect it: Reconnect on the status page (operator login), or \`${command}\``;
 }

@@ -1,9 +1,10 @@
 import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { ConnectionStatus } from '../core/types.ts';
+import type { Connection, ConnectionStatus } from '../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
-import { connectAccount } from '../flows/connect-flow.ts';
+import { connectAccount, replaceAccount, type ConnectOptions } from '../flows/connect-flow.ts';
 import { loopbackRedirectUri } from '../config/connect-settings.ts';
+import { resolveSecretRef } from '../config/secret-ref.ts';
 
 interface Flow {
   name: string;
@@ -11,37 +12,51 @@ interface Flow {
   done: Promise<void>;
 }
 
+/** Where a reconnect consents: the provider, the client, and whether the connection moves there (replace). */
+interface ConsentTarget {
+  provider: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes: string[];
+  replace: boolean;
+}
+
 /**
  * The status page's "reconnect": runs the same authorization-code + PKCE flow as `tokenkeeper connect`, with
- * the connection's own client, receiving the redirect on the configured callback port. One flow at a time:
- * starting another cancels the one under way (they would share the port).
+ * the connection's own client, receiving the redirect on the configured callback port. A connection whose
+ * provider is retired moves to the successor instead (as `connect <successor> --replace <name>`), with the
+ * successor's client from the config. One flow at a time: starting another cancels the one under way (they
+ * would share the port).
  */
 export class ReconnectFlows {
   private readonly keeper: Keeper;
   private readonly logger: Logger;
   private readonly onReconnected: (summary: ConnectionSummary, previous: ConnectionStatus) => void;
+  /** Where the successor's client secret reference (env:NAME) is resolved. */
+  private readonly env: NodeJS.ProcessEnv;
   private current?: Flow;
 
   constructor(
     keeper: Keeper,
     logger: Logger,
+    env: NodeJS.ProcessEnv | undefined,
     onReconnected: (summary: ConnectionSummary, previous: ConnectionStatus) => void,
   ) {
     this.keeper = keeper;
     this.logger = logger;
     this.onReconnected = onReconnected;
+    this.env = env ?? process.env;
   }
 
   /** Starts the flow for `name`; resolves with the provider's consent URL to send the browser to. */
   async start(name: string): Promise<string> {
     const connection = await this.keeper.store.get(name);
     if (!connection) throw new TokenkeeperError('not_found', `no connection named "${name}"`);
+    const target = this.consentTarget(connection);
     await this.cancel();
-    const provider = this.keeper.providers.get(connection.provider);
-    const configured = this.keeper.providers.clientSettings(provider.id);
+    const configured = this.keeper.providers.clientSettings(target.provider);
     const settings = this.keeper.loaded.connect;
     const redirectUri = configured.redirectUri ?? loopbackRedirectUri(settings.port);
-    const granted = connection.tokens.scope?.split(/[\s,]+/).filter(Boolean) ?? [];
     const timeoutMs = settings.timeoutSeconds * 1000;
 
     const abort = new AbortController();
@@ -51,19 +66,23 @@ export class ReconnectFlows {
       presented = resolve;
       failed = reject;
     });
-    const done = connectAccount(this.keeper, {
-      provider: provider.id,
+    const consent: ConnectOptions = {
+      provider: target.provider,
       name,
-      clientId: connection.clientId,
-      clientSecret: connection.clientSecret,
-      scopes: granted.length > 0 ? granted : provider.defaultScopes,
+      clientId: target.clientId,
+      clientSecret: target.clientSecret,
+      scopes: target.scopes,
       redirectUri,
       timeoutMs,
       signal: abort.signal,
       presentAuthorizationUrl: async (url) => presented(url),
-    }).then(
+    };
+    const saved = target.replace
+      ? replaceAccount(this.keeper, consent).then((replaced) => replaced.summary)
+      : connectAccount(this.keeper, consent);
+    const done = saved.then(
       (summary) => {
-        this.logger.info({ connection: name, provider: provider.id }, 'reconnected from the status page');
+        this.logger.info({ connection: name, provider: target.provider }, 'reconnected from the status page');
         this.onReconnected(summary, connection.status);
       },
       (error: unknown) => {
@@ -79,6 +98,44 @@ export class ReconnectFlows {
       if (this.current === flow) this.current = undefined;
     });
     return consentUrl;
+  }
+
+  /**
+   * The connection's own provider and client; for a retired provider with a successor, the successor and its
+   * configured client (a retired provider's consent page is gone too).
+   */
+  private consentTarget(connection: Connection): ConsentTarget {
+    const provider = this.keeper.providers.get(connection.provider);
+    const successor = connection.status === 'provider_retired' ? provider.successor : undefined;
+    if (!successor) {
+      const granted = connection.tokens.scope?.split(/[\s,]+/).filter(Boolean) ?? [];
+      return {
+        provider: provider.id,
+        clientId: connection.clientId,
+        clientSecret: connection.clientSecret,
+        scopes: granted.length > 0 ? granted : provider.defaultScopes,
+        replace: false,
+      };
+    }
+    const next = this.keeper.providers.get(successor);
+    const client = this.keeper.providers.clientSettings(successor);
+    if (!client.clientId) {
+      throw new TokenkeeperError(
+        'config',
+        `"${connection.name}" is at ${provider.id}, which is retired: set providers.${successor}.clientId (and clientSecret) in the config to move it to ${successor} from here, or run \`tokenkeeper connect ${successor} --replace ${connection.name}\``,
+      );
+    }
+    const clientSecret =
+      client.clientSecretRef === undefined
+        ? undefined
+        : resolveSecretRef(client.clientSecretRef, `providers.${successor}.clientSecret`, this.env);
+    return {
+      provider: next.id,
+      clientId: client.clientId,
+      clientSecret,
+      scopes: next.defaultScopes,
+      replace: true,
+    };
   }
 
   /** The connection whose reconnect is under way, if any. */

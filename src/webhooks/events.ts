@@ -58,7 +58,10 @@ export function webhookEventFor(event: KeeperEvent): WebhookEventBody | undefine
           error: event.error,
         };
       }
-      if (event.to === 'active' && (event.from === 'failing' || event.from === 'refreshing')) {
+      // provider_retired → active: a forced refresh found the provider answering again.
+      const recoverable =
+        event.from === 'failing' || event.from === 'refreshing' || event.from === 'provider_retired';
+      if (event.to === 'active' && recoverable) {
         return {
           type: 'recovered',
           connection,

@@ -93,7 +93,7 @@ _tokenkeeper`,
       'help:display help for command',
     ]);
     expect((await complete('tokenkeeper', 'refresh', '--')).slice(1)).toContain(
-      '--force:refresh even if the access token is not due yet',
+      '--force:refresh even if the access token is not due yet, or the provider was retired',
     );
     expect((await complete('tokenkeeper', '--log-format', '')).slice(1)).toEqual(['json', 'pretty']);
   });
@@ -109,7 +109,7 @@ _tokenkeeper`,
       'create\tcreate an API key; it is printed once and cannot be shown again',
     ]);
     expect(await complete('tokenkeeper refresh --f')).toEqual([
-      '--force\trefresh even if the access token is not due yet',
+      '--force\trefresh even if the access token is not due yet, or the provider was retired',
     ]);
     expect((await complete('tokenkeeper --log-level ')).map((line) => line.split('\t')[0])).toEqual([
       'debug',

@@ -55,7 +55,7 @@ async function daemonServer(
     },
   });
   const apiKeys = ApiKeyStore.open(apiKeyStorePath(home));
-  const reconnects = new ReconnectFlows(keeper, silentLogger, () => undefined);
+  const reconnects = new ReconnectFlows(keeper, silentLogger, undefined, () => undefined);
   const loopback = listen === 'loopback';
   const app = await buildServer({
     keeper,

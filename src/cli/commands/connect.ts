@@ -3,9 +3,19 @@ import { spawn } from 'node:child_process';
 import { platform } from 'node:os';
 import { loopbackRedirectUri } from '../../config/connect-settings.ts';
 import { configDefaults } from '../../config/defaults.ts';
-import { connectAccount } from '../../flows/connect-flow.ts';
-import { connectWithDevice, type DeviceAuthorization } from '../../flows/device-flow.ts';
-import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
+import { TokenkeeperError } from '../../core/errors.ts';
+import {
+  connectAccount,
+  replaceAccount,
+  type ConnectOptions as BrowserConsent,
+} from '../../flows/connect-flow.ts';
+import { connectWithDevice, replaceWithDevice, type DeviceAuthorization } from '../../flows/device-flow.ts';
+import {
+  assertReplaceable,
+  type ConnectionSummary,
+  type Keeper,
+  type ReplacedConnection,
+} from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
 import { resolveClientCredentials, type ClientCredentialFlags } from '../client-credentials.ts';
 import { commandAction, withKeeper } from '../context.ts';
@@ -32,6 +42,8 @@ export interface ConnectOptions extends Omit<ClientCredentialFlags, 'basicCreden
   timeoutSeconds?: number;
   /** Switch the name to another account of the provider. */
   force: boolean;
+  /** Move this existing connection (at another provider, e.g. a retired one) to the consent's new grant. */
+  replace?: string;
   json: boolean;
 }
 
@@ -47,6 +59,7 @@ interface ConnectFlags {
   device?: boolean;
   timeout?: string;
   force?: boolean;
+  replace?: string;
   json?: boolean;
 }
 
@@ -54,6 +67,17 @@ interface ConnectFlags {
 export function connectOptions(provider: string, flags: ConnectFlags): ConnectOptions {
   const port = flags.port === undefined ? undefined : portOption(flags.port, '--port');
   const timeoutSeconds = optionalSeconds(flags.timeout, '--timeout', { positive: true });
+  if (flags.replace !== undefined) {
+    if (flags.name !== undefined) {
+      throw new TokenkeeperError('usage', '--replace <name> names the connection: leave out --name');
+    }
+    if (flags.force) {
+      throw new TokenkeeperError(
+        'usage',
+        '--force switches a connection to another account of the same provider; --replace moves it to another provider, where accounts are not compared: leave out --force',
+      );
+    }
+  }
   return {
     provider,
     ...(flags.name !== undefined && { name: flags.name }),
@@ -67,6 +91,7 @@ export function connectOptions(provider: string, flags: ConnectFlags): ConnectOp
     paste: flags.paste ?? false,
     device: flags.device ?? false,
     force: flags.force ?? false,
+    ...(flags.replace !== undefined && { replace: flags.replace }),
     json: flags.json ?? false,
   };
 }
@@ -79,6 +104,8 @@ export async function runConnect(options: ConnectOptions, io: CliIo): Promise<vo
       const { port, timeoutSeconds } = settings.connect;
       const provider = keeper.providers.get(options.provider);
       const configured = keeper.providers.clientSettings(options.provider);
+      // Checked before anything is read or asked, and again under the lock when the new tokens are saved.
+      if (options.replace !== undefined) await announceReplacement(keeper, options.replace, provider.id, io);
       const { clientId, clientSecret } = await resolveClientCredentials(
         keeper.providers,
         options.provider,
@@ -87,22 +114,26 @@ export async function runConnect(options: ConnectOptions, io: CliIo): Promise<vo
       );
       const consent = {
         provider: provider.id,
-        name: options.name ?? provider.id,
+        name: options.replace ?? options.name ?? provider.id,
         clientId,
         clientSecret,
         scopes: options.scope ?? provider.defaultScopes,
-        allowAccountChange: options.force,
       };
       if (options.device) {
-        const summary = await connectWithDevice(keeper, {
+        const device = {
           ...consent,
-          presentUserCode: (device) => presentDeviceCode(device, io),
+          presentUserCode: (code: DeviceAuthorization) => presentDeviceCode(code, io),
           signal: AbortSignal.timeout(timeoutSeconds * 1000),
-        });
+        };
+        if (options.replace !== undefined) {
+          const replaced = await replaceWithDevice(keeper, device);
+          return reportReplaced(keeper, replaced, provider.displayName, options.json, io);
+        }
+        const summary = await connectWithDevice(keeper, { ...device, allowAccountChange: options.force });
         return reportConnected(keeper, summary, provider.displayName, options.json, io);
       }
       const redirectUri = options.redirectUri ?? configured.redirectUri ?? loopbackRedirectUri(port);
-      const summary = await connectAccount(keeper, {
+      const browserConsent: Omit<BrowserConsent, 'allowAccountChange'> = {
         ...consent,
         redirectUri,
         timeoutMs: timeoutSeconds * 1000,
@@ -121,7 +152,12 @@ export async function runConnect(options: ConnectOptions, io: CliIo): Promise<vo
         readPastedRedirect: options.paste
           ? () => readLine('After approving, paste the full URL the browser was redirected to:\n', io)
           : undefined,
-      });
+      };
+      if (options.replace !== undefined) {
+        const replaced = await replaceAccount(keeper, browserConsent);
+        return reportReplaced(keeper, replaced, provider.displayName, options.json, io);
+      }
+      const summary = await connectAccount(keeper, { ...browserConsent, allowAccountChange: options.force });
       return reportConnected(keeper, summary, provider.displayName, options.json, io);
     },
     'info',
@@ -168,6 +204,10 @@ export function registerConnect(program: Command): void {
       '--force',
       'when the name is already connected to another account of the provider, switch it to the new account',
     )
+    .option(
+      '--replace <name>',
+      'move the existing connection <name> to this provider (e.g. from a retired one): after the consent, the name (and API keys scoped to it) points at the new grant and the old grant is revoked; a failed consent changes nothing',
+    )
     .option('--json', 'print JSON')
     .action(commandAction(connectOptions, runConnect));
 }
@@ -183,6 +223,41 @@ async function reportConnected(
   if (json) return printJson(io, summaryJson(summary));
   io.stdout.write(
     `${summary.name}: connected to ${providerName}${summary.account ? ` (account ${summary.account})` : ''}\n`,
+  );
+}
+
+/** Refuses a replacement that cannot be made before the consent runs, and says what will happen. */
+async function announceReplacement(keeper: Keeper, name: string, provider: string, io: CliIo): Promise<void> {
+  const existing = await keeper.get(name);
+  if (!existing) {
+    throw new TokenkeeperError(
+      'usage',
+      `no connection named "${name}" to replace: see \`tokenkeeper status\` for the names, or connect without --replace`,
+    );
+  }
+  assertReplaceable(existing, provider);
+  io.stderr.write(
+    `Replacing "${name}" (${existing.provider}, ${existing.status}) with a connection at ${provider}: nothing changes until the consent succeeds.\n`,
+  );
+}
+
+async function reportReplaced(
+  keeper: Keeper,
+  replaced: ReplacedConnection,
+  providerName: string,
+  json: boolean,
+  io: CliIo,
+): Promise<void> {
+  const { summary, previousProvider, revoked, revokeError } = replaced;
+  await warnOfSharedAccount(keeper, summary, io);
+  if (!revoked) {
+    io.stderr.write(
+      `tokenkeeper: warning: the old ${previousProvider} grant of "${summary.name}" was not revoked (${revokeError ?? 'unknown reason'}); the connection was replaced all the same. If ${previousProvider} still serves it, remove the app's access in the account's ${previousProvider} settings\n`,
+    );
+  }
+  if (json) return printJson(io, { ...summaryJson(summary), replaced: { previousProvider, revoked } });
+  io.stdout.write(
+    `${summary.name}: replaced ${previousProvider} with ${providerName}${summary.account ? ` (account ${summary.account})` : ''}; the old grant was ${revoked ? 'revoked' : 'not revoked'}\n`,
   );
 }
 

@@ -68,7 +68,7 @@ export function registerRefresh(program: Command): void {
     )
     .argument('[names...]', 'connection names')
     .option('--all', 'every connection')
-    .option('--force', 'refresh even if the access token is not due yet')
+    .option('--force', 'refresh even if the access token is not due yet, or the provider was retired')
     .option('--json', 'print JSON: one entry per connection, with outcome refreshed, not_due or failed')
     .action(commandAction(refreshOptions, runRefresh));
 }
