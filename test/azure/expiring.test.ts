@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateWebhookSecret } from '../../src/webhooks/signature.ts';
 import { FunctionAlerts } from '../../src/azure/alerts.ts';
 import { invocationLogger } from '../../src/azure/invocation-log.ts';
 import { createTimerHandler } from '../../src/azure/timer-handler.ts';
 import { startReceiver } from '../server/daemon.ts';
 import { invocation, sharedAzure, timerFiring, type AzureWorld } from './harness.ts';
 
-const SECRET = 'whsec_function_0123456789abcdef';
+const SECRET = generateWebhookSecret();
 
 describe('expiring_soon from the Functions app', () => {
   const azure = sharedAzure();

@@ -5,6 +5,7 @@
  * With the daemon's observers: one webhook per window (across restarts the webhook outbox dedupes on the id).
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { generateWebhookSecret } from '../../src/webhooks/signature.ts';
 import type { KeeperEvent } from '../../src/core/events.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { startObservers } from '../../src/daemon/observers.ts';
@@ -179,7 +180,7 @@ describe('the daemon scheduler and expiring refresh tokens', () => {
     const receiver = await startReceiver();
     onTestFinished(() => receiver.close());
     const h = await fitbitHarness();
-    const env = { ...h.env, HOOK_SECRET: 'whsec_expiring_0123456789abcdef' };
+    const env = { ...h.env, HOOK_SECRET: generateWebhookSecret() };
     const config = {
       ...h.config,
       webhooks: { endpoints: [{ url: receiver.url, secret: 'env:HOOK_SECRET' }] },

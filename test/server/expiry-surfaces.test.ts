@@ -73,7 +73,7 @@ async function served(onFinished: OnFinished): Promise<Served> {
 
   const apiKeys = ApiKeyStore.open(apiKeyStorePath(home));
   const history = new RefreshHistory({ now: clock.now });
-  const reconnects = new ReconnectFlows(keeper, silentLogger, () => undefined);
+  const reconnects = new ReconnectFlows(keeper, silentLogger, undefined, () => undefined);
   const app = await buildServer({
     keeper,
     apiKeys,
