@@ -1,0 +1,70 @@
+/**
+ * Issue 12's first "must show", through the real CLI and daemon: a provider that says when its refresh tokens
+ * die (`refresh_token_expires_in`) → `status --json` shows the expiry and exits 6 inside the warning window, and the
+ * daemon sends exactly one `expiring_soon` webhook for that window — across ticks and a restart — which the
+ * maintained `standardwebhooks` package verifies.
+ */
+import { describe, expect, it } from 'vitest';
+import { generateWebhookSecret } from '../../src/webhooks/signature.ts';
+import { createHarness, expectSuccess, statusJson } from '../cli/harness.ts';
+import { startDaemon, startReceiver } from '../server/daemon.ts';
+import { verifiedJson } from '../support/standard-webhooks.ts';
+
+const HOUR = 3_600_000;
+/** Refresh tokens that live 12 hours: short-lived (≤ 7 days), so their window is one day and they are inside it. */
+const REFRESH_TOKEN_SECONDS = 12 * 3600;
+
+describe('a refresh token that the provider says will die soon', () => {
+  it('shows in status and reaches a Standard Webhooks receiver once per window', async ({
+    onTestFinished,
+  }) => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const secret = generateWebhookSecret();
+    const h = await createHarness(onTestFinished, {
+      sim: { refreshTokenExpiresInSeconds: REFRESH_TOKEN_SECONDS },
+      config: {
+        webhooks: {
+          endpoints: [{ url: receiver.url, secret: 'env:HOOK_SECRET', events: ['expiring_soon'] }],
+        },
+      },
+    });
+    h.env.HOOK_SECRET = secret;
+    h.secrets.add(secret);
+    await h.addConnection('fitbit-me');
+    const refreshedAt = Date.now();
+    expectSuccess(await h.cli(['refresh', 'fitbit-me', '--force']));
+
+    const status = await h.cli(['status', '--json']);
+    expect(status.code).toBe(6);
+    const [shown] = JSON.parse(status.stdout) as Array<{
+      refreshTokenExpiresAt: string;
+      expiringSoon: boolean;
+    }>;
+    expect(shown?.expiringSoon).toBe(true);
+    const expiresAt = Date.parse(shown?.refreshTokenExpiresAt ?? '');
+    expect(expiresAt).toBeGreaterThanOrEqual(refreshedAt + REFRESH_TOKEN_SECONDS * 1000 - 1000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + REFRESH_TOKEN_SECONDS * 1000 + 1000);
+    expect((await h.cli(['status'])).code).toBe(6);
+
+    const first = await startDaemon(h);
+    const hook = await receiver.waitFor((received) => received.json.type === 'expiring_soon');
+    expect(verifiedJson(secret, hook)).toMatchObject({
+      type: 'expiring_soon',
+      connection: { name: 'fitbit-me', provider: 'fitbit' },
+      expiring: { what: 'refresh_token', at: new Date(expiresAt).toISOString() },
+    });
+    // The daemon looks again on every tick (at most a minute apart; a second here) and after a restart.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await first.stop();
+    const second = await startDaemon(h);
+    await second.waitForOutput(/"msg":"scheduler started"|ready/, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await second.stop();
+    expect(receiver.attempts.map((attempt) => attempt.json.type)).toEqual(['expiring_soon']);
+    expect(receiver.attempts[0]?.headers['webhook-id']).toBe(hook.headers['webhook-id']);
+    // Still inside the window, with no new refresh token: status keeps saying so.
+    expect((await statusJson(h))[0]).toMatchObject({ expiringSoon: true });
+    expect(Date.now() - refreshedAt).toBeLessThan(REFRESH_TOKEN_SECONDS * 1000 - HOUR);
+  }, 90_000);
+});
