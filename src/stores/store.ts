@@ -1,3 +1,4 @@
+import type { DeliveryOutbox } from '../core/outbox.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import type { RescueJournal } from './rescue-journal.ts';
@@ -51,6 +52,11 @@ export interface ConnectionStore {
   setRefreshPlanner?(plan: (connection: Connection) => number | undefined): void;
   /** Optional: how many connections and the earliest due time, without reading secrets (cheap on big stores). */
   overview?(): Promise<{ connections: number; nextRefreshAt?: number }>;
+  /**
+   * Optional: the store's webhook outbox, where pending deliveries survive restarts and are shared by every
+   * process of the store. Without it the daemon keeps them in memory.
+   */
+  openOutbox?(): DeliveryOutbox;
 }
 
 /** At most `requests` token requests per `windowMs` for each connection (one user at one app) of `provider`. */

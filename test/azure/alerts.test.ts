@@ -130,6 +130,8 @@ describe('webhook app settings', () => {
     expect([...(all?.events ?? [])]).toEqual([
       'needs_reauth',
       'provider_retired',
+      'expiring_soon',
+      'replaced',
       'recovered',
       'refresh_failed',
     ]);

@@ -1,4 +1,5 @@
 import initial from './001-initial.ts';
+import webhookOutbox from './003-webhook-outbox.ts';
 
 export interface Migration {
   /** Applied in ascending order; recorded in schema_migrations. Never edit a released migration: add one. */
@@ -8,6 +9,6 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, webhookOutbox];
 
 export const latestVersion = Math.max(...migrations.map((migration) => migration.version));
