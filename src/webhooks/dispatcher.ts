@@ -405,7 +405,7 @@ export class WebhookDispatcher {
     if (now >= deadline) return { outcome: 'failed' };
     const waitMs = backoffDelay(attempt, { baseMs: retry.baseMs, maxMs: retry.maxMs }, result.retryAfterMs);
     // The last attempt is at the end of the window, not a backoff short of it.
-    return { outcome: 'retrying', nextAttemptAt: Math.min(now + waitMs, deadline) };
+    return { outcome: 'retrying', nextAttemptAt: Math.ceil(Math.min(now + waitMs, deadline)) };
   }
 
   private payloadOf(body: WebhookEventBody): WebhookPayload {
