@@ -3,6 +3,7 @@ import { isTokenkeeperError } from '../../src/core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../src/core/expiry.ts';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import { openStore } from '../../src/stores/open-store.ts';
+import { migrations } from '../../src/stores/postgres/migrations/index.ts';
 import { defineStoreContract } from '../stores/contract.ts';
 import { postgresCapabilities, postgresFixture } from '../stores/postgres-fixture.ts';
 import { keyring, newConnection, usePostgres } from './setup.ts';
@@ -40,7 +41,7 @@ describe('PostgreSQL store', () => {
     const applied = await pg.sql<{ version: number; name: string }>(
       `SELECT version, name FROM ${schemaOf(url)}.schema_migrations ORDER BY version`,
     );
-    expect(applied).toEqual([{ version: 1, name: 'initial' }]);
+    expect(applied).toEqual(migrations.map(({ version, name }) => ({ version, name })));
     const indexes = await pg.sql<{ indexname: string }>(
       'SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname',
       [schemaOf(url)],

@@ -116,6 +116,17 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       expect(await outbox.pendingCount()).toBe(3);
     });
 
+    it('never hands one row to two claimants claiming at the same moment', async () => {
+      const handles = [await fixture.open(), await fixture.openPeer(), await fixture.openPeer()];
+      await handles[0]?.enqueue(Array.from({ length: 60 }, (_, i) => delivery(`evt_${i}`)));
+      const claims = await Promise.all(
+        Array.from({ length: 15 }, (_, i) => claimAt(handles[i % 3] as DeliveryOutbox, T0, `worker-${i}`, 5)),
+      );
+      const ids = claims.flat().map((claim) => claim.eventId);
+      expect(ids).toHaveLength(60);
+      expect(new Set(ids).size).toBe(60);
+    });
+
     it('fences claims: once a lease has run out and a peer claimed the row, the first claimant cannot settle it', async () => {
       const outbox = await fixture.open();
       const peer = await fixture.openPeer();
