@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
+import { createHarness, expectSuccess, freePort } from '../cli/harness.ts';
+import { startReceiver } from './daemon.ts';
+
+const SECRET = 'whsec_outbox_0123456789abcdef';
+
+interface OutboxRow {
+  event_id: string;
+  endpoint_key: string;
+  state: string;
+  attempts: number;
+}
+
+/** The outbox rows as another program reads the store file (the daemon may be writing it). */
+function outboxRows(home: string): OutboxRow[] {
+  const db = new DatabaseSync(join(home, 'tokenkeeper.db'), { readOnly: true, timeout: 5_000 });
+  try {
+    return db
+      .prepare('SELECT event_id, endpoint_key, state, attempts FROM webhook_outbox')
+      .all() as unknown as OutboxRow[];
+  } finally {
+    db.close();
+  }
+}
+
+function deliveryLog(home: string): Array<{ attempt: number; outcome: string; error?: string }> {
+  return readFileSync(join(home, 'webhook-deliveries.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { attempt: number; outcome: string; error?: string });
+}
+
+async function eventually<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('durable webhook delivery', () => {
+  it('a delivery pending when the daemon is SIGKILLed while the receiver is down arrives once after a restart', async ({
+    onTestFinished,
+  }) => {
+    const port = await freePort(); // nothing listens there until the receiver opens
+    const h = await createHarness(onTestFinished, {
+      config: {
+        webhooks: {
+          endpoints: [
+            { url: `http://127.0.0.1:${port}/hooks/tokenkeeper`, secret: 'env:WEBHOOK_SECRET', name: 'ops' },
+          ],
+          retryBaseSeconds: 0.2,
+          retryMaxSeconds: 0.5,
+          timeoutSeconds: 2,
+        },
+      },
+    });
+    h.env.WEBHOOK_SECRET = SECRET;
+    const stale = h.seed();
+    h.seed(); // a newer grant for the same account: the imported refresh token is dead (invalid_grant)
+    expectSuccess(
+      await h.cli(['add', 'me', '--provider', 'fitbit', '--refresh-token', '-', '--no-verify'], {
+        stdin: `${stale.refreshToken}\n`,
+      }),
+    );
+
+    const first = h.start(['run', '--no-server']);
+    await eventually(
+      () => outboxRows(h.home).find((row) => row.attempts >= 2),
+      20_000,
+      'the needs_reauth delivery tried twice',
+    );
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    const [pending, ...others] = outboxRows(h.home);
+    if (!pending) throw new Error('the outbox is empty');
+    expect(others).toEqual([]);
+    expect(pending).toMatchObject({ endpoint_key: 'name:ops', state: 'pending' });
+    const tried = deliveryLog(h.home);
+    expect(tried.length).toBeGreaterThanOrEqual(2);
+    expect(tried.every((r) => r.outcome === 'retrying' && r.error === 'network error ECONNREFUSED')).toBe(
+      true,
+    );
+
+    const receiver = await startReceiver([], port);
+    onTestFinished(() => receiver.close());
+    const second = h.start(['run', '--no-server']);
+    const hook = await receiver.waitFor((received) => received.json.type === 'needs_reauth', 40_000);
+    expect(hook.json).toMatchObject({ id: pending.event_id, connection: { name: 'me', provider: 'fitbit' } });
+    expect(hook.headers['tokenkeeper-delivery']).toBe(pending.event_id);
+    expect(
+      verifyWebhookSignature(SECRET, hook.headers['tokenkeeper-signature'] as string, hook.body).ok,
+    ).toBe(true);
+    await eventually(
+      () => (outboxRows(h.home)[0]?.state === 'delivered' ? true : undefined),
+      5_000,
+      'the row settled as delivered',
+    );
+    // Well past the longest backoff: no second delivery.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(receiver.attempts).toHaveLength(1);
+    expect(outboxRows(h.home)).toEqual([{ ...pending, state: 'delivered', attempts: pending.attempts + 1 }]);
+    expect(deliveryLog(h.home).at(-1)).toMatchObject({ outcome: 'delivered', attempt: pending.attempts + 1 });
+    second.child.kill('SIGTERM');
+    expectSuccess(await second.done);
+  }, 90_000);
+});
