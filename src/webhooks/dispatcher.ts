@@ -346,7 +346,16 @@ export class WebhookDispatcher {
       }
       return;
     }
-    const payload = JSON.parse(claim.payload) as WebhookPayload;
+    const payload = storedPayload(claim.payload);
+    if (!payload) {
+      if (await this.outbox.drop(claim)) {
+        logger.warn(
+          { endpoint: endpoint.label, eventId: claim.eventId },
+          'webhook dropped: its stored payload is not readable',
+        );
+      }
+      return;
+    }
     // Captured: settle() cuts off the attempts under way at that moment, not those claimed after it.
     const { signal } = this.stopping;
     const result = await postWebhook(endpoint, payload, { timeoutMs: retry.timeoutMs, signal });
@@ -440,6 +449,18 @@ export class WebhookDispatcher {
     };
     this.options.log.append(record);
     this.options.onAttempt?.(record);
+  }
+}
+
+/** A row's payload as this version reads it; undefined for one it cannot send (a foreign or damaged row). */
+function storedPayload(text: string): WebhookPayload | undefined {
+  try {
+    const payload = JSON.parse(text) as Partial<WebhookPayload> | null;
+    return typeof payload?.id === 'string' && typeof payload.connection?.name === 'string'
+      ? (payload as WebhookPayload)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.ts';
+import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import type { DeliveryOutbox, NewDelivery } from '../../src/core/outbox.ts';
 import type { DeliveryRecord } from '../../src/webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../src/webhooks/dispatcher.ts';
@@ -25,7 +25,8 @@ const T0 = 1_800_000_000_000;
 const HOUR = 3_600_000;
 
 function delivery(eventId: string, endpointKey = 'name:ops', createdAt = T0): NewDelivery {
-  return { eventId, endpointKey, payload: JSON.stringify({ id: eventId }), createdAt };
+  const payload = { id: eventId, type: 'needs_reauth', connection: { name: 'me', provider: 'fitbit' } };
+  return { eventId, endpointKey, payload: JSON.stringify(payload), createdAt };
 }
 
 const claimAt = (outbox: DeliveryOutbox, now: number, owner = 'worker-a', limit = 10, leaseMs = 60_000) =>
@@ -110,7 +111,7 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         owner: 'worker-a',
         leaseUntil: T0 + 60_000,
       });
-      expect(JSON.parse(first?.payload ?? '')).toEqual({ id: 'evt_a' });
+      expect(JSON.parse(first?.payload ?? '')).toMatchObject({ id: 'evt_a', connection: { name: 'me' } });
       expect((await claimAt(peer, T0, 'worker-b')).map((c) => c.eventId)).toEqual(['evt_b']);
       expect(await claimAt(outbox, T0 + 1_000)).toEqual([]);
       expect(await outbox.pendingCount()).toBe(3);
@@ -189,13 +190,14 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         url: string,
         clock: { now: number },
         retry: Partial<RetryPolicy>,
+        logger: Logger = silentLogger,
       ) => {
         const records: DeliveryRecord[] = [];
         const dispatcher = new WebhookDispatcher({
           endpoints: [endpoint(url)],
           retry: { ...defaultRetryPolicy, timeoutMs: 2_000, ...retry },
           log: { append: (record) => records.push(record) },
-          logger: silentLogger,
+          logger,
           outbox,
           pollMs: 10,
           now: () => clock.now,
@@ -279,6 +281,49 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         restarted.dispatcher.send({ ...event, id });
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect(receiver.received).toHaveLength(1);
+      });
+
+      it('drops rows of an endpoint no longer configured or with an unreadable payload (a log line each) and prunes settled rows after 30 days', async () => {
+        const receiver = await scriptedReceiver([]);
+        cleanups.push(receiver.close);
+        const outbox = await fixture.open();
+        const day = 24 * HOUR;
+        await outbox.enqueue([
+          delivery('evt_gone', 'name:retired-endpoint'),
+          delivery('evt_old', 'name:ops', T0 - 40 * day),
+          { eventId: 'evt_damaged', endpointKey: 'name:ops', payload: '{"id":', createdAt: T0 },
+        ]);
+        const [old] = await claimAt(outbox, T0 - 40 * day);
+        await outbox.settle(old!, { state: 'delivered', at: T0 - 31 * day });
+        const warnings: Array<{ fields: object; message: string }> = [];
+        const logger = {
+          ...silentLogger,
+          warn: (fields: object, message: string) => warnings.push({ fields, message }),
+        };
+        const clock = { now: T0 };
+        await dispatcherOn(outbox, receiver.url, clock, {}, logger);
+        await expect.poll(() => warnings.length, { timeout: 5_000 }).toBe(2);
+        expect(await outbox.pendingCount()).toBe(0);
+        expect(warnings).toEqual(
+          expect.arrayContaining([
+            {
+              fields: { endpoint: 'name:retired-endpoint', eventId: 'evt_gone' },
+              message: 'webhook dropped: its endpoint is no longer configured',
+            },
+            {
+              fields: { endpoint: 'ops', eventId: 'evt_damaged' },
+              message: 'webhook dropped: its stored payload is not readable',
+            },
+          ]),
+        );
+        expect(receiver.received).toEqual([]);
+        // Both rows are gone: the dropped one, and the delivered one pruned (so its key is new again).
+        expect(
+          await outbox.enqueue([
+            delivery('evt_gone', 'name:retired-endpoint', T0 + day),
+            delivery('evt_old', 'name:ops', T0 + day),
+          ]),
+        ).toBe(2);
       });
     });
   });
