@@ -37,9 +37,9 @@ const LEASE_MARGIN_MS = 15_000;
 /** Delivered and failed rows are kept this long, so a later duplicate of the event is still ignored. */
 const KEEP_SETTLED_MS = 30 * 24 * 3_600_000;
 const PRUNE_EVERY_MS = 3_600_000;
-/** How soon the loop tries again when the outbox cannot be read (store down). */
+/** How soon the dispatcher tries again when the outbox cannot be read (store down). */
 const OUTBOX_RETRY_MS = 5_000;
-/** The loop wakes at least this often (setTimeout cannot wait longer than ~24 days, and pruning is hourly). */
+/** The longest timer (setTimeout cannot wait longer than ~24 days); a far-off retry is looked at again then. */
 const MAX_SLEEP_MS = PRUNE_EVERY_MS;
 
 /**
@@ -211,8 +211,9 @@ export class WebhookDispatcher {
         const endpoint = this.byKey.get(claim.endpointKey);
         await this.outbox.settle(claim, { state: 'failed', at: this.now(), error: reason });
         const result = { ok: false, error: reason, retryable: false, durationMs: 0 };
-        const payload = JSON.parse(claim.payload) as WebhookPayload;
-        this.record(endpoint?.label ?? claim.endpointKey, payload, claim.attempts + 1, 'abandoned', result);
+        const payload = storedPayload(claim.payload);
+        if (payload)
+          this.record(endpoint?.label ?? claim.endpointKey, payload, claim.attempts + 1, 'abandoned', result);
         abandoned++;
       }
     }
@@ -306,7 +307,9 @@ export class WebhookDispatcher {
     clearTimeout(this.timer);
     if (this.stopped) return;
     const wait = pollMs === undefined ? waitMs : Math.min(waitMs ?? pollMs, pollMs);
-    this.timer = setTimeout(() => this.pump(), Math.max(0, Math.min(wait ?? MAX_SLEEP_MS, MAX_SLEEP_MS)));
+    // Nothing pending and no peers to poll: the next enqueue pumps, and an idle dispatcher holds no timer.
+    if (wait === undefined) return;
+    this.timer = setTimeout(() => this.pump(), Math.max(0, Math.min(wait, MAX_SLEEP_MS)));
     this.timer.unref();
   }
 
