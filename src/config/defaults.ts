@@ -37,9 +37,10 @@ export const configDefaults = deepFreeze({
     loginRequired: false,
   },
   webhooks: {
-    maxAttempts: 8,
+    /** A delivery is retried this long after its event; `maxAttempts` (unset: no cap) may stop it sooner. */
+    retryForHours: 24,
     retryBaseSeconds: 2,
-    retryMaxSeconds: 600,
+    retryMaxSeconds: 3600,
     timeoutSeconds: 10,
   },
 });

@@ -5,6 +5,9 @@
 export const daemonDefaults = Object.freeze({
   /** How long requests in flight (a token request may be waiting on a refresh) get to finish on shutdown. */
   requestGraceMs: 20_000,
-  /** How long pending webhook deliveries get on shutdown; what is still pending then is logged as abandoned. */
+  /**
+   * How long due webhook deliveries get on shutdown; those cut off then are logged as postponed and stay in the
+   * store's outbox for the next start (abandoned when the store has no outbox).
+   */
   webhookDrainMs: 5_000,
 });

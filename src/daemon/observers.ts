@@ -8,6 +8,10 @@ import { ReconnectFlows } from '../server/reconnect.ts';
 import { DeliveryLog, deliveryLogPath } from '../webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookSettingsFrom } from '../webhooks/endpoints.ts';
+import { MemoryOutbox } from '../webhooks/memory-outbox.ts';
+
+/** A fleet worker also looks this often for deliveries peers queued after it last looked. */
+const FLEET_WEBHOOK_POLL_MS = 30_000;
 
 /** What watches the keeper's events while the daemon runs: metrics, refresh history and webhooks. */
 export interface DaemonObservers {
@@ -43,6 +47,9 @@ export async function startObservers(
     log: new DeliveryLog(deliveryLogPath(keeper.loaded.dataDir)),
     logger,
     onAttempt: (record) => metrics.webhookAttempt(record),
+    // Pending deliveries live in the store when it has an outbox, so they survive restarts and crashes.
+    outbox: keeper.store.openOutbox?.() ?? new MemoryOutbox(),
+    ...(keeper.store.joinFleet && { pollMs: FLEET_WEBHOOK_POLL_MS }),
   });
   const subscriptions = [
     keeper.onEvent(guarded(metrics.handle, logger, 'metrics')),

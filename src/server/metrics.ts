@@ -55,7 +55,7 @@ export class DaemonMetrics {
     });
     this.webhookDeliveries = new Counter({
       name: 'tokenkeeper_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by event and outcome (delivered, retrying, failed, abandoned).',
+      help: 'Webhook delivery attempts by event and outcome (delivered, retrying, failed, abandoned, postponed).',
       labelNames: ['event', 'outcome'],
       registers,
     });

@@ -1,5 +1,6 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
+import type { DeliveryOutbox } from '../core/outbox.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import type { CreatedPaths } from '../files/owned-path.ts';
@@ -14,6 +15,7 @@ import {
   UPDATED_COLUMNS,
 } from './connection-row.ts';
 import { sealKeyCheck, verifyKeyCheck } from './key-check.ts';
+import { SqliteOutbox, sqliteOutboxSchema } from './sqlite-outbox.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
 
 const SCHEMA_VERSION = 1;
@@ -104,6 +106,7 @@ export class SqliteStore implements ConnectionStore {
       setup: (opened) => {
         opened.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
         opened.exec(schema);
+        opened.exec(sqliteOutboxSchema);
         addMissingColumns(opened);
       },
     });
@@ -318,6 +321,11 @@ export class SqliteStore implements ConnectionStore {
         'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
       ).run(handle.name, handle.owner, handle.fence);
     });
+  }
+
+  /** The webhook outbox: a table in this file, so pending deliveries survive restarts. */
+  openOutbox(): DeliveryOutbox {
+    return new SqliteOutbox(this.db, this.location);
   }
 
   async close(): Promise<void> {

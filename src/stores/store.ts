@@ -1,3 +1,4 @@
+import type { DeliveryOutbox } from '../core/outbox.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import type { RescueJournal } from './rescue-journal.ts';
@@ -63,6 +64,11 @@ export interface ConnectionStore {
   expiringBefore?(at: number, providers?: readonly string[]): Promise<Connection[]>;
   /** Optional: how many connections and the earliest due time, without reading secrets (cheap on big stores). */
   overview?(): Promise<{ connections: number; nextRefreshAt?: number }>;
+  /**
+   * Optional: the store's webhook outbox, where pending deliveries survive restarts and are shared by every
+   * process of the store. Without it the daemon keeps them in memory.
+   */
+  openOutbox?(): DeliveryOutbox;
 }
 
 /** Which notices (by their deterministic event id) were sent, shared by every process of a store. */

@@ -2,7 +2,11 @@ import { closeSync, constants, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensureDataDir, existingRegularFile, readRegularFile } from '../files/owned-path.ts';
 
-export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'abandoned';
+/**
+ * `postponed`: a shutdown cut the attempt off and the delivery waits in the store's outbox for the next start;
+ * `abandoned`: the same without a durable outbox (in memory), so the delivery is given up.
+ */
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'abandoned' | 'postponed';
 
 /** One attempt to deliver one webhook to one endpoint. */
 export interface DeliveryRecord {

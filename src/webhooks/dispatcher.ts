@@ -1,12 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { backoffDelay } from '../core/backoff.ts';
+import { describeError } from '../core/errors.ts';
 import type { KeeperEvent } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import type { DeliveryClaim, DeliveryOutbox, NewDelivery } from '../core/outbox.ts';
 import { sleep } from '../core/sleep.ts';
 import { postWebhook, type AttemptResult } from './deliver.ts';
 import type { DeliveryLog, DeliveryOutcome, DeliveryRecord } from './delivery-log.ts';
 import type { RetryPolicy, WebhookEndpoint } from './endpoints.ts';
 import { webhookEventFor, type WebhookEventBody, type WebhookPayload } from './events.ts';
+import { MemoryOutbox } from './memory-outbox.ts';
 
 export interface DispatcherOptions {
   endpoints: WebhookEndpoint[];
@@ -16,23 +19,83 @@ export interface DispatcherOptions {
   logger: Logger;
   /** Told about every attempt (metrics). */
   onAttempt?: (record: DeliveryRecord) => void;
+  /** Where deliveries wait until an endpoint accepts them: the store's outbox; default one in memory. */
+  outbox?: DeliveryOutbox;
+  /**
+   * Also look for due deliveries this often (a fleet: rows peers enqueued after this worker last looked).
+   * Without it the dispatcher looks on its own enqueues and when the earliest pending row falls due.
+   */
+  pollMs?: number;
+  /** The clock of event times, due times and the retry window; default Date.now. */
+  now?: () => number;
 }
 
+/** Deliveries one dispatcher has under way at once. */
+const CONCURRENT_DELIVERIES = 8;
+/** A claim lasts one attempt's timeout plus this; a claimant that dies lets the row fall due after it. */
+const LEASE_MARGIN_MS = 15_000;
+/** Delivered and failed rows are kept this long, so a later duplicate of the event is still ignored. */
+const KEEP_SETTLED_MS = 30 * 24 * 3_600_000;
+const PRUNE_EVERY_MS = 3_600_000;
+/** How soon the dispatcher tries again when the outbox cannot be read (store down). */
+const OUTBOX_RETRY_MS = 5_000;
+/** The longest timer (setTimeout cannot wait longer than ~24 days); a far-off retry is looked at again then. */
+const MAX_SLEEP_MS = PRUNE_EVERY_MS;
+
 /**
- * Sends webhooks for keeper events: each to every endpoint subscribed to its type, signed, retried with
- * exponential backoff and jitter (honouring Retry-After) until delivered, refused, or out of attempts. Every
- * attempt goes to the delivery log. Deliveries run in the background and never slow the refresh engine.
+ * The outbox key of an endpoint: its name when it has its own (so a changed URL, e.g. a rotated Slack webhook,
+ * still gets what was pending), else a short SHA-256 of its URL — never the URL, which may be a secret.
+ */
+export function endpointKey(endpoint: WebhookEndpoint): string {
+  return endpoint.label !== new URL(endpoint.url).origin ? `name:${endpoint.label}` : urlKey(endpoint);
+}
+
+function urlKey(endpoint: WebhookEndpoint): string {
+  return `url:${createHash('sha256').update(endpoint.url).digest('hex').slice(0, 16)}`;
+}
+
+/** What an attempt's answer means for its delivery. */
+type Decision =
+  { outcome: 'delivered' } | { outcome: 'failed' } | { outcome: 'retrying'; nextAttemptAt: number };
+
+/**
+ * Sends webhooks for keeper events: one outbox row per event and subscribed endpoint (the same event id is
+ * queued once), delivered by a loop that claims due rows, posts them signed, and settles or reschedules them
+ * with exponential backoff and jitter (honouring Retry-After) until delivered, refused, capped by maxAttempts,
+ * or out of the retry window after the event. Every attempt goes to the delivery log. Deliveries run in the
+ * background and never slow the refresh engine. With a durable outbox (the store's) pending deliveries outlive
+ * the process: a crash re-delivers at least once, and a shutdown leaves them for the next start.
  */
 export class WebhookDispatcher {
   private readonly options: DispatcherOptions;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly outbox: DeliveryOutbox;
+  private readonly now: () => number;
+  private readonly owner = `webhooks:${randomUUID()}`;
+  private readonly keys: Map<WebhookEndpoint, string>;
+  private readonly byKey: Map<string, WebhookEndpoint>;
+  private readonly leaseMs: number;
+  private readonly attempts = new Set<Promise<void>>();
+  private readonly enqueues = new Set<Promise<void>>();
   /** Aborts the deliveries under way: for good on drain(), or those of one run on settle(). */
   private stopping = new AbortController();
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private readonly watchers = new Set<() => void>();
+  private lastPruneAt = 0;
   /** Connections with a `recovered` webhook queued in this tick: one recovery can raise two engine events. */
   private readonly recoveredThisTick = new Set<string>();
 
   constructor(options: DispatcherOptions) {
     this.options = options;
+    this.outbox = options.outbox ?? new MemoryOutbox();
+    this.now = options.now ?? Date.now;
+    this.leaseMs = options.retry.timeoutMs + LEASE_MARGIN_MS;
+    this.keys = uniqueKeys(options.endpoints);
+    this.byKey = new Map([...this.keys].map(([endpoint, key]) => [key, endpoint]));
+    // Without endpoints this process delivers nothing (and drops nothing another worker may still deliver).
+    this.pump();
   }
 
   get endpointCount(): number {
@@ -51,107 +114,323 @@ export class WebhookDispatcher {
     this.send(body);
   };
 
-  /** Queues `body` to every subscribed endpoint; returns the event id. */
+  /** Queues `body` for every subscribed endpoint; returns the event id. */
   send(body: WebhookEventBody): string {
-    const { id, ...content } = body;
-    const payload: WebhookPayload = {
-      id: id ?? `evt_${randomUUID()}`,
-      createdAt: new Date().toISOString(),
-      ...content,
-    };
-    for (const endpoint of this.options.endpoints) {
-      if (payload.type !== 'test' && !endpoint.events.has(payload.type)) continue;
-      const work = this.deliver(endpoint, payload).finally(() => this.inFlight.delete(work));
-      this.inFlight.add(work);
-    }
+    const payload = this.payloadOf(body);
+    const createdAt = Date.parse(payload.createdAt);
+    const deliveries: NewDelivery[] = this.options.endpoints
+      .filter((endpoint) => payload.type === 'test' || endpoint.events.has(payload.type))
+      .map((endpoint) => ({
+        eventId: payload.id,
+        endpointKey: this.keys.get(endpoint) as string,
+        payload: JSON.stringify(payload),
+        createdAt,
+      }));
+    if (deliveries.length === 0) return payload.id;
+    const work = this.outbox
+      .enqueue(deliveries)
+      .then(
+        () => this.pump(),
+        (error: unknown) =>
+          this.options.logger.error(
+            { event: payload.type, connection: payload.connection.name, error: describeError(error) },
+            'webhook not queued',
+          ),
+      )
+      .finally(() => {
+        this.enqueues.delete(work);
+        this.changed();
+      });
+    this.enqueues.add(work);
     return payload.id;
   }
 
-  /** Delivers `payload` to one endpoint with retries; resolves with the final outcome. */
+  /**
+   * Delivers `payload` to one endpoint now, outside the outbox, with up to `retry.maxAttempts` attempts (default
+   * one): `tokenkeeper webhook test`.
+   */
   async deliver(endpoint: WebhookEndpoint, payload: WebhookPayload): Promise<void> {
-    const { retry, logger } = this.options;
-    // Captured: settle() abandons the deliveries under way at that moment, not those queued after it.
-    const { signal } = this.stopping;
+    const { retry } = this.options;
+    const attempts = retry.maxAttempts ?? 1;
     for (let attempt = 1; ; attempt++) {
-      const result = await postWebhook(endpoint, payload, { timeoutMs: retry.timeoutMs, signal });
-      const stopped = signal.aborted;
-      const final = result.ok || !result.retryable || attempt >= retry.maxAttempts || stopped;
+      const result = await postWebhook(endpoint, payload, { timeoutMs: retry.timeoutMs });
+      const final = result.ok || !result.retryable || attempt >= attempts;
       const waitMs = final
         ? undefined
         : backoffDelay(attempt, { baseMs: retry.baseMs, maxMs: retry.maxMs }, result.retryAfterMs);
-      const outcome: DeliveryOutcome = result.ok
-        ? 'delivered'
-        : stopped
-          ? 'abandoned'
-          : final
-            ? 'failed'
-            : 'retrying';
-      this.record(endpoint, payload, attempt, outcome, result, waitMs);
-      if (outcome === 'failed' || outcome === 'abandoned') {
-        logger.warn(
-          {
-            endpoint: endpoint.label,
-            event: payload.type,
-            connection: payload.connection.name,
-            attempt,
-            error: result.error,
-          },
-          `webhook ${outcome}`,
-        );
-      }
+      const outcome = result.ok ? 'delivered' : final ? 'failed' : 'retrying';
+      this.record(endpoint.label, payload, attempt, outcome, result, waitMs);
       if (waitMs === undefined) return;
-      try {
-        await sleep(waitMs, signal);
-      } catch {
-        this.record(endpoint, payload, attempt + 1, 'abandoned', {
-          ok: false,
-          error: typeof signal.reason === 'string' ? signal.reason : 'daemon stopping',
-          retryable: false,
-          durationMs: 0,
-        });
-        return;
-      }
+      await sleep(waitMs);
     }
   }
 
   /**
-   * Waits up to `graceMs` for deliveries under way (retries included), then abandons the rest (each logged as
-   * `abandoned`). For shutdown.
+   * Shutdown: waits up to `graceMs` for what is due (an in-memory outbox: for everything pending, retries
+   * included), then stops. Deliveries cut off then are `postponed` in a durable outbox (pending for the next
+   * start) and `abandoned` in memory, as is everything else still pending there.
    */
   async drain(graceMs: number): Promise<void> {
-    const all = Promise.all([...this.inFlight]);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([all, deadline]);
-    clearTimeout(timer);
-    this.stopping.abort();
-    await Promise.all([...this.inFlight]);
+    await this.until(() => this.quiet(), Date.now() + graceMs);
+    await Promise.all([...this.enqueues]);
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.pumping;
+    await this.cutOff('daemon stopping');
   }
 
   /**
-   * Waits up to `graceMs` for the deliveries under way (retries included), then abandons those still going (each
-   * recorded as `abandoned` with `reason`) and keeps accepting events. For a host that may freeze the process
-   * once an invocation returns (Azure Functions). Resolves with how many deliveries were abandoned.
+   * Waits up to `graceMs` for everything pending (retries included), then gives up on what is left (each
+   * recorded as `abandoned` with `reason`; `postponed` in a durable outbox) and keeps accepting events. For a
+   * host that may freeze the process once an invocation returns (Azure Functions). Resolves with how many
+   * deliveries were given up.
    */
   async settle(graceMs: number, reason: string): Promise<number> {
-    const deadline = Date.now() + graceMs;
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())));
-      await Promise.race([Promise.all([...this.inFlight]), timeout]);
-      clearTimeout(timer);
-    }
-    const left = [...this.inFlight];
-    if (left.length === 0) return 0;
+    const idle = await this.until(async () => (await this.pending()) === 0, Date.now() + graceMs);
+    return idle ? 0 : this.cutOff(reason);
+  }
+
+  /** Aborts the attempts under way and, in memory, abandons every pending row; returns how many were hit. */
+  private async cutOff(reason: string): Promise<number> {
+    const inFlight = [...this.attempts];
     const stopping = this.stopping;
     this.stopping = new AbortController();
     stopping.abort(reason);
-    await Promise.all(left);
-    return left.length;
+    await Promise.all(inFlight);
+    if (this.outbox.durable) return inFlight.length;
+    let abandoned = inFlight.length;
+    for (;;) {
+      const claims = await this.outbox.claimDue({
+        owner: this.owner,
+        now: Number.MAX_SAFE_INTEGER - this.leaseMs,
+        limit: 100,
+        leaseMs: this.leaseMs,
+      });
+      if (claims.length === 0) return abandoned;
+      for (const claim of claims) {
+        const endpoint = this.byKey.get(claim.endpointKey);
+        await this.outbox.settle(claim, { state: 'failed', at: this.now(), error: reason });
+        const result = { ok: false, error: reason, retryable: false, durationMs: 0 };
+        const payload = storedPayload(claim.payload);
+        if (payload)
+          this.record(endpoint?.label ?? claim.endpointKey, payload, claim.attempts + 1, 'abandoned', result);
+        abandoned++;
+      }
+    }
+  }
+
+  /** Nothing under way or due now (a durable outbox), or nothing pending at all (in memory). */
+  private async quiet(): Promise<boolean> {
+    if (this.attempts.size > 0 || this.enqueues.size > 0) return false;
+    if (!this.outbox.durable) return (await this.outbox.pendingCount()) === 0;
+    const next = await this.outbox.nextDueAt();
+    return next === undefined || next > this.now();
+  }
+
+  private async pending(): Promise<number> {
+    return this.attempts.size + this.enqueues.size + (await this.outbox.pendingCount());
+  }
+
+  /** Resolves true once `condition` holds, false at `deadline`; re-checked whenever a delivery changes. */
+  private async until(condition: () => Promise<boolean>, deadline: number): Promise<boolean> {
+    for (;;) {
+      if (await condition().catch(() => true)) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.watchers.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, 250));
+        this.watchers.add(done);
+      });
+    }
+  }
+
+  private changed(): void {
+    for (const watcher of [...this.watchers]) watcher();
+  }
+
+  /**
+   * Claims due rows while there is room, then arms the timer for the next due time. Runs on start, after each
+   * enqueue and each attempt, and on the timer — in the async context of what triggered it, so an Azure
+   * invocation's deliveries (retries included) log to that invocation.
+   */
+  private pump(): void {
+    if (this.stopped || this.options.endpoints.length === 0) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = this.pumpOnce().finally(() => {
+      this.pumping = undefined;
+      if (!this.pumpAgain) return;
+      this.pumpAgain = false;
+      this.pump();
+    });
+  }
+
+  private async pumpOnce(): Promise<void> {
+    try {
+      await this.pruneNowAndThen();
+      for (;;) {
+        const room = CONCURRENT_DELIVERIES - this.attempts.size;
+        // Full: the next attempt to finish pumps again.
+        if (room <= 0) return;
+        const claims = await this.outbox.claimDue({
+          owner: this.owner,
+          now: this.now(),
+          limit: room,
+          leaseMs: this.leaseMs,
+        });
+        if (this.stopped) {
+          for (const claim of claims) {
+            await this.outbox.reschedule(claim, { nextAttemptAt: this.now(), attempted: false });
+          }
+          return;
+        }
+        for (const claim of claims) this.start(claim);
+        if (claims.length < room) break;
+      }
+      const next = await this.outbox.nextDueAt();
+      this.arm(next === undefined ? undefined : next - this.now());
+    } catch (error) {
+      this.options.logger.warn({ error: describeError(error) }, 'webhook outbox unavailable; trying again');
+      this.arm(OUTBOX_RETRY_MS);
+    }
+  }
+
+  private arm(waitMs: number | undefined): void {
+    const { pollMs } = this.options;
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    const wait = pollMs === undefined ? waitMs : Math.min(waitMs ?? pollMs, pollMs);
+    // Nothing pending and no peers to poll: the next enqueue pumps, and an idle dispatcher holds no timer.
+    if (wait === undefined) return;
+    this.timer = setTimeout(() => this.pump(), Math.max(0, Math.min(wait, MAX_SLEEP_MS)));
+    this.timer.unref();
+  }
+
+  private async pruneNowAndThen(): Promise<void> {
+    const now = this.now();
+    if (now - this.lastPruneAt < PRUNE_EVERY_MS) return;
+    this.lastPruneAt = now;
+    await this.outbox.prune(now - KEEP_SETTLED_MS);
+  }
+
+  private start(claim: DeliveryClaim): void {
+    const work = this.attempt(claim)
+      .catch((error: unknown) =>
+        this.options.logger.error(
+          { eventId: claim.eventId, error: describeError(error) },
+          'webhook delivery not recorded in the outbox; it is tried again when its claim lapses',
+        ),
+      )
+      .finally(() => {
+        this.attempts.delete(work);
+        this.changed();
+        this.pump();
+      });
+    this.attempts.add(work);
+  }
+
+  /** One attempt of a claimed row, and what it means for the row. */
+  private async attempt(claim: DeliveryClaim): Promise<void> {
+    const { logger, retry } = this.options;
+    const endpoint = this.byKey.get(claim.endpointKey);
+    if (!endpoint) {
+      if (await this.outbox.drop(claim)) {
+        logger.warn(
+          { endpoint: claim.endpointKey, eventId: claim.eventId },
+          'webhook dropped: its endpoint is no longer configured',
+        );
+      }
+      return;
+    }
+    const payload = storedPayload(claim.payload);
+    if (!payload) {
+      if (await this.outbox.drop(claim)) {
+        logger.warn(
+          { endpoint: endpoint.label, eventId: claim.eventId },
+          'webhook dropped: its stored payload is not readable',
+        );
+      }
+      return;
+    }
+    // Captured: settle() cuts off the attempts under way at that moment, not those claimed after it.
+    const { signal } = this.stopping;
+    const result = await postWebhook(endpoint, payload, { timeoutMs: retry.timeoutMs, signal });
+    const attempt = claim.attempts + 1;
+    const now = this.now();
+    if (!result.ok && signal.aborted) {
+      const reason = typeof signal.reason === 'string' ? signal.reason : 'stopping';
+      const cut = { ...result, error: reason };
+      if (this.outbox.durable) {
+        await this.outbox.reschedule(claim, { nextAttemptAt: now, attempted: false });
+        this.record(endpoint.label, payload, attempt, 'postponed', cut);
+      } else {
+        await this.outbox.settle(claim, { state: 'failed', at: now, error: reason });
+        this.record(endpoint.label, payload, attempt, 'abandoned', cut);
+      }
+      return;
+    }
+    const decision = this.decide(result, attempt, claim.createdAt, now);
+    const held =
+      decision.outcome === 'retrying'
+        ? await this.outbox.reschedule(claim, {
+            nextAttemptAt: decision.nextAttemptAt,
+            attempted: true,
+            error: result.error,
+          })
+        : await this.outbox.settle(claim, { state: decision.outcome, at: now, error: result.error });
+    if (!held) {
+      logger.info(
+        { eventId: claim.eventId, endpoint: endpoint.label },
+        'webhook claim lapsed before its outcome was saved',
+      );
+    }
+    const waitMs = decision.outcome === 'retrying' ? decision.nextAttemptAt - now : undefined;
+    this.record(endpoint.label, payload, attempt, decision.outcome, result, waitMs);
+    if (decision.outcome === 'failed') {
+      logger.warn(
+        {
+          endpoint: endpoint.label,
+          event: payload.type,
+          connection: payload.connection.name,
+          attempt,
+          error: result.error,
+        },
+        'webhook failed',
+      );
+    }
+  }
+
+  /** Delivered, refused, out of attempts or of the retry window, or due again after a backoff. */
+  private decide(result: AttemptResult, attempt: number, createdAt: number, now: number): Decision {
+    const { retry } = this.options;
+    if (result.ok) return { outcome: 'delivered' };
+    if (!result.retryable) return { outcome: 'failed' };
+    if (retry.maxAttempts !== undefined && attempt >= retry.maxAttempts) return { outcome: 'failed' };
+    const deadline = createdAt + retry.retryForMs;
+    if (now >= deadline) return { outcome: 'failed' };
+    const waitMs = backoffDelay(attempt, { baseMs: retry.baseMs, maxMs: retry.maxMs }, result.retryAfterMs);
+    // The last attempt is at the end of the window, not a backoff short of it.
+    return { outcome: 'retrying', nextAttemptAt: Math.ceil(Math.min(now + waitMs, deadline)) };
+  }
+
+  private payloadOf(body: WebhookEventBody): WebhookPayload {
+    const { id, ...content } = body;
+    return {
+      id: id ?? `evt_${randomUUID()}`,
+      createdAt: new Date(this.now()).toISOString(),
+      ...content,
+    };
   }
 
   private record(
-    endpoint: WebhookEndpoint,
+    endpoint: string,
     payload: WebhookPayload,
     attempt: number,
     outcome: DeliveryOutcome,
@@ -163,7 +442,7 @@ export class WebhookDispatcher {
       eventId: payload.id,
       event: payload.type,
       connection: payload.connection.name,
-      endpoint: endpoint.label,
+      endpoint,
       attempt,
       outcome,
       status: result.status,
@@ -174,4 +453,28 @@ export class WebhookDispatcher {
     this.options.log.append(record);
     this.options.onAttempt?.(record);
   }
+}
+
+/** A row's payload as this version reads it; undefined for one it cannot send (a foreign or damaged row). */
+function storedPayload(text: string): WebhookPayload | undefined {
+  try {
+    const payload = JSON.parse(text) as Partial<WebhookPayload> | null;
+    return typeof payload?.id === 'string' && typeof payload.connection?.name === 'string'
+      ? (payload as WebhookPayload)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keys by endpointKey; endpoints sharing a name fall back to their URL's key so none shadows another. */
+function uniqueKeys(endpoints: readonly WebhookEndpoint[]): Map<WebhookEndpoint, string> {
+  const named = endpoints.map((endpoint) => endpointKey(endpoint));
+  return new Map(
+    endpoints.map((endpoint, index) => {
+      const key = named[index] as string;
+      const shared = named.filter((other) => other === key).length > 1;
+      return [endpoint, shared ? urlKey(endpoint) : key];
+    }),
+  );
 }

@@ -26,14 +26,17 @@ export interface WebhookEndpoint {
 }
 
 export interface RetryPolicy {
-  maxAttempts: number;
+  /** Retry a delivery until this long after its event, then mark it failed. */
+  retryForMs: number;
+  /** An optional cap on the attempts per delivery (none by default: the time window decides). */
+  maxAttempts?: number;
   baseMs: number;
   maxMs: number;
   timeoutMs: number;
 }
 
 export const defaultRetryPolicy: RetryPolicy = {
-  maxAttempts: configDefaults.webhooks.maxAttempts,
+  retryForMs: configDefaults.webhooks.retryForHours * 3_600_000,
   baseMs: configDefaults.webhooks.retryBaseSeconds * 1000,
   maxMs: configDefaults.webhooks.retryMaxSeconds * 1000,
   timeoutMs: configDefaults.webhooks.timeoutSeconds * 1000,
@@ -99,7 +102,8 @@ export function webhookSettingsFrom(
   return {
     endpoints,
     retry: {
-      maxAttempts: section?.maxAttempts ?? defaultRetryPolicy.maxAttempts,
+      retryForMs: (section?.retryForHours ?? defaultRetryPolicy.retryForMs / 3_600_000) * 3_600_000,
+      ...(section?.maxAttempts !== undefined && { maxAttempts: section.maxAttempts }),
       baseMs: (section?.retryBaseSeconds ?? defaultRetryPolicy.baseMs / 1000) * 1000,
       maxMs: (section?.retryMaxSeconds ?? defaultRetryPolicy.maxMs / 1000) * 1000,
       timeoutMs: (section?.timeoutSeconds ?? defaultRetryPolicy.timeoutMs / 1000) * 1000,

@@ -1174,9 +1174,32 @@ const rows: Row[] = [
       h.seed();
       await importInto(h, [stale.refreshToken]);
       const daemon = h.start(['run', '--no-server'], { env: { HOOK_SECRET: SECRET } });
-      // The first failed attempt is the last: with the default 8 it would be "retrying" for minutes.
+      // The first failed attempt is the last: without a cap it would be "retrying" for retryForHours (24 h).
       const [line] = await daemon.waitFor(/^.*"msg":"webhook failed".*$/m, { timeoutMs: 20_000 });
       expect(JSON.parse(line)).toMatchObject({ event: 'needs_reauth', attempt: 1 });
+      await stopDaemon(daemon);
+    },
+  },
+  {
+    keys: ['webhooks.retryForHours'],
+    async test(onFinished) {
+      const failing = await receiver(onFinished, Array(500).fill(500));
+      const h = await cliWith(onFinished, {
+        webhooks: {
+          endpoints: [{ url: failing.url, secret: 'env:HOOK_SECRET' }],
+          retryForHours: 0.0005, // 1.8 s
+          retryBaseSeconds: 0.05,
+        },
+      });
+      const stale = h.seed();
+      h.seed();
+      await importInto(h, [stale.refreshToken]);
+      const daemon = h.start(['run', '--no-server'], { env: { HOOK_SECRET: SECRET } });
+      // Retried until the window after the event closed, then given up: by default that is 24 h later.
+      const [line] = await daemon.waitFor(/^.*"msg":"webhook failed".*$/m, { timeoutMs: 20_000 });
+      const failed = JSON.parse(line) as { event: string; attempt: number; error: string };
+      expect(failed).toMatchObject({ event: 'needs_reauth', error: 'HTTP 500' });
+      expect(failed.attempt).toBeGreaterThan(1);
       await stopDaemon(daemon);
     },
   },

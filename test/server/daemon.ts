@@ -110,8 +110,14 @@ function jsonOf(body: string): ReceivedWebhook['json'] {
   }
 }
 
-/** A webhook receiver on 127.0.0.1: answers each request with the next status of `script` (then 204). */
-export async function startReceiver(script: number[] = []): Promise<{
+/**
+ * A webhook receiver on 127.0.0.1 (on `port`, default a free one): answers each request with the next status of
+ * `script` (then 204).
+ */
+export async function startReceiver(
+  script: number[] = [],
+  port = 0,
+): Promise<{
   url: string;
   received: ReceivedWebhook[];
   /** Every request, including those answered with an error status. */
@@ -136,10 +142,10 @@ export async function startReceiver(script: number[] = []): Promise<{
       waiters.notify();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/hooks/tokenkeeper`,
+    url: `http://127.0.0.1:${address.port}/hooks/tokenkeeper`,
     received,
     attempts,
     waitFor(predicate, timeoutMs = 20_000) {

@@ -38,7 +38,7 @@ async function dispatcherTo(
   };
   const dispatcher = new WebhookDispatcher({
     endpoints: [endpoint],
-    retry: { maxAttempts: 4, baseMs: 20, maxMs: 200, timeoutMs: 2_000, ...retry },
+    retry: { maxAttempts: 4, retryForMs: 60_000, baseMs: 20, maxMs: 200, timeoutMs: 2_000, ...retry },
     log,
     logger: silentLogger,
   });

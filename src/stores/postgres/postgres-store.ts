@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { TokenkeeperError, VersionConflictError } from '../../core/errors.ts';
 import { defaultExpiryPolicy, nextRefreshAt, stableFraction } from '../../core/expiry.ts';
+import type { DeliveryOutbox } from '../../core/outbox.ts';
 import { needsHuman, type Connection, type NewConnection } from '../../core/types.ts';
 import type { Keyring } from '../../crypto/envelope.ts';
 import { connectionFromColumns, SEALED_COLUMNS } from '../connection-row.ts';
@@ -16,6 +17,7 @@ import {
   type ConnectionRow,
   type RefreshPlanner,
 } from './rows.ts';
+import { PostgresOutbox } from './outbox.ts';
 import { pgErrorMessage } from './pg-error.ts';
 import { createPool } from './pool.ts';
 import { parsePostgresSpec, quoteIdent, type PostgresSettings } from './settings.ts';
@@ -45,7 +47,13 @@ export class PostgresStore implements ConnectionStore {
   readonly settings: PostgresSettings;
   private readonly pool: pg.Pool;
   private readonly keyring: Keyring;
-  private readonly table: { connections: string; locks: string; workers: string; meta: string };
+  private readonly table: {
+    connections: string;
+    locks: string;
+    workers: string;
+    meta: string;
+    outbox: string;
+  };
   private readonly host = localIdentity();
   private readonly members = new Set<PostgresFleetMember>();
   private planner: RefreshPlanner = defaultPlanner;
@@ -62,6 +70,7 @@ export class PostgresStore implements ConnectionStore {
       locks: `${schema}.locks`,
       workers: `${schema}.workers`,
       meta: `${schema}.meta`,
+      outbox: `${schema}.webhook_outbox`,
     };
   }
 
@@ -341,6 +350,15 @@ export class PostgresStore implements ConnectionStore {
     );
     this.members.add(member);
     return member;
+  }
+
+  /** The webhook outbox every worker of the fleet shares. */
+  openOutbox(): DeliveryOutbox {
+    return new PostgresOutbox({
+      pool: this.pool,
+      table: this.table.outbox,
+      guard: (what, work) => this.guard(what, work),
+    });
   }
 
   async close(): Promise<void> {

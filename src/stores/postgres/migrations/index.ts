@@ -1,5 +1,6 @@
 import initial from './001-initial.ts';
 import refreshTokenExpiry from './002-refresh-token-expiry.ts';
+import webhookOutbox from './003-webhook-outbox.ts';
 
 export interface Migration {
   /** Applied in ascending order; recorded in schema_migrations. Never edit a released migration: add one. */
@@ -9,6 +10,6 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [initial, refreshTokenExpiry];
+export const migrations: readonly Migration[] = [initial, refreshTokenExpiry, webhookOutbox];
 
 export const latestVersion = Math.max(...migrations.map((migration) => migration.version));
