@@ -84,7 +84,7 @@ export const commandTable: readonly CommandEntry[] = [
   },
   {
     name: 'webhook',
-    description: 'webhooks: send a test delivery, read the delivery log',
+    description: 'webhooks: send a test delivery, make a signing secret, read the delivery log',
     load: async () => (await import('./commands/webhook.ts')).registerWebhook,
   },
   {

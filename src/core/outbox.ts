@@ -2,8 +2,9 @@
  * The webhook outbox contract: where pending deliveries wait until an endpoint accepts them. The stores implement
  * it over their own storage (SQLite file, PostgreSQL schema) and webhooks/ has one in memory; the dispatcher
  * (webhooks/dispatcher.ts) drives any of them. A row is one event for one endpoint, keyed by (eventId,
- * endpointKey): enqueueing a key that is already there (pending, delivered or failed) does nothing, so an event
- * raised by every worker of a fleet, or again after a restart, is delivered once.
+ * endpointKey): enqueueing a key that is pending or delivered does nothing, so an event raised by every worker of
+ * a fleet, or again after a restart, is delivered once. A key whose delivery failed is armed again (pending, no
+ * attempts): an event raised again after its endpoint gave up (a warning re-raised by the next run) is tried again.
  *
  * Times are epoch milliseconds of the caller's clock. A claim leases a row by moving its `nextAttemptAt` to the
  * end of the lease and raising its fence: a claimant that dies simply lets the row fall due again, and one whose
@@ -43,12 +44,13 @@ export type DeliveryState = 'pending' | 'delivered' | 'failed';
 export interface DeliveryOutbox {
   /** Rows survive the process (a store's table): a shutdown leaves them pending for the next start. */
   readonly durable: boolean;
-  /** Inserts the deliveries whose key is not there yet, due at once; returns how many were new. */
+  /** Inserts the deliveries whose key is not there yet (or failed), due at once; returns how many were queued. */
   enqueue(deliveries: readonly NewDelivery[]): Promise<number>;
   /** Leases up to `limit` pending rows due at `now`, the most overdue first. */
   claimDue(request: ClaimDeliveries): Promise<DeliveryClaim[]>;
   /**
-   * Settles a claimed row as delivered or failed (kept until pruned, so a later duplicate is still ignored).
+   * Settles a claimed row as delivered or failed (kept until pruned, so a later duplicate of a delivered one is
+   * still ignored).
    * False when the claim was lost (its lease ran out and someone else claimed the row).
    */
   settle(

@@ -57,7 +57,11 @@ export class SqliteOutbox implements DeliveryOutbox {
       for (const delivery of deliveries) {
         const result = this.statement(
           `INSERT INTO webhook_outbox (event_id, endpoint_key, payload, created_at, next_attempt_at)
-           VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (event_id, endpoint_key) DO UPDATE SET state = 'pending', payload = excluded.payload,
+             created_at = excluded.created_at, next_attempt_at = excluded.next_attempt_at, attempts = 0,
+             claim_owner = NULL, last_error = NULL, settled_at = NULL
+           WHERE webhook_outbox.state = 'failed'`,
         ).run(
           delivery.eventId,
           delivery.endpointKey,

@@ -28,7 +28,7 @@ export class MemoryOutbox implements DeliveryOutbox {
     let inserted = 0;
     for (const delivery of deliveries) {
       const key = keyOf(delivery);
-      if (this.rows.has(key)) continue;
+      if (this.rows.get(key)?.state !== undefined && this.rows.get(key)?.state !== 'failed') continue;
       this.rows.set(key, {
         ...delivery,
         state: 'pending',

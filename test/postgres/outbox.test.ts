@@ -8,6 +8,7 @@ import { webhookEventTypes } from '../../src/webhooks/events.ts';
 import { startReceiver } from '../server/daemon.ts';
 import { defineOutboxContract } from '../stores/outbox-contract.ts';
 import { usePostgres } from './setup.ts';
+import { generateWebhookSecret } from '../../src/webhooks/signature.ts';
 
 const pg = usePostgres();
 
@@ -30,7 +31,7 @@ describe('the webhook outbox of a PostgreSQL fleet', () => {
           {
             label: 'ops',
             url: receiver.url,
-            secret: 'whsec_fleet_0123456789abcdef',
+            secret: generateWebhookSecret(),
             events: new Set(webhookEventTypes),
           },
         ],

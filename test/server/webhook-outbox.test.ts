@@ -4,8 +4,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { createHarness, expectSuccess, freePort, type Harness, type OnFinished } from '../cli/harness.ts';
 import { startReceiver } from './daemon.ts';
+import { generateWebhookSecret } from '../../src/webhooks/signature.ts';
 
-const SECRET = 'whsec_outbox_0123456789abcdef';
+const SECRET = generateWebhookSecret();
 
 interface OutboxRow {
   event_id: string;

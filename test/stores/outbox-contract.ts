@@ -12,6 +12,7 @@ import type { DeliveryRecord } from '../../src/webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../src/webhooks/dispatcher.ts';
 import { defaultRetryPolicy, type RetryPolicy, type WebhookEndpoint } from '../../src/webhooks/endpoints.ts';
 import { webhookEventTypes } from '../../src/webhooks/events.ts';
+import { generateWebhookSecret } from '../../src/webhooks/signature.ts';
 
 export interface OutboxFixture {
   /** An outbox on this case's storage. */
@@ -94,6 +95,25 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       expect(await claimAt(outbox, T0 + 2 * HOUR)).toEqual([]);
     });
 
+    it('arms a failed row again when its event is raised again, with its attempts counted anew', async () => {
+      const outbox = await fixture.open();
+      const peer = await fixture.openPeer();
+      await outbox.enqueue([delivery('evt_gave_up'), delivery('evt_done')]);
+      for (const claim of await claimAt(outbox, T0)) {
+        await outbox.reschedule(claim, { nextAttemptAt: T0 + 1_000, attempted: true, error: 'HTTP 503' });
+      }
+      for (const claim of await claimAt(outbox, T0 + 1_000)) {
+        const state = claim.eventId === 'evt_gave_up' ? 'failed' : 'delivered';
+        expect(await outbox.settle(claim, { state, at: T0 + 1_000, error: 'HTTP 400' })).toBe(true);
+      }
+      expect(await peer.enqueue([delivery('evt_gave_up', 'name:ops', T0 + HOUR)])).toBe(1);
+      expect(await peer.enqueue([delivery('evt_done', 'name:ops', T0 + HOUR)])).toBe(0);
+      expect(await outbox.enqueue([delivery('evt_gave_up', 'name:ops', T0 + HOUR)])).toBe(0);
+      const [again, ...others] = await claimAt(outbox, T0 + HOUR);
+      expect(others).toEqual([]);
+      expect(again).toMatchObject({ eventId: 'evt_gave_up', attempts: 0, createdAt: T0 + HOUR });
+    });
+
     it('claims due rows only, most overdue first, up to the limit, each once while its lease lasts', async () => {
       const outbox = await fixture.open();
       const peer = await fixture.openPeer();
@@ -168,7 +188,7 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       const claims = await claimAt(outbox, T0);
       const by = (id: string) => claims.find((c) => c.eventId === id)!;
       await outbox.settle(by('evt_old'), { state: 'delivered', at: T0 });
-      await outbox.settle(by('evt_new'), { state: 'failed', at: T0 + 10 * HOUR });
+      await outbox.settle(by('evt_new'), { state: 'delivered', at: T0 + 10 * HOUR });
       await outbox.reschedule(by('evt_pending'), { nextAttemptAt: T0, attempted: true });
       expect(await outbox.prune(T0 + HOUR)).toBe(1);
       expect(await outbox.enqueue([delivery('evt_old'), delivery('evt_new')])).toBe(1);
@@ -181,7 +201,7 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       const endpoint = (url: string): WebhookEndpoint => ({
         label: 'ops',
         url,
-        secret: 'whsec_outbox_contract_0123456789',
+        secret: generateWebhookSecret(),
         events: new Set(webhookEventTypes),
       });
       /** A dispatcher on the case's outbox with a clock the test moves; pollMs makes it read that clock often. */

@@ -39,7 +39,10 @@ export class PostgresOutbox implements DeliveryOutbox {
         name: 'tk-outbox-enqueue',
         text: `INSERT INTO ${table} (event_id, endpoint_key, payload, created_at, next_attempt_at)
                SELECT e, k, p, c, c FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(e, k, p, c)
-               ON CONFLICT DO NOTHING`,
+               ON CONFLICT (event_id, endpoint_key) DO UPDATE SET state = 'pending', payload = excluded.payload,
+                 created_at = excluded.created_at, next_attempt_at = excluded.next_attempt_at, attempts = 0,
+                 claim_owner = NULL, last_error = NULL, settled_at = NULL
+               WHERE ${table}.state = 'failed'`,
         values: [
           deliveries.map((d) => d.eventId),
           deliveries.map((d) => d.endpointKey),
