@@ -1,5 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { describeError, isTokenkeeperError } from '../core/errors.ts';
+import { describeError, isTokenkeeperError, type TokenkeeperError } from '../core/errors.ts';
+import { reconnectCommand, replaceCommand } from '../core/links.ts';
 import { needsHuman } from '../core/types.ts';
 import { AnnouncedNotices, type ExpiringSoonEvent } from '../keeper/expiry-notices.ts';
 import type { Keeper } from '../keeper/keeper.ts';
@@ -97,15 +98,15 @@ async function run(
     deferred: [],
     expiring: [],
   };
-  const humanNeeded = (name: string, provider: string, status: string) => {
+  const humanNeeded = (name: string, provider: string, status: string, successor?: string) => {
     report.inactive.push(name);
     context.error(
-      `tokenkeeper: connection "${name}" is ${status}: reconnect it (tokenkeeper connect ${provider} --name ${name} --store keyvault://…)`,
+      `tokenkeeper: connection "${name}" is ${status}: ${successor ? `move it to ${successor}` : 'reconnect it'} (${successor ? replaceCommand(successor, name) : reconnectCommand(provider, name)} --store keyvault://…)`,
     );
   };
   for (const connection of await keeper.status()) {
     if (needsHuman(connection.status)) {
-      humanNeeded(connection.name, connection.provider, connection.status);
+      humanNeeded(connection.name, connection.provider, connection.status, connection.successor);
       continue;
     }
     // A run killed by the host's timeout mid-save would leave work for crash recovery: stop starting new ones.
@@ -120,7 +121,9 @@ async function run(
     } catch (error) {
       const code = isTokenkeeperError(error) ? error.code : undefined;
       if (code && needsHuman(code)) {
-        humanNeeded(connection.name, connection.provider, code);
+        const hint = (error as TokenkeeperError).hint;
+        const successor = hint?.action === 'reconnect' && hint.retiredProvider ? hint.provider : undefined;
+        humanNeeded(connection.name, connection.provider, code, successor);
         continue;
       }
       const text = oneLine(describeError(error));
@@ -152,7 +155,7 @@ async function announceExpiring(keeper: Keeper, report: TimerRunReport, context:
     const at = new Date(event.expiresAt).toISOString();
     context.warn(
       event.what === 'refresh_token'
-        ? `tokenkeeper: connection "${event.name}": its refresh token expires at ${at}: reconnect it (tokenkeeper connect ${event.provider} --name ${event.name} --store keyvault://…)`
+        ? `tokenkeeper: connection "${event.name}": its refresh token expires at ${at}: reconnect it (${reconnectCommand(event.provider, event.name)} --store keyvault://…)`
         : `tokenkeeper: connection "${event.name}": the ${event.provider} client secret it uses expires at ${at}: create a new one at the provider and store it (then update providers.${event.provider}.clientSecretExpiresAt)`,
     );
   }

@@ -1,3 +1,4 @@
+import { connectAgainCommand } from '../core/links.ts';
 import { paint, statusTone } from './colour.ts';
 import { formatAgo, formatDuration } from '../core/duration.ts';
 import type { CliIo } from './io.ts';
@@ -40,20 +41,10 @@ export function describeCliError(error: unknown): string {
   return describeError(new Error(`${error.problem}${cliHint(error.hint)}`));
 }
 
-/**
- * The command that connects a connection again: at its own provider by name, or (`--replace`) at the successor
- * of its retired provider, which keeps the name and revokes the old grant.
- */
-function connectCommand(hint: Extract<ErrorHint, { action: 'reconnect' }>): string {
-  return hint.retiredProvider
-    ? `tokenkeeper connect ${hint.provider} --replace ${hint.connection}`
-    : `tokenkeeper connect ${hint.provider} --name ${hint.connection}`;
-}
-
 function cliHint(hint: ErrorHint): string {
   switch (hint.action) {
     case 'reconnect':
-      return `; run \`${connectCommand(hint)}\``;
+      return `; run \`${connectAgainCommand(hint)}\``;
     case 'retry': {
       const when = `in ${seconds(hint.retryInMs)} s by a running daemon (\`tokenkeeper run\`)`;
       return hint.sameRefreshToken

@@ -23,3 +23,14 @@ export function reconnectCommand(provider: string, name: string): string {
 export function replaceCommand(successor: string, name: string): string {
   return `tokenkeeper connect ${successor} --replace ${name}`;
 }
+
+/** What to run for a reconnect hint: a new consent at the same provider, or a move to a retired one's successor. */
+export function connectAgainCommand(hint: {
+  provider: string;
+  connection: string;
+  retiredProvider?: string;
+}): string {
+  return hint.retiredProvider
+    ? replaceCommand(hint.provider, hint.connection)
+    : reconnectCommand(hint.provider, hint.connection);
+}

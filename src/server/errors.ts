@@ -1,3 +1,4 @@
+import { connectAgainCommand } from '../core/links.ts';
 import type { ErrorCode, TokenkeeperError } from '../core/errors.ts';
 
 /** An error the API answers with a given HTTP status and a stable code. */
@@ -47,8 +48,6 @@ export const httpStatusByErrorCode: Record<ErrorCode, number> = {
 export function apiErrorMessage(error: TokenkeeperError): string {
   const { hint } = error;
   if (hint?.action !== 'reconnect') return error.message;
-  const command = hint.retiredProvider
-    ? `tokenkeeper connect ${hint.provider} --replace ${hint.connection}`
-    : `tokenkeeper connect ${hint.provider} --name ${hint.connection}`;
+  const command = connectAgainCommand(hint);
   return `${error.problem}; reconnect it: Reconnect on the status page (operator login), or \`${command}\``;
 }

@@ -1,3 +1,4 @@
+import { replaceCommand } from '../core/links.ts';
 import { describeError, TokenkeeperError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Connection, ConnectionStatus } from '../core/types.ts';
@@ -122,7 +123,7 @@ export class ReconnectFlows {
     if (!client.clientId) {
       throw new TokenkeeperError(
         'config',
-        `"${connection.name}" is at ${provider.id}, which is retired: set providers.${successor}.clientId (and clientSecret) in the config to move it to ${successor} from here, or run \`tokenkeeper connect ${successor} --replace ${connection.name}\``,
+        `"${connection.name}" is at ${provider.id}, which is retired: set providers.${successor}.clientId (and clientSecret) in the config to move it to ${successor} from here, or run \`${replaceCommand(successor, connection.name)}\``,
       );
     }
     const clientSecret =

@@ -1,4 +1,4 @@
-import { reconnectUrl } from '../core/links.ts';
+import { reconnectCommand, reconnectUrl, replaceCommand } from '../core/links.ts';
 import type { WebhookEndpoint } from './endpoints.ts';
 import type { WebhookPayload } from './events.ts';
 
@@ -102,7 +102,7 @@ export function humanMessage(
     case 'needs_reauth':
       return {
         title: `${name} needs you to reconnect`,
-        text: `${who} needs you to reconnect: ${link ?? `tokenkeeper connect ${provider} --name ${name}`}`,
+        text: `${who} needs you to reconnect: ${link ?? reconnectCommand(provider, name)}`,
         priority: 'high',
         tags: ['warning', payload.type],
         ...(link !== undefined && { link }),
@@ -110,7 +110,7 @@ export function humanMessage(
     case 'provider_retired': {
       const successor = payload.successor;
       const how = successor
-        ? `connect it again with ${successor}: tokenkeeper connect ${successor} --replace ${name}`
+        ? `connect it again with ${successor}: ${replaceCommand(successor, name)}`
         : `connect it to the provider that replaced it: tokenkeeper connect <provider> --replace ${name}`;
       return {
         title: `${name}: ${provider} has shut down its API`,
@@ -133,7 +133,7 @@ export function humanMessage(
       }
       return {
         title: `${name}: refresh token expires soon`,
-        text: `${name}: refresh token expires ${when}; reconnect: ${link ?? `tokenkeeper connect ${provider} --name ${name}`}`,
+        text: `${name}: refresh token expires ${when}; reconnect: ${link ?? reconnectCommand(provider, name)}`,
         priority: 'high',
         tags: ['hourglass', payload.type],
         ...(link !== undefined && { link }),
