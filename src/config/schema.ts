@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { webhookEventTypes } from '../core/events.ts';
 import { logLevels } from '../core/logger.ts';
 import { KEY_VAULT_CONNECTION_NAME, KEY_VAULT_SECRET_NAME } from '../core/names.ts';
 
@@ -100,20 +101,7 @@ const webhookSettings = z.strictObject({
       /** References of secrets being rotated out: deliveries carry a signature for each as well. */
       previousSecrets: optional(z.array(nonEmpty())),
       name: optional(nonEmpty()),
-      events: optional(
-        z
-          .array(
-            z.enum([
-              'needs_reauth',
-              'provider_retired',
-              'expiring_soon',
-              'replaced',
-              'recovered',
-              'refresh_failed',
-            ]),
-          )
-          .check(z.minLength(1)),
-      ),
+      events: optional(z.array(z.enum(webhookEventTypes)).check(z.minLength(1))),
     }),
   ),
   /** Keep retrying a delivery this long after its event (hours, at least 24 by default). */

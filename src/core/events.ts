@@ -1,5 +1,15 @@
 import type { ConnectionStatus } from './types.ts';
 
+/** The events a webhook endpoint may subscribe to (the config schema checks `events` against this list). */
+export const webhookEventTypes = [
+  'needs_reauth',
+  'provider_retired',
+  'expiring_soon',
+  'replaced',
+  'recovered',
+  'refresh_failed',
+] as const;
+
 /** What the engine reports as it works: for webhooks, metrics and live CLI output. Never carries secrets. */
 export type KeeperEvent =
   | {

@@ -67,38 +67,34 @@ export class DaemonMetrics {
     });
     const read = () => this.readConnections(source);
     // The gauges are computed at scrape time from one store read.
-    new Gauge({
-      name: 'tokenkeeper_token_expiry_seconds',
-      help: "Seconds until the connection's access token expires (negative once expired).",
-      labelNames: ['connection', 'provider'],
-      registers,
-      async collect() {
-        const connections = await read();
-        this.reset();
-        const now = source.now();
-        for (const c of connections) {
-          if (c.expiresAt !== undefined) {
-            this.set({ connection: c.name, provider: c.provider }, (c.expiresAt - now) / 1000);
+    /** A gauge of seconds until a time each connection may have (negative once it has passed). */
+    const secondsUntil = (name: string, help: string, at: (c: ConnectionSummary) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['connection', 'provider'],
+        registers,
+        async collect() {
+          const connections = await read();
+          this.reset();
+          const now = source.now();
+          for (const c of connections) {
+            const moment = at(c);
+            if (moment !== undefined)
+              this.set({ connection: c.name, provider: c.provider }, (moment - now) / 1000);
           }
-        }
-      },
-    });
-    new Gauge({
-      name: 'tokenkeeper_refresh_token_expiry_seconds',
-      help: "Seconds until the connection's refresh token dies (negative once it has), for connections whose refresh tokens expire by time.",
-      labelNames: ['connection', 'provider'],
-      registers,
-      async collect() {
-        const connections = await read();
-        this.reset();
-        const now = source.now();
-        for (const c of connections) {
-          if (c.refreshTokenExpiresAt !== undefined) {
-            this.set({ connection: c.name, provider: c.provider }, (c.refreshTokenExpiresAt - now) / 1000);
-          }
-        }
-      },
-    });
+        },
+      });
+    secondsUntil(
+      'tokenkeeper_token_expiry_seconds',
+      "Seconds until the connection's access token expires (negative once expired).",
+      (c) => c.expiresAt,
+    );
+    secondsUntil(
+      'tokenkeeper_refresh_token_expiry_seconds',
+      "Seconds until the connection's refresh token dies (negative once it has), for connections whose refresh tokens expire by time.",
+      (c) => c.refreshTokenExpiresAt,
+    );
     new Gauge({
       name: 'tokenkeeper_connections_expiring_soon',
       help: 'Connections whose refresh token dies within its warning window: a human should reconnect them soon.',

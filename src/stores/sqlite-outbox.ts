@@ -1,6 +1,6 @@
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, NewDelivery } from '../core/outbox.ts';
-import { fileSystemError } from '../files/fs-errors.ts';
+import type { SqliteStatements } from './sqlite-statements.ts';
+import { claimFromRow, type ClaimedRow } from './outbox-row.ts';
 
 /** The outbox table of the embedded store (run with the store's schema; CREATE … IF NOT EXISTS). */
 export const sqliteOutboxSchema = `
@@ -22,16 +22,6 @@ CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at
 CREATE INDEX IF NOT EXISTS webhook_outbox_settled ON webhook_outbox (settled_at) WHERE state <> 'pending';
 `;
 
-interface ClaimedRow {
-  event_id: string;
-  endpoint_key: string;
-  payload: string;
-  created_at: number;
-  attempts: number;
-  claim_fence: number;
-  next_attempt_at: number;
-}
-
 const HELD =
   'event_id = :event_id AND endpoint_key = :endpoint_key AND claim_owner = :owner AND claim_fence = :fence';
 
@@ -42,33 +32,32 @@ const HELD =
  */
 export class SqliteOutbox implements DeliveryOutbox {
   readonly durable = true;
-  private readonly db: DatabaseSync;
-  private readonly location: string;
-  private readonly statements = new Map<string, StatementSync>();
+  private readonly sql: SqliteStatements;
 
-  constructor(db: DatabaseSync, location: string) {
-    this.db = db;
-    this.location = location;
+  constructor(sql: SqliteStatements) {
+    this.sql = sql;
   }
 
   async enqueue(deliveries: readonly NewDelivery[]): Promise<number> {
-    return this.guard('queue a webhook in', () => {
+    return this.sql.guard('queue a webhook in', () => {
       let inserted = 0;
       for (const delivery of deliveries) {
-        const result = this.statement(
-          `INSERT INTO webhook_outbox (event_id, endpoint_key, payload, created_at, next_attempt_at)
+        const result = this.sql
+          .statement(
+            `INSERT INTO webhook_outbox (event_id, endpoint_key, payload, created_at, next_attempt_at)
            VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (event_id, endpoint_key) DO UPDATE SET state = 'pending', payload = excluded.payload,
              created_at = excluded.created_at, next_attempt_at = excluded.next_attempt_at, attempts = 0,
              claim_owner = NULL, last_error = NULL, settled_at = NULL
            WHERE webhook_outbox.state = 'failed'`,
-        ).run(
-          delivery.eventId,
-          delivery.endpointKey,
-          delivery.payload,
-          delivery.createdAt,
-          delivery.createdAt,
-        );
+          )
+          .run(
+            delivery.eventId,
+            delivery.endpointKey,
+            delivery.payload,
+            delivery.createdAt,
+            delivery.createdAt,
+          );
         inserted += Number(result.changes);
       }
       return inserted;
@@ -76,29 +65,22 @@ export class SqliteOutbox implements DeliveryOutbox {
   }
 
   async claimDue(request: ClaimDeliveries): Promise<DeliveryClaim[]> {
-    return this.guard('claim webhooks in', () => {
-      const rows = this.statement(
-        `UPDATE webhook_outbox SET claim_owner = :owner, claim_fence = claim_fence + 1,
+    return this.sql.guard('claim webhooks in', () => {
+      const rows = this.sql
+        .statement(
+          `UPDATE webhook_outbox SET claim_owner = :owner, claim_fence = claim_fence + 1,
            next_attempt_at = :now + :lease
          WHERE rowid IN (SELECT rowid FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= :now
                          ORDER BY next_attempt_at LIMIT :limit)
          RETURNING event_id, endpoint_key, payload, created_at, attempts, claim_fence, next_attempt_at`,
-      ).all({
-        owner: request.owner,
-        now: Math.floor(request.now),
-        lease: Math.ceil(request.leaseMs),
-        limit: request.limit,
-      }) as unknown as ClaimedRow[];
-      return rows.map((row) => ({
-        eventId: row.event_id,
-        endpointKey: row.endpoint_key,
-        payload: row.payload,
-        createdAt: Number(row.created_at),
-        owner: request.owner,
-        fence: Number(row.claim_fence),
-        attempts: Number(row.attempts),
-        leaseUntil: Number(row.next_attempt_at),
-      }));
+        )
+        .all({
+          owner: request.owner,
+          now: Math.floor(request.now),
+          lease: Math.ceil(request.leaseMs),
+          limit: request.limit,
+        }) as unknown as ClaimedRow[];
+      return rows.map((row) => claimFromRow(row, request.owner));
     });
   }
 
@@ -106,7 +88,7 @@ export class SqliteOutbox implements DeliveryOutbox {
     claim: DeliveryClaim,
     outcome: { state: 'delivered' | 'failed'; at: number; error?: string },
   ): Promise<boolean> {
-    return this.guard('settle a webhook in', () =>
+    return this.sql.guard('settle a webhook in', () =>
       this.changed(
         `UPDATE webhook_outbox SET state = :state, attempts = attempts + 1, settled_at = :at,
            last_error = :error, claim_owner = NULL
@@ -121,7 +103,7 @@ export class SqliteOutbox implements DeliveryOutbox {
     claim: DeliveryClaim,
     next: { nextAttemptAt: number; attempted: boolean; error?: string },
   ): Promise<boolean> {
-    return this.guard('reschedule a webhook in', () =>
+    return this.sql.guard('reschedule a webhook in', () =>
       this.changed(
         `UPDATE webhook_outbox SET attempts = attempts + :attempted, next_attempt_at = :next,
            last_error = coalesce(:error, last_error), claim_owner = NULL
@@ -137,19 +119,19 @@ export class SqliteOutbox implements DeliveryOutbox {
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    return this.guard('read webhooks in', () => {
-      const row = this.statement(
-        `SELECT min(next_attempt_at) AS next FROM webhook_outbox WHERE state = 'pending'`,
-      ).get() as { next: number | null } | undefined;
+    return this.sql.guard('read webhooks in', () => {
+      const row = this.sql
+        .statement(`SELECT min(next_attempt_at) AS next FROM webhook_outbox WHERE state = 'pending'`)
+        .get() as { next: number | null } | undefined;
       return row?.next === null || row?.next === undefined ? undefined : Number(row.next);
     });
   }
 
   async pendingCount(): Promise<number> {
-    return this.guard('read webhooks in', () => {
-      const row = this.statement(
-        `SELECT count(*) AS n FROM webhook_outbox WHERE state = 'pending'`,
-      ).get() as {
+    return this.sql.guard('read webhooks in', () => {
+      const row = this.sql
+        .statement(`SELECT count(*) AS n FROM webhook_outbox WHERE state = 'pending'`)
+        .get() as {
         n: number;
       };
       return Number(row.n);
@@ -157,17 +139,17 @@ export class SqliteOutbox implements DeliveryOutbox {
   }
 
   async prune(before: number): Promise<number> {
-    return this.guard('prune webhooks in', () =>
+    return this.sql.guard('prune webhooks in', () =>
       Number(
-        this.statement(`DELETE FROM webhook_outbox WHERE state <> 'pending' AND settled_at < ?`).run(
-          Math.floor(before),
-        ).changes,
+        this.sql
+          .statement(`DELETE FROM webhook_outbox WHERE state <> 'pending' AND settled_at < ?`)
+          .run(Math.floor(before)).changes,
       ),
     );
   }
 
   async drop(claim: DeliveryClaim): Promise<boolean> {
-    return this.guard('drop a webhook from', () =>
+    return this.sql.guard('drop a webhook from', () =>
       this.changed(`DELETE FROM webhook_outbox WHERE ${HELD}`, claim, {}),
     );
   }
@@ -177,7 +159,7 @@ export class SqliteOutbox implements DeliveryOutbox {
     claim: DeliveryClaim,
     values: Record<string, string | number | null>,
   ): boolean {
-    const result = this.statement(sql).run({
+    const result = this.sql.statement(sql).run({
       ...values,
       event_id: claim.eventId,
       endpoint_key: claim.endpointKey,
@@ -185,22 +167,5 @@ export class SqliteOutbox implements DeliveryOutbox {
       fence: claim.fence,
     });
     return Number(result.changes) === 1;
-  }
-
-  private statement(sql: string): StatementSync {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  private guard<T>(what: string, work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      throw fileSystemError(error, 'store', this.location, what);
-    }
   }
 }

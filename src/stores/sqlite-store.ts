@@ -1,11 +1,10 @@
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { TokenkeeperError, VersionConflictError } from '../core/errors.ts';
 import type { DeliveryOutbox } from '../core/outbox.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import type { CreatedPaths } from '../files/owned-path.ts';
 import { openSqliteFile } from '../files/sqlite-file.ts';
-import { fileSystemError } from '../files/fs-errors.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
 import {
   CONNECTION_COLUMNS,
@@ -16,6 +15,7 @@ import {
 } from './connection-row.ts';
 import { sealKeyCheck, verifyKeyCheck } from './key-check.ts';
 import { SqliteOutbox, sqliteOutboxSchema } from './sqlite-outbox.ts';
+import { SqliteStatements } from './sqlite-statements.ts';
 import type { ConnectionStore, LockHandle } from './store.ts';
 
 const SCHEMA_VERSION = 1;
@@ -86,13 +86,14 @@ export class SqliteStore implements ConnectionStore {
   private readonly keyring: Keyring;
   private readonly now: () => number;
   private readonly host = localIdentity();
-  private readonly statements = new Map<string, StatementSync>();
+  private readonly sql: SqliteStatements;
 
   private constructor(path: string, db: DatabaseSync, keyring: Keyring, now: () => number) {
     this.location = path;
     this.db = db;
     this.keyring = keyring;
     this.now = now;
+    this.sql = new SqliteStatements(db, path);
   }
 
   static open(options: SqliteStoreOptions): SqliteStore {
@@ -145,10 +146,10 @@ export class SqliteStore implements ConnectionStore {
    * current one in the same transaction. Afterwards the previous key is no longer needed.
    */
   private reencryptAll(): void {
-    const reseal = this.statement(
+    const reseal = this.sql.statement(
       `UPDATE connections SET ${SEALED_COLUMNS.map((column) => `${column} = :${column}`).join(', ')} WHERE name = :name`,
     );
-    for (const row of this.statement('SELECT * FROM connections').all() as Row[]) {
+    for (const row of this.sql.statement('SELECT * FROM connections').all() as Row[]) {
       const sealed = connectionToColumns(this.fromRow(row), this.keyring);
       reseal.run({
         name: sealed.name,
@@ -158,18 +159,8 @@ export class SqliteStore implements ConnectionStore {
     this.setMeta('key_check', sealKeyCheck(this.keyring));
   }
 
-  /** Prepared statements are cached: preparing one costs more than running it. */
-  private statement(sql: string): StatementSync {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
-  }
-
   private meta(key: string): string | undefined {
-    const row = this.statement('SELECT value FROM meta WHERE key = ?').get(key) as
+    const row = this.sql.statement('SELECT value FROM meta WHERE key = ?').get(key) as
       { value: string } | undefined;
     return row?.value;
   }
@@ -194,49 +185,45 @@ export class SqliteStore implements ConnectionStore {
     }
   }
 
-  private guard<T>(what: string, work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      throw fileSystemError(error, 'store', this.location, what);
-    }
-  }
-
   async get(name: string): Promise<Connection | undefined> {
-    return this.guard('read', () => {
-      const row = this.statement('SELECT * FROM connections WHERE name = ?').get(name) as Row | undefined;
+    return this.sql.guard('read', () => {
+      const row = this.sql.statement('SELECT * FROM connections WHERE name = ?').get(name) as Row | undefined;
       return row ? this.fromRow(row) : undefined;
     });
   }
 
   async list(): Promise<Connection[]> {
-    return this.guard('read', () =>
-      (this.statement('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>
+    return this.sql.guard('read', () =>
+      (this.sql.statement('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>
         this.fromRow(row),
       ),
     );
   }
 
   async expiringBefore(at: number, providers: readonly string[] = []): Promise<Connection[]> {
-    return this.guard('read', () =>
+    return this.sql.guard('read', () =>
       (
-        this.statement(
-          `SELECT * FROM connections
+        this.sql
+          .statement(
+            `SELECT * FROM connections
            WHERE refresh_token_expires_at <= ? OR provider IN (SELECT value FROM json_each(?))
            ORDER BY name`,
-        ).all(at, JSON.stringify(providers)) as Row[]
+          )
+          .all(at, JSON.stringify(providers)) as Row[]
       ).map((row) => this.fromRow(row)),
     );
   }
 
   async insert(connection: NewConnection): Promise<Connection> {
-    return this.guard('write to', () => {
+    return this.sql.guard('write to', () => {
       const now = this.now();
       const stored: Connection = { ...connection, version: 1, createdAt: now, updatedAt: now };
       try {
-        this.statement(
-          `INSERT INTO connections (${CONNECTION_COLUMNS.join(', ')}) VALUES (${CONNECTION_COLUMNS.map((c) => `:${c}`).join(', ')})`,
-        ).run(connectionToColumns(stored, this.keyring));
+        this.sql
+          .statement(
+            `INSERT INTO connections (${CONNECTION_COLUMNS.join(', ')}) VALUES (${CONNECTION_COLUMNS.map((c) => `:${c}`).join(', ')})`,
+          )
+          .run(connectionToColumns(stored, this.keyring));
       } catch (error) {
         if (/UNIQUE constraint failed/.test((error as Error).message)) {
           throw new TokenkeeperError(
@@ -251,32 +238,34 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async update(connection: Connection): Promise<Connection> {
-    return this.guard('write to', () => {
+    return this.sql.guard('write to', () => {
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: this.now() };
       const { created_at: _createdAt, ...row } = connectionToColumns(stored, this.keyring);
       const assignments = UPDATED_COLUMNS.map((column) => `${column} = :${column}`);
-      const result = this.statement(
-        `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
-      ).run({ ...row, expected_version: connection.version });
+      const result = this.sql
+        .statement(
+          `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
+        )
+        .run({ ...row, expected_version: connection.version });
       if (Number(result.changes) !== 1) throw new VersionConflictError(connection.name, connection.version);
       return stored;
     });
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.guard('delete from', () =>
+    return this.sql.guard('delete from', () =>
       this.transaction(() => {
-        this.statement('DELETE FROM locks WHERE name = ?').run(name);
-        return Number(this.statement('DELETE FROM connections WHERE name = ?').run(name).changes) === 1;
+        this.sql.statement('DELETE FROM locks WHERE name = ?').run(name);
+        return Number(this.sql.statement('DELETE FROM connections WHERE name = ?').run(name).changes) === 1;
       }),
     );
   }
 
   async tryLock(name: string, owner: string, ttlMs: number): Promise<LockHandle | undefined> {
-    return this.guard('take a lock in', () =>
+    return this.sql.guard('take a lock in', () =>
       this.transaction(() => {
         const now = Date.now();
-        const row = this.statement('SELECT * FROM locks WHERE name = ?').get(name) as
+        const row = this.sql.statement('SELECT * FROM locks WHERE name = ?').get(name) as
           | {
               owner: string | null;
               host: string | null;
@@ -293,22 +282,24 @@ export class SqliteStore implements ConnectionStore {
         if (!free) return undefined;
         const fence = (row?.fence ?? 0) + 1;
         const expiresAt = now + ttlMs;
-        this.statement(
-          `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+        this.sql
+          .statement(
+            `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid,
                fence = excluded.fence, expires_at = excluded.expires_at`,
-        ).run(name, owner, this.host, process.pid, fence, expiresAt);
+          )
+          .run(name, owner, this.host, process.pid, fence, expiresAt);
         return { name, owner, fence, expiresAt };
       }),
     );
   }
 
   async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {
-    return this.guard('renew a lock in', () => {
+    return this.sql.guard('renew a lock in', () => {
       const expiresAt = Date.now() + ttlMs;
-      const result = this.statement(
-        'UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND fence = ?',
-      ).run(expiresAt, handle.name, handle.owner, handle.fence);
+      const result = this.sql
+        .statement('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND fence = ?')
+        .run(expiresAt, handle.name, handle.owner, handle.fence);
       if (Number(result.changes) !== 1) return false;
       handle.expiresAt = expiresAt;
       return true;
@@ -316,16 +307,18 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async releaseLock(handle: LockHandle): Promise<void> {
-    this.guard('release a lock in', () => {
-      this.statement(
-        'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
-      ).run(handle.name, handle.owner, handle.fence);
+    this.sql.guard('release a lock in', () => {
+      this.sql
+        .statement(
+          'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
+        )
+        .run(handle.name, handle.owner, handle.fence);
     });
   }
 
   /** The webhook outbox: a table in this file, so pending deliveries survive restarts. */
   openOutbox(): DeliveryOutbox {
-    return new SqliteOutbox(this.db, this.location);
+    return new SqliteOutbox(this.sql);
   }
 
   async close(): Promise<void> {

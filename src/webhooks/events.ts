@@ -1,14 +1,7 @@
-import type { KeeperEvent } from '../core/events.ts';
+import { webhookEventTypes, type KeeperEvent } from '../core/events.ts';
 import { needsHuman, type ConnectionStatus } from '../core/types.ts';
 
-export const webhookEventTypes = [
-  'needs_reauth',
-  'provider_retired',
-  'expiring_soon',
-  'replaced',
-  'recovered',
-  'refresh_failed',
-] as const;
+export { webhookEventTypes };
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
 /** What a webhook body says (signed as JSON). Carries names, statuses and scrubbed error texts; never secrets. */

@@ -1,21 +1,12 @@
 import type pg from 'pg';
 import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, NewDelivery } from '../../core/outbox.ts';
+import { claimFromRow, type ClaimedRow } from '../outbox-row.ts';
 
 export interface PostgresOutboxOptions {
   pool: pg.Pool;
   /** The qualified table name. */
   table: string;
   guard: <T>(what: string, work: () => Promise<T>) => Promise<T>;
-}
-
-interface ClaimedRow {
-  event_id: string;
-  endpoint_key: string;
-  payload: string;
-  created_at: string;
-  attempts: number;
-  claim_fence: string;
-  next_attempt_at: string;
 }
 
 /**
@@ -73,16 +64,7 @@ export class PostgresOutbox implements DeliveryOutbox {
         values: [Math.floor(request.now), request.limit, request.owner, Math.ceil(request.leaseMs)],
       });
       return result.rows
-        .map((row) => ({
-          eventId: row.event_id,
-          endpointKey: row.endpoint_key,
-          payload: row.payload,
-          createdAt: Number(row.created_at),
-          owner: request.owner,
-          fence: Number(row.claim_fence),
-          attempts: Number(row.attempts),
-          leaseUntil: Number(row.next_attempt_at),
-        }))
+        .map((row) => claimFromRow(row, request.owner))
         .sort((a, b) => a.createdAt - b.createdAt);
     });
   }
