@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { webhookEventTypes } from '../core/events.ts';
+import { webhookFormats } from '../core/webhook-formats.ts';
 import { logLevels } from '../core/logger.ts';
 import { KEY_VAULT_CONNECTION_NAME, KEY_VAULT_SECRET_NAME } from '../core/names.ts';
 
@@ -81,7 +82,7 @@ const serverSettings = z.strictObject({
   metricsToken: optional(nonEmpty()),
   /**
    * The daemon's address as people reach it (https://keeper.example.com), for the reconnect links in messages
-   * that ask a human to act. Default: none (messages carry no link).
+   * that ask a human to act: an origin, without a path. Default: none (messages carry no link).
    */
   publicUrl: optional(nonEmpty()),
 });
@@ -95,11 +96,13 @@ const webhookSettings = z.strictObject({
        * What the body is: "standard" (signed JSON, Standard Webhooks), or a short human message for a Slack or
        * Discord incoming webhook or an ntfy topic. Default "standard".
        */
-      format: optional(z.enum(['standard', 'slack', 'discord', 'ntfy'])),
+      format: optional(z.enum(webhookFormats)),
       /** Signing secret reference (env:NAME or file:PATH) of a whsec_… secret; required for "standard". */
       secret: optional(nonEmpty()),
       /** References of secrets being rotated out: deliveries carry a signature for each as well. */
       previousSecrets: optional(z.array(nonEmpty())),
+      /** For "ntfy": reference (env:NAME or file:PATH) of an access token, sent as `Authorization: Bearer`. */
+      token: optional(nonEmpty()),
       name: optional(nonEmpty()),
       events: optional(z.array(z.enum(webhookEventTypes)).check(z.minLength(1))),
     }),

@@ -35,6 +35,8 @@ export type KeeperEvent =
       from: ConnectionStatus;
       to: ConnectionStatus;
       error?: string;
+      /** To provider_retired: the provider that replaced the retired one, when its definition names one. */
+      successor?: string;
     }
   /**
    * The refresh token (or client secret) dies within the warning window. `eventId` is the same for the same

@@ -6,7 +6,7 @@ export function reconnectPath(name: string): string {
   return `/connections/${encodeURIComponent(name)}/reconnect`;
 }
 
-/** The reconnect link of `name` under `publicUrl` (server.publicUrl), e.g. https://keeper.example.com/base. */
+/** The reconnect link of `name` under `publicUrl` (server.publicUrl, an origin such as https://keeper.example.com). */
 export function reconnectUrl(publicUrl: string, name: string): string {
   return `${publicUrl.replace(/\/+$/, '')}${reconnectPath(name)}`;
 }

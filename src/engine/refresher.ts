@@ -576,6 +576,10 @@ export class Refresher {
       );
     }
     if (decision.status !== reported) {
+      const successor =
+        decision.status === 'provider_retired'
+          ? this.definitionOf(connection.provider)?.successor
+          : undefined;
       emit({
         type: 'status_changed',
         name: connection.name,
@@ -583,6 +587,7 @@ export class Refresher {
         from: reported,
         to: decision.status,
         error: describeError(error),
+        ...(successor !== undefined && { successor }),
       });
     }
     return updated;

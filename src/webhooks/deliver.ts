@@ -1,7 +1,8 @@
 import { parseRetryAfter } from '../core/backoff.ts';
 import { describeError } from '../core/errors.ts';
+import { redactSecrets } from '../core/redact.ts';
 import { version } from '../version.ts';
-import type { WebhookEndpoint } from './endpoints.ts';
+import { needsSigningSecret, type WebhookEndpoint } from './endpoints.ts';
 import type { WebhookPayload } from './events.ts';
 import { renderDelivery } from './formats.ts';
 import { signingKeyOf, standardWebhookHeaders } from './signature.ts';
@@ -9,6 +10,7 @@ import { signingKeyOf, standardWebhookHeaders } from './signature.ts';
 export interface AttemptResult {
   ok: boolean;
   status?: number;
+  /** Never carries the endpoint's URL or token (either may be a secret). */
   error?: string;
   /** Network errors, timeouts, 408, 429 and 5xx are worth another try; other answers are final. */
   retryable: boolean;
@@ -20,6 +22,7 @@ export interface AttemptResult {
  * One POST of `payload` to `endpoint`, in the endpoint's format, with the Standard Webhooks headers: `webhook-id`
  * (the event id, the same on every retry), `webhook-timestamp` (this attempt) and, when the endpoint has secrets,
  * `webhook-signature` over the exact body sent. Redirects are not followed (the body would go elsewhere).
+ * 410 Gone is final: Standard Webhooks has the receiver say so when the endpoint should be removed.
  */
 export async function postWebhook(
   endpoint: WebhookEndpoint,
@@ -33,7 +36,7 @@ export async function postWebhook(
     signature = signatureHeaders(endpoint, payload.id, Math.floor(started / 1000), rendered.body);
   } catch (error) {
     // webhookSettingsFrom refuses such endpoints; one built by hand fails here instead of sending unsigned.
-    return { ok: false, error: describeError(error), retryable: false, durationMs: 0 };
+    return { ok: false, error: safeText(endpoint, describeError(error)), retryable: false, durationMs: 0 };
   }
   const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
   try {
@@ -46,6 +49,7 @@ export async function postWebhook(
         'content-type': rendered.contentType,
         'user-agent': `tokenkeeper/${version}`,
         'tokenkeeper-event': payload.type,
+        ...(endpoint.token !== undefined && { authorization: `Bearer ${endpoint.token}` }),
         ...signature,
       },
       body: rendered.body,
@@ -56,7 +60,7 @@ export async function postWebhook(
     return {
       ok,
       status,
-      error: ok ? undefined : `HTTP ${status}`,
+      error: ok ? undefined : status === 410 ? GONE : `HTTP ${status}`,
       retryable: status === 408 || status === 429 || status >= 500,
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
       durationMs: Date.now() - started,
@@ -65,7 +69,7 @@ export async function postWebhook(
     const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
     return {
       ok: false,
-      error: timedOut ? `no answer within ${options.timeoutMs} ms` : networkError(error),
+      error: timedOut ? `no answer within ${options.timeoutMs} ms` : safeText(endpoint, networkError(error)),
       retryable: true,
       durationMs: Date.now() - started,
     };
@@ -83,11 +87,18 @@ function signatureHeaders(
     ...(endpoint.secret === undefined ? [] : [endpoint.secret]),
     ...(endpoint.previousSecrets ?? []),
   ];
-  if (secrets.length === 0 && (endpoint.format ?? 'standard') === 'standard') {
+  if (secrets.length === 0 && needsSigningSecret(endpoint)) {
     throw new Error(`webhook endpoint ${endpoint.label} has no signing secret`);
   }
   const keys = secrets.map((secret) => signingKeyOf(secret, `the signing secret of ${endpoint.label}`));
   return standardWebhookHeaders(keys, id, timestampSeconds, body);
+}
+
+const GONE = 'endpoint says it is gone (410): remove it from the config';
+
+/** An error text without the endpoint's URL or token, which fetch's errors may quote. */
+function safeText(endpoint: WebhookEndpoint, text: string): string {
+  return redactSecrets(text, [endpoint.url, endpoint.token]);
 }
 
 function networkError(error: unknown): string {

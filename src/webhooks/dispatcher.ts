@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { backoffDelay } from '../core/backoff.ts';
 import { describeError } from '../core/errors.ts';
 import type { KeeperEvent } from '../core/events.ts';
@@ -42,18 +42,6 @@ const OUTBOX_RETRY_MS = 5_000;
 /** The longest timer (setTimeout cannot wait longer than ~24 days); a far-off retry is looked at again then. */
 const MAX_SLEEP_MS = PRUNE_EVERY_MS;
 
-/**
- * The outbox key of an endpoint: its name when it has its own (so a changed URL, e.g. a rotated Slack webhook,
- * still gets what was pending), else a short SHA-256 of its URL — never the URL, which may be a secret.
- */
-export function endpointKey(endpoint: WebhookEndpoint): string {
-  return endpoint.label !== new URL(endpoint.url).origin ? `name:${endpoint.label}` : urlKey(endpoint);
-}
-
-function urlKey(endpoint: WebhookEndpoint): string {
-  return `url:${createHash('sha256').update(endpoint.url).digest('hex').slice(0, 16)}`;
-}
-
 /** What an attempt's answer means for its delivery. */
 type Decision =
   { outcome: 'delivered' } | { outcome: 'failed' } | { outcome: 'retrying'; nextAttemptAt: number };
@@ -71,7 +59,6 @@ export class WebhookDispatcher {
   private readonly outbox: DeliveryOutbox;
   private readonly now: () => number;
   private readonly owner = `webhooks:${randomUUID()}`;
-  private readonly keys: Map<WebhookEndpoint, string>;
   private readonly byKey: Map<string, WebhookEndpoint>;
   private readonly leaseMs: number;
   private readonly attempts = new Set<Promise<void>>();
@@ -92,8 +79,7 @@ export class WebhookDispatcher {
     this.outbox = options.outbox ?? new MemoryOutbox();
     this.now = options.now ?? Date.now;
     this.leaseMs = options.retry.timeoutMs + LEASE_MARGIN_MS;
-    this.keys = uniqueKeys(options.endpoints);
-    this.byKey = new Map([...this.keys].map(([endpoint, key]) => [key, endpoint]));
+    this.byKey = new Map(options.endpoints.map((endpoint) => [endpoint.key, endpoint]));
     // Without endpoints this process delivers nothing (and drops nothing another worker may still deliver).
     this.pump();
   }
@@ -122,7 +108,7 @@ export class WebhookDispatcher {
       .filter((endpoint) => payload.type === 'test' || endpoint.events.has(payload.type))
       .map((endpoint) => ({
         eventId: payload.id,
-        endpointKey: this.keys.get(endpoint) as string,
+        endpointKey: endpoint.key,
         payload: JSON.stringify(payload),
         createdAt,
       }));
@@ -465,16 +451,4 @@ function storedPayload(text: string): WebhookPayload | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Keys by endpointKey; endpoints sharing a name fall back to their URL's key so none shadows another. */
-function uniqueKeys(endpoints: readonly WebhookEndpoint[]): Map<WebhookEndpoint, string> {
-  const named = endpoints.map((endpoint) => endpointKey(endpoint));
-  return new Map(
-    endpoints.map((endpoint, index) => {
-      const key = named[index] as string;
-      const shared = named.filter((other) => other === key).length > 1;
-      return [endpoint, shared ? urlKey(endpoint) : key];
-    }),
-  );
 }

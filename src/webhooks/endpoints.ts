@@ -1,28 +1,57 @@
+import { createHash } from 'node:crypto';
 import { configDefaults } from '../config/defaults.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { TokenkeeperError } from '../core/errors.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
+import {
+  defaultWebhookFormat,
+  formatNeedsSecret,
+  webhookFormats,
+  type WebhookFormat,
+} from '../core/webhook-formats.ts';
 import { webhookEventTypes, type WebhookEventType } from './events.ts';
 import { signingKeyOf } from './signature.ts';
 
-/** What a delivery's body is: signed JSON (Standard Webhooks), or a short message for a chat or push service. */
-export const webhookFormats = ['standard', 'slack', 'discord', 'ntfy'] as const;
-export type WebhookFormat = (typeof webhookFormats)[number];
+export { webhookFormats, type WebhookFormat };
 
 export interface WebhookEndpoint {
+  /** Its outbox key (see endpointKey): unique among the configured endpoints. */
+  key: string;
   /** Shown in logs and the delivery log instead of the URL. */
   label: string;
   url: string;
-  /** Absent: "standard". */
+  /** Absent: the default format (see formatOf). */
   format?: WebhookFormat;
   /** The current `whsec_` signing secret; required for "standard", optional for the others (their URL is one). */
   secret?: string;
   /** Secrets being rotated out: each signs every delivery too. */
   previousSecrets?: readonly string[];
+  /** For "ntfy": an access token, sent as `Authorization: Bearer`. */
+  token?: string;
   /** The daemon's public base URL (server.publicUrl): messages that need a human link to its reconnect page. */
   publicUrl?: string;
   events: ReadonlySet<WebhookEventType>;
+}
+
+export function formatOf(endpoint: Pick<WebhookEndpoint, 'format'>): WebhookFormat {
+  return endpoint.format ?? defaultWebhookFormat;
+}
+
+/** Whether deliveries to `endpoint` must be signed (and so need a secret). */
+export function needsSigningSecret(endpoint: Pick<WebhookEndpoint, 'format'>): boolean {
+  return formatNeedsSecret(formatOf(endpoint));
+}
+
+/**
+ * The outbox key of an endpoint: its name when it has one (so a changed URL, e.g. a rotated Slack webhook, still
+ * gets what was pending), else a short SHA-256 of its URL — never the URL, which may be a secret. Rows queued by
+ * earlier versions carry the same keys.
+ */
+export function endpointKey(name: string | undefined, url: string): string {
+  return name !== undefined
+    ? `name:${name}`
+    : `url:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
 }
 
 export interface RetryPolicy {
@@ -55,17 +84,16 @@ export interface ExtraWebhookEndpoint {
 
 /**
  * Resolves the `webhooks` config section, plus `extra` endpoints already checked against the same schema: secrets
- * from their references (each a valid `whsec_` secret), URLs checked (https or loopback http), and
- * server.publicUrl for the reconnect links.
+ * from their references (each a valid `whsec_` secret), URLs checked (https or loopback http, no credentials),
+ * each endpoint's distinct outbox key, and server.publicUrl for the reconnect links.
  */
 export function webhookSettingsFrom(
   config: ConfigFile,
   env: NodeJS.ProcessEnv = process.env,
   extra: readonly ExtraWebhookEndpoint[] = [],
 ): WebhookSettings {
-  const section = config.webhooks;
   const publicUrl = publicUrlFrom(config);
-  const fromConfig = (section?.endpoints ?? []).map((entry, index) => {
+  const fromConfig = (config.webhooks?.endpoints ?? []).map((entry, index) => {
     const at = `webhooks.endpoints.${index}`;
     return {
       entry,
@@ -73,8 +101,10 @@ export function webhookSettingsFrom(
     };
   });
   const endpoints = [...fromConfig, ...extra].map(({ entry, names }): WebhookEndpoint => {
+    // Where the endpoint is written: webhooks.endpoints.N, or the app setting of its URL.
+    const at = names.url.replace(/\.url$/, '');
     const url = endpointUrl(entry.url, names.url, env);
-    const format = entry.format ?? 'standard';
+    const format = entry.format ?? defaultWebhookFormat;
     const secret = (ref: string, name: string) => {
       const value = resolveSecretRef(ref, name, env);
       signingKeyOf(value, name);
@@ -83,60 +113,93 @@ export function webhookSettingsFrom(
     const previous = (entry.previousSecrets ?? []).map((ref, index) =>
       secret(ref, `${names.previousSecrets ?? `${names.secret} (previous)`}.${index}`),
     );
-    if (entry.secret === undefined && format === 'standard') {
+    if (entry.secret === undefined && formatNeedsSecret(format)) {
       throw new TokenkeeperError(
         'config',
         `${names.secret} is missing: set it to env:NAME or file:PATH of a whsec_… secret (generate one with \`tokenkeeper webhook secret\`)`,
       );
     }
+    if (entry.token !== undefined && format !== 'ntfy') {
+      throw new TokenkeeperError('config', `${at}.token is for format "ntfy" (an ntfy access token)`);
+    }
     return {
-      label: entry.name ?? url.origin,
+      key: endpointKey(entry.name, url.href),
+      label: entry.name ?? `${at} (${url.origin})`,
       url: url.href,
       format,
       ...(entry.secret !== undefined && { secret: secret(entry.secret, names.secret) }),
       ...(previous.length > 0 && { previousSecrets: previous }),
+      ...(entry.token !== undefined && { token: resolveSecretRef(entry.token, `${at}.token`, env) }),
       ...(publicUrl !== undefined && { publicUrl }),
       events: new Set<WebhookEventType>(entry.events ?? webhookEventTypes),
     };
   });
-  return {
+  refuseSharedKeys(
     endpoints,
-    retry: {
-      retryForMs: (section?.retryForHours ?? defaultRetryPolicy.retryForMs / 3_600_000) * 3_600_000,
-      ...(section?.maxAttempts !== undefined && { maxAttempts: section.maxAttempts }),
-      baseMs: (section?.retryBaseSeconds ?? defaultRetryPolicy.baseMs / 1000) * 1000,
-      maxMs: (section?.retryMaxSeconds ?? defaultRetryPolicy.maxMs / 1000) * 1000,
-      timeoutMs: (section?.timeoutSeconds ?? defaultRetryPolicy.timeoutMs / 1000) * 1000,
-    },
+    [...fromConfig, ...extra].map(({ names }) => names.url.replace(/\.url$/, '')),
+  );
+  return { endpoints, retry: retryPolicyFrom(config) };
+}
+
+/** The `webhooks` section's retry settings, defaults filled in. */
+export function retryPolicyFrom(config: ConfigFile): RetryPolicy {
+  const section = config.webhooks;
+  return {
+    retryForMs: (section?.retryForHours ?? defaultRetryPolicy.retryForMs / 3_600_000) * 3_600_000,
+    ...(section?.maxAttempts !== undefined && { maxAttempts: section.maxAttempts }),
+    baseMs: (section?.retryBaseSeconds ?? defaultRetryPolicy.baseMs / 1000) * 1000,
+    maxMs: (section?.retryMaxSeconds ?? defaultRetryPolicy.maxMs / 1000) * 1000,
+    timeoutMs: (section?.timeoutSeconds ?? defaultRetryPolicy.timeoutMs / 1000) * 1000,
   };
 }
 
-/**
- * The endpoint's URL: as written, or from `env:NAME` / `file:PATH` for a URL that is itself the secret (a Slack,
- * Discord or ntfy webhook URL), whose value then never appears in an error.
- */
-function endpointUrl(value: string, name: string, env: NodeJS.ProcessEnv): URL {
-  if (!/^(env|file):/.test(value)) return checkEndpointUrl(value, name);
-  const resolved = resolveSecretRef(value, name, env);
-  if (!URL.canParse(resolved)) {
-    throw new TokenkeeperError('config', `${name}: the value of ${value} is not a valid URL`);
-  }
-  return checkEndpointUrl(resolved, name);
+/** Two endpoints with one outbox key would share (and lose) deliveries: the same name, or the same URL unnamed. */
+function refuseSharedKeys(endpoints: readonly WebhookEndpoint[], places: readonly string[]): void {
+  endpoints.forEach((endpoint, index) => {
+    const first = endpoints.findIndex((other) => other.key === endpoint.key);
+    if (first < index) {
+      throw new TokenkeeperError(
+        'config',
+        `${places[index]} repeats ${places[first]}: give each a distinct name`,
+      );
+    }
+  });
 }
 
 /**
- * server.publicUrl checked as endpoints are (https, or http on loopback) and as a base the reconnect path is
- * appended to: no query, fragment or credentials.
+ * The endpoint's URL: as written, or from a secret reference (`env:NAME`, `file:PATH`, `literal:VALUE`) for a URL
+ * that is itself the secret (a Slack, Discord or ntfy webhook URL), whose value then never appears in an error.
+ * Credentials in it are refused: fetch would put them in its error texts, and from there in logs.
+ */
+export function endpointUrl(value: string, name: string, env: NodeJS.ProcessEnv): URL {
+  const reference = /^(env|file|literal):/.test(value);
+  const resolved = reference ? resolveSecretRef(value, name, env) : value;
+  if (reference && !URL.canParse(resolved)) {
+    throw new TokenkeeperError('config', `${name}: the value of ${value} is not a valid URL`);
+  }
+  const url = checkEndpointUrl(resolved, name);
+  if (url.username || url.password) {
+    throw new TokenkeeperError(
+      'config',
+      `${name} must not carry a user name or password: for ntfy, set the endpoint's token to env:NAME of an access token`,
+    );
+  }
+  return url;
+}
+
+/**
+ * server.publicUrl checked as endpoints are (https, or http on loopback) and as the origin the status page is
+ * served at: the page's links and forms are root-absolute, so a path, query, fragment or credentials are refused.
  */
 export function publicUrlFrom(config: ConfigFile): string | undefined {
   const value = config.server?.publicUrl;
   if (value === undefined) return undefined;
   const url = checkEndpointUrl(value, 'server.publicUrl');
-  if (url.search || url.hash || url.username || url.password) {
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
     throw new TokenkeeperError(
       'config',
-      `server.publicUrl ${url.origin} must be a base address people open (like https://keeper.example.com), without a query, fragment or credentials`,
+      `server.publicUrl must be the origin people open the status page at (like ${url.origin}), without a path, query, fragment or credentials`,
     );
   }
-  return url.href.replace(/\/+$/, '');
+  return url.origin;
 }

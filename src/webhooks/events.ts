@@ -49,6 +49,7 @@ export function webhookEventFor(event: KeeperEvent): WebhookEventBody | undefine
           status: event.to,
           previousStatus: event.from,
           error: event.error,
+          ...(event.successor !== undefined && { successor: event.successor }),
         };
       }
       // provider_retired → active: a forced refresh found the provider answering again.

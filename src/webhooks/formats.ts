@@ -1,5 +1,6 @@
 import { reconnectCommand, reconnectUrl, replaceCommand } from '../core/links.ts';
-import type { WebhookEndpoint } from './endpoints.ts';
+import { needsHuman } from '../core/types.ts';
+import { formatOf, type WebhookEndpoint } from './endpoints.ts';
 import type { WebhookPayload } from './events.ts';
 
 /** What one endpoint is sent for one payload: the body, its content type and the headers of its format. */
@@ -32,8 +33,7 @@ const DAY_MS = 24 * HOUR_MS;
 export function reconnectLinkFor(payload: WebhookPayload, publicUrl: string | undefined): string | undefined {
   if (publicUrl === undefined) return undefined;
   const fixedByReconnect =
-    payload.type === 'needs_reauth' ||
-    payload.type === 'provider_retired' ||
+    needsHuman(payload.type) ||
     (payload.type === 'expiring_soon' && payload.expiring?.what !== 'client_secret');
   return fixedByReconnect ? reconnectUrl(publicUrl, payload.connection.name) : undefined;
 }
@@ -50,7 +50,7 @@ export function renderDelivery(
   payload: WebhookPayload,
   now: number,
 ): RenderedDelivery {
-  const format = endpoint.format ?? 'standard';
+  const format = formatOf(endpoint);
   if (format === 'standard') {
     return {
       contentType: 'application/json',
@@ -111,7 +111,7 @@ export function humanMessage(
       const successor = payload.successor;
       const how = successor
         ? `connect it again with ${successor}: ${replaceCommand(successor, name)}`
-        : `connect it to the provider that replaced it: tokenkeeper connect <provider> --replace ${name}`;
+        : `connect it to the provider that replaced it: ${replaceCommand('<provider>', name)}`;
       return {
         title: `${name}: ${provider} has shut down its API`,
         text: `${name}: ${provider} has shut down its API; ${how}${link === undefined ? '' : `; status page: ${link}`}`,

@@ -29,6 +29,7 @@ describe('the webhook outbox of a PostgreSQL fleet', () => {
       const dispatcher = new WebhookDispatcher({
         endpoints: [
           {
+            key: 'name:ops',
             label: 'ops',
             url: receiver.url,
             secret: generateWebhookSecret(),

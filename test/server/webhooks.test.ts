@@ -31,6 +31,7 @@ async function dispatcherTo(
   onFinished(() => rmSync(dir, { recursive: true, force: true }));
   const log = new DeliveryLog(join(dir, 'webhook-deliveries.jsonl'));
   const endpoint: WebhookEndpoint = {
+    key: 'name:ops',
     label: 'ops',
     url: receiver.url,
     secret: SECRET,
@@ -293,6 +294,7 @@ describe.concurrent('webhook delivery', () => {
   }) => {
     const { receiver, log, dispatcher } = await dispatcherTo(onTestFinished, []);
     const endpoint: WebhookEndpoint = {
+      key: 'name:hand-made',
       label: 'hand-made',
       url: receiver.url,
       secret: 'not-whsec',

@@ -199,6 +199,7 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
 
     describe('the dispatcher on it', () => {
       const endpoint = (url: string): WebhookEndpoint => ({
+        key: 'name:ops',
         label: 'ops',
         url,
         secret: generateWebhookSecret(),

@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { TokenkeeperError } from '../../core/errors.ts';
 import { resolveSecretRef } from '../../config/secret-ref.ts';
-import { checkEndpointUrl } from '../../core/url-policy.ts';
+import { defaultWebhookFormat, formatNeedsSecret } from '../../core/webhook-formats.ts';
 import { DeliveryLog, deliveryLogPath, type DeliveryRecord } from '../../webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.ts';
 import { webhookEventTypes, type WebhookEventType, type WebhookPayload } from '../../webhooks/events.ts';
 import {
+  endpointKey,
+  endpointUrl,
   publicUrlFrom,
+  retryPolicyFrom,
   webhookFormats,
   webhookSettingsFrom,
   type WebhookEndpoint,
@@ -24,7 +27,7 @@ export const webhookDefaults = {
   connection: 'example',
   attempts: 1,
   limit: 20,
-  format: 'standard',
+  format: defaultWebhookFormat,
 } as const;
 
 export interface WebhookTestOptions {
@@ -83,27 +86,35 @@ export function webhookTestOptions(flags: WebhookTestFlags): WebhookTestOptions 
 export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Promise<CommandResult> {
   const settings = settingsOf(io);
   const logger = loggerOf(io, settings, 'warn');
-  const configured = webhookSettingsFrom(settings.config, io.env);
+  // --url needs none of the configured endpoints: their secrets need not resolve here.
   const endpoints = options.url
     ? [adHocEndpoint(options, options.url, publicUrlFrom(settings.config), io)]
-    : configured.endpoints;
+    : webhookSettingsFrom(settings.config, io.env).endpoints;
   if (endpoints.length === 0) {
     throw new TokenkeeperError(
       'usage',
       'no webhook endpoints: add webhooks.endpoints to the config, or pass --url (and --secret)',
     );
   }
-  const records: DeliveryRecord[] = [];
-  const dispatcher = new WebhookDispatcher({
-    endpoints,
-    retry: { ...configured.retry, maxAttempts: options.attempts },
-    log: new DeliveryLog(deliveryLogPath(settings.dataDir)),
-    logger,
-    onAttempt: (record) => records.push(record),
-  });
+  const retry = { ...retryPolicyFrom(settings.config), maxAttempts: options.attempts };
+  const log = new DeliveryLog(deliveryLogPath(settings.dataDir));
   const payload = samplePayload(options.event, options.connection, Date.now());
-  await Promise.all(endpoints.map((endpoint) => dispatcher.deliver(endpoint, payload)));
-  const finals = endpoints.map((endpoint) => records.filter((r) => r.endpoint === endpoint.label).at(-1));
+  // One dispatcher per endpoint, so each endpoint's outcome is its own whatever the labels.
+  const attempts = await Promise.all(
+    endpoints.map(async (endpoint) => {
+      const records: DeliveryRecord[] = [];
+      const dispatcher = new WebhookDispatcher({
+        endpoints: [endpoint],
+        retry,
+        log,
+        logger,
+        onAttempt: (record) => records.push(record),
+      });
+      await dispatcher.deliver(endpoint, payload);
+      return records;
+    }),
+  );
+  const records = attempts.flat();
   if (options.json) printJson(io, records);
   else {
     const rows = records.map((r) => [
@@ -116,7 +127,7 @@ export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Pr
     ]);
     io.stdout.write(`${table(['ENDPOINT', 'ATTEMPT', 'OUTCOME', 'STATUS', 'TIME', 'ERROR'], rows, io)}\n`);
   }
-  const failed = finals.filter((record) => record?.outcome !== 'delivered').length;
+  const failed = attempts.filter((tries) => tries.at(-1)?.outcome !== 'delivered').length;
   if (failed === 0) return;
   io.stderr.write(`tokenkeeper: ${failed} of ${endpoints.length} endpoint(s) did not accept the webhook\n`);
   return 1;
@@ -243,18 +254,19 @@ function adHocEndpoint(
   publicUrl: string | undefined,
   io: CliIo,
 ): WebhookEndpoint {
-  if (!options.secret && options.format === 'standard') {
+  if (!options.secret && formatNeedsSecret(options.format)) {
     throw new TokenkeeperError(
       'usage',
       '--url needs --secret env:NAME or file:PATH of a whsec_ secret to sign with',
     );
   }
-  const checked = checkEndpointUrl(url, '--url');
+  const checked = endpointUrl(url, '--url', io.env);
   const secret =
     options.secret === undefined ? undefined : resolveSecretRef(options.secret, '--secret', io.env);
   if (secret !== undefined) signingKeyOf(secret, '--secret');
   return {
-    label: checked.origin,
+    key: endpointKey(undefined, checked.href),
+    label: `--url (${checked.origin})`,
     url: checked.href,
     format: options.format,
     ...(secret !== undefined && { secret }),

@@ -87,6 +87,25 @@ function consentHandoff(reply: FastifyReply, name: string, url: string): Fastify
   );
 }
 
+/** The marker of a reconnect link the site opened itself (see reopenFromHere). */
+const SELF = 'self';
+
+/**
+ * A reconnect link opened from another site (Slack, Discord, webmail) arrives without the SameSite=Strict session
+ * cookie; the same link opened again by a page of this site carries it. So the first visit without a session
+ * answers a page that opens the link again, marked, and only the marked visit without a session gets the login page.
+ */
+function reopenFromHere(reply: FastifyReply, name: string): FastifyReply {
+  const href = escapeHtml(`${reconnectPath(name)}?via=${SELF}`);
+  return smallPage(
+    reply,
+    200,
+    `Reconnect ${name}`,
+    `<p><a href="${href}">Continue</a></p>`,
+    `<meta http-equiv="refresh" content="0; url=${href}">`,
+  );
+}
+
 const loginHelp =
   'Run `tokenkeeper login` on the machine the daemon runs on (with the same data dir) and open the one-time link it prints.';
 
@@ -196,10 +215,22 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
   );
 
   // Anyone but an operator gets the login page, whether or not the connection exists.
-  app.get<{ Params: { name: string } }>('/connections/:name/reconnect', async (request, reply) => {
-    const session = sessions.of(request);
-    if (!session) return loginRequired(reply);
-    const { name } = request.params;
+  app.get<{ Params: { name: string }; Querystring: { via?: string } }>(
+    '/connections/:name/reconnect',
+    async (request, reply) => {
+      const session = sessions.of(request);
+      if (!session) {
+        return request.query.via === SELF ? loginRequired(reply) : reopenFromHere(reply, request.params.name);
+      }
+      return reconnectPage(reply, request.params.name, session);
+    },
+  );
+
+  async function reconnectPage(
+    reply: FastifyReply,
+    name: string,
+    session: OperatorSession,
+  ): Promise<FastifyReply> {
     let connection: ConnectionSummary | undefined;
     try {
       connection = await keeper.get(name);
@@ -209,7 +240,7 @@ export async function pageRoutes(app: FastifyInstance, options: PageRouteOptions
     }
     if (!connection) return messagePage(reply, 404, 'Cannot reconnect', `no connection named "${name}"`);
     return reconnectConfirmation(reply, connection, session, options.reconnects.underWay() === name);
-  });
+  }
 
   app.post<{ Params: { name: string } }>(
     '/connections/:name/reconnect',
