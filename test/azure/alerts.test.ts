@@ -125,7 +125,7 @@ describe('webhook app settings', () => {
     expect(all).toMatchObject({
       url: base.TOKENKEEPER_WEBHOOK_URL,
       secret: SECRET,
-      label: 'https://hooks.example.net',
+      label: 'TOKENKEEPER_WEBHOOK_URL (https://hooks.example.net)',
     });
     expect([...(all?.events ?? [])]).toEqual([...webhookEventTypes]);
     const [some] = functionWebhookSettings(

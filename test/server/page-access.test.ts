@@ -205,20 +205,30 @@ describe.concurrent('status page and actions: who may do what', () => {
     const open = (url: string, headers: Record<string, string> = {}) =>
       d.app.inject({ url, headers: { host: d.host, 'sec-fetch-site': 'cross-site', ...headers } });
 
-    // Not logged in (or a forged session): the status page's login page, the same whether the connection exists.
+    // Not logged in (or a forged session): a page that opens the link again from this site, and then the status
+    // page's login page; the same whether the connection exists.
     const loginPage = await open('/');
+    const reopened = (body: string) => /<meta http-equiv="refresh" content="0; url=([^"]+)">/.exec(body)?.[1];
     for (const headers of [{}, (await credentialsFor(d, 'wrong')).headers]) {
       for (const name of ['me', 'nobody']) {
-        const answer = await open(`/connections/${name}/reconnect`, headers);
+        const first = await open(`/connections/${name}/reconnect`, headers);
+        expect(first.statusCode, name).toBe(401);
+        expect(reopened(first.body), name).toBe(`/connections/${name}/reconnect?via=self`);
+        const answer = await open(`/connections/${name}/reconnect?via=self`, headers);
         expect(answer.statusCode, name).toBe(401);
         expect(answer.body, name).toBe(loginPage.body);
-        expect(answer.body, name).not.toContain(name === 'me' ? 'fitbit' : 'nobody');
+        expect(first.body + answer.body, name).not.toContain('fitbit');
       }
     }
 
-    // An operator opening the link from a chat app (cross-site) sees the connection and a Reconnect button.
+    // An operator opening the link from a chat app: the browser leaves out the SameSite=Strict cookie on that
+    // cross-site visit and sends it on the site's own reopening, which shows the connection and a Reconnect button.
     const creds = await credentialsFor(d, 'session with CSRF');
-    const page = await open('/connections/me/reconnect', creds.headers);
+    const crossSite = await open('/connections/me/reconnect');
+    const page = await open(reopened(crossSite.body) as string, {
+      ...creds.headers,
+      'sec-fetch-site': 'same-origin',
+    });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('<title>Reconnect me</title>');
     expect(page.body).toContain('me (fitbit, account USER01) is active.');

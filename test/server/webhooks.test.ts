@@ -227,15 +227,15 @@ describe.concurrent('Slack, Discord and ntfy formats', () => {
     expect(bad.stderr).not.toContain('XXXX');
   });
 
-  it('refuses a server.publicUrl that is not https, or not a plain base address', async ({
+  it('refuses a server.publicUrl that is not https, or not an origin (the page ignores a path)', async ({
     onTestFinished,
   }) => {
+    const notOrigin =
+      /server\.publicUrl must be the origin .* \(like https:\/\/keeper\.example\.com\), without a path/;
     for (const [publicUrl, refusal] of [
       ['http://keeper.example.com', /server\.publicUrl http:\/\/keeper\.example\.com must use https/],
-      [
-        'https://keeper.example.com/?x=1',
-        /server\.publicUrl https:\/\/keeper\.example\.com must be a base address/,
-      ],
+      ['https://keeper.example.com/?x=1', notOrigin],
+      ['https://keeper.example.com/tk/', notOrigin],
       ['keeper.example.com', /server\.publicUrl "keeper\.example\.com" is not a valid URL/],
     ] as const) {
       const h = await createHarness(onTestFinished, {

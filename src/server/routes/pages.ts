@@ -94,12 +94,13 @@ const SELF = 'self';
  * A reconnect link opened from another site (Slack, Discord, webmail) arrives without the SameSite=Strict session
  * cookie; the same link opened again by a page of this site carries it. So the first visit without a session
  * answers a page that opens the link again, marked, and only the marked visit without a session gets the login page.
+ * Both say 401: neither shows anything to a visitor without a session.
  */
 function reopenFromHere(reply: FastifyReply, name: string): FastifyReply {
   const href = escapeHtml(`${reconnectPath(name)}?via=${SELF}`);
   return smallPage(
     reply,
-    200,
+    401,
     `Reconnect ${name}`,
     `<p><a href="${href}">Continue</a></p>`,
     `<meta http-equiv="refresh" content="0; url=${href}">`,
