@@ -1062,14 +1062,14 @@ const rows: Row[] = [
       const hooks = await receiver(onFinished);
       const io = world(onFinished).io(
         {
-          server: { publicUrl: 'https://keeper.example.com/tk/' },
+          server: { publicUrl: 'https://keeper.example.com' },
           webhooks: { endpoints: [{ url: hooks.url, secret: 'env:HOOK_SECRET' }] },
         },
         { env: { HOOK_SECRET: SECRET } },
       );
       await runWebhookTest(webhookTestOptions({ event: 'needs_reauth', connection: 'fitbit-me' }), io);
       expect(hooks.received[0]?.json.links).toEqual({
-        reconnect: 'https://keeper.example.com/tk/connections/fitbit-me/reconnect',
+        reconnect: 'https://keeper.example.com/connections/fitbit-me/reconnect',
       });
     },
   },
@@ -1125,6 +1125,18 @@ const rows: Row[] = [
       expect(hooks.received.map((hook) => hook.json)).toEqual([
         { text: 'fitbit-me (example) needs you to reconnect: tokenkeeper connect example --name fitbit-me' },
       ]);
+    },
+  },
+  {
+    keys: ['webhooks.endpoints[].token'],
+    async test(onFinished) {
+      const hooks = await receiver(onFinished);
+      const io = world(onFinished).io(
+        { webhooks: { endpoints: [{ url: hooks.url, format: 'ntfy', token: 'env:NTFY_TOKEN' }] } },
+        { env: { NTFY_TOKEN: 'tk_ntfy-keys-test' } },
+      );
+      await runWebhookTest(webhookTestOptions({}), io);
+      expect(hooks.received[0]?.headers.authorization).toBe('Bearer tk_ntfy-keys-test');
     },
   },
   {
