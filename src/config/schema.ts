@@ -90,7 +90,7 @@ const serverSettings = z.strictObject({
 const webhookSettings = z.strictObject({
   endpoints: z.array(
     z.strictObject({
-      /** The URL, or env:NAME / file:PATH of it when the URL is itself a secret (Slack, Discord, ntfy). */
+      /** The URL, or env:NAME / file:PATH / literal:URL of it when the URL is itself a secret (Slack, Discord, ntfy). */
       url: nonEmpty(),
       /**
        * What the body is: "standard" (signed JSON, Standard Webhooks), or a short human message for a Slack or
