@@ -100,9 +100,11 @@ export function webhookSettingsFrom(
       names: { url: `${at}.url`, secret: `${at}.secret`, previousSecrets: `${at}.previousSecrets` },
     };
   });
-  const endpoints = [...fromConfig, ...extra].map(({ entry, names }): WebhookEndpoint => {
-    // Where the endpoint is written: webhooks.endpoints.N, or the app setting of its URL.
-    const at = names.url.replace(/\.url$/, '');
+  const sources = [...fromConfig, ...extra];
+  // Where each endpoint is written: webhooks.endpoints.N, or the app setting of its URL.
+  const places = sources.map(({ names }) => names.url.replace(/\.url$/, ''));
+  const endpoints = sources.map(({ entry, names }, index): WebhookEndpoint => {
+    const at = places[index] as string;
     const url = endpointUrl(entry.url, names.url, env);
     const format = entry.format ?? defaultWebhookFormat;
     const secret = (ref: string, name: string) => {
@@ -134,10 +136,7 @@ export function webhookSettingsFrom(
       events: new Set<WebhookEventType>(entry.events ?? webhookEventTypes),
     };
   });
-  refuseSharedKeys(
-    endpoints,
-    [...fromConfig, ...extra].map(({ names }) => names.url.replace(/\.url$/, '')),
-  );
+  refuseSharedKeys(endpoints, places);
   return { endpoints, retry: retryPolicyFrom(config) };
 }
 
