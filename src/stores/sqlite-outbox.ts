@@ -71,6 +71,7 @@ export class SqliteOutbox implements DeliveryOutbox {
           `UPDATE webhook_outbox SET claim_owner = :owner, claim_fence = claim_fence + 1,
            next_attempt_at = :now + :lease
          WHERE rowid IN (SELECT rowid FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= :now
+                           AND endpoint_key IN (SELECT value FROM json_each(:keys))
                          ORDER BY next_attempt_at LIMIT :limit)
          RETURNING event_id, endpoint_key, payload, created_at, attempts, claim_fence, next_attempt_at`,
         )
@@ -79,6 +80,7 @@ export class SqliteOutbox implements DeliveryOutbox {
           now: Math.floor(request.now),
           lease: Math.ceil(request.leaseMs),
           limit: request.limit,
+          keys: JSON.stringify(request.endpointKeys),
         }) as unknown as ClaimedRow[];
       return rows.map((row) => claimFromRow(row, request.owner));
     });
@@ -144,6 +146,23 @@ export class SqliteOutbox implements DeliveryOutbox {
         this.sql
           .statement(`DELETE FROM webhook_outbox WHERE state <> 'pending' AND settled_at < ?`)
           .run(Math.floor(before)).changes,
+      ),
+    );
+  }
+
+  async expire(request: { createdBefore: number; at: number; error: string }): Promise<number> {
+    return this.sql.guard('expire webhooks in', () =>
+      Number(
+        this.sql
+          .statement(
+            `UPDATE webhook_outbox SET state = 'failed', settled_at = :at, last_error = :error, claim_owner = NULL
+             WHERE state = 'pending' AND created_at < :before`,
+          )
+          .run({
+            at: Math.floor(request.at),
+            error: request.error,
+            before: Math.floor(request.createdBefore),
+          }).changes,
       ),
     );
   }

@@ -37,6 +37,13 @@ const LEASE_MARGIN_MS = 15_000;
 /** Delivered and failed rows are kept this long, so a later duplicate of the event is still ignored. */
 const KEEP_SETTLED_MS = 30 * 24 * 3_600_000;
 const PRUNE_EVERY_MS = 3_600_000;
+/**
+ * A pending row whose event is older than the retry window and this is expired (settled as failed): no worker
+ * has its endpoint configured any more, or none ran since. The margin leaves peers whose window is a little
+ * longer (a rolling deploy changing it) their last attempts.
+ */
+const EXPIRE_AFTER_WINDOW_MS = 24 * 3_600_000;
+const EXPIRED_ERROR = 'not delivered within the retry window: no running worker has this endpoint configured';
 /** How soon the dispatcher tries again when the outbox cannot be read (store down). */
 const OUTBOX_RETRY_MS = 5_000;
 /** The longest timer (setTimeout cannot wait longer than ~24 days); a far-off retry is looked at again then. */
@@ -94,7 +101,7 @@ export class WebhookDispatcher {
     this.leaseMs = options.retry.timeoutMs + LEASE_MARGIN_MS;
     this.keys = uniqueKeys(options.endpoints);
     this.byKey = new Map([...this.keys].map(([endpoint, key]) => [key, endpoint]));
-    // Without endpoints this process delivers nothing (and drops nothing another worker may still deliver).
+    // Without endpoints this process claims nothing: rows of other endpoints are left to the workers that have them.
     this.pump();
   }
 
@@ -203,6 +210,7 @@ export class WebhookDispatcher {
       const claims = await this.outbox.claimDue({
         owner: this.owner,
         now: Number.MAX_SAFE_INTEGER - this.leaseMs,
+        endpointKeys: [...this.byKey.keys()],
         limit: 100,
         leaseMs: this.leaseMs,
       });
@@ -223,8 +231,9 @@ export class WebhookDispatcher {
   private async quiet(): Promise<boolean> {
     if (this.attempts.size > 0 || this.enqueues.size > 0) return false;
     if (!this.outbox.durable) return (await this.outbox.pendingCount()) === 0;
-    const next = await this.outbox.nextDueAt();
-    return next === undefined || next > this.now();
+    const now = this.now();
+    const next = await this.outbox.nextDueAt(now);
+    return next === undefined || next > now;
   }
 
   private async pending(): Promise<number> {
@@ -282,6 +291,7 @@ export class WebhookDispatcher {
         const claims = await this.outbox.claimDue({
           owner: this.owner,
           now: this.now(),
+          endpointKeys: [...this.byKey.keys()],
           limit: room,
           leaseMs: this.leaseMs,
         });
@@ -294,8 +304,9 @@ export class WebhookDispatcher {
         for (const claim of claims) this.start(claim);
         if (claims.length < room) break;
       }
-      const next = await this.outbox.nextDueAt();
-      this.arm(next === undefined ? undefined : next - this.now());
+      const now = this.now();
+      const next = await this.outbox.nextDueAt(now);
+      this.arm(next === undefined ? undefined : next - now);
     } catch (error) {
       this.options.logger.warn({ error: describeError(error) }, 'webhook outbox unavailable; trying again');
       this.arm(OUTBOX_RETRY_MS);
@@ -318,6 +329,12 @@ export class WebhookDispatcher {
     if (now - this.lastPruneAt < PRUNE_EVERY_MS) return;
     this.lastPruneAt = now;
     await this.outbox.prune(now - KEEP_SETTLED_MS);
+    const expired = await this.outbox.expire({
+      createdBefore: now - this.options.retry.retryForMs - EXPIRE_AFTER_WINDOW_MS,
+      at: now,
+      error: EXPIRED_ERROR,
+    });
+    if (expired > 0) this.options.logger.warn({ count: expired }, `webhooks expired, ${EXPIRED_ERROR}`);
   }
 
   private start(claim: DeliveryClaim): void {
@@ -339,16 +356,8 @@ export class WebhookDispatcher {
   /** One attempt of a claimed row, and what it means for the row. */
   private async attempt(claim: DeliveryClaim): Promise<void> {
     const { logger, retry } = this.options;
-    const endpoint = this.byKey.get(claim.endpointKey);
-    if (!endpoint) {
-      if (await this.outbox.drop(claim)) {
-        logger.warn(
-          { endpoint: claim.endpointKey, eventId: claim.eventId },
-          'webhook dropped: its endpoint is no longer configured',
-        );
-      }
-      return;
-    }
+    // Claims hold only rows of this dispatcher's endpoint keys.
+    const endpoint = this.byKey.get(claim.endpointKey) as WebhookEndpoint;
     const payload = storedPayload(claim.payload);
     if (!payload) {
       if (await this.outbox.drop(claim)) {
