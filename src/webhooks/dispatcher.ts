@@ -28,6 +28,11 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** The clock of event times, due times and the retry window; default Date.now. */
   now?: () => number;
+  /**
+   * Only queue, never deliver: a CLI command, whose process ends before a retry could be due, leaves its
+   * deliveries in the store's outbox for the daemon.
+   */
+  queueOnly?: boolean;
 }
 
 /** Deliveries one dispatcher has under way at once. */
@@ -268,7 +273,7 @@ export class WebhookDispatcher {
    * invocation's deliveries (retries included) log to that invocation.
    */
   private pump(): void {
-    if (this.stopped || this.options.endpoints.length === 0) return;
+    if (this.stopped || this.options.queueOnly || this.options.endpoints.length === 0) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
