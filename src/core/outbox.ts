@@ -49,6 +49,9 @@ export interface ClaimDeliveries {
   leaseMs: number;
 }
 
+/** Which rows a claimant looks at: due at `now`, of its endpoints. */
+export type DueRows = Pick<ClaimDeliveries, 'now' | 'endpointKeys'>;
+
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
 export interface DeliveryOutbox {
@@ -75,8 +78,11 @@ export interface DeliveryOutbox {
     claim: DeliveryClaim,
     next: { nextAttemptAt: number; attempted: boolean; error?: string },
   ): Promise<boolean>;
-  /** When the earliest pending row falls due on the clock of `now` (a leased row: when its lease ends). */
-  nextDueAt(now: number): Promise<number | undefined>;
+  /**
+   * When the earliest pending row of `endpointKeys` falls due on the clock of `now` (a leased row: when its lease
+   * ends); rows of other endpoints are not this claimant's to wait for.
+   */
+  nextDueAt(request: DueRows): Promise<number | undefined>;
   /** How many rows are pending (leased ones included). */
   pendingCount(): Promise<number>;
   /** Deletes delivered and failed rows settled before `before`; returns how many. */

@@ -1,4 +1,4 @@
-import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, NewDelivery } from '../core/outbox.ts';
+import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, DueRows, NewDelivery } from '../core/outbox.ts';
 import type { SqliteStatements } from './sqlite-statements.ts';
 import { claimFromRow, type ClaimedRow } from './outbox-row.ts';
 
@@ -120,11 +120,14 @@ export class SqliteOutbox implements DeliveryOutbox {
     );
   }
 
-  async nextDueAt(): Promise<number | undefined> {
+  async nextDueAt(request: DueRows): Promise<number | undefined> {
     return this.sql.guard('read webhooks in', () => {
       const row = this.sql
-        .statement(`SELECT min(next_attempt_at) AS next FROM webhook_outbox WHERE state = 'pending'`)
-        .get() as { next: number | null } | undefined;
+        .statement(
+          `SELECT min(next_attempt_at) AS next FROM webhook_outbox
+           WHERE state = 'pending' AND endpoint_key IN (SELECT value FROM json_each(?))`,
+        )
+        .get(JSON.stringify(request.endpointKeys)) as { next: number | null } | undefined;
       return row?.next === null || row?.next === undefined ? undefined : Number(row.next);
     });
   }

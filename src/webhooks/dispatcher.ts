@@ -85,6 +85,8 @@ export class WebhookDispatcher {
   private readonly owner = `webhooks:${randomUUID()}`;
   private readonly keys: Map<WebhookEndpoint, string>;
   private readonly byKey: Map<string, WebhookEndpoint>;
+  /** The rows this dispatcher claims and waits for: those of its endpoints. */
+  private readonly endpointKeys: readonly string[];
   private readonly leaseMs: number;
   private readonly attempts = new Set<Promise<void>>();
   private readonly enqueues = new Set<Promise<void>>();
@@ -106,6 +108,7 @@ export class WebhookDispatcher {
     this.leaseMs = options.retry.timeoutMs + LEASE_MARGIN_MS;
     this.keys = uniqueKeys(options.endpoints);
     this.byKey = new Map([...this.keys].map(([endpoint, key]) => [key, endpoint]));
+    this.endpointKeys = [...this.byKey.keys()];
     // Without endpoints this process claims nothing: rows of other endpoints are left to the workers that have them.
     this.pump();
   }
@@ -215,7 +218,7 @@ export class WebhookDispatcher {
       const claims = await this.outbox.claimDue({
         owner: this.owner,
         now: Number.MAX_SAFE_INTEGER - this.leaseMs,
-        endpointKeys: [...this.byKey.keys()],
+        endpointKeys: this.endpointKeys,
         limit: 100,
         leaseMs: this.leaseMs,
       });
@@ -237,7 +240,7 @@ export class WebhookDispatcher {
     if (this.attempts.size > 0 || this.enqueues.size > 0) return false;
     if (!this.outbox.durable) return (await this.outbox.pendingCount()) === 0;
     const now = this.now();
-    const next = await this.outbox.nextDueAt(now);
+    const next = await this.outbox.nextDueAt({ now, endpointKeys: this.endpointKeys });
     return next === undefined || next > now;
   }
 
@@ -296,7 +299,7 @@ export class WebhookDispatcher {
         const claims = await this.outbox.claimDue({
           owner: this.owner,
           now: this.now(),
-          endpointKeys: [...this.byKey.keys()],
+          endpointKeys: this.endpointKeys,
           limit: room,
           leaseMs: this.leaseMs,
         });
@@ -310,7 +313,7 @@ export class WebhookDispatcher {
         if (claims.length < room) break;
       }
       const now = this.now();
-      const next = await this.outbox.nextDueAt(now);
+      const next = await this.outbox.nextDueAt({ now, endpointKeys: this.endpointKeys });
       this.arm(next === undefined ? undefined : next - now);
     } catch (error) {
       this.options.logger.warn({ error: describeError(error) }, 'webhook outbox unavailable; trying again');

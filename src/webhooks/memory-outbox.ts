@@ -3,6 +3,7 @@ import type {
   DeliveryClaim,
   DeliveryOutbox,
   DeliveryState,
+  DueRows,
   NewDelivery,
 } from '../core/outbox.ts';
 
@@ -93,9 +94,11 @@ export class MemoryOutbox implements DeliveryOutbox {
     return true;
   }
 
-  async nextDueAt(): Promise<number | undefined> {
+  async nextDueAt(request: DueRows): Promise<number | undefined> {
+    const keys = new Set(request.endpointKeys);
     let next: number | undefined;
     for (const row of this.rows.values()) {
+      if (!keys.has(row.endpointKey)) continue;
       if (row.state === 'pending' && (next === undefined || row.nextAttemptAt < next))
         next = row.nextAttemptAt;
     }

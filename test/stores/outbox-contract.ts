@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
-import type { DeliveryOutbox, NewDelivery } from '../../src/core/outbox.ts';
+import type { ClaimDeliveries, DeliveryOutbox, NewDelivery } from '../../src/core/outbox.ts';
 import type { DeliveryRecord } from '../../src/webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../src/webhooks/dispatcher.ts';
 import { defaultRetryPolicy, type RetryPolicy, type WebhookEndpoint } from '../../src/webhooks/endpoints.ts';
@@ -128,7 +128,8 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         delivery('evt_b', 'name:ops', T0 - 1_000),
         delivery('evt_a', 'name:ops', T0 - 2_000),
       ]);
-      expect(await outbox.nextDueAt(T0)).toBe(T0 - 2_000);
+      expect(await outbox.nextDueAt({ now: T0, endpointKeys: ['name:ops'] })).toBe(T0 - 2_000);
+      expect(await outbox.nextDueAt({ now: T0, endpointKeys: ['name:chat'] })).toBeUndefined();
       const [first, ...rest] = await claimAt(outbox, T0, 'worker-a', 1);
       expect(rest).toEqual([]);
       expect(first).toMatchObject({
@@ -214,7 +215,7 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       expect(
         await outbox.reschedule(first!, { nextAttemptAt: T0 + 4_000, attempted: true, error: 'HTTP 503' }),
       ).toBe(true);
-      expect(await outbox.nextDueAt(T0)).toBe(T0 + 4_000);
+      expect(await outbox.nextDueAt({ now: T0, endpointKeys: ['name:ops'] })).toBe(T0 + 4_000);
       expect(await claimAt(outbox, T0 + 3_999)).toEqual([]);
       const [second] = await claimAt(outbox, T0 + 4_000);
       expect(second?.attempts).toBe(1);
@@ -342,6 +343,32 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         restarted.dispatcher.send({ ...event, id });
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect(receiver.received).toHaveLength(1);
+      });
+
+      it('does not wait for rows of endpoints it does not have: one due for a peer leaves it idle', async () => {
+        const outbox = await fixture.open();
+        await outbox.enqueue([delivery('evt_peers', 'name:added-endpoint')]);
+        let claims = 0;
+        const counting = new Proxy(outbox, {
+          get: (target, key, receiver) =>
+            key === 'claimDue'
+              ? (request: ClaimDeliveries) => {
+                  claims++;
+                  return target.claimDue(request);
+                }
+              : Reflect.get(target, key, receiver),
+        });
+        const dispatcher = new WebhookDispatcher({
+          endpoints: [endpoint('http://127.0.0.1:9/hook')],
+          retry: defaultRetryPolicy,
+          log: { append: () => undefined },
+          logger: silentLogger,
+          outbox: counting,
+          now: () => T0,
+        });
+        cleanups.push(() => dispatcher.drain(0));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(claims).toBe(1);
       });
 
       it('leaves rows of endpoints it does not have, expires them after the retry window, drops unreadable payloads and prunes settled rows after 30 days', async () => {

@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, NewDelivery } from '../../core/outbox.ts';
+import type {
+  ClaimDeliveries,
+  DeliveryClaim,
+  DeliveryOutbox,
+  DueRows,
+  NewDelivery,
+} from '../../core/outbox.ts';
 import { claimFromRow, type ClaimedRow } from '../outbox-row.ts';
 import { dbNow } from './fleet.ts';
 
@@ -109,7 +115,7 @@ export class PostgresOutbox implements DeliveryOutbox {
     );
   }
 
-  async nextDueAt(now: number): Promise<number | undefined> {
+  async nextDueAt(request: DueRows): Promise<number | undefined> {
     const { pool, table, guard } = this.options;
     return guard('reading the outbox', async () => {
       // A lease's end, in database time, as far from the caller's `now` as it is from the database's.
@@ -117,8 +123,8 @@ export class PostgresOutbox implements DeliveryOutbox {
         name: 'tk-outbox-next',
         text: `SELECT min(CASE WHEN claim_owner IS NULL THEN next_attempt_at
                                ELSE $1::bigint + (next_attempt_at - ${dbNow}) END) AS next
-               FROM ${table} WHERE state = 'pending'`,
-        values: [Math.floor(now)],
+               FROM ${table} WHERE state = 'pending' AND endpoint_key = ANY($2::text[])`,
+        values: [Math.floor(request.now), request.endpointKeys],
       });
       const next = result.rows[0]?.next;
       return next === null || next === undefined ? undefined : Number(next);
