@@ -4,6 +4,7 @@ import { resolveSettings, type Settings, type SettingsFlags } from '../config/se
 import { createKeeper, type Keeper } from '../keeper/keeper.ts';
 import { createLogger, type LogLevel } from '../logging.ts';
 import { processIo, type CliIo, type CommandResult, type GlobalOptions } from './io.ts';
+import { queueWebhookEvents } from './webhook-queue.ts';
 
 export type { GlobalOptions };
 
@@ -66,6 +67,12 @@ export function loggerOf(io: CliIo, settings: Settings, defaultLevel: LogLevel):
 }
 
 /**
+ * What a command does with the webhook events it raises: `queue` them in the store's outbox for the daemon
+ * (cli/webhook-queue.ts), or nothing, for the daemon itself, which delivers its own.
+ */
+export type CommandWebhooks = 'queue' | 'delivered by the command';
+
+/**
  * Opens the keeper for one command and always closes it. `source` is the command's io (or, for commands not yet
  * written as `run(options, io)`, the commander command).
  */
@@ -74,14 +81,17 @@ export async function withKeeper<T>(
   work: (keeper: Keeper, context: CliContext) => Promise<T>,
   defaultLevel: LogLevel = 'warn',
   flags?: SettingsFlags,
+  webhooks: CommandWebhooks = 'queue',
 ): Promise<T> {
   const io = 'optsWithGlobals' in source ? ioOf(source) : source;
   const settings = settingsOf(io, flags);
   const logger = loggerOf(io, settings, defaultLevel);
   const keeper = await createKeeper({ resolved: settings, env: io.env, logger });
+  const queue = webhooks === 'queue' ? queueWebhookEvents(keeper, io.env, logger) : undefined;
   try {
     return await work(keeper, { logger, globals: io.globals, settings });
   } finally {
+    await queue?.close();
     await keeper.close();
   }
 }

@@ -10,8 +10,11 @@ import { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookSettingsFrom } from '../webhooks/endpoints.ts';
 import { MemoryOutbox } from '../webhooks/memory-outbox.ts';
 
-/** A fleet worker also looks this often for deliveries peers queued after it last looked. */
-const FLEET_WEBHOOK_POLL_MS = 30_000;
+/**
+ * With the store's outbox the daemon also looks this often for deliveries other processes queued after it last
+ * looked: fleet peers, and CLI commands (`connect --replace`) that queue what they raise for the daemon.
+ */
+const WEBHOOK_POLL_MS = 10_000;
 
 /** What watches the keeper's events while the daemon runs: metrics, refresh history and webhooks. */
 export interface DaemonObservers {
@@ -48,8 +51,9 @@ export async function startObservers(
     logger,
     onAttempt: (record) => metrics.webhookAttempt(record),
     // Pending deliveries live in the store when it has an outbox, so they survive restarts and crashes.
-    outbox: keeper.store.openOutbox?.() ?? new MemoryOutbox(),
-    ...(keeper.store.joinFleet && { pollMs: FLEET_WEBHOOK_POLL_MS }),
+    ...(keeper.store.openOutbox
+      ? { outbox: keeper.store.openOutbox(), pollMs: WEBHOOK_POLL_MS }
+      : { outbox: new MemoryOutbox() }),
   });
   const subscriptions = [
     keeper.onEvent(guarded(metrics.handle, logger, 'metrics')),

@@ -1,4 +1,4 @@
-import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, NewDelivery } from '../core/outbox.ts';
+import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, DueRows, NewDelivery } from '../core/outbox.ts';
 import type { SqliteStatements } from './sqlite-statements.ts';
 import { claimFromRow, type ClaimedRow } from './outbox-row.ts';
 
@@ -71,6 +71,7 @@ export class SqliteOutbox implements DeliveryOutbox {
           `UPDATE webhook_outbox SET claim_owner = :owner, claim_fence = claim_fence + 1,
            next_attempt_at = :now + :lease
          WHERE rowid IN (SELECT rowid FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= :now
+                           AND endpoint_key IN (SELECT value FROM json_each(:keys))
                          ORDER BY next_attempt_at LIMIT :limit)
          RETURNING event_id, endpoint_key, payload, created_at, attempts, claim_fence, next_attempt_at`,
         )
@@ -79,6 +80,7 @@ export class SqliteOutbox implements DeliveryOutbox {
           now: Math.floor(request.now),
           lease: Math.ceil(request.leaseMs),
           limit: request.limit,
+          keys: JSON.stringify(request.endpointKeys),
         }) as unknown as ClaimedRow[];
       return rows.map((row) => claimFromRow(row, request.owner));
     });
@@ -118,11 +120,14 @@ export class SqliteOutbox implements DeliveryOutbox {
     );
   }
 
-  async nextDueAt(): Promise<number | undefined> {
+  async nextDueAt(request: DueRows): Promise<number | undefined> {
     return this.sql.guard('read webhooks in', () => {
       const row = this.sql
-        .statement(`SELECT min(next_attempt_at) AS next FROM webhook_outbox WHERE state = 'pending'`)
-        .get() as { next: number | null } | undefined;
+        .statement(
+          `SELECT min(next_attempt_at) AS next FROM webhook_outbox
+           WHERE state = 'pending' AND endpoint_key IN (SELECT value FROM json_each(?))`,
+        )
+        .get(JSON.stringify(request.endpointKeys)) as { next: number | null } | undefined;
       return row?.next === null || row?.next === undefined ? undefined : Number(row.next);
     });
   }
@@ -144,6 +149,23 @@ export class SqliteOutbox implements DeliveryOutbox {
         this.sql
           .statement(`DELETE FROM webhook_outbox WHERE state <> 'pending' AND settled_at < ?`)
           .run(Math.floor(before)).changes,
+      ),
+    );
+  }
+
+  async expire(request: { createdBefore: number; at: number; error: string }): Promise<number> {
+    return this.sql.guard('expire webhooks in', () =>
+      Number(
+        this.sql
+          .statement(
+            `UPDATE webhook_outbox SET state = 'failed', settled_at = :at, last_error = :error, claim_owner = NULL
+             WHERE state = 'pending' AND created_at < :before`,
+          )
+          .run({
+            at: Math.floor(request.at),
+            error: request.error,
+            before: Math.floor(request.createdBefore),
+          }).changes,
       ),
     );
   }

@@ -28,6 +28,11 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** The clock of event times, due times and the retry window; default Date.now. */
   now?: () => number;
+  /**
+   * Only queue, never deliver: a CLI command, whose process ends before a retry could be due, leaves its
+   * deliveries in the store's outbox for the daemon.
+   */
+  queueOnly?: boolean;
 }
 
 /** Deliveries one dispatcher has under way at once. */
@@ -37,6 +42,13 @@ const LEASE_MARGIN_MS = 15_000;
 /** Delivered and failed rows are kept this long, so a later duplicate of the event is still ignored. */
 const KEEP_SETTLED_MS = 30 * 24 * 3_600_000;
 const PRUNE_EVERY_MS = 3_600_000;
+/**
+ * A pending row whose event is older than the retry window and this is expired (settled as failed): no worker
+ * has its endpoint configured any more, or none ran since. The margin leaves peers whose window is a little
+ * longer (a rolling deploy changing it) their last attempts.
+ */
+const EXPIRE_AFTER_WINDOW_MS = 24 * 3_600_000;
+const EXPIRED_ERROR = 'not delivered within the retry window: no running worker has this endpoint configured';
 /** How soon the dispatcher tries again when the outbox cannot be read (store down). */
 const OUTBOX_RETRY_MS = 5_000;
 /** The longest timer (setTimeout cannot wait longer than ~24 days); a far-off retry is looked at again then. */
@@ -60,6 +72,8 @@ export class WebhookDispatcher {
   private readonly now: () => number;
   private readonly owner = `webhooks:${randomUUID()}`;
   private readonly byKey: Map<string, WebhookEndpoint>;
+  /** The rows this dispatcher claims and waits for: those of its endpoints. */
+  private readonly endpointKeys: readonly string[];
   private readonly leaseMs: number;
   private readonly attempts = new Set<Promise<void>>();
   private readonly enqueues = new Set<Promise<void>>();
@@ -80,7 +94,8 @@ export class WebhookDispatcher {
     this.now = options.now ?? Date.now;
     this.leaseMs = options.retry.timeoutMs + LEASE_MARGIN_MS;
     this.byKey = new Map(options.endpoints.map((endpoint) => [endpoint.key, endpoint]));
-    // Without endpoints this process delivers nothing (and drops nothing another worker may still deliver).
+    this.endpointKeys = [...this.byKey.keys()];
+    // Without endpoints this process claims nothing: rows of other endpoints are left to the workers that have them.
     this.pump();
   }
 
@@ -189,6 +204,7 @@ export class WebhookDispatcher {
       const claims = await this.outbox.claimDue({
         owner: this.owner,
         now: Number.MAX_SAFE_INTEGER - this.leaseMs,
+        endpointKeys: this.endpointKeys,
         limit: 100,
         leaseMs: this.leaseMs,
       });
@@ -209,8 +225,9 @@ export class WebhookDispatcher {
   private async quiet(): Promise<boolean> {
     if (this.attempts.size > 0 || this.enqueues.size > 0) return false;
     if (!this.outbox.durable) return (await this.outbox.pendingCount()) === 0;
-    const next = await this.outbox.nextDueAt();
-    return next === undefined || next > this.now();
+    const now = this.now();
+    const next = await this.outbox.nextDueAt({ now, endpointKeys: this.endpointKeys });
+    return next === undefined || next > now;
   }
 
   private async pending(): Promise<number> {
@@ -245,7 +262,7 @@ export class WebhookDispatcher {
    * invocation's deliveries (retries included) log to that invocation.
    */
   private pump(): void {
-    if (this.stopped || this.options.endpoints.length === 0) return;
+    if (this.stopped || this.options.queueOnly || this.options.endpoints.length === 0) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -268,6 +285,7 @@ export class WebhookDispatcher {
         const claims = await this.outbox.claimDue({
           owner: this.owner,
           now: this.now(),
+          endpointKeys: this.endpointKeys,
           limit: room,
           leaseMs: this.leaseMs,
         });
@@ -280,8 +298,9 @@ export class WebhookDispatcher {
         for (const claim of claims) this.start(claim);
         if (claims.length < room) break;
       }
-      const next = await this.outbox.nextDueAt();
-      this.arm(next === undefined ? undefined : next - this.now());
+      const now = this.now();
+      const next = await this.outbox.nextDueAt({ now, endpointKeys: this.endpointKeys });
+      this.arm(next === undefined ? undefined : next - now);
     } catch (error) {
       this.options.logger.warn({ error: describeError(error) }, 'webhook outbox unavailable; trying again');
       this.arm(OUTBOX_RETRY_MS);
@@ -304,6 +323,12 @@ export class WebhookDispatcher {
     if (now - this.lastPruneAt < PRUNE_EVERY_MS) return;
     this.lastPruneAt = now;
     await this.outbox.prune(now - KEEP_SETTLED_MS);
+    const expired = await this.outbox.expire({
+      createdBefore: now - this.options.retry.retryForMs - EXPIRE_AFTER_WINDOW_MS,
+      at: now,
+      error: EXPIRED_ERROR,
+    });
+    if (expired > 0) this.options.logger.warn({ count: expired }, `webhooks expired, ${EXPIRED_ERROR}`);
   }
 
   private start(claim: DeliveryClaim): void {
@@ -325,16 +350,8 @@ export class WebhookDispatcher {
   /** One attempt of a claimed row, and what it means for the row. */
   private async attempt(claim: DeliveryClaim): Promise<void> {
     const { logger, retry } = this.options;
-    const endpoint = this.byKey.get(claim.endpointKey);
-    if (!endpoint) {
-      if (await this.outbox.drop(claim)) {
-        logger.warn(
-          { endpoint: claim.endpointKey, eventId: claim.eventId },
-          'webhook dropped: its endpoint is no longer configured',
-        );
-      }
-      return;
-    }
+    // Claims hold only rows of this dispatcher's endpoint keys.
+    const endpoint = this.byKey.get(claim.endpointKey) as WebhookEndpoint;
     const payload = storedPayload(claim.payload);
     if (!payload) {
       if (await this.outbox.drop(claim)) {

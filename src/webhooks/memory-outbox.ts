@@ -3,6 +3,7 @@ import type {
   DeliveryClaim,
   DeliveryOutbox,
   DeliveryState,
+  DueRows,
   NewDelivery,
 } from '../core/outbox.ts';
 
@@ -42,8 +43,11 @@ export class MemoryOutbox implements DeliveryOutbox {
   }
 
   async claimDue(request: ClaimDeliveries): Promise<DeliveryClaim[]> {
+    const keys = new Set(request.endpointKeys);
     const due = [...this.rows.values()]
-      .filter((row) => row.state === 'pending' && row.nextAttemptAt <= request.now)
+      .filter(
+        (row) => row.state === 'pending' && row.nextAttemptAt <= request.now && keys.has(row.endpointKey),
+      )
       .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
       .slice(0, request.limit);
     return due.map((row) => {
@@ -90,9 +94,11 @@ export class MemoryOutbox implements DeliveryOutbox {
     return true;
   }
 
-  async nextDueAt(): Promise<number | undefined> {
+  async nextDueAt(request: DueRows): Promise<number | undefined> {
+    const keys = new Set(request.endpointKeys);
     let next: number | undefined;
     for (const row of this.rows.values()) {
+      if (!keys.has(row.endpointKey)) continue;
       if (row.state === 'pending' && (next === undefined || row.nextAttemptAt < next))
         next = row.nextAttemptAt;
     }
@@ -112,6 +118,19 @@ export class MemoryOutbox implements DeliveryOutbox {
       }
     }
     return pruned;
+  }
+
+  async expire(request: { createdBefore: number; at: number; error: string }): Promise<number> {
+    let expired = 0;
+    for (const row of this.rows.values()) {
+      if (row.state !== 'pending' || row.createdAt >= request.createdBefore) continue;
+      row.state = 'failed';
+      row.settledAt = request.at;
+      row.lastError = request.error;
+      row.owner = undefined;
+      expired++;
+    }
+    return expired;
   }
 
   async drop(claim: DeliveryClaim): Promise<boolean> {

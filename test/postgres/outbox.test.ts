@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
@@ -65,5 +67,108 @@ describe('the webhook outbox of a PostgreSQL fleet', () => {
       `SELECT state, attempts FROM ${schema}.webhook_outbox`,
     );
     expect(rows).toEqual(Array(5).fill({ state: 'delivered', attempts: 1 }));
+  });
+
+  it("leases on the database's clock: a worker whose clock runs a minute ahead does not take a row under way", async ({
+    onTestFinished,
+  }) => {
+    const ids: string[] = [];
+    // A slow receiver: the first worker's attempt is still under way when the skewed one polls.
+    const server = createServer((request, response) => {
+      ids.push(String(request.headers['webhook-id']));
+      request.resume();
+      setTimeout(() => response.writeHead(204).end(), 1_500);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const storeUrl = pg.storeUrl();
+    const secret = generateWebhookSecret();
+    const records: DeliveryRecord[] = [];
+    const worker = async (skewMs: number) => {
+      const dispatcher = new WebhookDispatcher({
+        endpoints: [{ key: 'name:ops', label: 'ops', url, secret, events: new Set(webhookEventTypes) }],
+        retry: { ...defaultRetryPolicy, timeoutMs: 10_000 },
+        log: { append: (record) => records.push(record) },
+        logger: silentLogger,
+        outbox: (await pg.openStore(storeUrl)).openOutbox(),
+        pollMs: 20,
+        now: () => Date.now() + skewMs,
+      });
+      onTestFinished(() => dispatcher.drain(3_000));
+      return dispatcher;
+    };
+    const punctual = await worker(0);
+    await worker(60_000);
+    punctual.send({
+      id: 'evt_skew',
+      type: 'needs_reauth',
+      connection: { name: 'me', provider: 'fitbit' },
+      status: 'needs_reauth',
+    });
+    await expect.poll(() => records.length, { timeout: 10_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ids).toEqual(['evt_skew']);
+    expect(records.map((r) => r.outcome)).toEqual(['delivered']);
+  });
+
+  it('in a rolling deploy, a worker without the new endpoint leaves its rows to the workers that have it', async ({
+    onTestFinished,
+  }) => {
+    const receiver = await startReceiver();
+    onTestFinished(() => receiver.close());
+    const storeUrl = pg.storeUrl();
+    const ops = {
+      key: 'name:ops',
+      label: 'ops',
+      url: receiver.url,
+      secret: generateWebhookSecret(),
+      events: new Set(webhookEventTypes),
+    };
+    const added = { ...ops, key: 'name:added', label: 'added', url: `${receiver.url}?added` };
+    const worker = async (endpoints: (typeof ops)[]) => {
+      const dispatcher = new WebhookDispatcher({
+        endpoints,
+        retry: defaultRetryPolicy,
+        log: { append: () => undefined },
+        logger: silentLogger,
+        outbox: (await pg.openStore(storeUrl)).openOutbox(),
+        pollMs: 20,
+      });
+      onTestFinished(() => dispatcher.drain(1_000));
+      return dispatcher;
+    };
+    // The old worker polls all along; the new one only queues (its endpoints are not started yet) …
+    await worker([ops]);
+    const queued = (await pg.openStore(storeUrl)).openOutbox();
+    const payload = {
+      id: 'evt_rolling',
+      type: 'needs_reauth',
+      createdAt: new Date().toISOString(),
+      connection: { name: 'me', provider: 'fitbit' },
+      status: 'needs_reauth',
+    };
+    await queued.enqueue([
+      {
+        eventId: 'evt_rolling',
+        endpointKey: 'name:added',
+        payload: JSON.stringify(payload),
+        createdAt: Date.now(),
+      },
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.attempts).toHaveLength(0);
+    expect(await queued.pendingCount()).toBe(1);
+    // … and a worker with the new endpoint delivers it.
+    await worker([ops, added]);
+    await expect
+      .poll(() => receiver.received.map((hook) => hook.json.id), { timeout: 10_000 })
+      .toEqual(['evt_rolling']);
   });
 });

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
-import type { DeliveryOutbox, NewDelivery } from '../../src/core/outbox.ts';
+import type { ClaimDeliveries, DeliveryOutbox, NewDelivery } from '../../src/core/outbox.ts';
 import type { DeliveryRecord } from '../../src/webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../src/webhooks/dispatcher.ts';
 import { defaultRetryPolicy, type RetryPolicy, type WebhookEndpoint } from '../../src/webhooks/endpoints.ts';
@@ -30,8 +30,14 @@ function delivery(eventId: string, endpointKey = 'name:ops', createdAt = T0): Ne
   return { eventId, endpointKey, payload: JSON.stringify(payload), createdAt };
 }
 
-const claimAt = (outbox: DeliveryOutbox, now: number, owner = 'worker-a', limit = 10, leaseMs = 60_000) =>
-  outbox.claimDue({ owner, now, limit, leaseMs });
+const claimAt = (
+  outbox: DeliveryOutbox,
+  now: number,
+  owner = 'worker-a',
+  limit = 10,
+  leaseMs = 60_000,
+  endpointKeys = ['name:ops', 'name:chat'],
+) => outbox.claimDue({ owner, now, endpointKeys, limit, leaseMs });
 
 interface Answer {
   status: number;
@@ -122,19 +128,53 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         delivery('evt_b', 'name:ops', T0 - 1_000),
         delivery('evt_a', 'name:ops', T0 - 2_000),
       ]);
-      expect(await outbox.nextDueAt()).toBe(T0 - 2_000);
+      expect(await outbox.nextDueAt({ now: T0, endpointKeys: ['name:ops'] })).toBe(T0 - 2_000);
+      expect(await outbox.nextDueAt({ now: T0, endpointKeys: ['name:chat'] })).toBeUndefined();
       const [first, ...rest] = await claimAt(outbox, T0, 'worker-a', 1);
       expect(rest).toEqual([]);
       expect(first).toMatchObject({
         eventId: 'evt_a',
         attempts: 0,
         owner: 'worker-a',
-        leaseUntil: T0 + 60_000,
       });
       expect(JSON.parse(first?.payload ?? '')).toMatchObject({ id: 'evt_a', connection: { name: 'me' } });
       expect((await claimAt(peer, T0, 'worker-b')).map((c) => c.eventId)).toEqual(['evt_b']);
       expect(await claimAt(outbox, T0 + 1_000)).toEqual([]);
       expect(await outbox.pendingCount()).toBe(3);
+    });
+
+    it('claims only rows of its own endpoint keys: the others wait for a claimant that has them', async () => {
+      const outbox = await fixture.open();
+      const peer = await fixture.openPeer();
+      await outbox.enqueue([
+        delivery('evt_1'),
+        delivery('evt_1', 'name:added'),
+        delivery('evt_2', 'name:added'),
+      ]);
+      const old = await claimAt(outbox, T0, 'worker-old', 10, 60_000, ['name:ops']);
+      expect(old.map((c) => `${c.eventId}/${c.endpointKey}`)).toEqual(['evt_1/name:ops']);
+      expect(await claimAt(outbox, T0 + HOUR, 'worker-none', 10, 60_000, [])).toEqual([]);
+      const added = await claimAt(peer, T0, 'worker-new', 10, 60_000, ['name:ops', 'name:added']);
+      expect(added.map((c) => `${c.eventId}/${c.endpointKey}`).sort()).toEqual([
+        'evt_1/name:added',
+        'evt_2/name:added',
+      ]);
+    });
+
+    it('expires pending rows of events older than the cutoff as failed; they are pruned, and armed again when raised', async () => {
+      const outbox = await fixture.open();
+      await outbox.enqueue([
+        delivery('evt_orphan', 'name:removed', T0 - 3 * HOUR),
+        delivery('evt_leased', 'name:ops', T0 - 3 * HOUR),
+        delivery('evt_recent', 'name:removed', T0 - HOUR),
+      ]);
+      await claimAt(outbox, T0, 'worker-a', 10, 60_000, ['name:ops']);
+      const expired = await outbox.expire({ createdBefore: T0 - 2 * HOUR, at: T0, error: 'no endpoint' });
+      expect(expired).toBe(2);
+      expect(await outbox.pendingCount()).toBe(1);
+      expect(await outbox.enqueue([delivery('evt_orphan', 'name:removed', T0)])).toBe(1);
+      expect(await outbox.prune(T0 + 1)).toBe(1);
+      expect(await outbox.pendingCount()).toBe(2);
     });
 
     it('never hands one row to two claimants claiming at the same moment', async () => {
@@ -152,9 +192,11 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       const outbox = await fixture.open();
       const peer = await fixture.openPeer();
       await outbox.enqueue([delivery('evt_1')]);
-      const [lost] = await claimAt(outbox, T0, 'worker-a', 10, 1_000);
-      expect(await claimAt(peer, T0 + 999, 'worker-b')).toEqual([]);
-      const [taken] = await claimAt(peer, T0 + 1_000, 'worker-b');
+      // The lease runs out on the caller's clock and, where leases are on the database's, in real time too.
+      const [lost] = await claimAt(outbox, T0, 'worker-a', 10, 300);
+      expect(await claimAt(peer, T0 + 299, 'worker-b')).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const [taken] = await claimAt(peer, T0 + 300, 'worker-b');
       expect(taken?.fence).toBeGreaterThan(lost?.fence ?? Infinity);
       if (!lost || !taken) throw new Error('no claim');
       expect(await outbox.settle(lost, { state: 'delivered', at: T0 + 1_001 })).toBe(false);
@@ -173,7 +215,7 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
       expect(
         await outbox.reschedule(first!, { nextAttemptAt: T0 + 4_000, attempted: true, error: 'HTTP 503' }),
       ).toBe(true);
-      expect(await outbox.nextDueAt()).toBe(T0 + 4_000);
+      expect(await outbox.nextDueAt({ now: T0, endpointKeys: ['name:ops'] })).toBe(T0 + 4_000);
       expect(await claimAt(outbox, T0 + 3_999)).toEqual([]);
       const [second] = await claimAt(outbox, T0 + 4_000);
       expect(second?.attempts).toBe(1);
@@ -304,13 +346,40 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
         expect(receiver.received).toHaveLength(1);
       });
 
-      it('drops rows of an endpoint no longer configured or with an unreadable payload (a log line each) and prunes settled rows after 30 days', async () => {
+      it('does not wait for rows of endpoints it does not have: one due for a peer leaves it idle', async () => {
+        const outbox = await fixture.open();
+        await outbox.enqueue([delivery('evt_peers', 'name:added-endpoint')]);
+        let claims = 0;
+        const counting = new Proxy(outbox, {
+          get: (target, key, receiver) =>
+            key === 'claimDue'
+              ? (request: ClaimDeliveries) => {
+                  claims++;
+                  return target.claimDue(request);
+                }
+              : Reflect.get(target, key, receiver),
+        });
+        const dispatcher = new WebhookDispatcher({
+          endpoints: [endpoint('http://127.0.0.1:9/hook')],
+          retry: defaultRetryPolicy,
+          log: { append: () => undefined },
+          logger: silentLogger,
+          outbox: counting,
+          now: () => T0,
+        });
+        cleanups.push(() => dispatcher.drain(0));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(claims).toBe(1);
+      });
+
+      it('leaves rows of endpoints it does not have, expires them after the retry window, drops unreadable payloads and prunes settled rows after 30 days', async () => {
         const receiver = await scriptedReceiver([]);
         cleanups.push(receiver.close);
         const outbox = await fixture.open();
         const day = 24 * HOUR;
         await outbox.enqueue([
-          delivery('evt_gone', 'name:retired-endpoint'),
+          delivery('evt_peers', 'name:added-endpoint'),
+          delivery('evt_orphan', 'name:retired-endpoint', T0 - 3 * day),
           delivery('evt_old', 'name:ops', T0 - 40 * day),
           { eventId: 'evt_damaged', endpointKey: 'name:ops', payload: '{"id":', createdAt: T0 },
         ]);
@@ -322,14 +391,15 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
           warn: (fields: object, message: string) => warnings.push({ fields, message }),
         };
         const clock = { now: T0 };
+        // The default retry window is a day: evt_orphan's event is past it and the day of margin.
         await dispatcherOn(outbox, receiver.url, clock, {}, logger);
         await expect.poll(() => warnings.length, { timeout: 5_000 }).toBe(2);
-        expect(await outbox.pendingCount()).toBe(0);
         expect(warnings).toEqual(
           expect.arrayContaining([
             {
-              fields: { endpoint: 'name:retired-endpoint', eventId: 'evt_gone' },
-              message: 'webhook dropped: its endpoint is no longer configured',
+              fields: { count: 1 },
+              message:
+                'webhooks expired, not delivered within the retry window: no running worker has this endpoint configured',
             },
             {
               fields: { endpoint: 'ops', eventId: 'evt_damaged' },
@@ -337,11 +407,13 @@ export function defineOutboxContract(name: string, makeFixture: () => Promise<Ou
             },
           ]),
         );
+        // A peer's endpoint's row waits for the peer.
+        expect(await outbox.pendingCount()).toBe(1);
         expect(receiver.received).toEqual([]);
-        // Both rows are gone: the dropped one, and the delivered one pruned (so its key is new again).
         expect(
           await outbox.enqueue([
-            delivery('evt_gone', 'name:retired-endpoint', T0 + day),
+            delivery('evt_peers', 'name:added-endpoint', T0 + day),
+            delivery('evt_orphan', 'name:retired-endpoint', T0 + day),
             delivery('evt_old', 'name:ops', T0 + day),
           ]),
         ).toBe(2);

@@ -56,6 +56,8 @@ export function registerRun(program: Command): void {
         (keeper, { logger }) =>
           runDaemon(keeper, logger, options, { stdout: process.stdout, stderr: process.stderr }),
         'info',
+        undefined,
+        'delivered by the command',
       );
     });
 }

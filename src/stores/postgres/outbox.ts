@@ -1,6 +1,13 @@
 import type pg from 'pg';
-import type { ClaimDeliveries, DeliveryClaim, DeliveryOutbox, NewDelivery } from '../../core/outbox.ts';
+import type {
+  ClaimDeliveries,
+  DeliveryClaim,
+  DeliveryOutbox,
+  DueRows,
+  NewDelivery,
+} from '../../core/outbox.ts';
 import { claimFromRow, type ClaimedRow } from '../outbox-row.ts';
+import { dbNow } from './fleet.ts';
 
 export interface PostgresOutboxOptions {
   pool: pg.Pool;
@@ -13,6 +20,12 @@ export interface PostgresOutboxOptions {
  * Pending webhook deliveries in the PostgreSQL store, shared by every worker of a fleet. Enqueueing is
  * insert-or-ignore on (event id, endpoint key), so the workers that all raise the same event add one row; claims
  * use `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait for each other nor take the same row.
+ *
+ * Leases are on the database's clock, as the refresh fleet's claims are: the workers' clocks may disagree, and a
+ * worker whose clock ran ahead must not take a row whose lease a peer is still in. A leased row (claim_owner
+ * set) holds the end of its lease in database time; any other pending row holds its due time on the callers'
+ * clock (the event's time, a retry's backoff), compared with the claimant's `now` — so a dispatcher on a clock a
+ * test moves still sees its retries fall due.
  */
 export class PostgresOutbox implements DeliveryOutbox {
   readonly durable = true;
@@ -52,16 +65,23 @@ export class PostgresOutbox implements DeliveryOutbox {
         name: 'tk-outbox-claim',
         text: `WITH due AS (
                  SELECT event_id, endpoint_key FROM ${table}
-                 WHERE state = 'pending' AND next_attempt_at <= $1
+                 WHERE state = 'pending' AND endpoint_key = ANY($5::text[])
+                   AND next_attempt_at <= CASE WHEN claim_owner IS NULL THEN $1::bigint ELSE ${dbNow} END
                  ORDER BY next_attempt_at LIMIT $2
                  FOR UPDATE SKIP LOCKED
                )
                UPDATE ${table} o SET claim_owner = $3, claim_fence = o.claim_fence + 1,
-                 next_attempt_at = $1::bigint + $4::bigint
+                 next_attempt_at = ${dbNow} + $4::bigint
                FROM due WHERE o.event_id = due.event_id AND o.endpoint_key = due.endpoint_key
                RETURNING o.event_id, o.endpoint_key, o.payload, o.created_at, o.attempts, o.claim_fence,
                  o.next_attempt_at`,
-        values: [Math.floor(request.now), request.limit, request.owner, Math.ceil(request.leaseMs)],
+        values: [
+          Math.floor(request.now),
+          request.limit,
+          request.owner,
+          Math.ceil(request.leaseMs),
+          request.endpointKeys,
+        ],
       });
       return result.rows
         .map((row) => claimFromRow(row, request.owner))
@@ -95,13 +115,16 @@ export class PostgresOutbox implements DeliveryOutbox {
     );
   }
 
-  async nextDueAt(): Promise<number | undefined> {
+  async nextDueAt(request: DueRows): Promise<number | undefined> {
     const { pool, table, guard } = this.options;
     return guard('reading the outbox', async () => {
+      // A lease's end, in database time, as far from the caller's `now` as it is from the database's.
       const result = await pool.query<{ next: string | null }>({
         name: 'tk-outbox-next',
-        text: `SELECT next_attempt_at AS next FROM ${table} WHERE state = 'pending'
-               ORDER BY next_attempt_at LIMIT 1`,
+        text: `SELECT min(CASE WHEN claim_owner IS NULL THEN next_attempt_at
+                               ELSE $1::bigint + (next_attempt_at - ${dbNow}) END) AS next
+               FROM ${table} WHERE state = 'pending' AND endpoint_key = ANY($2::text[])`,
+        values: [Math.floor(request.now), request.endpointKeys],
       });
       const next = result.rows[0]?.next;
       return next === null || next === undefined ? undefined : Number(next);
@@ -124,6 +147,18 @@ export class PostgresOutbox implements DeliveryOutbox {
       const result = await pool.query(`DELETE FROM ${table} WHERE state <> 'pending' AND settled_at < $1`, [
         Math.floor(before),
       ]);
+      return result.rowCount ?? 0;
+    });
+  }
+
+  async expire(request: { createdBefore: number; at: number; error: string }): Promise<number> {
+    const { pool, table, guard } = this.options;
+    return guard('expiring webhooks', async () => {
+      const result = await pool.query(
+        `UPDATE ${table} SET state = 'failed', settled_at = $1, last_error = $2, claim_owner = NULL
+         WHERE state = 'pending' AND created_at < $3`,
+        [Math.floor(request.at), request.error, Math.floor(request.createdBefore)],
+      );
       return result.rowCount ?? 0;
     });
   }
