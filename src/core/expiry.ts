@@ -19,7 +19,7 @@ export interface ExpiryPolicy {
   refreshTokenLifetime?: RefreshTokenLifetime;
   /**
    * Warn (`expiring_soon`) when the refresh token dies within this long (ms). Undefined: 7 days, or 1 day for
-   * refresh tokens that live 7 days or less (see expiringSoonWindowMs).
+   * refresh tokens issued for 7 days or less, at most half the lifetime (see expiringSoonWindowMs).
    */
   expiringSoonMs?: number;
 }
@@ -136,12 +136,16 @@ function refreshTokenExpiresAtFrom(
   return previous;
 }
 
-/** The expiry the rule gave the previous token set, had it produced it (renewed at that set's issue). */
+/**
+ * The expiry the rule would have given the previous refresh token when its lifetime last started (its issue, else
+ * the previous set's): equal to the previous expiry only if the rule produced that expiry.
+ */
 function producedByRule(
   previous: RefreshTokenFacts['previous'],
   rule: RefreshTokenLifetime,
 ): number | undefined {
-  return previous?.obtainedAt === undefined ? undefined : previous.obtainedAt + rule.ms;
+  const startedAt = previous?.refreshTokenIssuedAt ?? previous?.obtainedAt;
+  return startedAt === undefined ? undefined : startedAt + rule.ms;
 }
 
 /** The lifetime a refresh token was issued with: its own (expiry − issue), else the policy's rule. */

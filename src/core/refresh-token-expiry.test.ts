@@ -52,6 +52,16 @@ describe('refreshTokenLifeFrom', () => {
     });
   });
 
+  it('slides a rule-made expiry also after a reconnect kept the old refresh token (a newer token set)', () => {
+    const issuedAt = T0 - 10 * DAY;
+    const previous = {
+      obtainedAt: T0 - HOUR,
+      refreshTokenIssuedAt: issuedAt,
+      refreshTokenExpiresAt: issuedAt + 180 * DAY,
+    };
+    expect(expiryAfter(refresh(previous), unused6Months)).toBe(T0 + 180 * DAY);
+  });
+
   it('never moves an expiry the provider stated later by a rule renewed by use (Google "Testing": 7 days)', () => {
     const consent = refreshTokenLifeFrom(
       { explicitSeconds: 7 * 86_400, newRefreshToken: true, consent: true },
