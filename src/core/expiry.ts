@@ -1,3 +1,4 @@
+import { DAY_MS } from './duration.ts';
 import type { Connection, TokenSet } from './types.ts';
 
 export interface ExpiryPolicy {
@@ -18,7 +19,7 @@ export interface ExpiryPolicy {
   refreshTokenLifetime?: RefreshTokenLifetime;
   /**
    * Warn (`expiring_soon`) when the refresh token dies within this long (ms). Undefined: 7 days, or 1 day for
-   * refresh tokens that live 7 days or less (see expiringSoonWindowMs).
+   * refresh tokens issued for 7 days or less, at most half the lifetime (see expiringSoonWindowMs).
    */
   expiringSoonMs?: number;
 }
@@ -39,7 +40,6 @@ export interface RefreshTokenLifetime {
   fromConsent?: boolean;
 }
 
-const DAY_MS = 86_400_000;
 /** The early-warning window for refresh tokens, unless configured: a week, or a day for week-long tokens. */
 export const DEFAULT_EXPIRING_SOON_MS = 7 * DAY_MS;
 export const SHORT_LIVED_EXPIRING_SOON_MS = DAY_MS;
@@ -72,43 +72,103 @@ export function keepAliveDueAt(tokens: TokenSet, policy: ExpiryPolicy): number |
   return tokens.obtainedAt + policy.keepAliveMs;
 }
 
+/** What a token response tells about the refresh token's life, next to the token set it replaces. */
+export interface RefreshTokenFacts {
+  /** The response's refresh_token_expires_in (seconds), if it has one. */
+  explicitSeconds?: number;
+  /** The response carries a refresh token other than the previous one (or it is the first). */
+  newRefreshToken: boolean;
+  /** The response answers a consent (authorization code, device code), not a refresh. */
+  consent: boolean;
+  /** The token set before this response (none at a consent). */
+  previous?: Pick<TokenSet, 'refreshTokenExpiresAt' | 'refreshTokenIssuedAt' | 'obtainedAt'>;
+}
+
+/** A refresh token's expiry and the moment its current lifetime started (see TokenSet). */
+export type RefreshTokenLife = Pick<TokenSet, 'refreshTokenExpiresAt' | 'refreshTokenIssuedAt'>;
+
 /**
- * When a refresh token obtained at `now` dies. The provider's own `refresh_token_expires_in` wins; else the
- * policy's rule: a new refresh token (or one renewed by use) gets the full lifetime, an old one that is not
- * renewed by use (or a rotated one whose lifetime counts from consent) keeps the expiry it had. Undefined: it does not expire by time (as far as anyone says).
+ * An expiry later than the previous one by more than this was renewed; less is the same expiry recomputed (a
+ * provider whose refresh_expires_in counts down to a fixed session end gives a time a second off each refresh).
  */
-export function refreshTokenExpiresAtFrom(
-  input: { explicitSeconds?: number; newRefreshToken: boolean; previous?: number },
+const RENEWAL_SLACK_MS = 60_000;
+
+/**
+ * When a refresh token dies after a token response at `now`, and when its lifetime started. The provider's own
+ * `refresh_token_expires_in` wins; else the policy's rule: a consent, or a new refresh token whose lifetime does
+ * not count from consent, gets the full lifetime; a rule renewed by use slides only an expiry the rule itself
+ * produced (an expiry the provider stated is kept: Google's answers to refreshes do not repeat the 7 days of a
+ * "Testing" app). Anything else keeps the previous expiry, or leaves it unknown rather than invent a later date
+ * (a connection saved before expiries were recorded, under a rule that counts from consent).
+ */
+export function refreshTokenLifeFrom(
+  facts: RefreshTokenFacts,
+  now: number,
+  policy: ExpiryPolicy,
+): RefreshTokenLife {
+  const previous = facts.previous?.refreshTokenExpiresAt;
+  const expiresAt = refreshTokenExpiresAtFrom(facts, now, policy);
+  if (expiresAt === undefined) return {};
+  const renewed = facts.consent || previous === undefined || expiresAt - previous > RENEWAL_SLACK_MS;
+  const issuedAt = renewed ? now : facts.previous?.refreshTokenIssuedAt;
+  return {
+    refreshTokenExpiresAt: expiresAt,
+    ...(issuedAt !== undefined && { refreshTokenIssuedAt: issuedAt }),
+  };
+}
+
+function refreshTokenExpiresAtFrom(
+  facts: RefreshTokenFacts,
   now: number,
   policy: ExpiryPolicy,
 ): number | undefined {
-  const { explicitSeconds } = input;
+  const { explicitSeconds } = facts;
   if (explicitSeconds !== undefined && Number.isFinite(explicitSeconds) && explicitSeconds > 0) {
     return now + explicitSeconds * 1000;
   }
+  const previous = facts.previous?.refreshTokenExpiresAt;
   const rule = policy.refreshTokenLifetime;
-  const renewed = rule?.renewedByUse || (input.newRefreshToken && !rule?.fromConsent);
-  if (!renewed && input.previous !== undefined) return input.previous;
-  return rule ? now + rule.ms : undefined;
+  if (!rule) return previous;
+  if (facts.consent || (facts.newRefreshToken && !rule.fromConsent)) return now + rule.ms;
+  if (rule.renewedByUse && (previous === undefined || previous === producedByRule(facts.previous, rule))) {
+    return now + rule.ms;
+  }
+  return previous;
 }
 
-/** The early-warning window of a token set: configured, or 7 days (1 day when its refresh token lives ≤ 7 days). */
+/**
+ * The expiry the rule would have given the previous refresh token when its lifetime last started (its issue, else
+ * the previous set's): equal to the previous expiry only if the rule produced that expiry.
+ */
+function producedByRule(
+  previous: RefreshTokenFacts['previous'],
+  rule: RefreshTokenLifetime,
+): number | undefined {
+  const startedAt = previous?.refreshTokenIssuedAt ?? previous?.obtainedAt;
+  return startedAt === undefined ? undefined : startedAt + rule.ms;
+}
+
+/** The lifetime a refresh token was issued with: its own (expiry − issue), else the policy's rule. */
+export function refreshTokenLifetimeMs(tokens: TokenSet, policy: ExpiryPolicy): number | undefined {
+  const { refreshTokenExpiresAt, refreshTokenIssuedAt } = tokens;
+  if (refreshTokenExpiresAt !== undefined && refreshTokenIssuedAt !== undefined) {
+    return refreshTokenExpiresAt - refreshTokenIssuedAt;
+  }
+  return policy.refreshTokenLifetime?.ms;
+}
+
+/**
+ * The early-warning window of a token set: configured, else 7 days (1 day when its refresh token was issued for
+ * 7 days or less), and never more than half its lifetime (a 12-hour token would otherwise be warned about from
+ * its first moment on). The lifetime is the one it was issued with, so the window stays put as it runs down.
+ */
 export function expiringSoonWindowMs(tokens: TokenSet, policy: ExpiryPolicy): number {
   if (policy.expiringSoonMs !== undefined) return policy.expiringSoonMs;
-  const lifetime =
-    policy.refreshTokenLifetime?.ms ??
-    (tokens.refreshTokenExpiresAt !== undefined && tokens.obtainedAt !== undefined
-      ? tokens.refreshTokenExpiresAt - tokens.obtainedAt
-      : undefined);
-  return lifetime !== undefined && lifetime <= DEFAULT_EXPIRING_SOON_MS
-    ? SHORT_LIVED_EXPIRING_SOON_MS
-    : DEFAULT_EXPIRING_SOON_MS;
-}
-
-/** Whether the refresh token dies within the early-warning window (or has died): a human should act soon. */
-export function isExpiringSoon(tokens: TokenSet, now: number, policy: ExpiryPolicy): boolean {
-  if (tokens.refreshTokenExpiresAt === undefined) return false;
-  return tokens.refreshTokenExpiresAt - now <= expiringSoonWindowMs(tokens, policy);
+  const lifetime = refreshTokenLifetimeMs(tokens, policy);
+  if (lifetime === undefined) return DEFAULT_EXPIRING_SOON_MS;
+  const window =
+    lifetime <= DEFAULT_EXPIRING_SOON_MS ? SHORT_LIVED_EXPIRING_SOON_MS : DEFAULT_EXPIRING_SOON_MS;
+  return Math.min(window, Math.max(0, lifetime) / 2);
 }
 
 /** The early-warning window of a client secret: configured, else 7 days (a secret's lifetime says nothing about it). */
@@ -119,7 +179,7 @@ export function clientSecretWindowMs(policy: ExpiryPolicy): number {
 /** The widest early-warning window these policies can give any refresh token or client secret. */
 export function widestExpiringSoonMs(policies: Iterable<ExpiryPolicy>): number {
   let widest = DEFAULT_EXPIRING_SOON_MS;
-  for (const policy of policies) widest = Math.max(widest, policy.expiringSoonMs ?? DEFAULT_EXPIRING_SOON_MS);
+  for (const policy of policies) widest = Math.max(widest, clientSecretWindowMs(policy));
   return widest;
 }
 

@@ -34,3 +34,8 @@ export function connectAgainCommand(hint: {
     ? replaceCommand(hint.provider, hint.connection)
     : reconnectCommand(hint.provider, hint.connection);
 }
+
+/** What a human does about a provider's expiring client secret: the one wording for every face that says it. */
+export function rotateSecretAdvice(provider: string): string {
+  return `rotate the client secret in the provider's console and update providers.${provider}.clientSecret / clientSecretExpiresAt`;
+}

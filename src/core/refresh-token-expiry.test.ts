@@ -3,10 +3,10 @@ import {
   defaultExpiryPolicy,
   expiringSoonWindowMs,
   isDue,
-  isExpiringSoon,
   nextRefreshAt,
-  refreshTokenExpiresAtFrom,
+  refreshTokenLifeFrom,
   type ExpiryPolicy,
+  type RefreshTokenFacts,
 } from './expiry.ts';
 import type { Connection, TokenSet } from './types.ts';
 
@@ -23,61 +23,130 @@ const sevenDaysFromConsent: ExpiryPolicy = {
   refreshTokenLifetime: { ms: 7 * DAY, renewedByUse: false },
 };
 
-describe('refreshTokenExpiresAtFrom', () => {
+const refresh = (previous: TokenSet, extra: Partial<RefreshTokenFacts> = {}): RefreshTokenFacts => ({
+  newRefreshToken: false,
+  consent: false,
+  previous,
+  ...extra,
+});
+const expiryAfter = (facts: RefreshTokenFacts, policy: ExpiryPolicy, now = T0) =>
+  refreshTokenLifeFrom(facts, now, policy).refreshTokenExpiresAt;
+
+describe('refreshTokenLifeFrom', () => {
   it("takes the provider's refresh_token_expires_in over any known rule", () => {
-    const at = refreshTokenExpiresAtFrom(
-      { explicitSeconds: 3600, newRefreshToken: false },
-      T0,
-      unused6Months,
-    );
-    expect(at).toBe(T0 + HOUR);
+    expect(expiryAfter(refresh({}, { explicitSeconds: 3600 }), unused6Months)).toBe(T0 + HOUR);
   });
 
   it('ignores an explicit lifetime that is not a positive number', () => {
     for (const explicitSeconds of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(
-        refreshTokenExpiresAtFrom({ explicitSeconds, newRefreshToken: true }, T0, defaultExpiryPolicy),
-      ).toBe(undefined);
+      const facts = { explicitSeconds, newRefreshToken: true, consent: true };
+      expect(refreshTokenLifeFrom(facts, T0, defaultExpiryPolicy)).toEqual({});
     }
   });
 
-  it('restarts a lifetime renewed by use on every refresh', () => {
-    const previous = T0 - DAY + 180 * DAY;
-    const at = refreshTokenExpiresAtFrom({ newRefreshToken: false, previous }, T0, unused6Months);
-    expect(at).toBe(T0 + 180 * DAY);
+  it('restarts a lifetime renewed by use on every refresh, when the rule gave the expiry', () => {
+    const previous = { obtainedAt: T0 - DAY, refreshTokenExpiresAt: T0 - DAY + 180 * DAY };
+    expect(refreshTokenLifeFrom(refresh(previous), T0, unused6Months)).toEqual({
+      refreshTokenExpiresAt: T0 + 180 * DAY,
+      refreshTokenIssuedAt: T0,
+    });
+  });
+
+  it('slides a rule-made expiry also after a reconnect kept the old refresh token (a newer token set)', () => {
+    const issuedAt = T0 - 10 * DAY;
+    const previous = {
+      obtainedAt: T0 - HOUR,
+      refreshTokenIssuedAt: issuedAt,
+      refreshTokenExpiresAt: issuedAt + 180 * DAY,
+    };
+    expect(expiryAfter(refresh(previous), unused6Months)).toBe(T0 + 180 * DAY);
+  });
+
+  it('never moves an expiry the provider stated later by a rule renewed by use (Google "Testing": 7 days)', () => {
+    const consent = refreshTokenLifeFrom(
+      { explicitSeconds: 7 * 86_400, newRefreshToken: true, consent: true },
+      T0,
+      unused6Months,
+    );
+    const previous = { obtainedAt: T0, ...consent };
+    const later = T0 + 2 * HOUR;
+    expect(refreshTokenLifeFrom(refresh(previous), later, unused6Months)).toEqual({
+      refreshTokenExpiresAt: T0 + 7 * DAY,
+      refreshTokenIssuedAt: T0,
+    });
   });
 
   it('keeps the expiry of a reused token whose lifetime counts from consent', () => {
-    const previous = T0 + 2 * DAY;
-    const at = refreshTokenExpiresAtFrom({ newRefreshToken: false, previous }, T0, sevenDaysFromConsent);
-    expect(at).toBe(previous);
+    const previous = { obtainedAt: T0 - DAY, refreshTokenExpiresAt: T0 + 2 * DAY };
+    expect(expiryAfter(refresh(previous), sevenDaysFromConsent)).toBe(T0 + 2 * DAY);
   });
 
-  it('gives a new (rotated or first) refresh token the full lifetime', () => {
-    const at = refreshTokenExpiresAtFrom(
-      { newRefreshToken: true, previous: T0 + DAY },
-      T0,
-      sevenDaysFromConsent,
+  it('gives a consent, or a new (rotated) refresh token, the full lifetime', () => {
+    expect(expiryAfter({ newRefreshToken: true, consent: true }, sevenDaysFromConsent)).toBe(T0 + 7 * DAY);
+    const previous = { obtainedAt: T0 - HOUR, refreshTokenExpiresAt: T0 + DAY };
+    expect(expiryAfter(refresh(previous, { newRefreshToken: true }), sevenDaysFromConsent)).toBe(
+      T0 + 7 * DAY,
     );
-    expect(at).toBe(T0 + 7 * DAY);
+  });
+
+  it('leaves the expiry of a connection saved before expiries were kept unknown under a rule counted from consent', () => {
+    const legacy = { obtainedAt: T0 - HOUR };
+    expect(expiryAfter(refresh(legacy), sevenDaysFromConsent)).toBeUndefined();
+    const spotify: ExpiryPolicy = {
+      ...defaultExpiryPolicy,
+      refreshTokenLifetime: { ms: 180 * DAY, renewedByUse: false, fromConsent: true },
+    };
+    expect(expiryAfter(refresh(legacy, { newRefreshToken: true }), spotify)).toBeUndefined();
+    // Renewed by use, it is known: the refresh itself starts the clock.
+    expect(expiryAfter(refresh(legacy), unused6Months)).toBe(T0 + 180 * DAY);
   });
 
   it('says nothing when neither the provider nor the catalog does, but keeps what the provider said before', () => {
-    expect(refreshTokenExpiresAtFrom({ newRefreshToken: true }, T0, defaultExpiryPolicy)).toBe(undefined);
-    const previous = T0 + 3 * DAY;
-    expect(refreshTokenExpiresAtFrom({ newRefreshToken: false, previous }, T0, defaultExpiryPolicy)).toBe(
-      previous,
+    expect(refreshTokenLifeFrom({ newRefreshToken: true, consent: true }, T0, defaultExpiryPolicy)).toEqual(
+      {},
     );
+    const previous = {
+      obtainedAt: T0 - DAY,
+      refreshTokenExpiresAt: T0 + 3 * DAY,
+      refreshTokenIssuedAt: T0 - DAY,
+    };
+    expect(refreshTokenLifeFrom(refresh(previous), T0, defaultExpiryPolicy)).toEqual({
+      refreshTokenExpiresAt: T0 + 3 * DAY,
+      refreshTokenIssuedAt: T0 - DAY,
+    });
+    // A rotated token the provider says nothing about is taken to die no later than the one it replaces.
+    expect(expiryAfter(refresh(previous, { newRefreshToken: true }), defaultExpiryPolicy)).toBe(T0 + 3 * DAY);
+  });
+
+  it('starts the lifetime anew only when the expiry moved later, not when a countdown gives a second more', () => {
+    const previous = {
+      obtainedAt: T0 - HOUR,
+      refreshTokenExpiresAt: T0 + DAY,
+      refreshTokenIssuedAt: T0 - DAY,
+    };
+    const countdown = refreshTokenLifeFrom(
+      refresh(previous, { explicitSeconds: 86_401 }),
+      T0,
+      defaultExpiryPolicy,
+    );
+    expect(countdown.refreshTokenIssuedAt).toBe(T0 - DAY);
+    const renewed = refreshTokenLifeFrom(
+      refresh(previous, { explicitSeconds: 2 * 86_400 }),
+      T0,
+      defaultExpiryPolicy,
+    );
+    expect(renewed).toEqual({ refreshTokenExpiresAt: T0 + 2 * DAY, refreshTokenIssuedAt: T0 });
   });
 });
 
-describe('expiringSoonWindowMs / isExpiringSoon', () => {
-  const issued = (lifetime: number, obtainedAt = T0): TokenSet => ({
+describe('expiringSoonWindowMs', () => {
+  const issued = (lifetime: number, issuedAt = T0, obtainedAt = issuedAt): TokenSet => ({
     accessToken: 'at',
     refreshToken: 'rt',
     obtainedAt,
     expiresAt: obtainedAt + HOUR,
-    refreshTokenExpiresAt: obtainedAt + lifetime,
+    refreshTokenExpiresAt: issuedAt + lifetime,
+    refreshTokenIssuedAt: issuedAt,
   });
 
   it('warns a week ahead by default, and a day ahead for tokens that live a week or less', () => {
@@ -86,20 +155,26 @@ describe('expiringSoonWindowMs / isExpiringSoon', () => {
     // Without a catalog rule the lifetime the provider stated decides.
     expect(expiringSoonWindowMs(issued(7 * DAY), defaultExpiryPolicy)).toBe(DAY);
     expect(expiringSoonWindowMs(issued(30 * DAY), defaultExpiryPolicy)).toBe(7 * DAY);
+    // The rule decides for a set that does not know when its lifetime started.
+    const { refreshTokenIssuedAt: _, ...unknownStart } = issued(7 * DAY);
+    expect(expiringSoonWindowMs(unknownStart, unused6Months)).toBe(7 * DAY);
+  });
+
+  it('never opens the default window for more than half the lifetime', () => {
+    expect(expiringSoonWindowMs(issued(12 * HOUR), defaultExpiryPolicy)).toBe(6 * HOUR);
+  });
+
+  it('keeps the window of the lifetime as issued while the token runs down (no flicker at the 7-day mark)', () => {
+    for (const daysLater of [0, 22, 23.5, 29]) {
+      expect(expiringSoonWindowMs(issued(30 * DAY, T0, T0 + daysLater * DAY), defaultExpiryPolicy)).toBe(
+        7 * DAY,
+      );
+    }
   });
 
   it('uses a configured window as it is', () => {
     const policy = { ...sevenDaysFromConsent, expiringSoonMs: 3 * DAY };
     expect(expiringSoonWindowMs(issued(7 * DAY), policy)).toBe(3 * DAY);
-  });
-
-  it('is inside the window from its first moment on, and never for a token with no known expiry', () => {
-    const tokens = issued(7 * DAY);
-    expect(isExpiringSoon(tokens, T0 + 6 * DAY - 1, sevenDaysFromConsent)).toBe(false);
-    expect(isExpiringSoon(tokens, T0 + 6 * DAY, sevenDaysFromConsent)).toBe(true);
-    expect(isExpiringSoon(tokens, T0 + 8 * DAY, sevenDaysFromConsent)).toBe(true);
-    const { refreshTokenExpiresAt: _, ...unknown } = tokens;
-    expect(isExpiringSoon(unknown, T0 + 100 * DAY, sevenDaysFromConsent)).toBe(false);
   });
 });
 

@@ -24,6 +24,12 @@ export interface TokenSet {
    * provider's known lifetime. Undefined: it does not expire by time, as far as anyone says.
    */
   refreshTokenExpiresAt?: number;
+  /**
+   * Epoch milliseconds at which the refresh token's current lifetime started (a consent, a new refresh token, or
+   * a refresh that moved its expiry later): `refreshTokenExpiresAt - refreshTokenIssuedAt` is the lifetime it was
+   * issued with, which picks its warning window. Undefined for sets saved before it was recorded.
+   */
+  refreshTokenIssuedAt?: number;
   scope?: string;
   tokenType?: string;
   providerUserId?: string;
@@ -85,6 +91,8 @@ export interface ConnectionSummary {
   refreshTokenExpiresAt?: number;
   /** The refresh token (or the client secret) dies within the warning window: a human should reconnect soon. */
   expiringSoon: boolean;
+  /** What dies first of what is expiring soon, and when (epoch ms): the thing a human should act on. */
+  expiring?: { what: 'refresh_token' | 'client_secret'; at: number };
   /** For a `provider_retired` connection: the provider that replaced its provider, to connect it again at. */
   successor?: string;
   lastRefreshAt?: number;

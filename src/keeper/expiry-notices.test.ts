@@ -3,6 +3,7 @@ import { defaultExpiryPolicy, widestExpiringSoonMs, type ExpiryPolicy } from '..
 import type { Connection, TokenSet } from '../core/types.ts';
 import {
   AnnouncedNotices,
+  OVERDUE_REFRESH_SLACK_MS,
   expiringSoonEventId,
   expiryNotices,
   nextWarningAt,
@@ -52,14 +53,18 @@ describe('expiryNotices / openNotices: the warning windows', () => {
       ...defaultExpiryPolicy,
       refreshTokenLifetime: { ms: 7 * DAY, renewedByUse: false },
     };
-    const c = connection({ refreshTokenExpiresAt: T0 + 7 * DAY });
+    const c = connection({ refreshTokenExpiresAt: T0 + 7 * DAY, refreshTokenIssuedAt: T0 });
     expect(open(c, T0 + 6 * DAY - 1, week)).toEqual([]);
     expect(open(c, T0 + 6 * DAY, week)).toHaveLength(1);
     // No lifetime in the policy: the token set's own (issued at T0, dies 7 days later) says the same.
     expect(open(c, T0 + 6 * DAY - 1)).toEqual([]);
     expect(open(c, T0 + 6 * DAY)).toHaveLength(1);
-    // Eight days is not short-lived: 7 days of warning.
-    expect(open(connection({ refreshTokenExpiresAt: T0 + 8 * DAY }), T0 + DAY)).toHaveLength(1);
+    // Eight days is not short-lived, but the window never takes more than half the lifetime: 4 days.
+    const eightDays = connection({ refreshTokenExpiresAt: T0 + 8 * DAY, refreshTokenIssuedAt: T0 });
+    expect(open(eightDays, T0 + 4 * DAY - 1)).toEqual([]);
+    expect(open(eightDays, T0 + 4 * DAY)).toHaveLength(1);
+    const thirtyDays = connection({ refreshTokenExpiresAt: T0 + 30 * DAY, refreshTokenIssuedAt: T0 });
+    expect(open(thirtyDays, T0 + 23 * DAY)).toHaveLength(1);
   });
 
   it('uses a configured window instead of either default', () => {
@@ -97,6 +102,61 @@ describe('expiryNotices / openNotices: the warning windows', () => {
     expect(open(connection(dying, { status: 'provider_retired' }), T0)).toEqual([]);
     expect(open(connection(dying, { status: 'failing' }), T0)).toHaveLength(1);
     expect(open(connection({}), T0 + 1000 * DAY)).toEqual([]);
+  });
+});
+
+describe('expiryNotices: refresh tokens the next planned refresh renews', () => {
+  // A 12-hour refresh token that every refresh replaces (Fitbit-like rotation), refreshed about every 7 hours.
+  const twelveHours = { refreshTokenExpiresAt: T0 + 12 * HOUR, refreshTokenIssuedAt: T0 };
+  const planned = T0 + 7 * HOUR;
+  const rotating = (c: Connection, now: number, nextRefreshAt: number | undefined = planned) =>
+    openNotices(
+      expiryNotices(c, { policy: defaultExpiryPolicy, rotation: 'single-use', nextRefreshAt }),
+      now,
+    );
+
+  it('is not at risk while the planned refresh is on time, and is warned about once it is overdue', () => {
+    const c = connection(twelveHours);
+    expect(rotating(c, planned)).toEqual([]);
+    expect(rotating(c, planned + OVERDUE_REFRESH_SLACK_MS - 1)).toEqual([]);
+    expect(rotating(c, planned + OVERDUE_REFRESH_SLACK_MS)).toEqual([
+      { what: 'refresh_token', expiresAt: T0 + 12 * HOUR, warnFrom: planned + OVERDUE_REFRESH_SLACK_MS },
+    ]);
+  });
+
+  it('opens at the window (half of its 12 hours) when refreshing would not renew it', () => {
+    const opens = T0 + 6 * HOUR;
+    const reusable = expiryNotices(connection(twelveHours), {
+      policy: defaultExpiryPolicy,
+      rotation: 'reusable',
+      nextRefreshAt: planned,
+    });
+    expect(nextWarningAt(reusable, T0)).toBe(opens);
+    // The last refresh did not renew it (its lifetime started before that refresh).
+    const notRenewed = connection({ ...twelveHours, refreshTokenIssuedAt: T0 - HOUR });
+    expect(rotating(notRenewed, opens)).toHaveLength(1);
+    // Failing: the planned refresh is a retry that may not come through.
+    expect(rotating(connection(twelveHours, { status: 'failing' }), opens)).toHaveLength(1);
+    // The planned refresh comes too late to save it, or there is none.
+    expect(rotating(connection(twelveHours), opens, T0 + 12 * HOUR)).toHaveLength(1);
+    const unplanned = expiryNotices(connection(twelveHours), {
+      policy: defaultExpiryPolicy,
+      rotation: 'single-use',
+    });
+    expect(openNotices(unplanned, opens)).toHaveLength(1);
+  });
+
+  it('counts a lifetime renewed by use as renewed by the planned refresh, whatever the rotation', () => {
+    const sliding: ExpiryPolicy = {
+      ...defaultExpiryPolicy,
+      refreshTokenLifetime: { ms: 12 * HOUR, renewedByUse: true },
+    };
+    const notices = expiryNotices(connection(twelveHours), {
+      policy: sliding,
+      rotation: 'reusable',
+      nextRefreshAt: planned,
+    });
+    expect(openNotices(notices, planned)).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KeeperEvent } from '../core/events.ts';
 import { clientSecretWindowMs, expiringSoonWindowMs, type ExpiryPolicy } from '../core/expiry.ts';
 import { needsHuman, type Connection } from '../core/types.ts';
+import type { RotationRule } from '../providers/types.ts';
 
 export type ExpiringSoonEvent = Extract<KeeperEvent, { type: 'expiring_soon' }>;
 
@@ -19,23 +20,40 @@ export interface NoticeFacts {
   policy: ExpiryPolicy;
   /** When the client secret this connection uses expires, if it is the provider's configured one and that is known. */
   clientSecretExpiresAt?: number;
+  /** How the provider treats this connection's refresh tokens on refresh (see ProviderDefinition.rotation). */
+  rotation?: RotationRule;
+  /** When a scheduler plans to refresh this connection next (keeper.nextRefreshAt), if it would. */
+  nextRefreshAt?: number;
 }
+
+/** Rotations that give a new refresh token on every refresh (a new token starts a new lifetime). */
+const ROTATES_EVERY_REFRESH: ReadonlySet<RotationRule> = new Set([
+  'single-use',
+  'reuse-revokes-family',
+  'rotate-keep-old',
+]);
+
+/**
+ * How late a planned refresh may be before nobody is taken to be refreshing the connection (a stopped daemon):
+ * from then on a refresh token that the refresh would have renewed is warned about like any other.
+ */
+export const OVERDUE_REFRESH_SLACK_MS = 15 * 60_000;
 
 /**
  * The expiries of a connection a human should be warned about, each with its window: the refresh token's (the
  * window of core/expiry's expiringSoonWindowMs) and the configured client secret's. None for a connection that
- * needs a human already: its own status says more than a warning would.
+ * needs a human already: its own status says more than a warning would. A refresh token that the next planned
+ * refresh renews is not at risk while that refresh is on time (see refreshTokenWarnFrom).
  */
 export function expiryNotices(connection: Connection, facts: NoticeFacts): ExpiryNotice[] {
   if (needsHuman(connection.status)) return [];
   const notices: ExpiryNotice[] = [];
   const refreshTokenExpiresAt = connection.tokens.refreshTokenExpiresAt;
   if (refreshTokenExpiresAt !== undefined) {
-    const windowMs = expiringSoonWindowMs(connection.tokens, facts.policy);
     notices.push({
       what: 'refresh_token',
       expiresAt: refreshTokenExpiresAt,
-      warnFrom: refreshTokenExpiresAt - windowMs,
+      warnFrom: refreshTokenWarnFrom(connection, refreshTokenExpiresAt, facts),
     });
   }
   if (facts.clientSecretExpiresAt !== undefined) {
@@ -47,6 +65,34 @@ export function expiryNotices(connection: Connection, facts: NoticeFacts): Expir
     });
   }
   return notices;
+}
+
+/**
+ * When the refresh token's warning opens: its window's start, unless refreshing renews it (its lifetime is
+ * renewed by use, or the provider rotates on every refresh — and the last token response did renew it), the
+ * connection is healthy and the next planned refresh comes before it dies. Then only a refresh overdue by
+ * OVERDUE_REFRESH_SLACK_MS opens it: a 12-hour token refreshed every 8 hours is never "expiring soon" while a
+ * daemon runs, and is as soon as none does.
+ */
+function refreshTokenWarnFrom(connection: Connection, expiresAt: number, facts: NoticeFacts): number {
+  const { tokens } = connection;
+  const windowOpens = expiresAt - expiringSoonWindowMs(tokens, facts.policy);
+  const renewsOnRefresh =
+    facts.policy.refreshTokenLifetime?.renewedByUse === true ||
+    (facts.rotation !== undefined && ROTATES_EVERY_REFRESH.has(facts.rotation));
+  const lastResponseRenewed =
+    tokens.refreshTokenIssuedAt !== undefined && tokens.refreshTokenIssuedAt === tokens.obtainedAt;
+  const { nextRefreshAt } = facts;
+  if (
+    !renewsOnRefresh ||
+    !lastResponseRenewed ||
+    connection.status === 'failing' ||
+    nextRefreshAt === undefined ||
+    nextRefreshAt + OVERDUE_REFRESH_SLACK_MS >= expiresAt
+  ) {
+    return windowOpens;
+  }
+  return Math.max(windowOpens, nextRefreshAt + OVERDUE_REFRESH_SLACK_MS);
 }
 
 /** The notices whose window is open at `now`. */

@@ -6,6 +6,7 @@ import type { ConfigFile } from '../config/schema.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
 import { defaultBackoff } from '../core/backoff.ts';
 import { describeError, TokenkeeperError } from '../core/errors.ts';
+import { DAY_MS } from '../core/duration.ts';
 import type { KeeperEvent, KeeperEventListener } from '../core/events.ts';
 import {
   defaultExpiryPolicy,
@@ -25,6 +26,7 @@ import type { Keyring } from '../crypto/envelope.ts';
 import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
 import { revokeToken } from '../oauth/revoke.ts';
 import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.ts';
+import type { RotationRule } from '../providers/types.ts';
 import { FileRescueJournal, SharedRescueJournal, type RescueJournal } from '../stores/rescue-journal.ts';
 import { CreatedPaths } from '../files/owned-path.ts';
 import { openStore } from '../stores/open-store.ts';
@@ -309,10 +311,16 @@ export class Keeper {
       existing.provider === input.provider &&
       existing.clientId === input.clientId &&
       !needsHuman(existing.status);
-    const tokens: TokenSet = {
-      ...input.tokens,
-      refreshToken: input.tokens.refreshToken ?? (oldStillValid ? existing.tokens.refreshToken : undefined),
-    };
+    const keepsOldToken = input.tokens.refreshToken === undefined && oldStillValid;
+    const tokens: TokenSet = keepsOldToken
+      ? {
+          ...input.tokens,
+          refreshToken: existing.tokens.refreshToken,
+          // The kept refresh token dies when it did before: the consent said nothing about it.
+          refreshTokenExpiresAt: existing.tokens.refreshTokenExpiresAt,
+          refreshTokenIssuedAt: existing.tokens.refreshTokenIssuedAt,
+        }
+      : input.tokens;
     assertRenewable(input, tokens);
     const saved = await this.store.update({
       ...activeWith(existing, tokens, this.clock.now()),
@@ -480,7 +488,7 @@ export class Keeper {
       scope: connection.tokens.scope,
       expiresAt: connection.tokens.expiresAt,
       refreshTokenExpiresAt: connection.tokens.refreshTokenExpiresAt,
-      expiringSoon: openNotices(this.expiryNotices(connection), this.clock.now()).length > 0,
+      ...expiringOf(openNotices(this.expiryNotices(connection), this.clock.now())),
       successor: connection.status === 'provider_retired' ? this.successorOf(connection.provider) : undefined,
       lastRefreshAt: connection.lastRefreshAt,
       nextRefreshAt: needsHuman(connection.status) ? undefined : this.nextRefreshAt(connection),
@@ -501,7 +509,21 @@ export class Keeper {
     return expiryNotices(connection, {
       policy: this.expiryPolicy(connection.provider),
       clientSecretExpiresAt: this.clientSecretExpiryOf(connection),
+      rotation: this.rotationOf(connection),
+      nextRefreshAt: this.nextRefreshAt(connection),
     });
+  }
+
+  /** How the connection's provider treats its refresh tokens (public clients may differ), if it is configured. */
+  private rotationOf(connection: Connection): RotationRule | undefined {
+    try {
+      const provider = this.providers.get(connection.provider);
+      return connection.clientSecret === undefined
+        ? (provider.publicClientRotation ?? provider.rotation)
+        : provider.rotation;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -563,6 +585,19 @@ export class Keeper {
     const configuredId = this.providers.clientSettings(connection.provider).clientId;
     return configuredId === undefined || configuredId === connection.clientId ? expiresAt : undefined;
   }
+}
+
+/**
+ * A summary's expiry warning from a connection's open notices: whether any is open, and the one that dies first
+ * (what to act on: the refresh token, or the client secret).
+ */
+function expiringOf(open: readonly ExpiryNotice[]): Pick<ConnectionSummary, 'expiringSoon' | 'expiring'> {
+  let first: ExpiryNotice | undefined;
+  for (const notice of open) if (!first || notice.expiresAt < first.expiresAt) first = notice;
+  return {
+    expiringSoon: first !== undefined,
+    ...(first && { expiring: { what: first.what, at: first.expiresAt } }),
+  };
 }
 
 /** The promise's value if it settles within `ms`, else undefined (without keeping the process alive after). */
@@ -628,7 +663,7 @@ export function refreshSettingsFrom(refresh: Settings['refresh']): RefreshSettin
     marginMs: refresh.marginSeconds * 1000,
     marginRatio: refresh.marginRatio,
     defaultLifetimeMs: refresh.defaultLifetimeSeconds * 1000,
-    ...(refresh.expiringSoonDays !== undefined && { expiringSoonMs: refresh.expiringSoonDays * 86_400_000 }),
+    ...(refresh.expiringSoonDays !== undefined && { expiringSoonMs: refresh.expiringSoonDays * DAY_MS }),
   };
   return {
     expiry,

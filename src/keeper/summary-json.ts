@@ -13,6 +13,7 @@ export function summaryJson(summary: ConnectionSummary) {
     expiresAt: iso(summary.expiresAt),
     refreshTokenExpiresAt: iso(summary.refreshTokenExpiresAt),
     expiringSoon: summary.expiringSoon,
+    expiring: summary.expiring ? { what: summary.expiring.what, at: iso(summary.expiring.at) } : null,
     successor: summary.successor ?? null,
     lastRefreshAt: iso(summary.lastRefreshAt),
     nextRefreshAt: iso(summary.nextRefreshAt),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultExpiryPolicy, type ExpiryPolicy } from '../core/expiry.ts';
+import { defaultExpiryPolicy, expiringSoonWindowMs, type ExpiryPolicy } from '../core/expiry.ts';
+import { createProviderRegistry } from '../providers/registry.ts';
 import type { TokenSet } from '../core/types.ts';
 import { tokenSetFromResponse } from './token-set.ts';
 
@@ -98,5 +99,47 @@ describe('when the refresh token of a token set dies', () => {
       tokenSetFromResponse({ accessToken: 'at', refreshToken: 'rt', refreshTokenExpiresIn: 60 }, now, fixed)
         .refreshTokenExpiresAt,
     ).toBe(now + 60_000);
+  });
+});
+
+describe('a refresh token through many refreshes', () => {
+  const HOUR = 3_600_000;
+
+  it('a fixed 30-day expiry the provider stated once keeps its 7-day window to the end (no flicker)', () => {
+    let tokens = tokenSetFromResponse(
+      { accessToken: 'a', refreshToken: 'r', refreshTokenExpiresIn: 30 * 86_400, expiresIn: 3600 },
+      now,
+      defaultExpiryPolicy,
+    );
+    const windows = new Set<number>();
+    for (let hour = 1; hour < 30 * 24; hour++) {
+      tokens = tokenSetFromResponse(
+        { accessToken: `a${hour}`, expiresIn: 3600 },
+        now + hour * HOUR,
+        defaultExpiryPolicy,
+        tokens,
+      );
+      windows.add(expiringSoonWindowMs(tokens, defaultExpiryPolicy));
+    }
+    expect(tokens.refreshTokenExpiresAt).toBe(now + 30 * DAY);
+    expect([...windows]).toEqual([7 * DAY]);
+  });
+
+  it('a connection saved before expiries were kept, under Google "Testing" (7 days from consent): unknown, not 7 days from now', () => {
+    const registry = createProviderRegistry({ 'google-health': { publishingStatus: 'testing' } });
+    const testing: ExpiryPolicy = {
+      ...defaultExpiryPolicy,
+      refreshTokenLifetime: registry.get('google-health').refreshTokenLifetime,
+    };
+    const legacy: TokenSet = { accessToken: 'a', refreshToken: 'r', obtainedAt: now - HOUR, expiresAt: now };
+    const refreshed = tokenSetFromResponse({ accessToken: 'b', expiresIn: 3600 }, now, testing, legacy);
+    expect(refreshed.refreshTokenExpiresAt).toBeUndefined();
+    // A new consent knows: 7 days from now.
+    const consent = tokenSetFromResponse(
+      { accessToken: 'c', refreshToken: 'r2', expiresIn: 3600 },
+      now,
+      testing,
+    );
+    expect(consent).toMatchObject({ refreshTokenExpiresAt: now + 7 * DAY, refreshTokenIssuedAt: now });
   });
 });

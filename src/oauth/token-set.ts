@@ -1,4 +1,4 @@
-import { expiresAtFrom, refreshTokenExpiresAtFrom, type ExpiryPolicy } from '../core/expiry.ts';
+import { expiresAtFrom, refreshTokenLifeFrom, type ExpiryPolicy } from '../core/expiry.ts';
 import type { TokenSet } from '../core/types.ts';
 import type { TokenResponse } from './token-client.ts';
 
@@ -6,7 +6,7 @@ import type { TokenResponse } from './token-client.ts';
  * The token set a token response yields. Fields the response leaves out keep their previous values — in
  * particular the refresh token (RFC 6749 §6: no new refresh token means the old one stays valid). When the
  * refresh token dies comes from the response's own lifetime, else from the provider's known lifetime
- * (core/expiry refreshTokenExpiresAtFrom); a token set without a refresh token has no such time.
+ * (core/expiry refreshTokenLifeFrom); no previous token set means the response answers a consent; a token set without a refresh token has no such time.
  */
 export function tokenSetFromResponse(
   response: TokenResponse,
@@ -21,18 +21,17 @@ export function tokenSetFromResponse(
     refreshToken,
     expiresAt: expiresAtFrom(response.expiresIn, now, expiry),
     obtainedAt: now,
-    refreshTokenExpiresAt:
-      refreshToken === undefined
-        ? undefined
-        : refreshTokenExpiresAtFrom(
-            {
-              explicitSeconds: response.refreshTokenExpiresIn,
-              newRefreshToken,
-              previous: previous.refreshTokenExpiresAt,
-            },
-            now,
-            expiry,
-          ),
+    ...(refreshToken !== undefined &&
+      refreshTokenLifeFrom(
+        {
+          explicitSeconds: response.refreshTokenExpiresIn,
+          newRefreshToken,
+          consent: previous.refreshToken === undefined,
+          previous,
+        },
+        now,
+        expiry,
+      )),
     scope: response.scope ?? previous.scope,
     tokenType: response.tokenType ?? previous.tokenType,
     providerUserId: response.providerUserId ?? previous.providerUserId,

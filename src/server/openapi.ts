@@ -84,7 +84,18 @@ export const openApiDocument = {
           }),
           expiringSoon: {
             type: 'boolean',
-            description: 'The refresh token dies within its warning window: reconnect the account soon',
+            description:
+              'The refresh token or the client secret dies within its warning window (see expiring): act soon',
+          },
+          expiring: {
+            type: ['object', 'null'],
+            description:
+              'While expiringSoon: what dies first and when (refresh_token: reconnect the account; client_secret: rotate the client secret and update providers.<id>.clientSecret / clientSecretExpiresAt)',
+            required: ['what', 'at'],
+            properties: {
+              what: { type: 'string', enum: ['refresh_token', 'client_secret'] },
+              at: { type: 'string', format: 'date-time' },
+            },
           },
           successor: nullable('string', {
             description:

@@ -1,5 +1,5 @@
 import { formatAgo, formatDuration } from '../core/duration.ts';
-import { reconnectPath, replaceCommand } from '../core/links.ts';
+import { reconnectPath, replaceCommand, rotateSecretAdvice } from '../core/links.ts';
 import type { ConnectionSummary } from '../keeper/keeper.ts';
 import { renderHistoryChart } from './history-chart.ts';
 import type { RefreshHistory } from './history.ts';
@@ -70,8 +70,8 @@ function lastErrorCell(c: ConnectionSummary, now: number): string {
 }
 
 /**
- * Under the access token's countdown, when the refresh token dies by time: a badge inside its warning window,
- * plain text outside it. Nothing for refresh tokens without a known expiry (most providers').
+ * Under the access token's countdown, when the refresh token dies by time: a badge while it is what is expiring
+ * soon, plain text otherwise. Nothing for refresh tokens without a known expiry (most providers').
  */
 function refreshTokenNote(c: ConnectionSummary, now: number): string {
   const at = c.refreshTokenExpiresAt;
@@ -80,10 +80,22 @@ function refreshTokenNote(c: ConnectionSummary, now: number): string {
   const when =
     at <= now
       ? `<span class="badge bad" ${title}>expired</span>`
-      : c.expiringSoon
+      : c.expiring?.what === 'refresh_token'
         ? `<span class="badge soon" ${title}>expires in ${formatDuration(at - now)}</span>`
         : `<span ${title}>expires in ${formatDuration(at - now)}</span>`;
   return `<div class="rt-expiry">refresh token ${when}</div>`;
+}
+
+/** When the provider's client secret is what is expiring soon: when, and what to do about it. */
+function clientSecretNote(c: ConnectionSummary, now: number): string {
+  if (c.expiring?.what !== 'client_secret') return '';
+  const { at } = c.expiring;
+  const title = `title="${new Date(at).toISOString()}"`;
+  const when =
+    at <= now
+      ? `<span class="badge bad" ${title}>expired</span>`
+      : `<span class="badge soon" ${title}>expires in ${formatDuration(at - now)}</span>`;
+  return `<div class="secret-expiry">client secret ${when}: ${escapeHtml(rotateSecretAdvice(c.provider))}</div>`;
 }
 
 /** For a retired provider: what replaced it, and the command that moves the connection there. */
@@ -114,7 +126,7 @@ function row(c: ConnectionSummary, input: StatusPageInput): string {
   <td data-label="Provider">${escapeHtml(c.provider)}</td>
   <td class="account" data-label="Account">${c.account ? escapeHtml(c.account) : '<span class="muted">-</span>'}</td>
   <td class="health" data-label="Health"><span class="badge ${health.tone}">${escapeHtml(health.label)}</span>${successorNote(c)}</td>
-  <td data-label="Expires in">${expires}${refreshTokenNote(c, now)}</td>
+  <td data-label="Expires in">${expires}${refreshTokenNote(c, now)}${clientSecretNote(c, now)}</td>
   <td data-label="Last refresh">${lastRefresh}</td>
   <td class="last-error" data-label="Last error">${lastErrorCell(c, now)}</td>
   <td class="history" data-label="History">${renderHistoryChart(input.history.entries(c.name), c)}</td>
@@ -173,6 +185,7 @@ td.name,td.account{overflow-wrap:anywhere;max-width:220px}
 .badge.ok{color:var(--ok)}.badge.warn,.badge.soon{color:var(--warn)}.badge.bad{color:var(--bad)}.badge.busy{color:var(--busy)}
 .badge.soon{background:#fff8c5}
 .rt-expiry{margin-top:4px;font-size:12px;color:var(--muted);white-space:nowrap}
+.secret-expiry{margin-top:4px;font-size:12px;color:var(--muted)}
 .successor{margin-top:4px;font-size:12px;color:var(--muted)}
 .successor code{color:#1f2328;overflow-wrap:anywhere}
 .countdown{font-variant-numeric:tabular-nums;white-space:nowrap}

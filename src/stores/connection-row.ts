@@ -20,6 +20,7 @@ export const CONNECTION_COLUMNS = [
   'token_type',
   'provider_user_id',
   'refresh_token_expires_at',
+  'refresh_token_issued_at',
   'status',
   'pending_attempt_id',
   'pending_refresh_token',
@@ -70,6 +71,7 @@ export function connectionToColumns(c: Connection, keyring: Keyring): Record<Con
     token_type: c.tokens.tokenType ?? null,
     provider_user_id: c.tokens.providerUserId ?? null,
     refresh_token_expires_at: c.tokens.refreshTokenExpiresAt ?? null,
+    refresh_token_issued_at: c.tokens.refreshTokenIssuedAt ?? null,
     status: c.status,
     pending_attempt_id: c.pending?.attemptId ?? null,
     pending_refresh_token: seal(c.pending?.refreshToken, 'pending_refresh_token'),
@@ -107,6 +109,7 @@ export function connectionFromColumns(row: Record<string, unknown>, keyring: Key
       tokenType: optionalString(row.token_type),
       providerUserId: optionalString(row.provider_user_id),
       refreshTokenExpiresAt: optionalNumber(row.refresh_token_expires_at),
+      refreshTokenIssuedAt: optionalNumber(row.refresh_token_issued_at),
     },
     status: String(row.status) as ConnectionStatus,
     pending: row.pending_attempt_id

@@ -91,13 +91,14 @@ describe('SqliteStore file and schema', () => {
     await upgraded.insert(connection('new'));
   });
 
-  it('a store created before the refresh_token_expires_at column reads its connections as timeless and keeps new expiries', async () => {
+  it('a store created before the refresh-token expiry columns reads its connections as timeless and keeps new expiries', async () => {
     const store = openStore();
     await store.insert(connection('old'));
     await store.close();
     open.pop();
     const raw = new DatabaseSync(path);
     raw.exec('ALTER TABLE connections DROP COLUMN refresh_token_expires_at');
+    raw.exec('ALTER TABLE connections DROP COLUMN refresh_token_issued_at');
     raw.close();
     const upgraded = openStore();
     const existing = await upgraded.get('old');
@@ -105,8 +106,9 @@ describe('SqliteStore file and schema', () => {
     const dies = 1_815_552_000_000;
     await upgraded.update({
       ...(existing as NonNullable<typeof existing>),
-      tokens: { ...existing!.tokens, refreshTokenExpiresAt: dies },
+      tokens: { ...existing!.tokens, refreshTokenExpiresAt: dies, refreshTokenIssuedAt: dies - 1000 },
     });
-    expect((await upgraded.get('old'))?.tokens.refreshTokenExpiresAt).toBe(dies);
+    const saved = (await upgraded.get('old'))?.tokens;
+    expect([saved?.refreshTokenExpiresAt, saved?.refreshTokenIssuedAt]).toEqual([dies, dies - 1000]);
   });
 });

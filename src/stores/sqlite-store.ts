@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS connections (
   token_type TEXT,
   provider_user_id TEXT,
   refresh_token_expires_at INTEGER,
+  refresh_token_issued_at INTEGER,
   status TEXT NOT NULL,
   pending_attempt_id TEXT,
   pending_refresh_token TEXT,
@@ -342,5 +343,8 @@ function addMissingColumns(db: DatabaseSync): void {
   }
   if (!columns.has('refresh_token_expires_at')) {
     db.exec('ALTER TABLE connections ADD COLUMN refresh_token_expires_at INTEGER');
+  }
+  if (!columns.has('refresh_token_issued_at')) {
+    db.exec('ALTER TABLE connections ADD COLUMN refresh_token_issued_at INTEGER');
   }
 }

@@ -28,12 +28,15 @@ describe('expiring_soon from the Functions app', () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A vault whose Fitbit refresh tokens live one day (so each is in its 1-day window at once), seeded. */
+  /**
+   * A vault whose Fitbit refresh tokens live two hours under a 1-day window (so each is in it at once, and dies
+   * before the next planned refresh of its 8-hour access token could renew it), seeded.
+   */
   const expiringWorld = async (script: number[] = []) => {
-    world = await azure.world();
+    world = await azure.world({ sim: { refreshTokenExpiresInSeconds: 2 * 3600 } });
     receiver = await startReceiver(script);
     const fitbit = world.config.providers?.fitbit;
-    world.config.providers = { fitbit: { ...fitbit, refreshTokenLifetimeDays: 1 } };
+    world.config.providers = { fitbit: { ...fitbit, expiringSoonDays: 1 } };
     world.config.webhooks = { endpoints: [], maxAttempts: 1 };
     world.seedLikeCSharp();
   };

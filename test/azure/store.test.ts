@@ -62,12 +62,18 @@ describe('Key Vault store', () => {
   it('keeps when the refresh token dies in the state secret; a state written before that field reads as timeless', async () => {
     const dies = Date.now() + 180 * 86_400_000;
     const base = newConnection('aged');
-    await store.insert({ ...base, tokens: { ...base.tokens, refreshTokenExpiresAt: dies } });
+    const issued = dies - 180 * 86_400_000;
+    await store.insert({
+      ...base,
+      tokens: { ...base.tokens, refreshTokenExpiresAt: dies, refreshTokenIssuedAt: issued },
+    });
     const latest = world.kv.versionsOf('aged-TokenkeeperState')!.at(-1)!;
     const state = JSON.parse(latest.value) as { tokens: Record<string, unknown> };
     expect(state.tokens.refreshTokenExpiresAt).toBe(dies);
     expect((await store.get('aged'))?.tokens.refreshTokenExpiresAt).toBe(dies);
+    expect((await store.get('aged'))?.tokens.refreshTokenIssuedAt).toBe(issued);
     delete state.tokens.refreshTokenExpiresAt;
+    delete state.tokens.refreshTokenIssuedAt;
     world.kv.seed('aged-TokenkeeperState', JSON.stringify(state), {
       tags: latest.tags,
       contentType: latest.contentType,
@@ -75,6 +81,7 @@ describe('Key Vault store', () => {
     const old = await store.get('aged');
     expect(old?.tokens.refreshToken).toBe('rt-aged');
     expect(old?.tokens.refreshTokenExpiresAt).toBeUndefined();
+    expect(old?.tokens.refreshTokenIssuedAt).toBeUndefined();
   });
 
   it('refuses a second connection of the same name (Key Vault names ignore case)', async () => {

@@ -34,13 +34,16 @@ interface StatusWorld {
   status(options?: { name?: string; json?: boolean }): Promise<{ code: number; out: string }>;
 }
 
-async function statusWorld(onFinished: OnFinished): Promise<StatusWorld> {
+async function statusWorld(
+  onFinished: OnFinished,
+  fitbitSettings: Record<string, unknown> = {},
+): Promise<StatusWorld> {
   const sim = await startSimulatedFitbit({ userId: 'USER01', graceMs: 0 });
   const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-status-'));
   const home = join(root, 'home');
   mkdirSync(home, { mode: 0o700 });
   const env = { TOKENKEEPER_HOME: home, TOKENKEEPER_KEY: KEY, FITBIT_SECRET: sim.clientSecret };
-  const config = { providers: { fitbit: providerConfig(sim) } };
+  const config = { providers: { fitbit: { ...providerConfig(sim), ...fitbitSettings } } };
   const configPath = join(root, 'config.json');
   writeFileSync(configPath, JSON.stringify(config));
   const keeper = await createKeeper({ config, env });
@@ -147,6 +150,29 @@ describe.concurrent('tokenkeeper status: refresh-token expiry', () => {
     // Only the connection asked for counts.
     expect((await w.status({ name: 'fine' })).code).toBe(0);
     expect((await w.status({ name: 'soon', json: true })).code).toBe(6);
+  });
+
+  it('a client secret that expires soon: the advice is to rotate it, not to reconnect: exit 6', async ({
+    onTestFinished,
+  }) => {
+    const secretDies = Date.now() + 3 * DAY + 30 * 60_000;
+    const w = await statusWorld(onTestFinished, {
+      clientSecretExpiresAt: new Date(secretDies).toISOString(),
+    });
+    await w.add('me', { refreshTokenExpiresAt: Date.now() + 90 * DAY });
+    await w.keeper.close();
+
+    const text = await w.status();
+    expect(text.code).toBe(6);
+    expect(rowOf(text.out, 'me')[column(text.out, 'STATUS')]).toBe('expiring_soon');
+    expect(text.out.split('\n\n')[1]).toBe(
+      "me: the client secret of fitbit expires in 3d 0h: rotate the client secret in the provider's console and update providers.fitbit.clientSecret / clientSecretExpiresAt\n",
+    );
+    const [shown] = JSON.parse((await w.status({ json: true })).out) as StatusJson[];
+    expect(shown).toMatchObject({
+      expiringSoon: true,
+      expiring: { what: 'client_secret', at: new Date(secretDies).toISOString() },
+    });
   });
 
   it('a connection that needs a human wins over one that expires soon: exit 3', async ({

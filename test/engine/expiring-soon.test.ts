@@ -11,8 +11,8 @@ import { fitbitHarness } from './setup.ts';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-async function keeperWith(fitbitSettings: Record<string, unknown>) {
-  const h = await fitbitHarness();
+async function keeperWith(fitbitSettings: Record<string, unknown>, refreshTokenExpiresInSeconds?: number) {
+  const h = await fitbitHarness({ sim: { refreshTokenExpiresInSeconds } });
   const config = { ...h.config, providers: { fitbit: { ...h.config.providers?.fitbit, ...fitbitSettings } } };
   const keeper = await createKeeper({ config, env: h.env });
   onTestFinished(() => keeper.close());
@@ -71,8 +71,9 @@ describe('connections near expiry (SQLite)', () => {
   });
 
   it('leaves a due connection to its refresh, then warns with the expiry the refresh gave', async () => {
-    // Refresh tokens that live one day: each is inside its 1-day window from the moment it is issued.
-    const { h, keeper } = await keeperWith({ refreshTokenLifetimeDays: 1 });
+    // Refresh tokens that live 4 hours, under a 1-day window: each is inside it from the moment it is issued,
+    // and dies before the next planned refresh (its 8-hour access token's) could renew it.
+    const { h, keeper } = await keeperWith({ expiringSoonDays: 1 }, 4 * 3600);
     await add(keeper, h, 'due', { refreshTokenExpiresAt: Date.now() + HOUR, withAccessToken: false });
     const events: KeeperEvent[] = [];
     keeper.onEvent((event) => events.push(event));
@@ -83,7 +84,7 @@ describe('connections near expiry (SQLite)', () => {
     await keeper.refresh('due');
     const raised = keeper.announceExpiring(await keeper.connectionsForScheduling(), announced);
     const renewed = (await keeper.store.get('due'))?.tokens.refreshTokenExpiresAt;
-    expect(renewed).toBeGreaterThan(Date.now() + DAY - HOUR);
+    expect(renewed).toBeGreaterThan(Date.now() + 3 * HOUR);
     expect(raised).toMatchObject([{ name: 'due', what: 'refresh_token', expiresAt: renewed }]);
     expect(events.filter((event) => event.type === 'expiring_soon')).toEqual(raised);
   });

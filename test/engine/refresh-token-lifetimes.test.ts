@@ -30,15 +30,20 @@ async function importGrant(
   keeper: Keeper,
   sim: SimulatedOAuthProvider,
   provider: string,
-  options: { publicClient?: boolean } = {},
+  options: { publicClient?: boolean; refreshTokenExpiresAt?: number } = {},
 ): Promise<string> {
-  const seed = sim.seedGrant(options);
+  const seed = sim.seedGrant({ publicClient: options.publicClient });
   await keeper.addConnection({
     name: 'me',
     provider,
     clientId: sim.clientId,
     ...(!options.publicClient && { clientSecret: sim.clientSecret }),
-    tokens: { refreshToken: seed.refreshToken },
+    tokens: {
+      refreshToken: seed.refreshToken,
+      ...(options.refreshTokenExpiresAt !== undefined && {
+        refreshTokenExpiresAt: options.refreshTokenExpiresAt,
+      }),
+    },
   });
   return 'me';
 }
@@ -58,15 +63,24 @@ describe('refresh-token lifetimes through a refresh', () => {
     expect(explicit.refreshTokenExpiresAt).toBeLessThanOrEqual(Date.now() + 3 * DAY_MS);
   });
 
-  it('Spotify PKCE: rotated refresh tokens keep the six months counted from the first token set', async () => {
+  it('Spotify PKCE: rotated refresh tokens keep the six months counted from consent; unknown for an import', async () => {
     const spotify = await startSimulatedSpotify();
     const keeper = await keeperFor(spotify, 'spotify', { tokenUrl: spotify.tokenUrl });
-    const name = await importGrant(keeper, spotify, 'spotify', { publicClient: true });
+    const consentEnds = Date.now() + 170 * DAY_MS;
+    const name = await importGrant(keeper, spotify, 'spotify', {
+      publicClient: true,
+      refreshTokenExpiresAt: consentEnds,
+    });
     const first = await keeper.refresh(name, { force: true });
-    expect(first.refreshTokenExpiresAt).toBeGreaterThan(Date.now() + 179.9 * DAY_MS);
+    expect(first.refreshTokenExpiresAt).toBe(consentEnds);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const second = await keeper.refresh(name, { force: true });
     expect(spotify.stats.refreshSuccesses).toBe(2);
-    expect(second.refreshTokenExpiresAt).toBe(first.refreshTokenExpiresAt);
+    expect(second.refreshTokenExpiresAt).toBe(consentEnds);
+
+    // Imported without an expiry: when its consent was is not known, so neither is when it dies (not 180 days on).
+    await keeper.remove(name);
+    const imported = await importGrant(keeper, spotify, 'spotify', { publicClient: true });
+    expect((await keeper.refresh(imported, { force: true })).refreshTokenExpiresAt).toBeUndefined();
   });
 });

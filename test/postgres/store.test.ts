@@ -49,21 +49,27 @@ describe('PostgreSQL store', () => {
     expect(indexes.map((row) => row.indexname)).toContain('connections_due');
   });
 
-  it('migration 2 adds refresh_token_expires_at to a schema at migration 1: its connections read as timeless', async () => {
+  it('migration 2 adds the refresh-token expiry columns to a schema at migration 1: its connections read as timeless', async () => {
     const url = pg.storeUrl();
     const before = await pg.openStore(url);
     const { refreshTokenExpiresAt: _none, ...tokens } = newConnection('old').tokens;
     await before.insert(newConnection('old', { tokens }));
     await before.close();
     await pg.sql(`ALTER TABLE ${schemaOf(url)}.connections DROP COLUMN refresh_token_expires_at`);
+    await pg.sql(`ALTER TABLE ${schemaOf(url)}.connections DROP COLUMN refresh_token_issued_at`);
     await pg.sql(`DELETE FROM ${schemaOf(url)}.schema_migrations WHERE version = 2`);
     const upgraded = await pg.openStore(url);
     const old = await upgraded.get('old');
     expect(old?.tokens.refreshToken).toBe(tokens.refreshToken);
     expect(old?.tokens.refreshTokenExpiresAt).toBeUndefined();
     const dies = Date.now() + 180 * 86_400_000;
-    await upgraded.update({ ...old!, tokens: { ...old!.tokens, refreshTokenExpiresAt: dies } });
-    expect((await upgraded.get('old'))?.tokens.refreshTokenExpiresAt).toBe(dies);
+    const issued = dies - 180 * 86_400_000;
+    await upgraded.update({
+      ...old!,
+      tokens: { ...old!.tokens, refreshTokenExpiresAt: dies, refreshTokenIssuedAt: issued },
+    });
+    const saved = (await upgraded.get('old'))?.tokens;
+    expect([saved?.refreshTokenExpiresAt, saved?.refreshTokenIssuedAt]).toEqual([dies, issued]);
   });
 
   it('with migrate=false refuses an unmigrated schema and says how to migrate', async () => {

@@ -37,13 +37,26 @@ interface Served {
  * Four fitbit connections at the keeper's time `now`: `soon` (its refresh token dies in 2 days, inside the
  * default window of 7 days), `far` (90 days), `timeless` (no expiry by time) and `old` (its provider retired).
  */
-async function served(onFinished: OnFinished): Promise<Served> {
+async function served(
+  onFinished: OnFinished,
+  fitbitSettings: { clientSecretExpiresInMs?: number } = {},
+): Promise<Served> {
   const sim = await startSimulatedFitbit({ userId: 'USER01' });
   const home = mkdtempSync(join(tmpdir(), 'tokenkeeper-expiry-surfaces-'));
   const now = Math.floor(Date.now() / 1000) * 1000;
   const clock: Clock = { now: () => now };
+  const secretDies = fitbitSettings.clientSecretExpiresInMs;
   const keeper = await createKeeper({
-    config: { providers: { fitbit: providerConfig(sim) } },
+    config: {
+      providers: {
+        fitbit: {
+          ...providerConfig(sim),
+          ...(secretDies !== undefined && {
+            clientSecretExpiresAt: new Date(now + secretDies).toISOString(),
+          }),
+        },
+      },
+    },
     env: { TOKENKEEPER_HOME: home, FITBIT_SECRET: sim.clientSecret },
     clock,
   });
@@ -241,7 +254,15 @@ describe.concurrent('refresh-token expiry on the daemon surfaces', () => {
       expiringSoon: true,
       successor: null,
     });
-    expect(byName.get('timeless')).toMatchObject({ refreshTokenExpiresAt: null, expiringSoon: false });
+    expect(byName.get('soon')?.expiring).toEqual({
+      what: 'refresh_token',
+      at: new Date(d.now + 2 * DAY).toISOString(),
+    });
+    expect(byName.get('timeless')).toMatchObject({
+      refreshTokenExpiresAt: null,
+      expiringSoon: false,
+      expiring: null,
+    });
     expect(byName.get('old')).toMatchObject({ status: 'provider_retired', successor: 'google-health' });
 
     const one = await get('/v1/connections/soon');
@@ -252,5 +273,42 @@ describe.concurrent('refresh-token expiry on the daemon surfaces', () => {
       'expiringSoon: string, documented boolean',
       'undocumented extra',
     ]);
+  });
+
+  it('a client secret that expires first is what the API names and the page advises to rotate', async ({
+    onTestFinished,
+  }) => {
+    const d = await served(onTestFinished, { clientSecretExpiresInMs: 3 * DAY });
+    const secretDies = new Date(d.now + 3 * DAY).toISOString();
+    const { key } = d.apiKeys.create({ scopes: ['*'] });
+    const response = await d.app.inject({
+      url: '/v1/connections',
+      headers: { host: HOST, authorization: `Bearer ${key}` },
+    });
+    const { connections } = response.json<{ connections: Array<Record<string, unknown>> }>();
+    const schema = openApiDocument.components.schemas.Connection as unknown as JsonSchema;
+    for (const connection of connections) expect(schemaMismatches(connection, schema)).toEqual([]);
+    const byName = new Map(connections.map((c) => [c.name, c]));
+    // The refresh token of `soon` dies first (2 days); every other working connection waits on the secret.
+    expect(byName.get('soon')?.expiring).toEqual({
+      what: 'refresh_token',
+      at: new Date(d.now + 2 * DAY).toISOString(),
+    });
+    expect(byName.get('far')).toMatchObject({
+      expiringSoon: true,
+      expiring: { what: 'client_secret', at: secretDies },
+    });
+
+    const page = (await d.app.inject({ url: '/', headers: { host: HOST } })).body;
+    const far = rowHtml(page, 'far');
+    expect(far).toContain('<span class="badge soon">expiring soon</span>');
+    // The refresh token is not blamed: its expiry is plain text, the secret carries the badge and the advice.
+    expect(far).toMatch(
+      /<div class="rt-expiry">refresh token <span title="[^"]+">expires in 90d 0h<\/span><\/div>/,
+    );
+    expect(far).toMatch(
+      /<div class="secret-expiry">client secret <span class="badge soon" title="[^"]+">expires in 3d 0h<\/span>: rotate the client secret in the provider&#39;s console and update providers\.fitbit\.clientSecret \/ clientSecretExpiresAt<\/div>/,
+    );
+    expect(rowHtml(page, 'soon')).not.toContain('secret-expiry');
   });
 });

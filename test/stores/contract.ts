@@ -89,6 +89,7 @@ export function newConnection(name: string, overrides: Partial<NewConnection> = 
       tokenType: 'Bearer',
       providerUserId: `USER-${name}`,
       refreshTokenExpiresAt: 1_815_552_000_000,
+      refreshTokenIssuedAt: 1_799_971_200_000,
     },
     status: 'active',
     failureCount: 0,
@@ -168,7 +169,11 @@ export function defineStoreContract(
 
       it('keeps when the refresh token dies: set, changed and cleared by updates; a connection without one reads none', async () => {
         const store = await fixture.open();
-        const { refreshTokenExpiresAt: _none, ...timeless } = newConnection('plain').tokens;
+        const {
+          refreshTokenExpiresAt: _none,
+          refreshTokenIssuedAt: _unknown,
+          ...timeless
+        } = newConnection('plain').tokens;
         await store.insert(newConnection('plain', { tokens: timeless }));
         const dies = 1_815_000_000_000;
         const inserted = await store.insert(
@@ -178,12 +183,21 @@ export function defineStoreContract(
         expect((await reader.get('me'))?.tokens.refreshTokenExpiresAt).toBe(dies);
         const renewed = await store.update({
           ...inserted,
-          tokens: { ...inserted.tokens, refreshTokenExpiresAt: dies + 86_400_000 },
+          tokens: {
+            ...inserted.tokens,
+            refreshTokenExpiresAt: dies + 86_400_000,
+            refreshTokenIssuedAt: dies,
+          },
         });
         expect((await reader.get('me'))?.tokens).toEqual(renewed.tokens);
-        await store.update({ ...renewed, tokens: { ...renewed.tokens, refreshTokenExpiresAt: undefined } });
+        await store.update({
+          ...renewed,
+          tokens: { ...renewed.tokens, refreshTokenExpiresAt: undefined, refreshTokenIssuedAt: undefined },
+        });
         expect((await reader.get('me'))?.tokens.refreshTokenExpiresAt).toBeUndefined();
+        expect((await reader.get('me'))?.tokens.refreshTokenIssuedAt).toBeUndefined();
         expect((await reader.get('plain'))?.tokens.refreshTokenExpiresAt).toBeUndefined();
+        expect((await reader.get('plain'))?.tokens.refreshTokenIssuedAt).toBeUndefined();
       });
 
       it('what one store wrote, another opened on the same storage reads, also after closing', async () => {

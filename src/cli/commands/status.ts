@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { exitCodes, TokenkeeperError } from '../../core/errors.ts';
-import { reconnectCommand, replaceCommand } from '../../core/links.ts';
+import { reconnectCommand, replaceCommand, rotateSecretAdvice } from '../../core/links.ts';
 import { needsHuman } from '../../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../../keeper/keeper.ts';
 import { summaryJson } from '../../keeper/summary-json.ts';
@@ -78,8 +78,12 @@ function whatToDo(c: ConnectionSummary, now: number): string | undefined {
   if (c.status === 'needs_reauth') {
     return `${c.name}: the provider no longer accepts its refresh token: run \`${reconnectCommand(c.provider, c.name)}\``;
   }
-  if (c.expiringSoon && c.refreshTokenExpiresAt !== undefined) {
-    const left = c.refreshTokenExpiresAt - now;
+  if (c.expiring) {
+    const left = c.expiring.at - now;
+    if (c.expiring.what === 'client_secret') {
+      const when = left > 0 ? `expires in ${formatDuration(left)}` : 'has expired';
+      return `${c.name}: the client secret of ${c.provider} ${when}: ${rotateSecretAdvice(c.provider)}`;
+    }
     const when =
       left > 0 ? `expires in ${formatDuration(left)}; reconnect before then` : 'has expired; reconnect';
     return `${c.name}: the refresh token ${when}: run \`${reconnectCommand(c.provider, c.name)}\``;
@@ -91,7 +95,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description(
-      'list connections (or one): provider, account, health, time to expiry of the access and refresh tokens, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired), else 6 if a refresh token of one expires soon (expiring_soon), else 0',
+      'list connections (or one): provider, account, health, time to expiry of the access and refresh tokens, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired), else 6 if a refresh token or client secret of one expires soon (expiring_soon), else 0',
     )
     .argument('[name]', 'show only this connection')
     .option('--json', 'print JSON (an array, also for one name)')
