@@ -33,6 +33,7 @@ import {
 import type { ConnectionStore } from '../stores/store.ts';
 import type { RescueEntry, RescueJournal, RescueJournalContents } from '../stores/rescue-journal.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
+import { successorOf } from '../providers/registry.ts';
 import type { TokenRequestOptions, TokenResponse } from '../oauth/token-client.ts';
 import { tokenSetFromResponse } from '../oauth/token-set.ts';
 
@@ -347,10 +348,14 @@ export class Refresher {
           },
           failureSettings(settings, provider.spentTokenGraceMs),
         );
-        connection = await this.recordFailure(connection, decision, error, reported, attempt);
-        reported = decision.status;
+        // A person's forced refresh at a retired provider: only a normal answer clears the state (issue 12), so a
+        // passing failure leaves it retired, with no scheduled retry; invalid_grant still means needs_reauth.
+        const stillRetired = start.status === 'provider_retired' && decision.status === 'failing';
+        connection = await this.recordFailure(connection, decision, error, reported, attempt, stillRetired);
+        reported = stillRetired ? 'provider_retired' : decision.status;
         if (decision.status !== 'failing') throw this.humanError(connection, decision.status, error);
         outcomeUnknown = decision.keepPending;
+        const retriedNow = decision.action === 'retry_now';
         // needs_reauth and provider_retired are reported by their status change; failing attempts here.
         emit({
           type: 'refresh_failed',
@@ -358,8 +363,11 @@ export class Refresher {
           provider: provider.id,
           error: describeError(error),
           attempt,
-          ...(decision.action !== 'fix_first' && { retryInMs: decision.waitMs }),
+          ...(decision.action !== 'fix_first' &&
+            (!stillRetired || retriedNow) && { retryInMs: decision.waitMs }),
         });
+        if (stillRetired && !retriedNow)
+          throw this.stillRetiredError(connection, error, decision.keepPending);
         if (decision.action === 'fix_first') throw error;
         if (decision.action === 'retry_later') {
           throw withRetryHint(error, connection.name, decision.waitMs, decision.keepPending);
@@ -547,26 +555,30 @@ export class Refresher {
     error: unknown,
     reported: ConnectionStatus,
     attempt: number,
+    stillRetired = false,
   ): Promise<Connection> {
     const { clock, logger, emit } = this.deps;
     const now = clock.now();
-    const failing = decision.status === 'failing';
+    const status = stillRetired ? 'provider_retired' : decision.status;
+    const retryInMs = status === 'failing' && decision.status === 'failing' ? decision.waitMs : undefined;
+    const failing = retryInMs !== undefined;
     const failureCount = connection.failureCount + 1;
     const updated = await this.deps.store.update({
       ...connection,
-      status: decision.status,
+      status,
       // The outcome is unknown (timeout, 5xx, cut connection): keep the write-ahead record so the next attempt,
-      // by this or any process, retries the same refresh token at once.
-      pending: failing && decision.keepPending ? connection.pending : undefined,
+      // by this or any process, retries the same refresh token at once. A connection left retired is retried
+      // only by the next forced refresh, which sends that same token again because the record is there.
+      pending: decision.status === 'failing' && decision.keepPending ? connection.pending : undefined,
       failureCount,
       lastError: describeError(error),
       lastErrorAt: now,
-      nextAttemptAt: failing ? now + decision.waitMs : undefined,
+      nextAttemptAt: failing ? now + retryInMs : undefined,
     });
     const where = { connection: connection.name, provider: connection.provider };
-    if (failing) {
+    if (failing || stillRetired) {
       logger.warn(
-        { ...where, attempt, failureCount, retryInMs: decision.waitMs, error: describeError(error) },
+        { ...where, attempt, failureCount, retryInMs, status, error: describeError(error) },
         'refresh failed',
       );
     } else {
@@ -575,13 +587,13 @@ export class Refresher {
         'refresh failed; the connection needs a human',
       );
     }
-    if (decision.status !== reported) {
+    if (status !== reported) {
       emit({
         type: 'status_changed',
         name: connection.name,
         provider: connection.provider,
         from: reported,
-        to: decision.status,
+        to: status,
         error: describeError(error),
       });
     }
@@ -619,8 +631,21 @@ export class Refresher {
     }
     return new TokenkeeperError('provider_retired', `connection "${name}": ${describeError(cause)}`, {
       cause,
-      hint: reconnectHint(connection, this.definitionOf(connection.provider)?.successor),
+      hint: reconnectHint(connection, this.successorOf(connection.provider)),
     });
+  }
+
+  /** The error a forced refresh at a retired provider ends with when the provider did not answer normally. */
+  private stillRetiredError(connection: Connection, cause: unknown, pendingKept: boolean): TokenkeeperError {
+    const { name, provider } = connection;
+    const recover = pendingKept
+      ? '; the provider may have renewed the tokens meanwhile: force a refresh again soon to recover them'
+      : '';
+    return new TokenkeeperError(
+      'provider_retired',
+      `connection "${name}" stays retired: the forced refresh at ${provider} failed (${describeError(cause)})${recover}`,
+      { cause, hint: reconnectHint(connection, this.successorOf(provider)) },
+    );
   }
 
   /**
@@ -641,7 +666,7 @@ export class Refresher {
     throw new TokenkeeperError(
       'provider_retired',
       `connection "${name}": provider ${provider} is retired (${lastError ?? '410 Gone'})`,
-      { hint: reconnectHint(connection, this.definitionOf(provider)?.successor) },
+      { hint: reconnectHint(connection, this.successorOf(provider)) },
     );
   }
 
@@ -649,6 +674,11 @@ export class Refresher {
   policyFor(providerId: string): ExpiryPolicy {
     const provider = this.definitionOf(providerId);
     return provider ? expiryPolicyFor(this.deps.settings.expiry, provider) : this.deps.settings.expiry;
+  }
+
+  /** What replaces a retired provider, for the hint of a connection at it. */
+  private successorOf(providerId: string): string | undefined {
+    return successorOf({ get: this.deps.provider }, providerId);
   }
 
   /** The provider's definition for a fact about it, or undefined if it is no longer configured. */

@@ -24,7 +24,7 @@ import { loadKeyring } from '../crypto/key-source.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
 import { revokeToken } from '../oauth/revoke.ts';
-import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.ts';
+import { createProviderRegistry, successorOf, type ProviderRegistry } from '../providers/registry.ts';
 import { FileRescueJournal, SharedRescueJournal, type RescueJournal } from '../stores/rescue-journal.ts';
 import { CreatedPaths } from '../files/owned-path.ts';
 import { openStore } from '../stores/open-store.ts';
@@ -464,11 +464,7 @@ export class Keeper {
 
   /** The provider that replaced a retired one, if the catalog names it. */
   private successorOf(providerId: string): string | undefined {
-    try {
-      return this.providers.get(providerId).successor;
-    } catch {
-      return undefined;
-    }
+    return successorOf(this.providers, providerId);
   }
 
   summarize(connection: Connection): ConnectionSummary {
