@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
+import type { TokenkeeperError } from '../../src/core/errors.ts';
 import { apiStatus, fitbitWithConnection, rawFitbitRefresh, rejection, stored } from './setup.ts';
 
 describe('transient provider failures', () => {
@@ -135,7 +136,7 @@ describe('forced refresh of a retired connection (issue 12: cleared only by a no
 
     expect(error.code).toBe('provider_retired');
     expect(error.message).toMatch(/stays retired.*503/);
-    expect(error.hint).toMatchObject({
+    expect((error as TokenkeeperError).hint).toMatchObject({
       action: 'reconnect',
       provider: 'google-health',
       retiredProvider: 'fitbit',
