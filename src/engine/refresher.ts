@@ -275,17 +275,28 @@ export class Refresher {
 
   /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
   private async assertNothingRescued(name: string): Promise<void> {
-    const waiting = await this.deps.journal.read(name);
-    // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
-    if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return;
-    await this.replay(waiting);
-    const { entries, unreadable } = await this.deps.journal.read(name);
-    if (entries.length > 0 || unreadable.length > 0) {
+    const left = await this.settleRescued(name);
+    if (left) {
       throw new TokenkeeperError(
         'store',
-        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.location}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}; not refreshing, which would spend an outdated refresh token`,
+        `the newest tokens of "${name}" are waiting in the rescue journal ${left}; not refreshing, which would spend an outdated refresh token`,
       );
     }
+  }
+
+  /**
+   * Replays this connection's rescued token sets into the store. Undefined when none is left; else where and why
+   * some still wait (to quote after "waiting in the rescue journal"). Throws when the journal cannot be read.
+   * Call it holding the connection's lock, so no refresher journals tokens meanwhile.
+   */
+  async settleRescued(name: string): Promise<string | undefined> {
+    const waiting = await this.deps.journal.read(name);
+    // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
+    if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return undefined;
+    await this.replay(waiting);
+    const { entries, unreadable } = await this.deps.journal.read(name);
+    if (entries.length === 0 && unreadable.length === 0) return undefined;
+    return `(${this.deps.journal.location}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}`;
   }
 
   private async refreshLocked(start: Connection, lock: HeldLock, budget: Budget): Promise<Connection> {
