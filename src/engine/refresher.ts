@@ -325,7 +325,9 @@ export class Refresher {
       }
       connection = await this.deps.store.update({
         ...connection,
-        status: 'refreshing',
+        // A retired connection stays retired while a person's forced refresh runs: a crash now must not leave
+        // it to the scheduler's crash recovery (which would retry it for ever); its next forced refresh recovers.
+        status: start.status === 'provider_retired' ? 'provider_retired' : 'refreshing',
         pending: { attemptId, refreshToken: spent, startedAt: clock.now(), owner: this.deps.owner },
       });
       if (recovering && attempt === 1) {

@@ -95,6 +95,20 @@ describe('Key Vault store', () => {
     expect((await store.get('half'))!.tokens.refreshTokenExpiresAt).toBeUndefined();
   });
 
+  it('a retired connection whose forced refresh was cut off after the refresh-token write reads as active', async () => {
+    const saved = await store.insert(newConnection('revived', 'rt-1'));
+    await store.update({
+      ...saved,
+      status: 'provider_retired',
+      pending: { attemptId: 'a1', refreshToken: 'rt-1', startedAt: Date.now(), owner: 'crashed' },
+    });
+    expect((await store.get('revived'))?.pending?.attemptId).toBe('a1');
+    world.kv.seed('revived-RefreshToken', 'rt-2');
+    const after = (await store.get('revived'))!;
+    expect(after).toMatchObject({ status: 'active', tokens: { refreshToken: 'rt-2' } });
+    expect(after.pending).toBeUndefined();
+  });
+
   it("a move to a client without a secret deletes the old client's credentials: they are never read back for it", async () => {
     const saved = await store.insert(newConnection('moved'));
     expect(world.kv.versionsOf('moved-FitbitCredentials')).toBeDefined();

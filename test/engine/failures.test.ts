@@ -188,6 +188,23 @@ describe('forced refresh of a retired connection (issue 12: cleared only by a no
     expect(saved.tokens.refreshToken).toBe(sim.activeRefreshToken(grant.userId));
   });
 
+  it('stays retired while the forced refresh runs, so a crash then leaves it to a person, not to crash recovery', async () => {
+    const { keeper, sim, name } = await fitbitWithConnection();
+    sim.setRetired(true);
+    await rejection(keeper.refresh(name));
+    sim.setRetired(false);
+    sim.inject({ kind: 'delay', ms: 400 });
+
+    const forced = keeper.refresh(name, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const during = await stored(keeper, name);
+
+    expect(during.status).toBe('provider_retired');
+    expect(during.pending).toBeDefined();
+    expect((await keeper.get(name))?.nextRefreshAt).toBeUndefined();
+    expect((await forced).status).toBe('active');
+  });
+
   it('a connection the provider refuses to reach keeps no write-ahead record; invalid_grant still means needs_reauth', async () => {
     const { keeper, sim, name } = await fitbitWithConnection({
       refresh: { maxAttempts: 1 },

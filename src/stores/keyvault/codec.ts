@@ -139,7 +139,10 @@ export function decodeConnection(
       refreshToken: state.pending.refreshToken ?? tokens.refreshToken,
     };
   }
-  if (torn && (base.status === 'refreshing' || base.status === 'failing')) {
+  // Token secrets newer than a state with an attempt under way: that attempt's tokens were saved (a retired
+  // connection's forced refresh too: the provider answered normally).
+  const attemptSaved = state?.pending !== undefined && base.status === 'provider_retired';
+  if (torn && (base.status === 'refreshing' || base.status === 'failing' || attemptSaved)) {
     base.status = 'active';
     base.failureCount = 0;
     base.nextAttemptAt = undefined;
