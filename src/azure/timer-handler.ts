@@ -1,9 +1,10 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { describeError, isTokenkeeperError, type TokenkeeperError } from '../core/errors.ts';
+import { describeError, isTokenkeeperError } from '../core/errors.ts';
 import { reconnectCommand, replaceCommand } from '../core/links.ts';
 import { needsHuman } from '../core/types.ts';
 import { AnnouncedNotices, type ExpiringSoonEvent } from '../keeper/expiry-notices.ts';
 import type { Keeper } from '../keeper/keeper.ts';
+import { successorOf } from '../providers/registry.ts';
 import type { FunctionAlerts } from './alerts.ts';
 import { inInvocation } from './invocation-log.ts';
 import { DEFAULT_TIMER_BUDGET_MS, TIMER_WEBHOOK_DRAIN_MS } from './limits.ts';
@@ -121,8 +122,8 @@ async function run(
     } catch (error) {
       const code = isTokenkeeperError(error) ? error.code : undefined;
       if (code && needsHuman(code)) {
-        const hint = (error as TokenkeeperError).hint;
-        const successor = hint?.action === 'reconnect' && hint.retiredProvider ? hint.provider : undefined;
+        const successor =
+          code === 'provider_retired' ? successorOf(keeper.providers, connection.provider) : undefined;
         humanNeeded(connection.name, connection.provider, code, successor);
         continue;
       }

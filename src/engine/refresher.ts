@@ -33,6 +33,7 @@ import {
 import type { ConnectionStore } from '../stores/store.ts';
 import type { RescueEntry, RescueJournal, RescueJournalContents } from '../stores/rescue-journal.ts';
 import type { ProviderDefinition } from '../providers/types.ts';
+import { successorOf } from '../providers/registry.ts';
 import type { TokenRequestOptions, TokenResponse } from '../oauth/token-client.ts';
 import { tokenSetFromResponse } from '../oauth/token-set.ts';
 
@@ -274,17 +275,28 @@ export class Refresher {
 
   /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
   private async assertNothingRescued(name: string): Promise<void> {
-    const waiting = await this.deps.journal.read(name);
-    // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
-    if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return;
-    await this.replay(waiting);
-    const { entries, unreadable } = await this.deps.journal.read(name);
-    if (entries.length > 0 || unreadable.length > 0) {
+    const left = await this.settleRescued(name);
+    if (left) {
       throw new TokenkeeperError(
         'store',
-        `the newest tokens of "${name}" are waiting in the rescue journal (${this.deps.journal.location}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}; not refreshing, which would spend an outdated refresh token`,
+        `the newest tokens of "${name}" are waiting in the rescue journal ${left}; not refreshing, which would spend an outdated refresh token`,
       );
     }
+  }
+
+  /**
+   * Replays this connection's rescued token sets into the store. Undefined when none is left; else where and why
+   * some still wait (to quote after "waiting in the rescue journal"). Throws when the journal cannot be read.
+   * Call it holding the connection's lock, so no refresher journals tokens meanwhile.
+   */
+  async settleRescued(name: string): Promise<string | undefined> {
+    const waiting = await this.deps.journal.read(name);
+    // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
+    if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return undefined;
+    await this.replay(waiting);
+    const { entries, unreadable } = await this.deps.journal.read(name);
+    if (entries.length === 0 && unreadable.length === 0) return undefined;
+    return `(${this.deps.journal.location}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}`;
   }
 
   private async refreshLocked(start: Connection, lock: HeldLock, budget: Budget): Promise<Connection> {
@@ -313,7 +325,9 @@ export class Refresher {
       }
       connection = await this.deps.store.update({
         ...connection,
-        status: 'refreshing',
+        // A retired connection stays retired while a person's forced refresh runs: a crash now must not leave
+        // it to the scheduler's crash recovery (which would retry it for ever); its next forced refresh recovers.
+        status: start.status === 'provider_retired' ? 'provider_retired' : 'refreshing',
         pending: { attemptId, refreshToken: spent, startedAt: clock.now(), owner: this.deps.owner },
       });
       if (recovering && attempt === 1) {
@@ -347,10 +361,14 @@ export class Refresher {
           },
           failureSettings(settings, provider.spentTokenGraceMs),
         );
-        connection = await this.recordFailure(connection, decision, error, reported, attempt);
-        reported = decision.status;
+        // A person's forced refresh at a retired provider: only a normal answer clears the state (issue 12), so a
+        // passing failure leaves it retired, with no scheduled retry; invalid_grant still means needs_reauth.
+        const stillRetired = start.status === 'provider_retired' && decision.status === 'failing';
+        connection = await this.recordFailure(connection, decision, error, reported, attempt, stillRetired);
+        reported = stillRetired ? 'provider_retired' : decision.status;
         if (decision.status !== 'failing') throw this.humanError(connection, decision.status, error);
         outcomeUnknown = decision.keepPending;
+        const retriedNow = decision.action === 'retry_now';
         // needs_reauth and provider_retired are reported by their status change; failing attempts here.
         emit({
           type: 'refresh_failed',
@@ -358,8 +376,11 @@ export class Refresher {
           provider: provider.id,
           error: describeError(error),
           attempt,
-          ...(decision.action !== 'fix_first' && { retryInMs: decision.waitMs }),
+          ...(decision.action !== 'fix_first' &&
+            (!stillRetired || retriedNow) && { retryInMs: decision.waitMs }),
         });
+        if (stillRetired && !retriedNow)
+          throw this.stillRetiredError(connection, error, decision.keepPending);
         if (decision.action === 'fix_first') throw error;
         if (decision.action === 'retry_later') {
           throw withRetryHint(error, connection.name, decision.waitMs, decision.keepPending);
@@ -547,26 +568,30 @@ export class Refresher {
     error: unknown,
     reported: ConnectionStatus,
     attempt: number,
+    stillRetired = false,
   ): Promise<Connection> {
     const { clock, logger, emit } = this.deps;
     const now = clock.now();
-    const failing = decision.status === 'failing';
+    const status = stillRetired ? 'provider_retired' : decision.status;
+    const retryInMs = status === 'failing' && decision.status === 'failing' ? decision.waitMs : undefined;
+    const failing = retryInMs !== undefined;
     const failureCount = connection.failureCount + 1;
     const updated = await this.deps.store.update({
       ...connection,
-      status: decision.status,
+      status,
       // The outcome is unknown (timeout, 5xx, cut connection): keep the write-ahead record so the next attempt,
-      // by this or any process, retries the same refresh token at once.
-      pending: failing && decision.keepPending ? connection.pending : undefined,
+      // by this or any process, retries the same refresh token at once. A connection left retired is retried
+      // only by the next forced refresh, which sends that same token again because the record is there.
+      pending: decision.status === 'failing' && decision.keepPending ? connection.pending : undefined,
       failureCount,
       lastError: describeError(error),
       lastErrorAt: now,
-      nextAttemptAt: failing ? now + decision.waitMs : undefined,
+      nextAttemptAt: failing ? now + retryInMs : undefined,
     });
     const where = { connection: connection.name, provider: connection.provider };
-    if (failing) {
+    if (failing || stillRetired) {
       logger.warn(
-        { ...where, attempt, failureCount, retryInMs: decision.waitMs, error: describeError(error) },
+        { ...where, attempt, failureCount, retryInMs, status, error: describeError(error) },
         'refresh failed',
       );
     } else {
@@ -575,17 +600,14 @@ export class Refresher {
         'refresh failed; the connection needs a human',
       );
     }
-    if (decision.status !== reported) {
-      const successor =
-        decision.status === 'provider_retired'
-          ? this.definitionOf(connection.provider)?.successor
-          : undefined;
+    if (status !== reported) {
+      const successor = status === 'provider_retired' ? this.successorOf(connection.provider) : undefined;
       emit({
         type: 'status_changed',
         name: connection.name,
         provider: connection.provider,
         from: reported,
-        to: decision.status,
+        to: status,
         error: describeError(error),
         ...(successor !== undefined && { successor }),
       });
@@ -624,8 +646,21 @@ export class Refresher {
     }
     return new TokenkeeperError('provider_retired', `connection "${name}": ${describeError(cause)}`, {
       cause,
-      hint: reconnectHint(connection, this.definitionOf(connection.provider)?.successor),
+      hint: reconnectHint(connection, this.successorOf(connection.provider)),
     });
+  }
+
+  /** The error a forced refresh at a retired provider ends with when the provider did not answer normally. */
+  private stillRetiredError(connection: Connection, cause: unknown, pendingKept: boolean): TokenkeeperError {
+    const { name, provider } = connection;
+    const recover = pendingKept
+      ? '; the provider may have renewed the tokens meanwhile: force a refresh again soon to recover them'
+      : '';
+    return new TokenkeeperError(
+      'provider_retired',
+      `connection "${name}" stays retired: the forced refresh at ${provider} failed (${describeError(cause)})${recover}`,
+      { cause, hint: reconnectHint(connection, this.successorOf(provider)) },
+    );
   }
 
   /**
@@ -646,7 +681,7 @@ export class Refresher {
     throw new TokenkeeperError(
       'provider_retired',
       `connection "${name}": provider ${provider} is retired (${lastError ?? '410 Gone'})`,
-      { hint: reconnectHint(connection, this.definitionOf(provider)?.successor) },
+      { hint: reconnectHint(connection, this.successorOf(provider)) },
     );
   }
 
@@ -654,6 +689,11 @@ export class Refresher {
   policyFor(providerId: string): ExpiryPolicy {
     const provider = this.definitionOf(providerId);
     return provider ? expiryPolicyFor(this.deps.settings.expiry, provider) : this.deps.settings.expiry;
+  }
+
+  /** What replaces a retired provider, for the hint of a connection at it. */
+  private successorOf(providerId: string): string | undefined {
+    return successorOf({ get: this.deps.provider }, providerId);
   }
 
   /** The provider's definition for a fact about it, or undefined if it is no longer configured. */

@@ -25,7 +25,7 @@ import { loadKeyring } from '../crypto/key-source.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import { requestToken, TokenEndpointError } from '../oauth/token-client.ts';
 import { revokeToken } from '../oauth/revoke.ts';
-import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.ts';
+import { createProviderRegistry, successorOf, type ProviderRegistry } from '../providers/registry.ts';
 import type { RotationRule } from '../providers/types.ts';
 import { FileRescueJournal, SharedRescueJournal, type RescueJournal } from '../stores/rescue-journal.ts';
 import { CreatedPaths } from '../files/owned-path.ts';
@@ -408,14 +408,22 @@ export class Keeper {
   private async replaceLocked(
     input: NewConnectionInput,
   ): Promise<{ previous: Connection; saved: Connection }> {
-    // Newer tokens of the old grant waiting in the rescue journal go in first: they are the ones to revoke. Only
-    // the revoke depends on it, so a journal out of reach does not stop the replacement.
-    await this.refresher.replayRescued(input.name).catch((error: unknown) => {
-      this.logger.warn(
-        { connection: input.name, error: describeError(error) },
-        'cannot read the rescue journal',
+    // Newer tokens of the old grant waiting in the rescue journal go in first: they are the ones to revoke. While
+    // they cannot be saved (or the journal read), nothing is replaced: moving the name would leave the newest old
+    // token alive and forgotten (a later replay discards it as superseded) while `revoked` claimed the grant
+    // gone. Refusing costs a new consent once the journal is back; the other way a live grant escapes.
+    let left: string | undefined;
+    try {
+      left = await this.refresher.settleRescued(input.name);
+    } catch (error) {
+      left = `which cannot be read now (${describeError(error)})`;
+    }
+    if (left) {
+      throw new TokenkeeperError(
+        'store',
+        `the newest tokens of "${input.name}" at its current provider may be waiting in the rescue journal ${left}: nothing was replaced, since its grant could not be revoked for sure; run the replace again once the journal is readable and the store accepts writes`,
       );
-    });
+    }
     const previous = await this.store.get(input.name);
     if (!previous) {
       throw new TokenkeeperError(
@@ -472,11 +480,7 @@ export class Keeper {
 
   /** The provider that replaced a retired one, if the catalog names it. */
   private successorOf(providerId: string): string | undefined {
-    try {
-      return this.providers.get(providerId).successor;
-    } catch {
-      return undefined;
-    }
+    return successorOf(this.providers, providerId);
   }
 
   summarize(connection: Connection): ConnectionSummary {

@@ -20,6 +20,19 @@ export interface ProviderRegistry {
 }
 
 /**
+ * The provider the catalog names as replacing `providerId` once it is retired (Fitbit: google-health); undefined
+ * when it names none, or the provider is not configured. The one lookup behind every "move it to …" message.
+ */
+export function successorOf(registry: Pick<ProviderRegistry, 'get'>, providerId: string): string | undefined {
+  try {
+    return registry.get(providerId).successor;
+  } catch {
+    // A provider no longer configured: what replaces it is simply unknown.
+    return undefined;
+  }
+}
+
+/**
  * Built-in providers with config overrides applied, plus user-defined ones (`extends` a built-in, usually
  * `oauth2`). URL placeholders such as `{tenant}` are filled and every endpoint is checked here, so a bad URL is
  * reported when the config loads, not mid-refresh.

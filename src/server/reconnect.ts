@@ -6,6 +6,7 @@ import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
 import { connectAccount, replaceAccount, type ConnectOptions } from '../flows/connect-flow.ts';
 import { loopbackRedirectUri } from '../config/connect-settings.ts';
 import { resolveSecretRef } from '../config/secret-ref.ts';
+import { successorOf } from '../providers/registry.ts';
 
 interface Flow {
   name: string;
@@ -107,7 +108,8 @@ export class ReconnectFlows {
    */
   private consentTarget(connection: Connection): ConsentTarget {
     const provider = this.keeper.providers.get(connection.provider);
-    const successor = connection.status === 'provider_retired' ? provider.successor : undefined;
+    const successor =
+      connection.status === 'provider_retired' ? successorOf(this.keeper.providers, provider.id) : undefined;
     if (!successor) {
       const granted = connection.tokens.scope?.split(/[\s,]+/).filter(Boolean) ?? [];
       return {

@@ -84,6 +84,57 @@ describe('Key Vault store', () => {
     expect(old?.tokens.refreshTokenIssuedAt).toBeUndefined();
   });
 
+  it("a refresh cut off after the access-token write keeps when the refresh token dies, while that token is the state's", async () => {
+    const dies = Date.now() + 90 * 86_400_000;
+    const base = newConnection('half');
+    await store.insert({
+      ...base,
+      tokens: { ...base.tokens, accessToken: 'at-1', refreshTokenExpiresAt: dies, providerUserId: 'USER01' },
+    });
+    // The crashed writer got as far as the access-token secret (a provider that does not rotate).
+    world.kv.seed('half-AccessToken', 'at-2');
+    const torn = (await store.get('half'))!;
+    expect(torn.tokens.accessToken).toBe('at-2');
+    expect(torn.tokens.refreshTokenExpiresAt).toBe(dies);
+    expect(torn.tokens.providerUserId).toBe('USER01');
+    // A new refresh token is not the one whose death the state knows.
+    world.kv.seed('half-RefreshToken', 'rt-new');
+    expect((await store.get('half'))!.tokens.refreshTokenExpiresAt).toBeUndefined();
+  });
+
+  it('a retired connection whose forced refresh was cut off after the refresh-token write reads as active', async () => {
+    const saved = await store.insert(newConnection('revived', 'rt-1'));
+    await store.update({
+      ...saved,
+      status: 'provider_retired',
+      pending: { attemptId: 'a1', refreshToken: 'rt-1', startedAt: Date.now(), owner: 'crashed' },
+    });
+    expect((await store.get('revived'))?.pending?.attemptId).toBe('a1');
+    world.kv.seed('revived-RefreshToken', 'rt-2');
+    const after = (await store.get('revived'))!;
+    expect(after).toMatchObject({ status: 'active', tokens: { refreshToken: 'rt-2' } });
+    expect(after.pending).toBeUndefined();
+  });
+
+  it("a move to a client without a secret deletes the old client's credentials: they are never read back for it", async () => {
+    const saved = await store.insert(newConnection('moved'));
+    expect(world.kv.versionsOf('moved-FitbitCredentials')).toBeDefined();
+    await store.update({
+      ...saved,
+      provider: 'google-health',
+      clientId: 'public-client',
+      clientSecret: undefined,
+      tokens: { refreshToken: 'rt-google' },
+    });
+    const moved = (await store.get('moved'))!;
+    expect(moved).toMatchObject({ provider: 'google-health', clientId: 'public-client' });
+    expect(moved.clientSecret).toBeUndefined();
+    expect(world.kv.versionsOf('moved-FitbitCredentials')).toBeUndefined();
+    // A later client with a secret writes its credentials again.
+    await store.update({ ...moved, clientId: 'client-2', clientSecret: 'secret-2' });
+    expect(await store.get('moved')).toMatchObject({ clientId: 'client-2', clientSecret: 'secret-2' });
+  });
+
   it('refuses a second connection of the same name (Key Vault names ignore case)', async () => {
     await store.insert(newConnection('twin'));
     const error = await rejection(store.insert(newConnection('TWIN')));

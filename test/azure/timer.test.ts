@@ -33,6 +33,25 @@ describe('timer function on the seed C# function vault', () => {
     expect(world.sim.stats.refreshRequests).toBe(0);
   });
 
+  it('a connection whose provider retired: the run fails naming the successor, on the 410 and on every run after', async () => {
+    world = await azure.world();
+    world.seedLikeCSharp({ withAccessToken: false });
+    const keeper = await world.functionKeeper({ clock: manualClock() });
+    world.sim.setRetired(true);
+    const move =
+      'connection "fitbit" is provider_retired: move it to google-health (tokenkeeper connect google-health --replace fitbit --store keyvault://…)';
+
+    for (const run of [1, 2]) {
+      const { context, logs } = invocation('tokenkeeperRefresh');
+      await expect(createTimerHandler(async () => keeper)(timerFiring(), context)).rejects.toThrow(
+        /fitbit needs a human/,
+      );
+      expect(logs.filter((line) => line.startsWith('error:')).join('\n'), `run ${run}`).toContain(move);
+    }
+    // The second run found it retired in the vault and called no one.
+    expect(world.sim.stats.tokenRequests).toBe(1);
+  });
+
   it('rotates the seed-named secrets; every rotation is a new version, old values kept in history', async () => {
     world = await azure.world();
     const grant = world.seedLikeCSharp({ withAccessToken: true });

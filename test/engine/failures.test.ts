@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KeeperEvent } from '../../src/core/events.ts';
+import type { TokenkeeperError } from '../../src/core/errors.ts';
 import { apiStatus, fitbitWithConnection, rawFitbitRefresh, rejection, stored } from './setup.ts';
 
 describe('transient provider failures', () => {
@@ -118,6 +119,110 @@ describe('provider retired (410 Gone)', () => {
     const later = await rejection(keeper.accessToken(name));
     expect(later.code).toBe('provider_retired');
     expect(sim.stats.tokenRequests).toBe(1);
+  });
+});
+
+describe('forced refresh of a retired connection (issue 12: cleared only by a normal answer)', () => {
+  it('a 503 leaves it retired with its successor and no scheduled retry; a normal answer makes it active', async () => {
+    const { keeper, sim, name, grant } = await fitbitWithConnection({ refresh: { maxAttempts: 2 } });
+    const events: KeeperEvent[] = [];
+    keeper.onEvent((event) => events.push(event));
+    sim.setRetired(true);
+    expect((await rejection(keeper.refresh(name))).code).toBe('provider_retired');
+    sim.setRetired(false);
+    sim.inject({ kind: 'status', status: 503 }, 50);
+
+    const error = await rejection(keeper.refresh(name, { force: true }));
+
+    expect(error.code).toBe('provider_retired');
+    expect(error.message).toMatch(/stays retired.*503/);
+    expect((error as TokenkeeperError).hint).toMatchObject({
+      action: 'reconnect',
+      provider: 'google-health',
+      retiredProvider: 'fitbit',
+    });
+    expect(sim.stats.refreshRequests).toBe(2);
+    const after = await keeper.get(name);
+    expect(after?.status).toBe('provider_retired');
+    expect(after?.successor).toBe('google-health');
+    expect(after?.nextRefreshAt).toBeUndefined();
+    expect((await stored(keeper, name)).nextAttemptAt).toBeUndefined();
+    expect(events.filter((event) => event.type === 'status_changed').map((event) => event.to)).toEqual([
+      'provider_retired',
+    ]);
+    // Nothing but a person retries it: on-demand tokens still refuse without calling the provider.
+    expect((await rejection(keeper.accessToken(name))).code).toBe('provider_retired');
+    expect(sim.stats.refreshRequests).toBe(2);
+
+    sim.clearFaults();
+    const recovered = await keeper.refresh(name, { force: true });
+
+    expect(recovered.status).toBe('active');
+    expect(recovered.successor).toBeUndefined();
+    expect(recovered.nextRefreshAt).toBeDefined();
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(sim.activeRefreshToken(grant.userId));
+  });
+
+  it('a rotation whose answer was lost stays retired with its write-ahead record; the next forced refresh recovers it', async () => {
+    const { keeper, sim, name, grant } = await fitbitWithConnection({ refresh: { maxAttempts: 1 } });
+    sim.setRetired(true);
+    await rejection(keeper.refresh(name));
+    sim.setRetired(false);
+    sim.inject({ kind: 'rotate-then-status', status: 503 });
+
+    const error = await rejection(keeper.refresh(name, { force: true }));
+
+    expect(error.code).toBe('provider_retired');
+    expect(error.message).toMatch(/force a refresh again soon/);
+    const left = await stored(keeper, name);
+    expect(left.status).toBe('provider_retired');
+    expect(left.pending?.refreshToken).toBe(grant.refreshToken);
+    expect(sim.activeRefreshToken(grant.userId)).not.toBe(grant.refreshToken);
+
+    const recovered = await keeper.refresh(name, { force: true });
+
+    expect(recovered.status).toBe('active');
+    expect(sim.stats.invalidGrant).toBe(0);
+    const saved = await stored(keeper, name);
+    expect(saved.pending).toBeUndefined();
+    expect(saved.tokens.refreshToken).toBe(sim.activeRefreshToken(grant.userId));
+  });
+
+  it('stays retired while the forced refresh runs, so a crash then leaves it to a person, not to crash recovery', async () => {
+    const { keeper, sim, name } = await fitbitWithConnection();
+    sim.setRetired(true);
+    await rejection(keeper.refresh(name));
+    sim.setRetired(false);
+    sim.inject({ kind: 'delay', ms: 400 });
+
+    const forced = keeper.refresh(name, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const during = await stored(keeper, name);
+
+    expect(during.status).toBe('provider_retired');
+    expect(during.pending).toBeDefined();
+    expect((await keeper.get(name))?.nextRefreshAt).toBeUndefined();
+    expect((await forced).status).toBe('active');
+  });
+
+  it('a connection the provider refuses to reach keeps no write-ahead record; invalid_grant still means needs_reauth', async () => {
+    const { keeper, sim, name } = await fitbitWithConnection({
+      refresh: { maxAttempts: 1 },
+      sim: { graceMs: 0 },
+    });
+    sim.setRetired(true);
+    await rejection(keeper.refresh(name));
+    sim.setRetired(false);
+    sim.inject({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
+
+    expect((await rejection(keeper.refresh(name, { force: true }))).code).toBe('provider_retired');
+    const left = await stored(keeper, name);
+    expect(left.status).toBe('provider_retired');
+    expect(left.pending).toBeUndefined();
+
+    sim.seedGrant({ userId: 'USER01' });
+    expect((await rejection(keeper.refresh(name, { force: true }))).code).toBe('needs_reauth');
+    expect((await keeper.get(name))?.status).toBe('needs_reauth');
   });
 });
 

@@ -60,7 +60,7 @@ export function statusExitCode(connections: readonly ConnectionSummary[]): numbe
 
 /** The STATUS cell: the stored status, `refreshing` while a refresh runs, `expiring_soon` in the warning window. */
 function shownStatus(c: ConnectionSummary): string {
-  if (c.refreshInProgress && c.status !== 'failing') return 'refreshing';
+  if (c.refreshInProgress && c.status !== 'failing' && !needsHuman(c.status)) return 'refreshing';
   if (c.status === 'active' && c.expiringSoon) return 'expiring_soon';
   return c.status;
 }

@@ -111,7 +111,7 @@ export function decodeConnection(
   const tokens: TokenSet = {
     refreshToken: raw.refreshToken?.value,
     accessToken: raw.accessToken?.value,
-    ...(state && !torn ? state.tokens : accessTokenMetadata(raw.accessToken)),
+    ...(state && !torn ? state.tokens : tornTokenMetadata(state, raw)),
   };
   const createdAt = state?.createdAt ?? raw.refreshToken?.createdOn ?? Date.now();
   const base: Connection = {
@@ -139,7 +139,10 @@ export function decodeConnection(
       refreshToken: state.pending.refreshToken ?? tokens.refreshToken,
     };
   }
-  if (torn && (base.status === 'refreshing' || base.status === 'failing')) {
+  // Token secrets newer than a state with an attempt under way: that attempt's tokens were saved (a retired
+  // connection's forced refresh too: the provider answered normally).
+  const attemptSaved = state?.pending !== undefined && base.status === 'provider_retired';
+  if (torn && (base.status === 'refreshing' || base.status === 'failing' || attemptSaved)) {
     base.status = 'active';
     base.failureCount = 0;
     base.nextAttemptAt = undefined;
@@ -274,6 +277,26 @@ export function accessTokenTags(
 /** base64("client_id:client_secret"), the seed's FitbitCredentials value. */
 export function encodeBasicCredentials(clientId: string, clientSecret: string): string {
   return Buffer.from(`${clientId}:${clientSecret}`, 'utf8').toString('base64');
+}
+
+/**
+ * Token metadata when the state does not match the token secrets (or there is none): the access token's from
+ * its own tags; what belongs to the refresh token (when it dies, whose it is) from the state as long as the
+ * refresh token is still the one that state was written with.
+ */
+function tornTokenMetadata(
+  state: StoredState | undefined,
+  raw: RawConnection,
+): Omit<TokenSet, 'accessToken' | 'refreshToken'> {
+  const fromAccessToken = accessTokenMetadata(raw.accessToken);
+  if (!state || (state.refreshTokenVersion ?? '') !== (raw.refreshToken?.version ?? ''))
+    return fromAccessToken;
+  const { refreshTokenExpiresAt, providerUserId } = state.tokens;
+  return {
+    ...fromAccessToken,
+    ...(refreshTokenExpiresAt !== undefined && { refreshTokenExpiresAt }),
+    ...(fromAccessToken.providerUserId === undefined && providerUserId !== undefined && { providerUserId }),
+  };
 }
 
 function accessTokenMetadata(secret: RawSecret | undefined): Omit<TokenSet, 'accessToken' | 'refreshToken'> {

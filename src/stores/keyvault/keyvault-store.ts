@@ -301,6 +301,10 @@ export class KeyVaultStore implements ConnectionStore {
     if (newAccessToken) writes.push({ secret: names.accessToken, value: accessToken });
     for (const write of writes) assertSecretValueFits(write.secret, write.value);
 
+    // A client without a secret (a public client, or a move to another provider's client that has none): the
+    // stored secret goes first, so it is never read back beside the new client and sent to a token endpoint it
+    // was not issued for, even if this write stops half-way.
+    for (const secret of staleCredentialSecrets(stored, names, raw)) await this.deleteSecret(secret);
     for (const write of credentialWrites) await this.setSecret(write.secret, write.value, { tags: {} });
     let refreshTokenVersion = raw.refreshToken?.version;
     let accessTokenVersion = raw.accessToken?.version;
@@ -336,8 +340,10 @@ export class KeyVaultStore implements ConnectionStore {
     previous: Partial<Connection>,
   ): Array<{ secret: string; value: string }> {
     const changed = stored.clientId !== previous.clientId || stored.clientSecret !== previous.clientSecret;
-    if (!changed || stored.clientSecret === undefined) return [];
+    if (!changed) return [];
     if (names.credentials.kind === 'basic') {
+      // The Basic value needs a secret; without one the client id lives in the state alone.
+      if (stored.clientSecret === undefined) return [];
       return [
         {
           secret: names.credentials.secret,
@@ -347,7 +353,9 @@ export class KeyVaultStore implements ConnectionStore {
     }
     return [
       { secret: names.credentials.clientId, value: stored.clientId },
-      { secret: names.credentials.clientSecret, value: stored.clientSecret },
+      ...(stored.clientSecret === undefined
+        ? []
+        : [{ secret: names.credentials.clientSecret, value: stored.clientSecret }]),
     ];
   }
 
@@ -515,6 +523,20 @@ export class KeyVaultStore implements ConnectionStore {
       { cause: error },
     );
   }
+}
+
+/**
+ * The credentials secrets holding a client secret that `stored` no longer has: on a read they would come back
+ * as its client secret (and, combined, its client id), so they must go.
+ */
+function staleCredentialSecrets(
+  stored: Connection,
+  names: ConnectionSecretNames,
+  raw: RawConnection,
+): string[] {
+  if (stored.clientSecret !== undefined) return [];
+  if (names.credentials.kind === 'basic') return raw.basicCredentials ? [names.credentials.secret] : [];
+  return raw.clientSecret ? [names.credentials.clientSecret] : [];
 }
 
 /**
