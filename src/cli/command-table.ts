@@ -44,7 +44,7 @@ export const commandTable: readonly CommandEntry[] = [
   {
     name: 'status',
     description:
-      'list connections (or one): provider, account, health, time to expiry of the access and refresh tokens, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired), else 6 if a refresh token of one expires soon (expiring_soon), else 0',
+      'list connections (or one): provider, account, health, time to expiry of the access and refresh tokens, last refresh, last error; exits 3 if any shown needs a human (needs_reauth, provider_retired), else 6 if a refresh token or client secret of one expires soon (expiring_soon), else 0',
     load: async () => (await import('./commands/status.ts')).registerStatus,
   },
   {
