@@ -22,5 +22,8 @@ export function formatAgo(at: number | undefined, now: number): string {
   return at === undefined ? '-' : `${formatDuration(now - at)} ago`;
 }
 
+/** One hour in milliseconds. */
+export const HOUR_MS = 3_600_000;
+
 /** One day in milliseconds (lifetimes in the catalog and the config are counted in days). */
-export const DAY_MS = 86_400_000;
+export const DAY_MS = 24 * HOUR_MS;

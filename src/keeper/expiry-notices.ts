@@ -3,6 +3,7 @@ import type { KeeperEvent } from '../core/events.ts';
 import { clientSecretWindowMs, expiringSoonWindowMs, type ExpiryPolicy } from '../core/expiry.ts';
 import { needsHuman, type Connection } from '../core/types.ts';
 import type { RotationRule } from '../providers/types.ts';
+import { HOUR_MS } from '../core/duration.ts';
 
 export type ExpiringSoonEvent = Extract<KeeperEvent, { type: 'expiring_soon' }>;
 
@@ -108,8 +109,6 @@ export function nextWarningAt(notices: readonly ExpiryNotice[], now: number): nu
   }
   return next;
 }
-
-const HOUR_MS = 3_600_000;
 
 /**
  * The id of the `expiring_soon` event of one notice: the same for the same connection, thing and expiry, so every

@@ -10,6 +10,7 @@ import type { DeliveryLog, DeliveryOutcome, DeliveryRecord } from './delivery-lo
 import type { RetryPolicy, WebhookEndpoint } from './endpoints.ts';
 import { webhookEventFor, type WebhookEventBody, type WebhookPayload } from './events.ts';
 import { MemoryOutbox } from './memory-outbox.ts';
+import { DAY_MS, HOUR_MS } from '../core/duration.ts';
 
 export interface DispatcherOptions {
   endpoints: WebhookEndpoint[];
@@ -40,14 +41,14 @@ const CONCURRENT_DELIVERIES = 8;
 /** A claim lasts one attempt's timeout plus this; a claimant that dies lets the row fall due after it. */
 const LEASE_MARGIN_MS = 15_000;
 /** Delivered and failed rows are kept this long, so a later duplicate of the event is still ignored. */
-const KEEP_SETTLED_MS = 30 * 24 * 3_600_000;
-const PRUNE_EVERY_MS = 3_600_000;
+const KEEP_SETTLED_MS = 30 * DAY_MS;
+const PRUNE_EVERY_MS = HOUR_MS;
 /**
  * A pending row whose event is older than the retry window and this is expired (settled as failed): no worker
  * has its endpoint configured any more, or none ran since. The margin leaves peers whose window is a little
  * longer (a rolling deploy changing it) their last attempts.
  */
-const EXPIRE_AFTER_WINDOW_MS = 24 * 3_600_000;
+const EXPIRE_AFTER_WINDOW_MS = DAY_MS;
 const EXPIRED_ERROR = 'not delivered within the retry window: no running worker has this endpoint configured';
 /** How soon the dispatcher tries again when the outbox cannot be read (store down). */
 const OUTBOX_RETRY_MS = 5_000;

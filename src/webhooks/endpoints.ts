@@ -12,6 +12,7 @@ import {
 } from '../core/webhook-formats.ts';
 import { webhookEventTypes, type WebhookEventType } from './events.ts';
 import { signingKeyOf } from './signature.ts';
+import { HOUR_MS } from '../core/duration.ts';
 
 export { webhookFormats, type WebhookFormat };
 
@@ -65,7 +66,7 @@ export interface RetryPolicy {
 }
 
 export const defaultRetryPolicy: RetryPolicy = {
-  retryForMs: configDefaults.webhooks.retryForHours * 3_600_000,
+  retryForMs: configDefaults.webhooks.retryForHours * HOUR_MS,
   baseMs: configDefaults.webhooks.retryBaseSeconds * 1000,
   maxMs: configDefaults.webhooks.retryMaxSeconds * 1000,
   timeoutMs: configDefaults.webhooks.timeoutSeconds * 1000,
@@ -106,7 +107,7 @@ export function webhookSettingsFrom(
   const endpoints = sources.map(({ entry, names }, index): WebhookEndpoint => {
     const at = places[index] as string;
     const url = endpointUrl(entry.url, names.url, env);
-    const format = entry.format ?? defaultWebhookFormat;
+    const format = formatOf(entry);
     const secret = (ref: string, name: string) => {
       const value = resolveSecretRef(ref, name, env);
       signingKeyOf(value, name);
@@ -144,7 +145,7 @@ export function webhookSettingsFrom(
 export function retryPolicyFrom(config: ConfigFile): RetryPolicy {
   const section = config.webhooks;
   return {
-    retryForMs: (section?.retryForHours ?? defaultRetryPolicy.retryForMs / 3_600_000) * 3_600_000,
+    retryForMs: (section?.retryForHours ?? defaultRetryPolicy.retryForMs / HOUR_MS) * HOUR_MS,
     ...(section?.maxAttempts !== undefined && { maxAttempts: section.maxAttempts }),
     baseMs: (section?.retryBaseSeconds ?? defaultRetryPolicy.baseMs / 1000) * 1000,
     maxMs: (section?.retryMaxSeconds ?? defaultRetryPolicy.maxMs / 1000) * 1000,

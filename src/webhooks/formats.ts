@@ -2,6 +2,7 @@ import { reconnectCommand, reconnectUrl, replaceCommand } from '../core/links.ts
 import { needsHuman } from '../core/types.ts';
 import { formatOf, type WebhookEndpoint } from './endpoints.ts';
 import type { WebhookPayload } from './events.ts';
+import { DAY_MS, HOUR_MS } from '../core/duration.ts';
 
 /** What one endpoint is sent for one payload: the body, its content type and the headers of its format. */
 export interface RenderedDelivery {
@@ -23,8 +24,6 @@ export interface HumanMessage {
 
 const ERROR_CHARS = 300;
 const DISCORD_CONTENT_CHARS = 2000;
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * The reconnect link of the connection, for events a reconnect fixes: a dead or dying grant, a retired provider.

@@ -29,7 +29,9 @@ export class MemoryOutbox implements DeliveryOutbox {
     let inserted = 0;
     for (const delivery of deliveries) {
       const key = keyOf(delivery);
-      if (this.rows.get(key)?.state !== undefined && this.rows.get(key)?.state !== 'failed') continue;
+      const existing = this.rows.get(key);
+      // Pending or delivered: queued once. A failed one is armed again (see core/outbox.ts).
+      if (existing && existing.state !== 'failed') continue;
       this.rows.set(key, {
         ...delivery,
         state: 'pending',

@@ -21,6 +21,7 @@ import { commandAction, loggerOf, settingsOf } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { wholeNumberOption, withDefault } from '../option-values.ts';
 import { printJson, table } from '../output.ts';
+import { DAY_MS } from '../../core/duration.ts';
 
 export const webhookDefaults = {
   event: 'test',
@@ -151,7 +152,7 @@ function samplePayload(type: WebhookPayload['type'], name: string, now: number):
       successor: 'example-next',
     }),
     ...(type === 'expiring_soon' && {
-      expiring: { what: 'refresh_token', at: new Date(now + 24 * 3_600_000).toISOString() },
+      expiring: { what: 'refresh_token', at: new Date(now + DAY_MS).toISOString() },
     }),
     ...(type === 'replaced' && {
       status: 'active',
