@@ -12,7 +12,7 @@ import {
   type RescueJournal,
   type RescueJournalContents,
 } from '../rescue-journal.ts';
-import { statusOf, type LockStorage } from './blob-lease.ts';
+import { createBlobIfAbsent, statusOf, type LockStorage } from './blob-lease.ts';
 
 /**
  * The rescue journal of a Key Vault store in Azure Blob storage, next to its lock blobs (same account and
@@ -39,21 +39,10 @@ export class BlobRescueJournal implements RescueJournal {
   async write(entry: RescueEntry): Promise<string> {
     const name = `${this.prefix}${rescueEntryName(entry)}`;
     const body = sealRescueEntry(this.keyring, entry);
-    const blob = this.container.getBlockBlobClient(name);
-    const upload = () => blob.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' } });
     try {
-      try {
-        await upload();
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error;
-        // No container yet (nothing was locked or journaled in this account so far).
-        await this.container.createIfNotExists();
-        await upload();
-      }
+      // Already there: an earlier write of this attempt's entry landed but its answer was lost.
+      await createBlobIfAbsent(this.container, name, body);
     } catch (error) {
-      const status = statusOf(error);
-      // The entry of this attempt is there already: an earlier write of it landed but its answer was lost.
-      if (status === 409 || status === 412) return name;
       throw this.failure(`write the entry of "${entry.name}"`, error);
     }
     return name;

@@ -235,6 +235,35 @@ async function buildLocks(
   );
 }
 
+/**
+ * Creates blob `name` holding `body` unless it exists (If-None-Match: *), creating the container first when the
+ * account has none yet. True when this call created it, false when it was there already; any other failure is
+ * the SDK's error.
+ */
+export async function createBlobIfAbsent(
+  container: ContainerClient,
+  name: string,
+  body: string,
+): Promise<boolean> {
+  const blob = container.getBlockBlobClient(name);
+  const upload = () => blob.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' } });
+  try {
+    try {
+      await upload();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      // No container yet (nothing was locked, journaled or marked in this account so far).
+      await container.createIfNotExists();
+      await upload();
+    }
+    return true;
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 409 || status === 412) return false;
+    throw error;
+  }
+}
+
 export function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
   return typeof status === 'number' ? status : undefined;

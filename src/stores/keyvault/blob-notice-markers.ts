@@ -1,7 +1,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { describeError, TokenkeeperError } from '../../core/errors.ts';
 import type { NoticeMarkers } from '../store.ts';
-import { statusOf, type LockStorage } from './blob-lease.ts';
+import { createBlobIfAbsent, type LockStorage } from './blob-lease.ts';
 
 /**
  * Notice markers of a Key Vault store: one empty blob per notice id (`notices/<scope>/<id>`) next to the lock
@@ -27,20 +27,10 @@ export class BlobNoticeMarkers implements NoticeMarkers {
   }
 
   async mark(id: string): Promise<boolean> {
-    const blob = this.container.getBlockBlobClient(this.nameOf(id));
-    const create = () => blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
+    const name = this.nameOf(id);
     try {
-      try {
-        await create();
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error;
-        await this.container.createIfNotExists(); // nothing was locked in this account yet
-        await create();
-      }
-      return true;
+      return await createBlobIfAbsent(this.container, name, '');
     } catch (error) {
-      const status = statusOf(error);
-      if (status === 409 || status === 412) return false;
       throw this.failure(`write the marker of ${id}`, error);
     }
   }
