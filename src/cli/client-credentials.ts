@@ -1,6 +1,5 @@
-import { resolveSecretRef } from '../config/secret-ref.ts';
 import { TokenkeeperError } from '../core/errors.ts';
-import type { ProviderRegistry } from '../providers/registry.ts';
+import { configuredClientSecret, type ProviderRegistry } from '../providers/registry.ts';
 import type { CliIo } from './io.ts';
 import { decodeBasicCredentials, secretArg } from './secrets.ts';
 
@@ -41,8 +40,6 @@ export async function resolveClientCredentials(
   }
   const clientSecret = flags.clientSecret
     ? await secretArg(flags.clientSecret, 'client secret', io)
-    : configured.clientSecretRef
-      ? resolveSecretRef(configured.clientSecretRef, `providers.${providerId}.clientSecret`, io.env)
-      : undefined;
+    : configuredClientSecret(providers, providerId, io.env);
   return { clientId, ...(clientSecret !== undefined && { clientSecret }) };
 }

@@ -1,5 +1,6 @@
 import { TokenkeeperError } from '../core/errors.ts';
 import type { ProviderSettings } from '../config/schema.ts';
+import { resolveSecretRef } from '../config/secret-ref.ts';
 import { DAY_MS } from '../core/duration.ts';
 import { checkEndpointUrl } from '../core/url-policy.ts';
 import { builtInProviders } from './catalog.ts';
@@ -30,6 +31,19 @@ export function successorOf(registry: Pick<ProviderRegistry, 'get'>, providerId:
     // A provider no longer configured: what replaces it is simply unknown.
     return undefined;
   }
+}
+
+/**
+ * The client secret configured for a provider (providers.<id>.clientSecret), resolved from its reference;
+ * undefined when none is configured.
+ */
+export function configuredClientSecret(
+  registry: Pick<ProviderRegistry, 'clientSettings'>,
+  providerId: string,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  const ref = registry.clientSettings(providerId).clientSecretRef;
+  return ref === undefined ? undefined : resolveSecretRef(ref, `providers.${providerId}.clientSecret`, env);
 }
 
 /**

@@ -5,8 +5,7 @@ import type { Connection, ConnectionStatus } from '../core/types.ts';
 import type { ConnectionSummary, Keeper } from '../keeper/keeper.ts';
 import { connectAccount, replaceAccount, type ConnectOptions } from '../flows/connect-flow.ts';
 import { loopbackRedirectUri } from '../config/connect-settings.ts';
-import { resolveSecretRef } from '../config/secret-ref.ts';
-import { successorOf } from '../providers/registry.ts';
+import { configuredClientSecret, successorOf } from '../providers/registry.ts';
 
 interface Flow {
   name: string;
@@ -128,10 +127,7 @@ export class ReconnectFlows {
         `"${connection.name}" is at ${provider.id}, which is retired: set providers.${successor}.clientId (and clientSecret) in the config to move it to ${successor} from here, or run \`${replaceCommand(successor, connection.name)}\``,
       );
     }
-    const clientSecret =
-      client.clientSecretRef === undefined
-        ? undefined
-        : resolveSecretRef(client.clientSecretRef, `providers.${successor}.clientSecret`, this.env);
+    const clientSecret = configuredClientSecret(this.keeper.providers, successor, this.env);
     return {
       provider: next.id,
       clientId: client.clientId,
