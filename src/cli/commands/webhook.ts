@@ -1,22 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { TokenkeeperError } from '../../core/errors.ts';
-import { resolveSecretRef } from '../../config/secret-ref.ts';
+import type { ConfigFile } from '../../config/schema.ts';
 import { defaultWebhookFormat, formatNeedsSecret } from '../../core/webhook-formats.ts';
 import { DeliveryLog, deliveryLogPath, type DeliveryRecord } from '../../webhooks/delivery-log.ts';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.ts';
 import { webhookEventTypes, type WebhookEventType, type WebhookPayload } from '../../webhooks/events.ts';
 import {
-  endpointKey,
-  endpointUrl,
-  publicUrlFrom,
   retryPolicyFrom,
   webhookFormats,
   webhookSettingsFrom,
   type WebhookEndpoint,
   type WebhookFormat,
 } from '../../webhooks/endpoints.ts';
-import { generateWebhookSecret, signingKeyOf } from '../../webhooks/signature.ts';
+import { generateWebhookSecret } from '../../webhooks/signature.ts';
 import { commandAction, loggerOf, settingsOf } from '../context.ts';
 import type { CliIo, CommandResult } from '../io.ts';
 import { wholeNumberOption, withDefault } from '../option-values.ts';
@@ -89,7 +86,7 @@ export async function runWebhookTest(options: WebhookTestOptions, io: CliIo): Pr
   const logger = loggerOf(io, settings, 'warn');
   // --url needs none of the configured endpoints: their secrets need not resolve here.
   const endpoints = options.url
-    ? [adHocEndpoint(options, options.url, publicUrlFrom(settings.config), io)]
+    ? [adHocEndpoint(options, options.url, settings.config, io)]
     : webhookSettingsFrom(settings.config, io.env).endpoints;
   if (endpoints.length === 0) {
     throw new TokenkeeperError(
@@ -249,10 +246,11 @@ export function registerWebhook(program: Command): void {
     .action(commandAction(webhookLogOptions, runWebhookLog));
 }
 
+/** The --url endpoint, checked and resolved as a configured one is (only --url's own secret is read). */
 function adHocEndpoint(
   options: WebhookTestOptions,
   url: string,
-  publicUrl: string | undefined,
+  config: ConfigFile,
   io: CliIo,
 ): WebhookEndpoint {
   if (!options.secret && formatNeedsSecret(options.format)) {
@@ -261,17 +259,13 @@ function adHocEndpoint(
       '--url needs --secret env:NAME or file:PATH of a whsec_ secret to sign with',
     );
   }
-  const checked = endpointUrl(url, '--url', io.env);
-  const secret =
-    options.secret === undefined ? undefined : resolveSecretRef(options.secret, '--secret', io.env);
-  if (secret !== undefined) signingKeyOf(secret, '--secret');
-  return {
-    key: endpointKey(undefined, checked.href),
-    label: `--url (${checked.origin})`,
-    url: checked.href,
+  const entry = {
+    url,
     format: options.format,
-    ...(secret !== undefined && { secret }),
-    ...(publicUrl !== undefined && { publicUrl }),
-    events: new Set(webhookEventTypes),
+    ...(options.secret !== undefined && { secret: options.secret }),
   };
+  const [endpoint] = webhookSettingsFrom({ server: config.server }, io.env, [
+    { entry, names: { url: '--url', secret: '--secret' } },
+  ]).endpoints;
+  return endpoint as WebhookEndpoint;
 }
