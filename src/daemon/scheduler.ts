@@ -1,6 +1,6 @@
 import { describeError } from '../core/errors.ts';
 import { needsHuman, type Connection } from '../core/types.ts';
-import { AnnouncedNotices, nextWarningAt } from '../keeper/expiry-notices.ts';
+import { AnnouncedNotices } from '../keeper/expiry-notices.ts';
 import type { Keeper } from '../keeper/keeper.ts';
 import { runFleetScheduler } from './fleet-scheduler.ts';
 import type { SchedulerOptions, SchedulerStats } from './scheduler-options.ts';
@@ -77,10 +77,7 @@ export async function runScheduler(keeper: Keeper, options: SchedulerOptions): P
           });
         running.set(name, work);
       }
-      keeper.announceExpiring(untouched, announced);
-      for (const connection of untouched) {
-        nextWake = Math.min(nextWake, nextWarningAt(keeper.expiryNotices(connection), now) ?? Infinity);
-      }
+      nextWake = Math.min(nextWake, keeper.checkExpiring(untouched, announced).nextWarningAt ?? Infinity);
     } catch (error) {
       logger.error({ error: describeError(error) }, 'cannot read connections from the store; retrying');
       nextWake = Math.min(nextWake, keeper.now() + 5_000);

@@ -41,6 +41,7 @@ import type {
 import {
   expiringSoonEvent,
   expiryNotices,
+  nextWarningAt,
   openNotices,
   type AnnouncedNotices,
   type ExpiringSoonEvent,
@@ -484,6 +485,7 @@ export class Keeper {
   }
 
   summarize(connection: Connection): ConnectionSummary {
+    const nextRefresh = this.nextRefreshAt(connection);
     return {
       name: connection.name,
       provider: connection.provider,
@@ -492,10 +494,10 @@ export class Keeper {
       scope: connection.tokens.scope,
       expiresAt: connection.tokens.expiresAt,
       refreshTokenExpiresAt: connection.tokens.refreshTokenExpiresAt,
-      ...expiringOf(openNotices(this.expiryNotices(connection), this.clock.now())),
+      ...expiringOf(openNotices(this.expiryNotices(connection, nextRefresh), this.clock.now())),
       successor: connection.status === 'provider_retired' ? this.successorOf(connection.provider) : undefined,
       lastRefreshAt: connection.lastRefreshAt,
-      nextRefreshAt: needsHuman(connection.status) ? undefined : this.nextRefreshAt(connection),
+      nextRefreshAt: needsHuman(connection.status) ? undefined : nextRefresh,
       lastError: connection.lastError,
       lastErrorAt: connection.lastErrorAt,
       failureCount: connection.failureCount,
@@ -509,12 +511,12 @@ export class Keeper {
    * the connection uses it), each with the moment its warning window opens: the one rule behind `expiring_soon`
    * events and summaries' `expiringSoon`. None for a connection that needs a human.
    */
-  expiryNotices(connection: Connection): ExpiryNotice[] {
+  expiryNotices(connection: Connection, nextRefresh = this.nextRefreshAt(connection)): ExpiryNotice[] {
     return expiryNotices(connection, {
       policy: this.expiryPolicy(connection.provider),
       clientSecretExpiresAt: this.clientSecretExpiryOf(connection),
       rotation: this.rotationOf(connection),
-      nextRefreshAt: this.nextRefreshAt(connection),
+      nextRefreshAt: nextRefresh,
     });
   }
 
@@ -535,14 +537,28 @@ export class Keeper {
    * it there); returns the events raised. Schedulers call it on each check; the event ids dedupe across processes.
    */
   announceExpiring(connections: Iterable<Connection>, announced: AnnouncedNotices): ExpiringSoonEvent[] {
+    return this.checkExpiring(connections, announced).raised;
+  }
+
+  /**
+   * `announceExpiring`, also saying when the next warning window of these connections opens (a scheduler wakes
+   * then): one look at each connection's notices for both.
+   */
+  checkExpiring(
+    connections: Iterable<Connection>,
+    announced: AnnouncedNotices,
+  ): { raised: ExpiringSoonEvent[]; nextWarningAt?: number } {
     const now = this.clock.now();
     const raised: ExpiringSoonEvent[] = [];
+    let next: number | undefined;
     for (const connection of connections) {
+      const nextRefresh = this.nextRefreshAt(connection);
+      const notices = this.expiryNotices(connection, nextRefresh);
+      const opens = nextWarningAt(notices, now);
+      if (opens !== undefined && (next === undefined || opens < next)) next = opens;
       // One due for a refresh is left to it: the refresh may renew the refresh token (a rule renewed by use).
-      if (this.nextRefreshAt(connection) <= now) continue;
-      const events = openNotices(this.expiryNotices(connection), now).map((notice) =>
-        expiringSoonEvent(connection, notice),
-      );
+      if (nextRefresh <= now) continue;
+      const events = openNotices(notices, now).map((notice) => expiringSoonEvent(connection, notice));
       const fresh = new Set(
         announced.fresh(
           connection.name,
@@ -555,7 +571,7 @@ export class Keeper {
         this.emit(event);
       }
     }
-    return raised;
+    return { raised, ...(next !== undefined && { nextWarningAt: next }) };
   }
 
   /**
