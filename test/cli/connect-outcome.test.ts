@@ -1,5 +1,3 @@
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { approve, CONSENT_URL } from './consent.ts';
 import {
@@ -10,19 +8,9 @@ import {
   humanLines,
   SIM_TOKEN_PATTERN,
   statusJson,
+  storedRow,
   type Harness,
 } from './harness.ts';
-
-/** The connection's row as stored (every column, ciphertexts included): equal rows mean nothing was written. */
-function storedRow(h: Harness, name: string): Record<string, unknown> | undefined {
-  const db = new DatabaseSync(join(h.home, 'tokenkeeper.db'), { readOnly: true, timeout: 5_000 });
-  try {
-    return db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as
-      Record<string, unknown> | undefined;
-  } finally {
-    db.close();
-  }
-}
 
 /** What a person reads on a page: the text of its elements, entities decoded, one line per element. */
 function pageText(html: string): string[] {

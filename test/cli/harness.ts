@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import {
   startSimulatedFitbit,
   type FitbitSimulatorOptions,
@@ -269,4 +270,15 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
+}
+
+/** The connection's row as stored (every column, ciphertexts included): equal rows mean nothing was written. */
+export function storedRow(h: Harness, name: string): Record<string, unknown> | undefined {
+  const db = new DatabaseSync(join(h.home, 'tokenkeeper.db'), { readOnly: true, timeout: 5_000 });
+  try {
+    return db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as
+      Record<string, unknown> | undefined;
+  } finally {
+    db.close();
+  }
 }

@@ -1,5 +1,3 @@
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { createApiKey, startDaemon } from '../server/daemon.ts';
 import { approve } from './consent.ts';
@@ -13,19 +11,9 @@ import {
   logRecords,
   SIM_TOKEN_PATTERN,
   statusJson,
+  storedRow,
   type Harness,
 } from './harness.ts';
-
-/** The connection's row as stored (every column, ciphertexts included): equal rows mean nothing was written. */
-function storedRow(h: Harness, name: string): Record<string, unknown> | undefined {
-  const db = new DatabaseSync(join(h.home, 'tokenkeeper.db'), { readOnly: true, timeout: 5_000 });
-  try {
-    return db.prepare('SELECT * FROM connections WHERE name = ?').get(name) as
-      Record<string, unknown> | undefined;
-  } finally {
-    db.close();
-  }
-}
 
 /** Starts `connect google-health --replace <name>` on a free callback port; resolves once it shows the consent URL. */
 async function startReplace(h: Harness, name: string, extra: string[] = []) {
