@@ -193,6 +193,19 @@ export class SqliteStore implements ConnectionStore {
     });
   }
 
+  /**
+   * Store-wide: `data_version` moves when another connection to the file commits, `total_changes()` when this one
+   * writes (data_version does not see a connection's own commits).
+   */
+  async changeStamp(): Promise<string> {
+    return this.sql.guard('read', () => {
+      const row = this.sql
+        .statement('SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own')
+        .get() as { other: number; own: number };
+      return `${row.other}:${row.own}`;
+    });
+  }
+
   async list(): Promise<Connection[]> {
     return this.sql.guard('read', () =>
       (this.sql.statement('SELECT * FROM connections ORDER BY name').all() as Row[]).map((row) =>

@@ -37,6 +37,13 @@ export interface ConnectionStore {
    */
   openNoticeMarkers?(): NoticeMarkers | undefined;
   get(name: string): Promise<Connection | undefined>;
+  /**
+   * Optional: a cheap stamp (nothing decrypted, no secret read) that differs whenever connection `name` may have
+   * changed since the stamp was last read, by this process or any other, so a reader can keep what it decoded
+   * until the stamp moves. It may move for other reasons too (a store-wide stamp is allowed); undefined when the
+   * store can tell the connection does not exist. Read it before the row it vouches for.
+   */
+  changeStamp?(name: string): Promise<string | undefined>;
   list(): Promise<Connection[]>;
   /** Fails with `already_exists` when a connection of that name exists. */
   insert(connection: NewConnection): Promise<Connection>;

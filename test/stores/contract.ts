@@ -284,6 +284,32 @@ export function defineStoreContract(
         expect(again.version).toBe(1);
         expect((await store.get('alpha'))?.tokens.refreshToken).toBe('fr_second');
       });
+      it('a change stamp moves with every write of a connection, by this store or another, and holds still otherwise', async () => {
+        const store = await fixture.open();
+        if (!store.changeStamp) {
+          // Key Vault: no cheap version read, so readers keep nothing between reads (the stamp is optional).
+          expect(capabilities.sealing).toBe('backend');
+          return;
+        }
+        const stamp = (name: string) => store.changeStamp?.(name) as Promise<string | undefined>;
+        const other = await fixture.open();
+        const inserted = await store.insert(newConnection('me'));
+        const first = await stamp('me');
+        expect(first).toEqual(expect.any(String));
+        expect(await stamp('me')).toBe(first);
+        await store.get('me');
+        expect(await stamp('me')).toBe(first);
+        const updated = await other.update({ ...inserted, lastError: 'from another process' });
+        const afterOther = await stamp('me');
+        expect(afterOther).not.toBe(first);
+        await store.update({ ...updated, lastError: 'from this one' });
+        const afterOwn = await stamp('me');
+        expect(afterOwn).not.toBe(afterOther);
+        await other.delete('me');
+        await other.insert(newConnection('me', { tokens: { refreshToken: 'fr_second-life' } }));
+        const seen = new Set([first, afterOther, afterOwn]);
+        expect(seen.has(await stamp('me'))).toBe(false);
+      });
     });
 
     describe('locks', () => {

@@ -163,6 +163,22 @@ export class PostgresStore implements ConnectionStore {
     });
   }
 
+  /**
+   * The row's version (every write of a connection's tokens or state goes through `update`, which bumps it) and the
+   * transaction that wrote the row (`xmin`: a connection removed and added again starts at version 1 anew).
+   */
+  async changeStamp(name: string): Promise<string | undefined> {
+    return this.guard('read', async () => {
+      const result = await this.pool.query<{ version: string; writer: string }>({
+        name: 'tk-change-stamp',
+        text: `SELECT version, xmin::text AS writer FROM ${this.table.connections} WHERE name = $1`,
+        values: [name],
+      });
+      const row = result.rows[0];
+      return row ? `${row.version}:${row.writer}` : undefined;
+    });
+  }
+
   async list(): Promise<Connection[]> {
     return this.guard('list', async () => {
       const result = await this.pool.query<ConnectionRow>(
