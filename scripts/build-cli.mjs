@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { inlineVersion, nodeBundleOptions } from './esbuild-node.mjs';
+import { inlineVersion, lazyBuiltins, nodeBundleOptions } from './esbuild-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // `--outdir DIR` builds elsewhere (the installed-command test builds a package of its own).
@@ -17,21 +17,11 @@ const outdir = outdirArg > 0 ? resolve(process.argv[outdirArg + 1]) : join(root,
  * none); loading it (with net, dgram and streams) is a tenth of `tokenkeeper token`'s start. Give commander a
  * stand-in that loads the real module on first use.
  */
-const lazyChildProcessForCommander = {
-  name: 'lazy-child-process-for-commander',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[/\\]node_modules[/\\]commander[/\\]/.test(args.importer)
-        ? { path: 'child_process', namespace: 'lazy-builtin' }
-        : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
-      contents:
-        "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });",
-      loader: 'js',
-    }));
-  },
-};
+const lazyChildProcessForCommander = lazyBuiltins(
+  'lazy-child-process-for-commander',
+  /[/\\]node_modules[/\\]commander[/\\]/,
+  ['child_process'],
+);
 
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({

@@ -36,3 +36,26 @@ export const inlineVersion = {
     }));
   },
 };
+
+/**
+ * Gives the dependencies matched by `importers` (a path pattern) a stand-in for the given Node built-ins that loads
+ * the real module on first use: for packages that require a built-in at load time but only use it on a path the
+ * app rarely or never takes, where loading it would be a visible part of the start.
+ */
+export function lazyBuiltins(name, importers, builtins) {
+  const filter = new RegExp(`^(node:)?(${builtins.join('|')})$`);
+  return {
+    name,
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter }, (args) =>
+        importers.test(args.importer)
+          ? { path: args.path.replace(/^node:/, ''), namespace: `lazy-builtin-${name}` }
+          : undefined,
+      );
+      pluginBuild.onLoad({ filter: /.*/, namespace: `lazy-builtin-${name}` }, (args) => ({
+        contents: `let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:${args.path}'))[key] });`,
+        loader: 'js',
+      }));
+    },
+  };
+}

@@ -102,6 +102,13 @@ function longestGap(pattern: CronPattern, from: number): number | undefined {
   for (let index = 1; index < times.length; index++) {
     longest = Math.max(longest, (times[index] as number) - (times[index - 1] as number));
   }
+  // Every day a run day (the usual case, checked at import on a cold start): consecutive days, no walk needed.
+  const everyDay = [
+    pattern.month.slice(0, 12),
+    pattern.day.slice(0, 31),
+    pattern.dayOfWeek.slice(0, 7),
+  ].every((days) => days.every(Boolean));
+  if (everyDay) return Math.max(longest, DAY_SECONDS - (last - first));
   const startDay = Math.floor(from / (DAY_SECONDS * 1000));
   let previous: number | undefined;
   let runDays = 0;

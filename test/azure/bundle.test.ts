@@ -1,8 +1,8 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -31,10 +31,23 @@ module.exports = {
   registerFunction(metadata, handler) { registered.push({ metadata, handler }); return { dispose() {} }; },
 };`;
 
+// Records every file of the deployed app that Node loads (the entry and its chunks), as paths inside the app.
+const loadRecorder = `
+import { registerHooks } from 'node:module';
+import { fileURLToPath } from 'node:url';
+globalThis.__loaded = [];
+registerHooks({
+  load(url, context, nextLoad) {
+    if (url.startsWith('file:')) globalThis.__loaded.push(fileURLToPath(url));
+    return nextLoad(url, context);
+  },
+});`;
+
 // Loads the deployed bundle as the worker would, then fires its timer once against the fake vault.
 const runner = `
 const bundle = process.argv[2];
 await import(bundle);
+const loadedAtImport = [...globalThis.__loaded];
 const registered = globalThis.__registered;
 const timer = registered.find((entry) => entry.metadata.name === 'tokenkeeperRefresh');
 const logs = [];
@@ -46,15 +59,59 @@ try {
 } catch (thrown) {
   error = thrown.message;
 }
-process.stdout.write('\\nRESULT ' + JSON.stringify({ functions: registered.map((entry) => entry.metadata), report, error, logs }));
+process.stdout.write('\\nRESULT ' + JSON.stringify({ functions: registered.map((entry) => entry.metadata), report, error, logs, loadedAtImport, loadedAfterRun: globalThis.__loaded }));
 process.exit(0);
 `;
+
+/** What a cold start must not load: the keeper's SDKs, the config schema, the keeper and its stores. */
+const HEAVY_PACKAGES = ['@azure/identity', '@azure/keyvault-secrets', '@azure/storage-blob', 'zod'] as const;
+const HEAVY_SOURCES = ['src/keeper/', 'src/stores/', 'src/config/schema.ts'] as const;
+const isHeavy = (input: string) =>
+  HEAVY_PACKAGES.some((name) => input.includes(`node_modules/${name}/`)) ||
+  HEAVY_SOURCES.some((path) => input.startsWith(path));
+
+interface Metafile {
+  outputs: Record<
+    string,
+    {
+      inputs: Record<string, unknown>;
+      imports: Array<{ path: string; kind: string; external?: boolean }>;
+    }
+  >;
+}
+
+interface RunResult {
+  /** Files of the app Node had loaded when the entry's import returned, and after the timer's run. */
+  loadedAtImport: string[];
+  loadedAfterRun: string[];
+}
 
 describe('the deployable bundle (npm run build:azure)', () => {
   let world: AzureWorld;
   let dir: string;
   /** The deployed app folder (the bundle and a stand-in for the worker's module), made by the first test. */
   let app: string;
+
+  /** Starts the deployed app as the worker would (its entry, dist/main.mjs), recording the files it loads. */
+  const runApp = (env: NodeJS.ProcessEnv) =>
+    run(
+      process.execPath,
+      ['--import', join(app, 'load-recorder.mjs'), join(app, 'run.mjs'), join(app, 'dist', 'main.mjs')],
+      { encoding: 'utf8', cwd: app, timeout: 45_000, env },
+    );
+
+  /** The heavy packages (and sources) bundled into the given loaded files of the app, by the build's metafile. */
+  const heavyInputsOf = (loaded: string[]) => {
+    const meta = readJson('azure-app/dist/meta.json') as unknown as Metafile;
+    const found = new Set<string>();
+    for (const file of loaded) {
+      const output = meta.outputs[`azure-app/${relative(app, file).split(sep).join('/')}`];
+      for (const input of Object.keys(output?.inputs ?? {}).filter(isHeavy)) {
+        found.add(HEAVY_PACKAGES.find((name) => input.includes(`node_modules/${name}/`)) ?? input);
+      }
+    }
+    return [...found].sort();
+  };
 
   beforeAll(async () => {
     world = await startAzureWorld();
@@ -88,8 +145,7 @@ describe('the deployable bundle (npm run build:azure)', () => {
       encoding: 'utf8',
     });
     expect(build.status, build.stderr).toBe(0);
-    const bundle = join(root, 'azure-app', 'dist', 'main.mjs');
-    expect(statSync(bundle).size).toBeGreaterThan(0);
+    expect(statSync(join(root, 'azure-app', 'dist', 'main.mjs')).size).toBeGreaterThan(0);
 
     app = join(dir, 'app');
     mkdirSync(join(app, 'node_modules', '@azure', 'functions-core'), { recursive: true });
@@ -98,25 +154,22 @@ describe('the deployable bundle (npm run build:azure)', () => {
       join(app, 'node_modules', '@azure', 'functions-core', 'package.json'),
       '{"main":"index.js"}',
     );
-    copyFileSync(bundle, join(app, 'main.mjs'));
+    // Deployed as docs/azure.md says: the whole dist/ folder, the entry and its chunks.
+    cpSync(join(root, 'azure-app', 'dist'), join(app, 'dist'), { recursive: true });
     writeFileSync(join(app, 'run.mjs'), runner);
+    writeFileSync(join(app, 'load-recorder.mjs'), loadRecorder);
     const configPath = join(dir, 'tokenkeeper.json');
     writeFileSync(configPath, JSON.stringify(world.config));
     world.seedLikeCSharp();
 
     // Asynchronous: the bundle talks to the fake vault and Azurite served by this very process.
-    const { stdout } = await run(process.execPath, [join(app, 'run.mjs'), join(app, 'main.mjs')], {
-      encoding: 'utf8',
-      cwd: app,
-      timeout: 45_000,
-      env: {
-        ...world.childEnv,
-        TOKENKEEPER_STORE: world.storeSpec,
-        TOKENKEEPER_CONFIG: configPath,
-        TOKENKEEPER_SCHEDULE: '0 0 */6 * * *',
-      },
+    const { stdout } = await runApp({
+      ...world.childEnv,
+      TOKENKEEPER_STORE: world.storeSpec,
+      TOKENKEEPER_CONFIG: configPath,
+      TOKENKEEPER_SCHEDULE: '0 0 */6 * * *',
     });
-    const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as {
+    const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as RunResult & {
       functions: Array<{ name: string; bindings: Record<string, Record<string, unknown>> }>;
       report: { refreshed: string[] };
     };
@@ -127,7 +180,30 @@ describe('the deployable bundle (npm run build:azure)', () => {
     expect(bindings.httpTrigger).toMatchObject({ authLevel: 'function', route: 'tokenkeeper/{action}' });
     expect(result.report.refreshed).toEqual(['fitbit']);
     expect(world.kv.versionsOf('RefreshToken')?.at(-1)?.value).toBe(world.sim.activeRefreshToken('SEED01'));
+
+    // A cold start only registers: the keeper, the SDKs and the schema load on the first invocation.
+    expect(heavyInputsOf(result.loadedAtImport)).toEqual([]);
+    expect(heavyInputsOf(result.loadedAfterRun)).toEqual(expect.arrayContaining([...HEAVY_PACKAGES]));
   }, 60_000);
+
+  it('the entry chunk and what it imports statically hold none of the heavy modules (metafile)', () => {
+    const meta = readJson('azure-app/dist/meta.json') as unknown as Metafile;
+    const staticClosure = new Set<string>();
+    const visit = (output: string) => {
+      if (staticClosure.has(output)) return;
+      staticClosure.add(output);
+      for (const imported of meta.outputs[output]?.imports ?? []) {
+        if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+      }
+    };
+    visit('azure-app/dist/main.mjs');
+    const inputs = [...staticClosure].flatMap((output) => Object.keys(meta.outputs[output]?.inputs ?? {}));
+    expect(inputs.some((input) => input.includes('node_modules/@azure/functions/'))).toBe(true);
+    expect(inputs.filter(isHeavy)).toEqual([]);
+    // The heavy modules are in the bundle, in chunks the entry imports dynamically.
+    const everything = Object.values(meta.outputs).flatMap((output) => Object.keys(output.inputs));
+    expect(everything.filter(isHeavy).length).toBeGreaterThan(0);
+  });
 
   it('with a bad app setting it still registers, says why at start, and fails every run (so the alert fires)', async () => {
     const env: NodeJS.ProcessEnv = {
@@ -136,12 +212,7 @@ describe('the deployable bundle (npm run build:azure)', () => {
       TOKENKEEPER_SCHEDULE: '0 99 * * * *',
     };
     delete env.TOKENKEEPER_KEY;
-    const { stdout, stderr } = await run(process.execPath, [join(app, 'run.mjs'), join(app, 'main.mjs')], {
-      encoding: 'utf8',
-      cwd: app,
-      timeout: 45_000,
-      env,
-    });
+    const { stdout, stderr } = await runApp(env);
     const result = JSON.parse(stdout.slice(stdout.lastIndexOf('RESULT ') + 7)) as {
       functions: Array<{ name: string }>;
       error?: string;
