@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchCliStartup } from './cli-startup.ts';
 import { repoRoot } from './fixtures.ts';
+import { benchFunctionsCold } from './functions-cold.ts';
 import { benchRefreshOverhead } from './refresh-overhead.ts';
 import { progress, resultsTable, type BenchResult } from './stats.ts';
 import { benchStoreOpen } from './store-open.ts';
@@ -26,6 +27,10 @@ const benchmarks: Array<{ key: string; run: () => Promise<BenchResult> }> = [
   },
   { key: 'cli', run: () => benchCliStartup(quick ? { runs: 3, warmup: 1 } : {}) },
   { key: 'store', run: () => benchStoreOpen(quick ? { rounds: 20, warmup: 3 } : {}) },
+  {
+    key: 'functions',
+    run: () => benchFunctionsCold(quick ? { runs: 5, warmup: 1, invocationRuns: 2 } : {}),
+  },
 ];
 
 const unknown = only.filter((key) => !benchmarks.some((bench) => bench.key === key));

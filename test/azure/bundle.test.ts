@@ -1,6 +1,6 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import {
   FUNCTION_TIMEOUT_MS,
   TIMER_WEBHOOK_DRAIN_MS,
 } from '../../src/azure/limits.ts';
+import { buildAzureApp, deployApp, type DeployedApp } from './deployed-app.ts';
 import { startAzureWorld, type AzureWorld } from './harness.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -21,27 +22,6 @@ const readJson = (path: string) =>
     extensionBundle?: unknown;
     functionTimeout?: string;
   };
-
-// Stands in for the module the Functions Node.js worker provides: records what the app registers.
-const coreStub = `
-const registered = [];
-globalThis.__registered = registered;
-module.exports = {
-  setProgrammingModel() {},
-  registerFunction(metadata, handler) { registered.push({ metadata, handler }); return { dispose() {} }; },
-};`;
-
-// Records every file of the deployed app that Node loads (the entry and its chunks), as paths inside the app.
-const loadRecorder = `
-import { registerHooks } from 'node:module';
-import { fileURLToPath } from 'node:url';
-globalThis.__loaded = [];
-registerHooks({
-  load(url, context, nextLoad) {
-    if (url.startsWith('file:')) globalThis.__loaded.push(fileURLToPath(url));
-    return nextLoad(url, context);
-  },
-});`;
 
 // Loads the deployed bundle as the worker would, then fires its timer once against the fake vault.
 const runner = `
@@ -90,22 +70,23 @@ describe('the deployable bundle (npm run build:azure)', () => {
   let world: AzureWorld;
   let dir: string;
   /** The deployed app folder (the bundle and a stand-in for the worker's module), made by the first test. */
-  let app: string;
+  let app: DeployedApp;
 
   /** Starts the deployed app as the worker would (its entry, dist/main.mjs), recording the files it loads. */
   const runApp = (env: NodeJS.ProcessEnv) =>
-    run(
-      process.execPath,
-      ['--import', join(app, 'load-recorder.mjs'), join(app, 'run.mjs'), join(app, 'dist', 'main.mjs')],
-      { encoding: 'utf8', cwd: app, timeout: 45_000, env },
-    );
+    run(process.execPath, ['--import', app.loadRecorder, join(app.dir, 'run.mjs'), app.entry], {
+      encoding: 'utf8',
+      cwd: app.dir,
+      timeout: 45_000,
+      env,
+    });
 
   /** The heavy packages (and sources) bundled into the given loaded files of the app, by the build's metafile. */
   const heavyInputsOf = (loaded: string[]) => {
     const meta = readJson('azure-app/dist/meta.json') as unknown as Metafile;
     const found = new Set<string>();
     for (const file of loaded) {
-      const output = meta.outputs[`azure-app/${relative(app, file).split(sep).join('/')}`];
+      const output = meta.outputs[`azure-app/${relative(app.dir, file).split(sep).join('/')}`];
       for (const input of Object.keys(output?.inputs ?? {}).filter(isHeavy)) {
         found.add(HEAVY_PACKAGES.find((name) => input.includes(`node_modules/${name}/`)) ?? input);
       }
@@ -141,23 +122,11 @@ describe('the deployable bundle (npm run build:azure)', () => {
 
   it('registers a timer and a function-key HTTP trigger, and its timer rotates the vault', async () => {
     // The build touches no server of this process, so a synchronous spawn cannot deadlock it.
-    const build = spawnSync(process.execPath, [join(root, 'scripts', 'build-azure.mjs')], {
-      encoding: 'utf8',
-    });
-    expect(build.status, build.stderr).toBe(0);
+    buildAzureApp();
     expect(statSync(join(root, 'azure-app', 'dist', 'main.mjs')).size).toBeGreaterThan(0);
-
-    app = join(dir, 'app');
-    mkdirSync(join(app, 'node_modules', '@azure', 'functions-core'), { recursive: true });
-    writeFileSync(join(app, 'node_modules', '@azure', 'functions-core', 'index.js'), coreStub);
-    writeFileSync(
-      join(app, 'node_modules', '@azure', 'functions-core', 'package.json'),
-      '{"main":"index.js"}',
-    );
     // Deployed as docs/azure.md says: the whole dist/ folder, the entry and its chunks.
-    cpSync(join(root, 'azure-app', 'dist'), join(app, 'dist'), { recursive: true });
-    writeFileSync(join(app, 'run.mjs'), runner);
-    writeFileSync(join(app, 'load-recorder.mjs'), loadRecorder);
+    app = deployApp(join(dir, 'app'));
+    writeFileSync(join(app.dir, 'run.mjs'), runner);
     const configPath = join(dir, 'tokenkeeper.json');
     writeFileSync(configPath, JSON.stringify(world.config));
     world.seedLikeCSharp();
