@@ -49,10 +49,10 @@ export function lazyBuiltins(name, importers, builtins) {
     setup(pluginBuild) {
       pluginBuild.onResolve({ filter }, (args) =>
         importers.test(args.importer)
-          ? { path: args.path.replace(/^node:/, ''), namespace: `lazy-builtin-${name}` }
+          ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }
           : undefined,
       );
-      pluginBuild.onLoad({ filter: /.*/, namespace: `lazy-builtin-${name}` }, (args) => ({
+      pluginBuild.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
         contents: `let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:${args.path}'))[key] });`,
         loader: 'js',
       }));
