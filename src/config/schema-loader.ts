@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
  * The config schema module, loaded the first time a config is checked: zod/mini and the schema take ~6 ms to load,
  * and most CLI runs (`tokenkeeper token me` without a config file) check none. It sits next to this file with
  * the same extension: .ts in src/, .js in dist/ and in the CLI bundle (scripts/build-cli.mjs emits schema.js).
- * The single-file Azure bundle replaces this module with a static import (scripts/build-azure.mjs).
+ * The Azure bundle replaces this module with a static import, in a chunk loaded on first use (scripts/build-azure.mjs).
  */
 let schemaModule: typeof import('./schema.ts') | undefined;
 
