@@ -3,7 +3,7 @@
  * the same run, and writes the figures to test-artifacts/bench.json. Nothing here asserts on times.
  *
  * `npm run bench -- --quick` runs far fewer rounds (a smoke test of the benchmarks themselves).
- * `npm run bench -- refresh store` runs only the named benchmarks (refresh, cli, store).
+ * `npm run bench -- refresh store` runs only the named benchmarks (refresh, cli, store, functions).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, tmpdir } from 'node:os';
