@@ -433,6 +433,26 @@ export function defineStoreContract(
         expect((await b.tryLock('me', 'owner-b', 30_000))?.fence).toBe(1);
       });
 
+      it(`of two stores racing lockAndUpdate from the same version, exactly one gets the lock and its write${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !b.lockAndUpdate) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        for (let round = 0; round < 5; round++) {
+          const read = (await a.get('me'))!;
+          const [fromA, fromB] = await Promise.all([
+            a.lockAndUpdate({ ...writeAhead(read), lastError: 'from a' }, 'owner-a', 30_000),
+            b.lockAndUpdate({ ...writeAhead(read), lastError: 'from b' }, 'owner-b', 30_000),
+          ]);
+          const winners = [fromA, fromB].filter((locked) => locked !== undefined);
+          expect(winners).toHaveLength(1);
+          const [winner] = winners;
+          expect(await a.get('me')).toEqual(winner?.connection);
+          expect(winner?.connection.version).toBe(read.version + 1);
+          await (winner === fromA ? a : b).releaseLock(winner!.handle);
+        }
+        expect((await a.get('me'))?.version).toBe(inserted.version + 5);
+      });
+
       it(`updateAndUnlock saves and frees the lock for the next with the next fence; the old handle is spent${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
         const [a, b] = [await fixture.open(), await fixture.open()];
         if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);

@@ -24,9 +24,6 @@ import { parsePostgresSpec, quoteIdent, type PostgresSettings } from './settings
 
 const INSERT_BATCH = 1000;
 
-/** The pool, or one client inside a transaction. */
-type Queryable = Pick<pg.Pool, 'query'>;
-
 export interface PostgresStoreOptions {
   /** postgres://… or postgresql://… URL, with tokenkeeper's own parameters (see docs/postgres.md). */
   spec: string;
@@ -260,26 +257,19 @@ export class PostgresStore implements ConnectionStore {
 
   async update(connection: Connection): Promise<Connection> {
     return this.guard('write', async () => {
-      const stored = await this.writeIfVersion(this.pool, connection);
-      if (!stored) throw new VersionConflictError(connection.name, connection.version);
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      const result = await this.pool.query({
+        name: 'tk-update',
+        text: `UPDATE ${this.table.connections} SET ${this.updatedAssignments(3)} WHERE name = $1 AND version = $2`,
+        values: [
+          connection.name,
+          connection.version,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
+      });
+      if (result.rowCount !== 1) throw new VersionConflictError(connection.name, connection.version);
       return stored;
     });
-  }
-
-  /** The compare-and-swap of `update` on `db` (the pool or a transaction's client): undefined when the version moved. */
-  private async writeIfVersion(db: Queryable, connection: Connection): Promise<Connection | undefined> {
-    const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
-    const result = await db.query({
-      name: 'tk-update',
-      text: `UPDATE ${this.table.connections} SET ${PG_UPDATED_COLUMNS.map((column, index) => `${column} = $${index + 3}`).join(', ')}
-             WHERE name = $1 AND version = $2`,
-      values: [
-        connection.name,
-        connection.version,
-        ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
-      ],
-    });
-    return result.rowCount === 1 ? stored : undefined;
   }
 
   async delete(name: string): Promise<boolean> {
@@ -298,102 +288,130 @@ export class PostgresStore implements ConnectionStore {
    * exists, so a crashed refresher on the same machine is recovered at once.
    */
   async tryLock(name: string, owner: string, ttlMs: number): Promise<LockHandle | undefined> {
-    return this.guard('lock', () => this.takeLock(this.pool, name, owner, ttlMs));
+    return this.guard('lock', async () => {
+      const taken = await this.pool.query<{ fence: string; expires_at: string }>({
+        name: 'tk-lock',
+        text: `INSERT INTO ${this.table.locks} AS l (name, owner, host, pid, fence, expires_at)
+               VALUES ($1, $2, $3, $4, 1, ${dbNow} + $5)
+               ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, host = EXCLUDED.host, pid = EXCLUDED.pid,
+                 fence = l.fence + 1, expires_at = EXCLUDED.expires_at
+               WHERE l.owner IS NULL OR l.expires_at <= ${dbNow}
+               RETURNING fence, expires_at`,
+        values: [name, owner, this.host, process.pid, ttlMs],
+      });
+      let row = taken.rows[0];
+      if (!row) {
+        const holder = (
+          await this.pool.query<{ host: string | null; pid: number | null; fence: string }>(
+            `SELECT host, pid, fence FROM ${this.table.locks} WHERE name = $1`,
+            [name],
+          )
+        ).rows[0];
+        if (!holder || holder.host !== this.host || holder.pid === null || processAlive(holder.pid)) {
+          return undefined;
+        }
+        row = (
+          await this.pool.query<{ fence: string; expires_at: string }>(
+            `UPDATE ${this.table.locks} SET owner = $2, host = $3, pid = $4, fence = fence + 1,
+               expires_at = ${dbNow} + $5
+             WHERE name = $1 AND fence = $6 RETURNING fence, expires_at`,
+            [name, owner, this.host, process.pid, ttlMs, holder.fence],
+          )
+        ).rows[0];
+        if (!row) return undefined;
+      }
+      return { name, owner, fence: Number(row.fence), expiresAt: Number(row.expires_at) };
+    });
   }
 
+  /**
+   * One statement, so one round trip and all or nothing: the connection row is locked only if it still has the
+   * expected version, the lock is taken only then (and only if free or expired), and the row is written only if
+   * the lock was taken. A lock held by a dead process of this host is left to `tryLock`, which takes it over.
+   */
   async lockAndUpdate(
     connection: Connection,
     owner: string,
     ttlMs: number,
   ): Promise<LockedUpdate | undefined> {
-    return this.guard('lock and write', () =>
-      this.transaction(async (client) => {
-        const written = await this.writeIfVersion(client, connection);
-        if (!written) return undefined;
-        const handle = await this.takeLock(client, connection.name, owner, ttlMs);
-        return handle && { handle, connection: written };
-      }),
-    );
-  }
-
-  async updateAndUnlock(connection: Connection, handle: LockHandle): Promise<Connection | undefined> {
-    return this.guard('write and unlock', () =>
-      this.transaction(async (client) => {
-        // Released first: the row lock it takes keeps a takeover out until this transaction ends.
-        if (!(await this.unlock(client, handle))) return undefined;
-        const stored = await this.writeIfVersion(client, connection);
-        if (!stored) throw new VersionConflictError(connection.name, connection.version);
-        return stored;
-      }),
-    );
+    return this.guard('lock and write', async () => {
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      const result = await this.pool.query<{ fence: string; expires_at: string }>({
+        name: 'tk-lock-and-update',
+        text: `WITH current AS (
+                 SELECT name FROM ${this.table.connections} WHERE name = $1 AND version = $2 FOR UPDATE
+               ), locked AS (
+                 INSERT INTO ${this.table.locks} AS l (name, owner, host, pid, fence, expires_at)
+                 SELECT name, $3, $4, $5::integer, 1, ${dbNow} + $6 FROM current
+                 ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, host = EXCLUDED.host, pid = EXCLUDED.pid,
+                   fence = l.fence + 1, expires_at = EXCLUDED.expires_at
+                 WHERE l.owner IS NULL OR l.expires_at <= ${dbNow}
+                 RETURNING fence, expires_at
+               ), written AS (
+                 UPDATE ${this.table.connections} SET ${this.updatedAssignments(7)}
+                 WHERE name = $1 AND version = $2 AND EXISTS (SELECT 1 FROM locked)
+               )
+               SELECT fence, expires_at FROM locked`,
+        values: [
+          connection.name,
+          connection.version,
+          owner,
+          this.host,
+          process.pid,
+          ttlMs,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
+      });
+      const row = result.rows[0];
+      if (!row) return undefined;
+      const handle = {
+        name: connection.name,
+        owner,
+        fence: Number(row.fence),
+        expiresAt: Number(row.expires_at),
+      };
+      return { handle, connection: stored };
+    });
   }
 
   /**
-   * Runs `work` in one transaction on one pooled client: committed when it returns a value, rolled back (nothing
-   * written) when it returns undefined or throws.
+   * One statement, all or nothing: the lock row is locked only if `handle` still holds it, the connection is
+   * written only then (and only at the expected version), and the lock is released only if it was.
    */
-  private async transaction<T>(
-    work: (client: pg.PoolClient) => Promise<T | undefined>,
-  ): Promise<T | undefined> {
-    const client = await this.pool.connect();
-    // A client whose transaction state is unknown (BEGIN, COMMIT or ROLLBACK failed) is not handed out again.
-    let clean = false;
-    try {
-      await client.query('BEGIN');
-      let result: T | undefined;
-      try {
-        result = await work(client);
-      } catch (error) {
-        await client.query('ROLLBACK');
-        clean = true;
-        throw error;
-      }
-      await client.query(result === undefined ? 'ROLLBACK' : 'COMMIT');
-      clean = true;
-      return result;
-    } finally {
-      client.release(!clean);
-    }
+  async updateAndUnlock(connection: Connection, handle: LockHandle): Promise<Connection | undefined> {
+    return this.guard('write and unlock', async () => {
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      const result = await this.pool.query<{ held: boolean; written: boolean }>({
+        name: 'tk-update-and-unlock',
+        text: `WITH held AS (
+                 SELECT name FROM ${this.table.locks} WHERE name = $1 AND owner = $3 AND fence = $4 FOR UPDATE
+               ), written AS (
+                 UPDATE ${this.table.connections} SET ${this.updatedAssignments(5)}
+                 WHERE name = $1 AND version = $2 AND EXISTS (SELECT 1 FROM held)
+                 RETURNING name
+               ), released AS (
+                 UPDATE ${this.table.locks} SET owner = NULL, pid = NULL, expires_at = 0
+                 WHERE name = $1 AND owner = $3 AND fence = $4 AND EXISTS (SELECT 1 FROM written)
+               )
+               SELECT EXISTS (SELECT 1 FROM held) AS held, EXISTS (SELECT 1 FROM written) AS written`,
+        values: [
+          connection.name,
+          connection.version,
+          handle.owner,
+          handle.fence,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
+      });
+      const row = result.rows[0];
+      if (!row?.held) return undefined;
+      if (!row.written) throw new VersionConflictError(connection.name, connection.version);
+      return stored;
+    });
   }
 
-  private async takeLock(
-    db: Queryable,
-    name: string,
-    owner: string,
-    ttlMs: number,
-  ): Promise<LockHandle | undefined> {
-    const taken = await db.query<{ fence: string; expires_at: string }>({
-      name: 'tk-lock',
-      text: `INSERT INTO ${this.table.locks} AS l (name, owner, host, pid, fence, expires_at)
-             VALUES ($1, $2, $3, $4, 1, ${dbNow} + $5)
-             ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, host = EXCLUDED.host, pid = EXCLUDED.pid,
-               fence = l.fence + 1, expires_at = EXCLUDED.expires_at
-             WHERE l.owner IS NULL OR l.expires_at <= ${dbNow}
-             RETURNING fence, expires_at`,
-      values: [name, owner, this.host, process.pid, ttlMs],
-    });
-    let row = taken.rows[0];
-    if (!row) {
-      const holder = (
-        await db.query<{ host: string | null; pid: number | null; fence: string }>(
-          `SELECT host, pid, fence FROM ${this.table.locks} WHERE name = $1`,
-          [name],
-        )
-      ).rows[0];
-      if (!holder || holder.host !== this.host || holder.pid === null || processAlive(holder.pid)) {
-        return undefined;
-      }
-      row = (
-        await db.query<{ fence: string; expires_at: string }>(
-          `UPDATE ${this.table.locks} SET owner = $2, host = $3, pid = $4, fence = fence + 1,
-             expires_at = ${dbNow} + $5
-           WHERE name = $1 AND fence = $6 RETURNING fence, expires_at`,
-          [name, owner, this.host, process.pid, ttlMs, holder.fence],
-        )
-      ).rows[0];
-      if (!row) return undefined;
-    }
-    return { name, owner, fence: Number(row.fence), expiresAt: Number(row.expires_at) };
+  /** `column = $n, …` for every updated column, numbered from `first`. */
+  private updatedAssignments(first: number): string {
+    return PG_UPDATED_COLUMNS.map((column, index) => `${column} = $${index + first}`).join(', ');
   }
 
   async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {
@@ -412,18 +430,14 @@ export class PostgresStore implements ConnectionStore {
   }
 
   async releaseLock(handle: LockHandle): Promise<void> {
-    await this.guard('lock release', () => this.unlock(this.pool, handle));
-  }
-
-  /** Frees the lock if `handle` still holds it; false when it did not. */
-  private async unlock(db: Queryable, handle: LockHandle): Promise<boolean> {
-    const result = await db.query({
-      name: 'tk-unlock',
-      text: `UPDATE ${this.table.locks} SET owner = NULL, pid = NULL, expires_at = 0
-             WHERE name = $1 AND owner = $2 AND fence = $3`,
-      values: [handle.name, handle.owner, handle.fence],
+    await this.guard('lock release', async () => {
+      await this.pool.query({
+        name: 'tk-unlock',
+        text: `UPDATE ${this.table.locks} SET owner = NULL, pid = NULL, expires_at = 0
+               WHERE name = $1 AND owner = $2 AND fence = $3`,
+        values: [handle.name, handle.owner, handle.fence],
+      });
     });
-    return result.rowCount === 1;
   }
 
   async joinFleet(owner: string): Promise<FleetMember> {
