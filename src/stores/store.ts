@@ -59,7 +59,8 @@ export interface ConnectionStore {
    * Optional, for stores with transactions (SQLite, PostgreSQL): `tryLock` and `update(connection)` in one durable
    * transaction, so a refresh takes its lock and writes its write-ahead record with one commit. Undefined, and
    * nothing written, when the lock is held by someone else or the stored version is no longer
-   * `connection.version` (the caller then locks and re-reads on its own).
+   * `connection.version` (the caller then locks and re-reads on its own); a store may leave taking over the lock
+   * of a dead holder to `tryLock`.
    */
   lockAndUpdate?(connection: Connection, owner: string, ttlMs: number): Promise<LockedUpdate | undefined>;
   /**
