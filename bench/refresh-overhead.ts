@@ -281,11 +281,13 @@ export async function benchRefreshOverhead(options: RefreshBenchOptions = {}): P
 
     const raw = summarize(rawSamples);
     const rawSlow = summarize(rawSlowSamples);
-    const subjects: Array<{ label: string; samples: number[]; baseline: string }> = [
-      { label: labels.client, samples: clientSamples, baseline: labels.raw },
-      { label: labels.sqlite, samples: sqliteSamples, baseline: labels.raw },
-      ...(postgres ? [{ label: labels.postgres, samples: postgresSamples, baseline: labels.raw }] : []),
-      { label: labels.sqliteSlow, samples: sqliteSlowSamples, baseline: labels.rawSlow },
+    const subjects: Array<{ id: string; label: string; samples: number[]; baseline: string }> = [
+      { id: 'client', label: labels.client, samples: clientSamples, baseline: labels.raw },
+      { id: 'sqlite', label: labels.sqlite, samples: sqliteSamples, baseline: labels.raw },
+      ...(postgres
+        ? [{ id: 'postgres', label: labels.postgres, samples: postgresSamples, baseline: labels.raw }]
+        : []),
+      { id: 'sqliteSlow', label: labels.sqliteSlow, samples: sqliteSlowSamples, baseline: labels.rawSlow },
     ];
     const baselines = new Map([
       [labels.raw, raw],
@@ -307,7 +309,7 @@ export async function benchRefreshOverhead(options: RefreshBenchOptions = {}): P
         const measured = summarize(subject.samples);
         measurements.push({ label: subject.label, role: 'subject', summary: measured, comparedWith: label });
         ratios.push(ratioOf(subject.label, measured, summary));
-        derived[`${subject.label} minus baseline median ms`] = measured.median - summary.median;
+        derived[`${subject.id}MinusBaselineMedianMs`] = measured.median - summary.median;
       }
     }
     return { id: 'refresh-overhead', title: 'Refresh overhead', measurements, ratios, derived, notes };
