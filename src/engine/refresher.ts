@@ -28,6 +28,7 @@ import {
   type Connection,
   type ConnectionStatus,
   type HumanStatus,
+  type PendingAttempt,
   type TokenSet,
 } from '../core/types.ts';
 import type { ConnectionStore } from '../stores/store.ts';
@@ -155,8 +156,7 @@ export class Refresher {
   /** True when newer tokens of this connection wait in the rescue journal (the stored ones may be revoked). */
   async hasRescued(name: string): Promise<boolean> {
     try {
-      const { entries, unreadable } = await this.deps.journal.read(name);
-      return entries.length > 0 || unreadable.length > 0;
+      return !isEmpty(await this.deps.journal.read(name));
     } catch (error) {
       // A shared journal out of reach (blob storage down) does not stop serving a stored token; refreshes still
       // check the journal under the lock and refuse to spend a refresh token without it.
@@ -220,6 +220,11 @@ export class Refresher {
     }
 
     const lockWaitMs = Math.max(0, Math.min(settings.lock.waitMs, remainingMs(budget)));
+    // The stored state calls for a request: its write-ahead record goes with the lock, in one transaction, where
+    // the store can. The store writes it only if the version is still current's, which is the re-read under the
+    // lock (nothing changed, so current is still due, or forced, and nobody renewed it meanwhile).
+    const writeAhead =
+      renewable(current) && remainingMs(budget) > 0 ? this.writeAheadOf(current, current) : undefined;
     let locked = false;
     try {
       return await withStoreLock(
@@ -236,8 +241,18 @@ export class Refresher {
             waitedMs: lock.waitedMs,
           });
           // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
-          await this.assertNothingRescued(name);
+          // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
+          const waiting = await this.deps.journal.read(name);
+          const { written } = lock;
+          if (written && isEmpty(waiting)) {
+            return { connection: await this.refreshLocked(current, lock, budget, written), refreshed: true };
+          }
+          await this.assertNothingRescued(name, waiting);
           const connection = await this.load(name);
+          if (written && connection.version === written.version) {
+            // The journal held only entries already saved or superseded: the write-ahead record stands.
+            return { connection: await this.refreshLocked(current, lock, budget, written), refreshed: true };
+          }
           this.assertRefreshable(connection, force);
           // Another refresher finished while this one waited for the lock.
           const renewedMeanwhile = connection.lastRefreshAt !== current.lastRefreshAt;
@@ -248,7 +263,7 @@ export class Refresher {
             // A forced refresh is satisfied by one that another process completed while this one waited.
             if (force && renewedMeanwhile) return { connection, refreshed: true };
           }
-          if (!connection.tokens.refreshToken && connection.grant !== 'client_credentials') {
+          if (!renewable(connection)) {
             // E.g. a Key Vault whose RefreshToken secret was deleted while the state secret remained.
             throw await this.failWithoutRequest(
               connection,
@@ -260,6 +275,7 @@ export class Refresher {
           }
           return { connection: await this.refreshLocked(connection, lock, budget), refreshed: true };
         },
+        writeAhead,
       );
     } catch (error) {
       if (!locked && lockWaitMs < settings.lock.waitMs && isTokenkeeperError(error, 'lock_timeout')) {
@@ -274,8 +290,8 @@ export class Refresher {
   }
 
   /** Refuses to spend the stored refresh token while a newer token set waits in the rescue journal. */
-  private async assertNothingRescued(name: string): Promise<void> {
-    const left = await this.settleRescued(name);
+  private async assertNothingRescued(name: string, waiting: RescueJournalContents): Promise<void> {
+    const left = await this.settle(name, waiting);
     if (left) {
       throw new TokenkeeperError(
         'store',
@@ -290,16 +306,47 @@ export class Refresher {
    * Call it holding the connection's lock, so no refresher journals tokens meanwhile.
    */
   async settleRescued(name: string): Promise<string | undefined> {
-    const waiting = await this.deps.journal.read(name);
-    // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
-    if (waiting.entries.length === 0 && waiting.unreadable.length === 0) return undefined;
-    await this.replay(waiting);
-    const { entries, unreadable } = await this.deps.journal.read(name);
-    if (entries.length === 0 && unreadable.length === 0) return undefined;
-    return `(${this.deps.journal.location}) because the store refuses writes${unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}`;
+    return this.settle(name, await this.deps.journal.read(name));
   }
 
-  private async refreshLocked(start: Connection, lock: HeldLock, budget: Budget): Promise<Connection> {
+  /** `settleRescued`, given what the journal held for the connection when read under its lock. */
+  private async settle(name: string, waiting: RescueJournalContents): Promise<string | undefined> {
+    if (isEmpty(waiting)) return undefined;
+    await this.replay(waiting);
+    const left = await this.deps.journal.read(name);
+    if (isEmpty(left)) return undefined;
+    return `(${this.deps.journal.location}) because the store refuses writes${left.unreadable.length > 0 ? ' or the entry cannot be decrypted with the loaded key' : ''}`;
+  }
+
+  /**
+   * The write-ahead record of design step 3 for an attempt on `connection`: the refresh token about to be spent,
+   * under a fresh attempt id. A retired connection stays retired while a person's forced refresh runs: a crash
+   * then must not leave it to the scheduler's crash recovery (which would retry it for ever); its next forced
+   * refresh recovers.
+   */
+  private writeAheadOf(connection: Connection, start: Connection): Connection {
+    return {
+      ...connection,
+      status: start.status === 'provider_retired' ? 'provider_retired' : 'refreshing',
+      // Client-credentials connections have no refresh token: nothing is spent, they just ask again.
+      pending: {
+        attemptId: randomUUID(),
+        refreshToken: connection.tokens.refreshToken ?? '',
+        startedAt: this.deps.clock.now(),
+        owner: this.deps.owner,
+      },
+    };
+  }
+
+  /**
+   * Steps 3–7 holding the lock. `written`: the first attempt's write-ahead record, already written with the lock.
+   */
+  private async refreshLocked(
+    start: Connection,
+    lock: HeldLock,
+    budget: Budget,
+    written?: Connection,
+  ): Promise<Connection> {
     const { clock, settings, logger, emit } = this.deps;
     const provider = this.deps.provider(start.provider);
     const expiry = expiryPolicyFor(settings.expiry, provider);
@@ -311,9 +358,6 @@ export class Refresher {
     let reported = start.status;
     let connection = start;
     for (let attempt = 1; ; attempt++) {
-      // Client-credentials connections have no refresh token: nothing is spent, they just ask again.
-      const spent = connection.tokens.refreshToken ?? '';
-      const attemptId = randomUUID();
       if (lock.signal.aborted) throw lock.signal.reason;
       const left = remainingMs(budget);
       if (left <= 0) {
@@ -323,13 +367,11 @@ export class Refresher {
           `refresh of "${connection.name}" did not finish within ${seconds(budget.timeoutMs ?? 0)} s; it will be retried`,
         );
       }
-      connection = await this.deps.store.update({
-        ...connection,
-        // A retired connection stays retired while a person's forced refresh runs: a crash now must not leave
-        // it to the scheduler's crash recovery (which would retry it for ever); its next forced refresh recovers.
-        status: start.status === 'provider_retired' ? 'provider_retired' : 'refreshing',
-        pending: { attemptId, refreshToken: spent, startedAt: clock.now(), owner: this.deps.owner },
-      });
+      connection =
+        attempt === 1 && written
+          ? written
+          : await this.deps.store.update(this.writeAheadOf(connection, start));
+      const { attemptId, refreshToken: spent } = connection.pending as PendingAttempt;
       if (recovering && attempt === 1) {
         logger.warn(
           { connection: connection.name, provider: provider.id },
@@ -392,7 +434,7 @@ export class Refresher {
       const tokens = tokenSetFromResponse(response, now, expiry, connection.tokens);
       // Failing before this call, or became failing during it (an attempt failed, then a retry worked).
       const wasUnhealthy = start.status === 'failing' || connection.failureCount > 0;
-      const saved = await this.saveDurably(connection, tokens, spent, attemptId);
+      const saved = await this.saveDurably(connection, tokens, spent, attemptId, lock);
       logger.info(
         {
           connection: saved.name,
@@ -434,6 +476,7 @@ export class Refresher {
     tokens: TokenSet,
     spent: string,
     attemptId: string,
+    lock: HeldLock,
   ): Promise<Connection> {
     const { store, journal, settings, clock } = this.deps;
     const entry: RescueEntry = {
@@ -448,7 +491,7 @@ export class Refresher {
     let path = store.journalFirst ? await this.writeJournal(entry) : undefined;
     let firstError: unknown;
     try {
-      const saved = await store.update(activeWith(connection, tokens, clock.now()));
+      const saved = await lock.updateAndRelease(activeWith(connection, tokens, clock.now()));
       if (path) await this.removeJournalEntry(path);
       return saved;
     } catch (error) {
@@ -715,6 +758,15 @@ export class Refresher {
     }
     return connection;
   }
+}
+
+/** Whether a request can renew the connection: it holds a refresh token, or asks with client credentials. */
+function renewable(connection: Connection): boolean {
+  return Boolean(connection.tokens.refreshToken) || connection.grant === 'client_credentials';
+}
+
+function isEmpty({ entries, unreadable }: RescueJournalContents): boolean {
+  return entries.length === 0 && unreadable.length === 0;
 }
 
 /** Failure settings at one provider: its spent-token grace window bounds how long an unknown outcome may wait. */

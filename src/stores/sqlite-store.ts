@@ -16,7 +16,7 @@ import {
 import { sealKeyCheck, verifyKeyCheck } from './key-check.ts';
 import { SqliteOutbox, sqliteOutboxSchema } from './sqlite-outbox.ts';
 import { SqliteStatements } from './sqlite-statements.ts';
-import type { ConnectionStore, LockHandle } from './store.ts';
+import type { ConnectionStore, LockedUpdate, LockHandle } from './store.ts';
 
 const SCHEMA_VERSION = 1;
 
@@ -253,17 +253,23 @@ export class SqliteStore implements ConnectionStore {
 
   async update(connection: Connection): Promise<Connection> {
     return this.sql.guard('write to', () => {
-      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: this.now() };
-      const { created_at: _createdAt, ...row } = connectionToColumns(stored, this.keyring);
-      const assignments = UPDATED_COLUMNS.map((column) => `${column} = :${column}`);
-      const result = this.sql
-        .statement(
-          `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
-        )
-        .run({ ...row, expected_version: connection.version });
-      if (Number(result.changes) !== 1) throw new VersionConflictError(connection.name, connection.version);
+      const stored = this.writeIfVersion(connection);
+      if (!stored) throw new VersionConflictError(connection.name, connection.version);
       return stored;
     });
+  }
+
+  /** The compare-and-swap of `update`: the connection as written, or undefined when the version moved. */
+  private writeIfVersion(connection: Connection): Connection | undefined {
+    const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: this.now() };
+    const { created_at: _createdAt, ...row } = connectionToColumns(stored, this.keyring);
+    const assignments = UPDATED_COLUMNS.map((column) => `${column} = :${column}`);
+    const result = this.sql
+      .statement(
+        `UPDATE connections SET ${assignments.join(', ')} WHERE name = :name AND version = :expected_version`,
+      )
+      .run({ ...row, expected_version: connection.version });
+    return Number(result.changes) === 1 ? stored : undefined;
   }
 
   async delete(name: string): Promise<boolean> {
@@ -276,36 +282,71 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async tryLock(name: string, owner: string, ttlMs: number): Promise<LockHandle | undefined> {
-    return this.sql.guard('take a lock in', () =>
+    return this.sql.guard('take a lock in', () => this.transaction(() => this.takeLock(name, owner, ttlMs)));
+  }
+
+  /** One BEGIN IMMEDIATE transaction (the file's write lock is held throughout): the version read, then both writes. */
+  async lockAndUpdate(
+    connection: Connection,
+    owner: string,
+    ttlMs: number,
+  ): Promise<LockedUpdate | undefined> {
+    return this.sql.guard('take a lock and write to', () =>
       this.transaction(() => {
-        const now = Date.now();
-        const row = this.sql.statement('SELECT * FROM locks WHERE name = ?').get(name) as
-          | {
-              owner: string | null;
-              host: string | null;
-              pid: number | null;
-              fence: number;
-              expires_at: number;
-            }
-          | undefined;
-        const free =
-          !row ||
-          row.owner === null ||
-          row.expires_at <= now ||
-          (row.host === this.host && row.pid !== null && !processAlive(row.pid));
-        if (!free) return undefined;
-        const fence = (row?.fence ?? 0) + 1;
-        const expiresAt = now + ttlMs;
-        this.sql
-          .statement(
-            `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid,
-               fence = excluded.fence, expires_at = excluded.expires_at`,
-          )
-          .run(name, owner, this.host, process.pid, fence, expiresAt);
-        return { name, owner, fence, expiresAt };
+        const row = this.sql
+          .statement('SELECT version FROM connections WHERE name = ?')
+          .get(connection.name) as { version: number } | undefined;
+        if (row?.version !== connection.version) return undefined;
+        const handle = this.takeLock(connection.name, owner, ttlMs);
+        if (!handle) return undefined;
+        return { handle, connection: this.writeIfVersion(connection) as Connection };
       }),
     );
+  }
+
+  async updateAndUnlock(connection: Connection, handle: LockHandle): Promise<Connection | undefined> {
+    return this.sql.guard('write to', () =>
+      this.transaction(() => {
+        const held = this.sql
+          .statement('SELECT 1 FROM locks WHERE name = ? AND owner = ? AND fence = ?')
+          .get(handle.name, handle.owner, handle.fence);
+        if (!held) return undefined;
+        const stored = this.writeIfVersion(connection);
+        if (!stored) throw new VersionConflictError(connection.name, connection.version);
+        this.unlock(handle);
+        return stored;
+      }),
+    );
+  }
+
+  /** Takes the lock if it is free, expired, or held by a dead process of this host; call it in a transaction. */
+  private takeLock(name: string, owner: string, ttlMs: number): LockHandle | undefined {
+    const now = Date.now();
+    const row = this.sql.statement('SELECT * FROM locks WHERE name = ?').get(name) as
+      | {
+          owner: string | null;
+          host: string | null;
+          pid: number | null;
+          fence: number;
+          expires_at: number;
+        }
+      | undefined;
+    const free =
+      !row ||
+      row.owner === null ||
+      row.expires_at <= now ||
+      (row.host === this.host && row.pid !== null && !processAlive(row.pid));
+    if (!free) return undefined;
+    const fence = (row?.fence ?? 0) + 1;
+    const expiresAt = now + ttlMs;
+    this.sql
+      .statement(
+        `INSERT INTO locks (name, owner, host, pid, fence, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+           fence = excluded.fence, expires_at = excluded.expires_at`,
+      )
+      .run(name, owner, this.host, process.pid, fence, expiresAt);
+    return { name, owner, fence, expiresAt };
   }
 
   async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {
@@ -321,13 +362,15 @@ export class SqliteStore implements ConnectionStore {
   }
 
   async releaseLock(handle: LockHandle): Promise<void> {
-    this.sql.guard('release a lock in', () => {
-      this.sql
-        .statement(
-          'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
-        )
-        .run(handle.name, handle.owner, handle.fence);
-    });
+    this.sql.guard('release a lock in', () => this.unlock(handle));
+  }
+
+  private unlock(handle: LockHandle): void {
+    this.sql
+      .statement(
+        'UPDATE locks SET owner = NULL, pid = NULL, expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?',
+      )
+      .run(handle.name, handle.owner, handle.fence);
   }
 
   /** The webhook outbox: a table in this file, so pending deliveries survive restarts. */

@@ -55,6 +55,20 @@ export interface ConnectionStore {
   /** Extends a held lock; false when it was lost (expired and taken over). */
   renewLock(handle: LockHandle, ttlMs: number): Promise<boolean>;
   releaseLock(handle: LockHandle): Promise<void>;
+  /**
+   * Optional, for stores with transactions (SQLite, PostgreSQL): `tryLock` and `update(connection)` in one durable
+   * transaction, so a refresh takes its lock and writes its write-ahead record with one commit. Undefined, and
+   * nothing written, when the lock is held by someone else or the stored version is no longer
+   * `connection.version` (the caller then locks and re-reads on its own); a store may leave taking over the lock
+   * of a dead holder to `tryLock`.
+   */
+  lockAndUpdate?(connection: Connection, owner: string, ttlMs: number): Promise<LockedUpdate | undefined>;
+  /**
+   * Optional, with `lockAndUpdate`: `update(connection)` and `releaseLock(handle)` in one durable transaction.
+   * Undefined, and nothing written, when `handle` no longer holds the lock (it was taken over); throws
+   * VersionConflictError, and nothing is written and the lock stays held, when the version moved.
+   */
+  updateAndUnlock?(connection: Connection, handle: LockHandle): Promise<Connection | undefined>;
   close(): Promise<void>;
   /**
    * Optional, for stores shared by a fleet of daemons (PostgreSQL): join as a worker that claims due
@@ -76,6 +90,12 @@ export interface ConnectionStore {
    * process of the store. Without it the daemon keeps them in memory.
    */
   openOutbox?(): DeliveryOutbox;
+}
+
+/** What `lockAndUpdate` did: the lock it holds, and the connection as written. */
+export interface LockedUpdate {
+  handle: LockHandle;
+  connection: Connection;
 }
 
 /** Which notices (by their deterministic event id) were sent, shared by every process of a store. */

@@ -37,6 +37,12 @@ export interface StoreCapabilities {
    * False: a blob lease knows no holder process, so it stays taken until it lapses.
    */
   deadHolderTakeover: boolean;
+  /**
+   * The store takes a lock and writes in one transaction (`lockAndUpdate`), and writes and releases in one
+   * (`updateAndUnlock`), so a refresh costs two durable commits. False: a Key Vault write and a blob lease are
+   * separate services, so the engine calls tryLock, update and releaseLock one by one.
+   */
+  lockedWrites: boolean;
 }
 
 /** Where a stored secret sits: one connection's column (SQL), or its token secret (Key Vault). */
@@ -133,7 +139,7 @@ export function defineStoreContract(
   makeFixture: () => Promise<StoreFixture>,
 ): void {
   const envelope = capabilities.sealing === 'envelope';
-  describe(`store contract: ${name} (sealing: ${capabilities.sealing}, dead holder takeover: ${capabilities.deadHolderTakeover})`, () => {
+  describe(`store contract: ${name} (sealing: ${capabilities.sealing}, dead holder takeover: ${capabilities.deadHolderTakeover}, locked writes: ${capabilities.lockedWrites})`, () => {
     let fixture: StoreFixture;
     beforeEach(async () => {
       fixture = await makeFixture();
@@ -364,6 +370,145 @@ export function defineStoreContract(
           await fixture.letLockLapse(crashed!);
           expect((await takeOnceFree(rescuer, 'me', 'rescuer')).fence).toBe(crashed!.fence + 1);
         }
+      });
+    });
+
+    describe('locked writes', () => {
+      /** The write-ahead record a refresh writes with its lock. */
+      const writeAhead = (connection: Connection): Connection => ({
+        ...connection,
+        status: 'refreshing',
+        pending: { attemptId: 'att-1', refreshToken: `${REFRESH}-me`, startedAt: 5, owner: 'owner-a' },
+      });
+
+      it(
+        capabilities.lockedWrites
+          ? 'lockAndUpdate: the lock with the next fence and the write-ahead record land together, seen by another store'
+          : 'a store without locked writes offers neither method: the engine calls tryLock, update and releaseLock',
+        async () => {
+          const [a, b] = [await fixture.open(), await fixture.open()];
+          if (!capabilities.lockedWrites) {
+            expect(a.lockAndUpdate).toBeUndefined();
+            expect(a.updateAndUnlock).toBeUndefined();
+            return;
+          }
+          const inserted = await a.insert(newConnection('me'));
+          const earlier = await a.tryLock('me', 'owner-a', 30_000);
+          await a.releaseLock(earlier!);
+          const locked = await a.lockAndUpdate!(writeAhead(inserted), 'owner-a', 30_000);
+          expect(locked?.handle).toMatchObject({ name: 'me', owner: 'owner-a', fence: earlier!.fence + 1 });
+          expect(locked?.connection).toEqual({
+            ...writeAhead(inserted),
+            version: inserted.version + 1,
+            updatedAt: expect.any(Number),
+          });
+          expect(await b.get('me')).toEqual(locked?.connection);
+          expect(await b.tryLock('me', 'owner-b', 30_000)).toBeUndefined();
+          expect(await a.renewLock(locked!.handle, 30_000)).toBe(true);
+        },
+      );
+
+      it(`lockAndUpdate writes nothing while another holds the lock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        const held = await b.tryLock('me', 'owner-b', 30_000);
+        const before = await fixture.snapshot();
+        expect(await a.lockAndUpdate(writeAhead(inserted), 'owner-a', 30_000)).toBeUndefined();
+        expect(await fixture.snapshot()).toEqual(before);
+        expect(await b.get('me')).toEqual(inserted);
+        expect(await b.renewLock(held!, 30_000)).toBe(true);
+      });
+
+      it(`lockAndUpdate on a moved version writes nothing and takes no lock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        const moved = await b.update({ ...inserted, lastError: 'from another process' });
+        const before = await fixture.snapshot();
+        expect(await a.lockAndUpdate(writeAhead(inserted), 'owner-a', 30_000)).toBeUndefined();
+        expect(await fixture.snapshot()).toEqual(before);
+        expect(await b.get('me')).toEqual(moved);
+        // The lock was never taken: the first taker gets the first fence.
+        expect((await b.tryLock('me', 'owner-b', 30_000))?.fence).toBe(1);
+      });
+
+      it(`of two stores racing lockAndUpdate from the same version, exactly one gets the lock and its write${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !b.lockAndUpdate) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        for (let round = 0; round < 5; round++) {
+          const read = (await a.get('me'))!;
+          const [fromA, fromB] = await Promise.all([
+            a.lockAndUpdate({ ...writeAhead(read), lastError: 'from a' }, 'owner-a', 30_000),
+            b.lockAndUpdate({ ...writeAhead(read), lastError: 'from b' }, 'owner-b', 30_000),
+          ]);
+          const winners = [fromA, fromB].filter((locked) => locked !== undefined);
+          expect(winners).toHaveLength(1);
+          const [winner] = winners;
+          expect(await a.get('me')).toEqual(winner?.connection);
+          expect(winner?.connection.version).toBe(read.version + 1);
+          await (winner === fromA ? a : b).releaseLock(winner!.handle);
+        }
+        expect((await a.get('me'))?.version).toBe(inserted.version + 5);
+      });
+
+      it(`updateAndUnlock saves and frees the lock for the next with the next fence; the old handle is spent${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        const locked = (await a.lockAndUpdate(writeAhead(inserted), 'owner-a', 30_000))!;
+        const renewed = {
+          ...locked.connection,
+          status: 'active' as const,
+          pending: undefined,
+          tokens: { ...locked.connection.tokens, accessToken: 'fa_renewed', refreshToken: 'fr_renewed' },
+        };
+        const saved = await a.updateAndUnlock(renewed, locked.handle);
+        expect(saved).toEqual({
+          ...renewed,
+          version: locked.connection.version + 1,
+          updatedAt: expect.any(Number),
+        });
+        expect(await b.get('me')).toEqual(saved);
+        const next = await b.tryLock('me', 'owner-b', 30_000);
+        expect(next?.fence).toBe(locked.handle.fence + 1);
+        expect(await a.renewLock(locked.handle, 30_000)).toBe(false);
+        const before = await fixture.snapshot();
+        expect(await a.updateAndUnlock({ ...saved!, lastError: 'stale' }, locked.handle)).toBeUndefined();
+        expect(await fixture.snapshot()).toEqual(before);
+        expect(await b.renewLock(next!, 30_000)).toBe(true);
+      });
+
+      it(`updateAndUnlock by a holder whose lock lapsed and was taken over writes nothing and frees nothing${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        const stale = (await a.lockAndUpdate(writeAhead(inserted), 'owner-a', fixture.shortLockTtlMs))!;
+        await fixture.letLockLapse(stale.handle);
+        const taken = await takeOnceFree(b, 'me', 'owner-b');
+        const before = await fixture.snapshot();
+        expect(
+          await a.updateAndUnlock({ ...stale.connection, lastError: 'late' }, stale.handle),
+        ).toBeUndefined();
+        expect(await fixture.snapshot()).toEqual(before);
+        expect(await b.get('me')).toEqual(stale.connection);
+        expect(await b.renewLock(taken, 30_000)).toBe(true);
+        expect(taken.fence).toBe(stale.handle.fence + 1);
+      });
+
+      it(`updateAndUnlock on a moved version throws a version conflict, writes nothing and keeps the lock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        const locked = (await a.lockAndUpdate(writeAhead(inserted), 'owner-a', 30_000))!;
+        const moved = await b.update({ ...locked.connection, lastError: 'from another process' });
+        await expect(
+          a.updateAndUnlock({ ...locked.connection, status: 'active', pending: undefined }, locked.handle),
+        ).rejects.toBeInstanceOf(VersionConflictError);
+        expect(await b.get('me')).toEqual(moved);
+        expect(await b.tryLock('me', 'owner-b', 30_000)).toBeUndefined();
+        expect(await a.renewLock(locked.handle, 30_000)).toBe(true);
       });
     });
 

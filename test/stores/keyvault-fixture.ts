@@ -4,7 +4,11 @@ import type { Azurite } from '../azure/azurite.ts';
 import { startFakeKeyVault, type TestCertificate } from '../fakes/keyvault/index.ts';
 import type { StoreCapabilities, StoreFixture, StoredPlace } from './contract.ts';
 
-export const keyVaultCapabilities: StoreCapabilities = { sealing: 'backend', deadHolderTakeover: false };
+export const keyVaultCapabilities: StoreCapabilities = {
+  sealing: 'backend',
+  deadHolderTakeover: false,
+  lockedWrites: false,
+};
 
 /** The secret holding a place's value (connections other than the seed one prefix the seed's names). */
 function secretOf(place: StoredPlace): string {

@@ -5,6 +5,7 @@ export const postgresCapabilities: StoreCapabilities = {
   sealing: 'envelope',
   rotation: 'on-write',
   deadHolderTakeover: true,
+  lockedWrites: true,
 };
 
 /** A fresh schema on the test file's throwaway cluster (usePostgres closes the stores it opened). */

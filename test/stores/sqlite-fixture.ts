@@ -10,6 +10,7 @@ export const sqliteCapabilities: StoreCapabilities = {
   sealing: 'envelope',
   rotation: 'on-open',
   deadHolderTakeover: true,
+  lockedWrites: true,
 };
 
 /** A fresh SQLite file in a temp dir, and outside access to it as another tool would have it. */

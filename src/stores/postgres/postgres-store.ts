@@ -6,7 +6,7 @@ import { needsHuman, type Connection, type NewConnection } from '../../core/type
 import type { Keyring } from '../../crypto/envelope.ts';
 import { connectionFromColumns, SEALED_COLUMNS } from '../connection-row.ts';
 import { sealKeyCheck, verifyKeyCheck } from '../key-check.ts';
-import type { ConnectionStore, FleetMember, LockHandle } from '../store.ts';
+import type { ConnectionStore, FleetMember, LockedUpdate, LockHandle } from '../store.ts';
 import { dbNow, PostgresFleetMember } from './fleet.ts';
 import { localIdentity, processAlive } from '../process-identity.ts';
 import { applyMigrations, readMigrationState } from './migrate.ts';
@@ -260,8 +260,7 @@ export class PostgresStore implements ConnectionStore {
       const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
       const result = await this.pool.query({
         name: 'tk-update',
-        text: `UPDATE ${this.table.connections} SET ${PG_UPDATED_COLUMNS.map((column, index) => `${column} = $${index + 3}`).join(', ')}
-               WHERE name = $1 AND version = $2`,
+        text: `UPDATE ${this.table.connections} SET ${this.updatedAssignments(3)} WHERE name = $1 AND version = $2`,
         values: [
           connection.name,
           connection.version,
@@ -323,6 +322,96 @@ export class PostgresStore implements ConnectionStore {
       }
       return { name, owner, fence: Number(row.fence), expiresAt: Number(row.expires_at) };
     });
+  }
+
+  /**
+   * One statement, so one round trip and all or nothing: the connection row is locked only if it still has the
+   * expected version, the lock is taken only then (and only if free or expired), and the row is written only if
+   * the lock was taken. A lock held by a dead process of this host is left to `tryLock`, which takes it over.
+   */
+  async lockAndUpdate(
+    connection: Connection,
+    owner: string,
+    ttlMs: number,
+  ): Promise<LockedUpdate | undefined> {
+    return this.guard('lock and write', async () => {
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      const result = await this.pool.query<{ fence: string; expires_at: string }>({
+        name: 'tk-lock-and-update',
+        text: `WITH current AS (
+                 SELECT name FROM ${this.table.connections} WHERE name = $1 AND version = $2 FOR UPDATE
+               ), locked AS (
+                 INSERT INTO ${this.table.locks} AS l (name, owner, host, pid, fence, expires_at)
+                 SELECT name, $3, $4, $5::integer, 1, ${dbNow} + $6 FROM current
+                 ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, host = EXCLUDED.host, pid = EXCLUDED.pid,
+                   fence = l.fence + 1, expires_at = EXCLUDED.expires_at
+                 WHERE l.owner IS NULL OR l.expires_at <= ${dbNow}
+                 RETURNING fence, expires_at
+               ), written AS (
+                 UPDATE ${this.table.connections} SET ${this.updatedAssignments(7)}
+                 WHERE name = $1 AND version = $2 AND EXISTS (SELECT 1 FROM locked)
+               )
+               SELECT fence, expires_at FROM locked`,
+        values: [
+          connection.name,
+          connection.version,
+          owner,
+          this.host,
+          process.pid,
+          ttlMs,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
+      });
+      const row = result.rows[0];
+      if (!row) return undefined;
+      const handle = {
+        name: connection.name,
+        owner,
+        fence: Number(row.fence),
+        expiresAt: Number(row.expires_at),
+      };
+      return { handle, connection: stored };
+    });
+  }
+
+  /**
+   * One statement, all or nothing: the lock row is locked only if `handle` still holds it, the connection is
+   * written only then (and only at the expected version), and the lock is released only if it was.
+   */
+  async updateAndUnlock(connection: Connection, handle: LockHandle): Promise<Connection | undefined> {
+    return this.guard('write and unlock', async () => {
+      const stored: Connection = { ...connection, version: connection.version + 1, updatedAt: Date.now() };
+      const result = await this.pool.query<{ held: boolean; written: boolean }>({
+        name: 'tk-update-and-unlock',
+        text: `WITH held AS (
+                 SELECT name FROM ${this.table.locks} WHERE name = $1 AND owner = $3 AND fence = $4 FOR UPDATE
+               ), written AS (
+                 UPDATE ${this.table.connections} SET ${this.updatedAssignments(5)}
+                 WHERE name = $1 AND version = $2 AND EXISTS (SELECT 1 FROM held)
+                 RETURNING name
+               ), released AS (
+                 UPDATE ${this.table.locks} SET owner = NULL, pid = NULL, expires_at = 0
+                 WHERE name = $1 AND owner = $3 AND fence = $4 AND EXISTS (SELECT 1 FROM written)
+               )
+               SELECT EXISTS (SELECT 1 FROM held) AS held, EXISTS (SELECT 1 FROM written) AS written`,
+        values: [
+          connection.name,
+          connection.version,
+          handle.owner,
+          handle.fence,
+          ...connectionValues(stored, this.keyring, this.plan, PG_UPDATED_COLUMNS),
+        ],
+      });
+      const row = result.rows[0];
+      if (!row?.held) return undefined;
+      if (!row.written) throw new VersionConflictError(connection.name, connection.version);
+      return stored;
+    });
+  }
+
+  /** `column = $n, …` for every updated column, numbered from `first`. */
+  private updatedAssignments(first: number): string {
+    return PG_UPDATED_COLUMNS.map((column, index) => `${column} = $${index + first}`).join(', ');
   }
 
   async renewLock(handle: LockHandle, ttlMs: number): Promise<boolean> {

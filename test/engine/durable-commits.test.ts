@@ -1,0 +1,129 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/core/types.ts';
+import type { SqliteStore } from '../../src/stores/sqlite-store.ts';
+import { commitsDuring } from '../stores/sqlite-wal.ts';
+import { FlakyStore, fitbitHarness, rejection, stored } from './setup.ts';
+
+/** The real store, its locked writes included, whose writes of new tokens fail while `down` is set. */
+function outageWithLockedWrites(inner: SqliteStore) {
+  const outage = { down: false, refused: 0 };
+  const refuse = () => {
+    outage.refused++;
+    throw new Error('simulated store outage: disk I/O error');
+  };
+  const store = new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'updateAndUnlock' && outage.down) return async () => refuse();
+      if (property === 'update' && outage.down) {
+        return async (connection: Connection) => {
+          const current = await target.get(connection.name);
+          if (current?.tokens.refreshToken !== connection.tokens.refreshToken) refuse();
+          return target.update(connection);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store, outage };
+}
+
+function rescueFiles(dir: string): string[] {
+  try {
+    return readdirSync(join(dir, 'rescue')).filter((file) => file.endsWith('.rescue'));
+  } catch {
+    return [];
+  }
+}
+
+// Commits are counted from outside, in the store file's write-ahead log (one commit record per transaction).
+describe('durable commits per refresh (SQLite)', () => {
+  it('a successful refresh commits twice: the lock with the write-ahead record, then the new tokens with the unlock', async () => {
+    const harness = await fitbitHarness();
+    const keeper = await harness.openKeeper();
+    const { name, grant } = await harness.addConnection(keeper);
+    const path = keeper.store.location;
+
+    expect(await commitsDuring(path, () => keeper.refresh(name, { force: true }))).toBe(2);
+    expect(await commitsDuring(path, () => keeper.refresh(name, { force: true }))).toBe(2);
+
+    const saved = await stored(keeper, name);
+    expect(saved.tokens.refreshToken).toBe(harness.sim.activeRefreshToken(grant.userId));
+    expect(saved.status).toBe('active');
+    expect(saved.pending).toBeUndefined();
+    const next = await keeper.store.tryLock(name, 'next-holder', 30_000);
+    expect(next).toBeDefined();
+  });
+
+  it('a store without locked writes takes the same steps one by one: lock, write-ahead, save, unlock', async () => {
+    const harness = await fitbitHarness();
+    // The decorator offers only the required methods, as Key Vault does.
+    const keeper = await harness.openKeeper({ wrapStore: (inner) => new FlakyStore(inner) });
+    const { name, grant } = await harness.addConnection(keeper);
+
+    expect(await commitsDuring(keeper.store.location, () => keeper.refresh(name, { force: true }))).toBe(4);
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+  });
+
+  it('a save with the unlock that fails (store down) leaves the new tokens in the rescue journal, never only in memory, and frees the lock', async () => {
+    const harness = await fitbitHarness({ sim: { graceMs: 0 } });
+    let outage: { down: boolean; refused: number } | undefined;
+    const keeper = await harness.openKeeper({
+      wrapStore: (inner) => {
+        const wrapped = outageWithLockedWrites(inner);
+        outage = wrapped.outage;
+        return wrapped.store;
+      },
+      settings: { saveRetryMs: 300 },
+    });
+    const { name, grant } = await harness.addConnection(keeper);
+    (outage as { down: boolean }).down = true;
+
+    const error = await rejection(keeper.refresh(name, { force: true }));
+
+    expect(error.code).toBe('store');
+    expect(error.message).toMatch(/rescue journal/);
+    expect(outage?.refused).toBeGreaterThan(1);
+    const rotated = harness.sim.activeRefreshToken(grant.userId);
+    expect(rotated).not.toBe(grant.refreshToken);
+    expect(rescueFiles(harness.dir)).toHaveLength(1);
+    // The store still holds the spent token, under the write-ahead record; the journal holds the new one.
+    const left = await stored(keeper, name);
+    expect(left.tokens.refreshToken).toBe(grant.refreshToken);
+    expect(left.pending?.refreshToken).toBe(grant.refreshToken);
+    const free = await keeper.store.tryLock(name, 'next-holder', 30_000);
+    expect(free).toBeDefined();
+    await keeper.store.releaseLock(free!);
+
+    (outage as { down: boolean }).down = false;
+    const healed = await keeper.refresh(name);
+
+    expect(healed.status).toBe('active');
+    expect(harness.sim.stats.invalidGrant).toBe(0);
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+    expect(rescueFiles(harness.dir)).toEqual([]);
+  });
+
+  it('while another process holds the lock, the refresh waits, then re-reads and refreshes once', async () => {
+    const harness = await fitbitHarness();
+    const keeper = await harness.openKeeper();
+    const { name, grant } = await harness.addConnection(keeper);
+    const other = await harness.openKeeper();
+    const held = await other.store.tryLock(name, 'other-process', 30_000);
+    setTimeout(() => void other.store.releaseLock(held!), 150);
+
+    const summary = await keeper.refresh(name, { force: true });
+
+    expect(summary.status).toBe('active');
+    expect(harness.sim.stats.refreshRequests).toBe(1);
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+  });
+});
