@@ -1,10 +1,13 @@
 /**
- * `npm run bench:serve`: throughput and tail latency of the daemon's token endpoint under load from a second
- * process on loopback, as ratios to a bare fastify hello-world measured in the same run, interleaved round by
- * round. Also measures the daemon's /healthz (same server stack, no store read) to separate the HTTP stack's
- * cost from the token lookup's. Nothing here asserts on times.
+ * `npm run bench:serve`: throughput and tail latency of the daemon's token endpoint under load from wrk (a C load
+ * generator, one thread) on loopback, as ratios to a bare fastify hello-world measured in the same run, with the
+ * same connection count, interleaved round by round. Also measures the daemon's /healthz (same server stack, no
+ * store read) to separate the HTTP stack's cost from the token lookup's, and the generator's own ceiling against
+ * a raw socket server that parses nothing, which must be well above the baseline for the ratios to mean anything.
+ * Nothing here asserts on times.
  *
- * Options: --quick (short rounds), --connections N (default 16), --rounds N (default 5), --seconds S (per round, default 2).
+ * Options: --quick (short rounds), --connections N (default 16), --rounds N (default 3), --seconds S (whole
+ * seconds per round, default 4).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,16 +19,7 @@ import { createKeeper } from '../../src/keeper/keeper.ts';
 import { startSimulatedFitbit } from '../../test/simulator/index.ts';
 import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from '../fixtures.ts';
 import { formatRatio, formatTable, median, progress } from '../stats.ts';
-
-interface LoadResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
+import { ensureWrk, wrkRunner, type LoadResult } from './wrk.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -34,8 +28,8 @@ const option = (name: string, fallback: number) => {
 };
 const quick = args.includes('--quick');
 const connections = option('connections', 16);
-const rounds = option('rounds', quick ? 2 : 5);
-const roundMs = option('seconds', quick ? 0.5 : 2) * 1000;
+const rounds = option('rounds', quick ? 2 : 3);
+const seconds = Math.max(1, Math.round(option('seconds', quick ? 1 : 4)));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const cliEntry = join(repoRoot, 'src', 'cli', 'main.ts');
 
@@ -64,26 +58,7 @@ function start(
   });
 }
 
-function load(url: string, env: NodeJS.ProcessEnv): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [here('./load.ts'), url, String(connections), String(roundMs), '5000000'],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(output) as LoadResult)
-        : reject(new Error(`load generator exited ${code}`)),
-    );
-  });
-}
-
+ensureWrk();
 const home = makeHome('serve');
 const sim = await startSimulatedFitbit({ clientId: 'bench-client', clientSecret: 'bench-secret' });
 try {
@@ -115,10 +90,11 @@ try {
 
   progress(
     'serve',
-    `starting the daemon and the hello-world baseline (${connections} connections, ${rounds} rounds of ${roundMs / 1000} s)`,
+    `starting the daemon, the hello-world baseline and the ceiling server (wrk -t1 -c${connections}, ${rounds} rounds of ${seconds} s)`,
   );
   const daemon = await start(
     [
+      ...(process.env.BENCH_DAEMON_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
       cliEntry,
       '--config',
       configPath,
@@ -134,25 +110,29 @@ try {
     /^ready (http:\/\/\S+)\n/m,
   );
   const hello = await start([here('./hello-server.ts')], env, /^(\d+)\n/m);
+  const ceiling = await start([here('./ceiling-server.ts')], env, /^(\d+)\n/m);
   const daemonUrl = daemon.match[1] as string;
-  const targets = [
-    { label: 'fastify hello-world (baseline)', url: `http://127.0.0.1:${hello.match[1]}/hello`, env },
-    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz`, env },
+  const wrk = wrkRunner(home, connections);
+  const targets: { label: string; url: string; authorization?: string }[] = [
+    { label: 'fastify hello-world (baseline)', url: `http://127.0.0.1:${hello.match[1]}/hello` },
+    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz` },
     {
       label: 'tokenkeeper GET /v1/connections/me/token',
       url: `${daemonUrl}/v1/connections/me/token`,
-      env: { ...env, BENCH_AUTHORIZATION: `Bearer ${key}` },
+      authorization: `Bearer ${key}`,
     },
+    { label: 'generator ceiling (raw socket server)', url: `http://127.0.0.1:${ceiling.match[1]}/` },
   ];
+  const ceilingIndex = targets.length - 1;
 
   // Warm-up (JIT, connection setup, SQLite page cache), then interleaved rounds rotating the order.
-  for (const target of targets) await load(target.url, target.env);
+  for (const target of targets) await wrk(target.url, 1, target.authorization);
   const results = targets.map(() => [] as LoadResult[]);
   for (let round = 0; round < rounds; round++) {
     for (let offset = 0; offset < targets.length; offset++) {
       const index = (round + offset) % targets.length;
       const target = targets[index] as (typeof targets)[number];
-      const result = await load(target.url, target.env);
+      const result = await wrk(target.url, seconds, target.authorization);
       if (result.errors > 0) throw new Error(`${target.label}: ${result.errors} requests failed`);
       results[index]?.push(result);
     }
@@ -180,10 +160,11 @@ try {
       ? '1.00x / 1.00x (baseline)'
       : `${formatRatio(s.rps / baseline.rps)} / ${formatRatio(s.p99 / baseline.p99)}`,
   ]);
+  const headroom = (summary[ceilingIndex] as (typeof summary)[number]).rps / baseline.rps;
   const lines = [
     '',
     `tokenkeeper bench:serve — node ${process.version}, ${platform()} ${release()}, ${cpus().length} CPUs${quick ? ' (quick mode)' : ''}`,
-    `Load from a separate process on loopback: ${connections} keep-alive connections, ${rounds} interleaved rounds of ${roundMs / 1000} s per target; medians over rounds.`,
+    `Load from wrk (-t1 -c${connections}) on loopback, ${rounds} interleaved rounds of ${seconds} s per target; medians over rounds.`,
     '',
     formatTable(['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'throughput ratio / p99 ratio'], rows, [
       false,
@@ -195,14 +176,18 @@ try {
     ]),
     '',
     'Ratios are target / hello-world: throughput below 1.00x and p99 above 1.00x are the cost of tokenkeeper.',
-    'The load generator is one Node process; on a small machine it shares the CPUs with the server under test.',
+    `Generator ceiling: wrk drives ${(summary[ceilingIndex] as (typeof summary)[number]).rps.toFixed(0)} req/s against a server that parses nothing, ${formatRatio(headroom)} the baseline${
+      headroom < 1.5
+        ? ': NOT well above it, so the generator may be limiting the baseline and the ratios understate the cost.'
+        : ', so the generator is not what limits the figures above.'
+    }`,
   ];
   const artifactDir = join(repoRoot, 'test-artifacts');
   mkdirSync(artifactDir, { recursive: true });
   const artifact = join(artifactDir, 'bench-serve.json');
   writeFileSync(
     artifact,
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, connections, rounds, roundMs, summary, results }, null, 2)}\n`,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, generator: 'wrk', connections, rounds, seconds, summary, results }, null, 2)}\n`,
   );
   lines.push(`Results written to ${artifact}`, '');
   process.stdout.write(lines.join('\n'));
