@@ -62,6 +62,12 @@ type Row = {
   revoked_at: number | null;
 };
 
+/** A stored key as verify needs it: the hash its secret must match, and the record handed to the request. */
+interface KnownKey {
+  hash: string;
+  record: Readonly<ApiKeyRecord>;
+}
+
 export function apiKeyStorePath(dataDir: string): string {
   return join(dataDir, 'api-keys.db');
 }
@@ -76,14 +82,21 @@ export class ApiKeyStore {
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly now: () => number;
 
-  /** Prepared once: verify runs on every API request. */
-  private readonly byId: StatementSync;
+  /** Prepared once: verify runs it on every API request. */
+  private readonly changeStamp: StatementSync;
+  /** Every key, by id, as read when the file's stamp was `keysStamp`. */
+  private keys = new Map<string, KnownKey>();
+  private keysStamp: string | undefined;
 
   private constructor(path: string, db: DatabaseSync, now: () => number) {
     this.path = path;
     this.db = db;
     this.now = now;
-    this.byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
+    // data_version moves when another connection (another process: `api-key revoke`) commits to the file,
+    // total_changes() when this one writes; together they say whether the keys read last are still current.
+    this.changeStamp = db.prepare(
+      'SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own',
+    );
   }
 
   static open(path: string, options: { now?: () => number } = {}): ApiKeyStore {
@@ -126,18 +139,22 @@ export class ApiKeyStore {
   /** The id of the stored key that `key` is (its secret checked, revoked or not), or undefined. */
   idOfKey(key: string): string | undefined {
     const parsed = parseApiKey(key);
-    const row = parsed ? (this.byId.get(parsed.id) as Row | undefined) : undefined;
-    return row && sameHash(hashSecret(parsed?.secret ?? ''), row.hash) ? row.id : undefined;
+    const known = parsed ? this.currentKeys().get(parsed.id) : undefined;
+    return known && sameHash(hashSecret(parsed?.secret ?? ''), known.hash) ? known.record.id : undefined;
   }
 
-  /** The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). */
+  /**
+   * The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). The
+   * keys come from memory, read again whenever the file changed, so a key revoked by another process is refused
+   * on the very next request.
+   */
   verify(presented: string): ApiKeyRecord | undefined {
     const parsed = parseApiKey(presented);
-    const row = parsed ? (this.byId.get(parsed.id) as Row | undefined) : undefined;
-    const matches = sameHash(hashSecret(parsed?.secret ?? ''), row?.hash ?? DUMMY_HASH);
-    if (!row || !matches || row.revoked_at !== null) return undefined;
-    this.touch(row.id);
-    return fromRow(row);
+    const known = parsed ? this.currentKeys().get(parsed.id) : undefined;
+    const matches = sameHash(hashSecret(parsed?.secret ?? ''), known?.hash ?? DUMMY_HASH);
+    if (!known || !matches || known.record.revokedAt !== undefined) return undefined;
+    this.touch(known.record.id);
+    return known.record;
   }
 
   /**
@@ -166,6 +183,20 @@ export class ApiKeyStore {
 
   close(): void {
     if (this.db.isOpen) this.db.close();
+  }
+
+  /** The keys as stored now: the ones in memory while the file's stamp has not moved (read before the rows). */
+  private currentKeys(): ReadonlyMap<string, KnownKey> {
+    const { other, own } = this.changeStamp.get() as { other: number; own: number };
+    const stamp = `${other}:${own}`;
+    if (stamp !== this.keysStamp) {
+      const rows = this.db.prepare('SELECT * FROM api_keys').all() as Row[];
+      this.keys = new Map(
+        rows.map((row) => [row.id, { hash: row.hash, record: Object.freeze(fromRow(row)) }]),
+      );
+      this.keysStamp = stamp;
+    }
+    return this.keys;
   }
 
   private touch(id: string): void {
