@@ -10,7 +10,7 @@
  * seconds per round, default 4).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,20 @@ const rounds = option('rounds', quick ? 2 : 3);
 const seconds = Math.max(1, Math.round(option('seconds', quick ? 1 : 4)));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const cliEntry = join(repoRoot, 'src', 'cli', 'main.ts');
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux; undefined elsewhere). Per request it
+ * is the server's cost independent of how much CPU the other processes on a shared machine leave it.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
 
 const children: ChildProcess[] = [];
 function start(
@@ -113,40 +127,52 @@ try {
   const ceiling = await start([here('./ceiling-server.ts')], env, /^(\d+)\n/m);
   const daemonUrl = daemon.match[1] as string;
   const wrk = wrkRunner(home, connections);
-  const targets: { label: string; url: string; authorization?: string }[] = [
-    { label: 'fastify hello-world (baseline)', url: `http://127.0.0.1:${hello.match[1]}/hello` },
-    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz` },
+  const targets: { label: string; url: string; server: ChildProcess; authorization?: string }[] = [
+    {
+      label: 'fastify hello-world (baseline)',
+      url: `http://127.0.0.1:${hello.match[1]}/hello`,
+      server: hello.child,
+    },
+    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz`, server: daemon.child },
     {
       label: 'tokenkeeper GET /v1/connections/me/token',
       url: `${daemonUrl}/v1/connections/me/token`,
+      server: daemon.child,
       authorization: `Bearer ${key}`,
     },
-    { label: 'generator ceiling (raw socket server)', url: `http://127.0.0.1:${ceiling.match[1]}/` },
+    {
+      label: 'generator ceiling (raw socket server)',
+      url: `http://127.0.0.1:${ceiling.match[1]}/`,
+      server: ceiling.child,
+    },
   ];
   const ceilingIndex = targets.length - 1;
 
   // Warm-up (JIT, connection setup, SQLite page cache), then interleaved rounds rotating the order.
   for (const target of targets) await wrk(target.url, 1, target.authorization);
-  const results = targets.map(() => [] as LoadResult[]);
+  const results = targets.map(() => [] as Array<LoadResult & { serverCpuUs: number }>);
   for (let round = 0; round < rounds; round++) {
     for (let offset = 0; offset < targets.length; offset++) {
       const index = (round + offset) % targets.length;
       const target = targets[index] as (typeof targets)[number];
+      const cpuBefore = cpuMs(target.server.pid);
       const result = await wrk(target.url, seconds, target.authorization);
+      const cpuUsed = (cpuMs(target.server.pid) ?? Number.NaN) - (cpuBefore ?? Number.NaN);
       if (result.errors > 0) throw new Error(`${target.label}: ${result.errors} requests failed`);
-      results[index]?.push(result);
+      results[index]?.push({ ...result, serverCpuUs: (cpuUsed * 1000) / result.requests });
     }
     progress('serve', `round ${round + 1}/${rounds} done`);
   }
 
   const summary = targets.map((target, index) => {
-    const samples = results[index] as LoadResult[];
+    const samples = results[index] as Array<LoadResult & { serverCpuUs: number }>;
     return {
       label: target.label,
       requests: samples.reduce((sum, r) => sum + r.requests, 0),
       rps: median(samples.map((r) => r.rps)),
       p50: median(samples.map((r) => r.p50)),
       p99: median(samples.map((r) => r.p99)),
+      serverCpuUs: median(samples.map((r) => r.serverCpuUs)),
     };
   });
   const baseline = summary[0] as (typeof summary)[number];
@@ -156,9 +182,10 @@ try {
     s.rps.toFixed(0),
     s.p50.toFixed(2),
     s.p99.toFixed(2),
+    s.serverCpuUs.toFixed(1),
     index === 0
-      ? '1.00x / 1.00x (baseline)'
-      : `${formatRatio(s.rps / baseline.rps)} / ${formatRatio(s.p99 / baseline.p99)}`,
+      ? '1.00x / 1.00x / 1.00x (baseline)'
+      : `${formatRatio(s.rps / baseline.rps)} / ${formatRatio(s.p99 / baseline.p99)} / ${formatRatio(s.serverCpuUs / baseline.serverCpuUs)}`,
   ]);
   const headroom = (summary[ceilingIndex] as (typeof summary)[number]).rps / baseline.rps;
   const lines = [
@@ -166,16 +193,15 @@ try {
     `tokenkeeper bench:serve — node ${process.version}, ${platform()} ${release()}, ${cpus().length} CPUs${quick ? ' (quick mode)' : ''}`,
     `Load from wrk (-t1 -c${connections}) on loopback, ${rounds} interleaved rounds of ${seconds} s per target; medians over rounds.`,
     '',
-    formatTable(['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'throughput ratio / p99 ratio'], rows, [
-      false,
-      true,
-      true,
-      true,
-      true,
-      false,
-    ]),
+    formatTable(
+      ['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'ratios: req/s / p99 / CPU'],
+      rows,
+      [false, true, true, true, true, true, false],
+    ),
     '',
     'Ratios are target / hello-world: throughput below 1.00x and p99 above 1.00x are the cost of tokenkeeper.',
+    "Server CPU per request (user + system time of the server's process over its rounds) does not depend on what",
+    'else runs on the machine; req/s and p99 do.',
     `Generator ceiling: wrk drives ${(summary[ceilingIndex] as (typeof summary)[number]).rps.toFixed(0)} req/s against a server that parses nothing, ${formatRatio(headroom)} the baseline${
       headroom < 1.5
         ? ': NOT well above it, so the generator may be limiting the baseline and the ratios understate the cost.'

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
+import { FreshReads } from '../core/fresh-reads.ts';
 import { assertConnectionName } from '../core/names.ts';
 import { openSqliteFile } from '../files/sqlite-file.ts';
 import {
@@ -9,7 +10,8 @@ import {
   hashSecret,
   parseApiKey,
   parseLoginTicket,
-  sameHash,
+  sameDigest,
+  secretDigest,
 } from './key-format.ts';
 
 /** Scope entry that grants every connection. */
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS login_tickets (
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 /** A dummy hash compared against when the key id is unknown, so unknown and wrong keys take the same time. */
-const DUMMY_HASH = hashSecret('tokenkeeper-no-such-key');
+const DUMMY_DIGEST = secretDigest('tokenkeeper-no-such-key');
 
 type Row = {
   id: string;
@@ -62,9 +64,9 @@ type Row = {
   revoked_at: number | null;
 };
 
-/** A stored key as verify needs it: the hash its secret must match, and the record handed to the request. */
+/** A stored key as verify needs it: the digest its secret must match, and the record handed to the request. */
 interface KnownKey {
-  hash: string;
+  digest: Buffer;
   record: Readonly<ApiKeyRecord>;
 }
 
@@ -82,8 +84,9 @@ export class ApiKeyStore {
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly now: () => number;
 
-  /** Prepared once: verify runs it on every API request. */
+  /** Prepared once: verify runs it for every API request (once per event-loop turn). */
   private readonly changeStamp: StatementSync;
+  private readonly stamps = new FreshReads(() => this.readStamp());
   /** Every key, by id, as read when the file's stamp was `keysStamp`. */
   private keys = new Map<string, KnownKey>();
   private keysStamp: string | undefined;
@@ -139,19 +142,23 @@ export class ApiKeyStore {
   /** The id of the stored key that `key` is (its secret checked, revoked or not), or undefined. */
   idOfKey(key: string): string | undefined {
     const parsed = parseApiKey(key);
-    const known = parsed ? this.currentKeys().get(parsed.id) : undefined;
-    return known && sameHash(hashSecret(parsed?.secret ?? ''), known.hash) ? known.record.id : undefined;
+    const known = parsed ? this.keysAt(this.readStamp()).get(parsed.id) : undefined;
+    return known && sameDigest(secretDigest(parsed?.secret ?? ''), known.digest)
+      ? known.record.id
+      : undefined;
   }
 
   /**
    * The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). The
    * keys come from memory, read again whenever the file changed, so a key revoked by another process is refused
-   * on the very next request.
+   * on the very next request: the file's stamp is read after the request arrived (once for all requests of an
+   * event-loop turn).
    */
-  verify(presented: string): ApiKeyRecord | undefined {
+  async verify(presented: string): Promise<ApiKeyRecord | undefined> {
+    const keys = this.keysAt(await this.stamps.next());
     const parsed = parseApiKey(presented);
-    const known = parsed ? this.currentKeys().get(parsed.id) : undefined;
-    const matches = sameHash(hashSecret(parsed?.secret ?? ''), known?.hash ?? DUMMY_HASH);
+    const known = parsed ? keys.get(parsed.id) : undefined;
+    const matches = sameDigest(secretDigest(parsed?.secret ?? ''), known?.digest ?? DUMMY_DIGEST);
     if (!known || !matches || known.record.revokedAt !== undefined) return undefined;
     this.touch(known.record.id);
     return known.record;
@@ -185,14 +192,20 @@ export class ApiKeyStore {
     if (this.db.isOpen) this.db.close();
   }
 
-  /** The keys as stored now: the ones in memory while the file's stamp has not moved (read before the rows). */
-  private currentKeys(): ReadonlyMap<string, KnownKey> {
+  private readStamp(): string {
     const { other, own } = this.changeStamp.get() as { other: number; own: number };
-    const stamp = `${other}:${own}`;
+    return `${other}:${own}`;
+  }
+
+  /** The keys as stored when the file's stamp was `stamp` (read before this): the ones in memory if it is unchanged. */
+  private keysAt(stamp: string): ReadonlyMap<string, KnownKey> {
     if (stamp !== this.keysStamp) {
       const rows = this.db.prepare('SELECT * FROM api_keys').all() as Row[];
       this.keys = new Map(
-        rows.map((row) => [row.id, { hash: row.hash, record: Object.freeze(fromRow(row)) }]),
+        rows.map((row) => [
+          row.id,
+          { digest: Buffer.from(row.hash, 'hex'), record: Object.freeze(fromRow(row)) },
+        ]),
       );
       this.keysStamp = stamp;
     }

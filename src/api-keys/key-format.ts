@@ -43,13 +43,16 @@ export function parseLoginTicket(ticket: string): string | undefined {
  * SHA-256, unsalted: the secret is 256 random bits, so there is nothing for a slow password hash to protect
  * against, and every API request has to verify one.
  */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+export function secretDigest(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
 }
 
-/** Constant-time comparison of two hex digests of equal length. */
-export function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
-  return left.length === right.length && timingSafeEqual(left, right);
+/** `secretDigest` as stored: hex. */
+export function hashSecret(secret: string): string {
+  return secretDigest(secret).toString('hex');
+}
+
+/** Constant-time comparison of two digests of equal length. */
+export function sameDigest(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -1,3 +1,4 @@
+import { FreshReads } from '../core/fresh-reads.ts';
 import type { Connection } from '../core/types.ts';
 import type { ConnectionStore } from '../stores/store.ts';
 
@@ -17,18 +18,20 @@ export interface CachedRead {
  * needs no row read and no decryption while nothing changed. The stamp is read before the row it vouches for: a
  * write landing between the two moves the stamp past the one kept, so the next read loads the row again. Stores
  * without a stamp, and journal-first stores (whose newest tokens may sit in the rescue journal, which no store
- * stamp covers), are always read.
+ * stamp covers), are always read. The stamp is read once per event-loop turn for all the reads of that turn, after
+ * its I/O (FreshReads): never older than the request that asks.
  */
 export class TokenCache {
-  private readonly store: ConnectionStore;
+  private readonly stamps: FreshReads<string | undefined> | undefined;
   private readonly entries = new Map<string, { stamp: string; connection: Connection }>();
 
   constructor(store: ConnectionStore) {
-    this.store = store;
+    const changeStamp = store.journalFirst ? undefined : store.changeStamp?.bind(store);
+    this.stamps = changeStamp && new FreshReads((name) => changeStamp(name));
   }
 
   async read(name: string, load: () => Promise<Connection>): Promise<CachedRead> {
-    const stamp = this.store.journalFirst ? undefined : await this.store.changeStamp?.(name);
+    const stamp = await this.stamps?.next(name);
     const entry = this.entries.get(name);
     if (stamp !== undefined && entry?.stamp === stamp) {
       return { connection: entry.connection, fromCache: true, keep: () => undefined };
