@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** `tkk_<id>_<secret>`: the id finds the stored record, the secret proves possession. */
 const KEY_PATTERN = /^tkk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -44,7 +44,7 @@ export function parseLoginTicket(ticket: string): string | undefined {
  * against, and every API request has to verify one.
  */
 export function secretDigest(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 /** `secretDigest` as stored: hex. */
