@@ -1,13 +1,16 @@
 /**
- * `npm run bench:serve`: throughput and tail latency of the daemon's token endpoint under load from a second
- * process on loopback, as ratios to a bare fastify hello-world measured in the same run, interleaved round by
- * round. Also measures the daemon's /healthz (same server stack, no store read) to separate the HTTP stack's
- * cost from the token lookup's. Nothing here asserts on times.
+ * `npm run bench:serve`: throughput and tail latency of the daemon's token endpoint under load from wrk (a C load
+ * generator, one thread) on loopback, as ratios to a bare fastify hello-world measured in the same run, with the
+ * same connection count, interleaved round by round. Also measures the daemon's /healthz (same server stack, no
+ * store read) to separate the HTTP stack's cost from the token lookup's, and the generator's own ceiling against
+ * a raw socket server that parses nothing, which must be well above the baseline for the ratios to mean anything.
+ * Nothing here asserts on times.
  *
- * Options: --quick (short rounds), --connections N (default 16), --rounds N (default 5), --seconds S (per round, default 2).
+ * Options: --quick (short rounds), --connections N (default 16), --rounds N (default 3), --seconds S (whole
+ * seconds per round, default 4).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +19,7 @@ import { createKeeper } from '../../src/keeper/keeper.ts';
 import { startSimulatedFitbit } from '../../test/simulator/index.ts';
 import { benchEnv, freshTokens, makeHome, removeHome, repoRoot } from '../fixtures.ts';
 import { formatRatio, formatTable, median, progress } from '../stats.ts';
-
-interface LoadResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
+import { ensureWrk, wrkRunner, type LoadResult } from './wrk.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -34,10 +28,24 @@ const option = (name: string, fallback: number) => {
 };
 const quick = args.includes('--quick');
 const connections = option('connections', 16);
-const rounds = option('rounds', quick ? 2 : 5);
-const roundMs = option('seconds', quick ? 0.5 : 2) * 1000;
+const rounds = option('rounds', quick ? 2 : 3);
+const seconds = Math.max(1, Math.round(option('seconds', quick ? 1 : 4)));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const cliEntry = join(repoRoot, 'src', 'cli', 'main.ts');
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux; undefined elsewhere). Per request it
+ * is the server's cost independent of how much CPU the other processes on a shared machine leave it.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
 
 const children: ChildProcess[] = [];
 function start(
@@ -64,26 +72,7 @@ function start(
   });
 }
 
-function load(url: string, env: NodeJS.ProcessEnv): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [here('./load.ts'), url, String(connections), String(roundMs), '5000000'],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(output) as LoadResult)
-        : reject(new Error(`load generator exited ${code}`)),
-    );
-  });
-}
-
+ensureWrk();
 const home = makeHome('serve');
 const sim = await startSimulatedFitbit({ clientId: 'bench-client', clientSecret: 'bench-secret' });
 try {
@@ -115,10 +104,11 @@ try {
 
   progress(
     'serve',
-    `starting the daemon and the hello-world baseline (${connections} connections, ${rounds} rounds of ${roundMs / 1000} s)`,
+    `starting the daemon, the hello-world baseline and the ceiling server (wrk -t1 -c${connections}, ${rounds} rounds of ${seconds} s)`,
   );
   const daemon = await start(
     [
+      ...(process.env.BENCH_DAEMON_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
       cliEntry,
       '--config',
       configPath,
@@ -134,39 +124,55 @@ try {
     /^ready (http:\/\/\S+)\n/m,
   );
   const hello = await start([here('./hello-server.ts')], env, /^(\d+)\n/m);
+  const ceiling = await start([here('./ceiling-server.ts')], env, /^(\d+)\n/m);
   const daemonUrl = daemon.match[1] as string;
-  const targets = [
-    { label: 'fastify hello-world (baseline)', url: `http://127.0.0.1:${hello.match[1]}/hello`, env },
-    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz`, env },
+  const wrk = wrkRunner(home, connections);
+  const targets: { label: string; url: string; server: ChildProcess; authorization?: string }[] = [
+    {
+      label: 'fastify hello-world (baseline)',
+      url: `http://127.0.0.1:${hello.match[1]}/hello`,
+      server: hello.child,
+    },
+    { label: 'tokenkeeper GET /healthz', url: `${daemonUrl}/healthz`, server: daemon.child },
     {
       label: 'tokenkeeper GET /v1/connections/me/token',
       url: `${daemonUrl}/v1/connections/me/token`,
-      env: { ...env, BENCH_AUTHORIZATION: `Bearer ${key}` },
+      server: daemon.child,
+      authorization: `Bearer ${key}`,
+    },
+    {
+      label: 'generator ceiling (raw socket server)',
+      url: `http://127.0.0.1:${ceiling.match[1]}/`,
+      server: ceiling.child,
     },
   ];
+  const ceilingIndex = targets.length - 1;
 
   // Warm-up (JIT, connection setup, SQLite page cache), then interleaved rounds rotating the order.
-  for (const target of targets) await load(target.url, target.env);
-  const results = targets.map(() => [] as LoadResult[]);
+  for (const target of targets) await wrk(target.url, 1, target.authorization);
+  const results = targets.map(() => [] as Array<LoadResult & { serverCpuUs: number }>);
   for (let round = 0; round < rounds; round++) {
     for (let offset = 0; offset < targets.length; offset++) {
       const index = (round + offset) % targets.length;
       const target = targets[index] as (typeof targets)[number];
-      const result = await load(target.url, target.env);
+      const cpuBefore = cpuMs(target.server.pid);
+      const result = await wrk(target.url, seconds, target.authorization);
+      const cpuUsed = (cpuMs(target.server.pid) ?? Number.NaN) - (cpuBefore ?? Number.NaN);
       if (result.errors > 0) throw new Error(`${target.label}: ${result.errors} requests failed`);
-      results[index]?.push(result);
+      results[index]?.push({ ...result, serverCpuUs: (cpuUsed * 1000) / result.requests });
     }
     progress('serve', `round ${round + 1}/${rounds} done`);
   }
 
   const summary = targets.map((target, index) => {
-    const samples = results[index] as LoadResult[];
+    const samples = results[index] as Array<LoadResult & { serverCpuUs: number }>;
     return {
       label: target.label,
       requests: samples.reduce((sum, r) => sum + r.requests, 0),
       rps: median(samples.map((r) => r.rps)),
       p50: median(samples.map((r) => r.p50)),
       p99: median(samples.map((r) => r.p99)),
+      serverCpuUs: median(samples.map((r) => r.serverCpuUs)),
     };
   });
   const baseline = summary[0] as (typeof summary)[number];
@@ -176,33 +182,38 @@ try {
     s.rps.toFixed(0),
     s.p50.toFixed(2),
     s.p99.toFixed(2),
+    s.serverCpuUs.toFixed(1),
     index === 0
-      ? '1.00x / 1.00x (baseline)'
-      : `${formatRatio(s.rps / baseline.rps)} / ${formatRatio(s.p99 / baseline.p99)}`,
+      ? '1.00x / 1.00x / 1.00x (baseline)'
+      : `${formatRatio(s.rps / baseline.rps)} / ${formatRatio(s.p99 / baseline.p99)} / ${formatRatio(s.serverCpuUs / baseline.serverCpuUs)}`,
   ]);
+  const headroom = (summary[ceilingIndex] as (typeof summary)[number]).rps / baseline.rps;
   const lines = [
     '',
     `tokenkeeper bench:serve — node ${process.version}, ${platform()} ${release()}, ${cpus().length} CPUs${quick ? ' (quick mode)' : ''}`,
-    `Load from a separate process on loopback: ${connections} keep-alive connections, ${rounds} interleaved rounds of ${roundMs / 1000} s per target; medians over rounds.`,
+    `Load from wrk (-t1 -c${connections}) on loopback, ${rounds} interleaved rounds of ${seconds} s per target; medians over rounds.`,
     '',
-    formatTable(['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'throughput ratio / p99 ratio'], rows, [
-      false,
-      true,
-      true,
-      true,
-      true,
-      false,
-    ]),
+    formatTable(
+      ['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'ratios: req/s / p99 / CPU'],
+      rows,
+      [false, true, true, true, true, true, false],
+    ),
     '',
     'Ratios are target / hello-world: throughput below 1.00x and p99 above 1.00x are the cost of tokenkeeper.',
-    'The load generator is one Node process; on a small machine it shares the CPUs with the server under test.',
+    "Server CPU per request (user + system time of the server's process over its rounds) does not depend on what",
+    'else runs on the machine; req/s and p99 do.',
+    `Generator ceiling: wrk drives ${(summary[ceilingIndex] as (typeof summary)[number]).rps.toFixed(0)} req/s against a server that parses nothing, ${formatRatio(headroom)} the baseline${
+      headroom < 1.5
+        ? ': NOT well above it, so the generator may be limiting the baseline and the ratios understate the cost.'
+        : ', so the generator is not what limits the figures above.'
+    }`,
   ];
   const artifactDir = join(repoRoot, 'test-artifacts');
   mkdirSync(artifactDir, { recursive: true });
   const artifact = join(artifactDir, 'bench-serve.json');
   writeFileSync(
     artifact,
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, connections, rounds, roundMs, summary, results }, null, 2)}\n`,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), quick, generator: 'wrk', connections, rounds, seconds, summary, results }, null, 2)}\n`,
   );
   lines.push(`Results written to ${artifact}`, '');
   process.stdout.write(lines.join('\n'));

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
+import { FreshReads } from '../core/fresh-reads.ts';
 import { assertConnectionName } from '../core/names.ts';
 import { openSqliteFile } from '../files/sqlite-file.ts';
 import {
@@ -9,7 +10,8 @@ import {
   hashSecret,
   parseApiKey,
   parseLoginTicket,
-  sameHash,
+  sameDigest,
+  secretDigest,
 } from './key-format.ts';
 
 /** Scope entry that grants every connection. */
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS login_tickets (
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 /** A dummy hash compared against when the key id is unknown, so unknown and wrong keys take the same time. */
-const DUMMY_HASH = hashSecret('tokenkeeper-no-such-key');
+const DUMMY_DIGEST = secretDigest('tokenkeeper-no-such-key');
 
 type Row = {
   id: string;
@@ -61,6 +63,12 @@ type Row = {
   last_used_at: number | null;
   revoked_at: number | null;
 };
+
+/** A stored key as verify needs it: the digest its secret must match, and the record handed to the request. */
+interface KnownKey {
+  digest: Buffer;
+  record: Readonly<ApiKeyRecord>;
+}
 
 export function apiKeyStorePath(dataDir: string): string {
   return join(dataDir, 'api-keys.db');
@@ -76,14 +84,22 @@ export class ApiKeyStore {
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly now: () => number;
 
-  /** Prepared once: verify runs on every API request. */
-  private readonly byId: StatementSync;
+  /** Prepared once: verify runs it for every API request (once per event-loop turn). */
+  private readonly changeStamp: StatementSync;
+  private readonly stamps = new FreshReads(() => this.readStamp());
+  /** Every key, by id, as read when the file's stamp was `keysStamp`. */
+  private keys = new Map<string, KnownKey>();
+  private keysStamp: string | undefined;
 
   private constructor(path: string, db: DatabaseSync, now: () => number) {
     this.path = path;
     this.db = db;
     this.now = now;
-    this.byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
+    // data_version moves when another connection (another process: `api-key revoke`) commits to the file,
+    // total_changes() when this one writes; together they say whether the keys read last are still current.
+    this.changeStamp = db.prepare(
+      'SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own',
+    );
   }
 
   static open(path: string, options: { now?: () => number } = {}): ApiKeyStore {
@@ -126,18 +142,26 @@ export class ApiKeyStore {
   /** The id of the stored key that `key` is (its secret checked, revoked or not), or undefined. */
   idOfKey(key: string): string | undefined {
     const parsed = parseApiKey(key);
-    const row = parsed ? (this.byId.get(parsed.id) as Row | undefined) : undefined;
-    return row && sameHash(hashSecret(parsed?.secret ?? ''), row.hash) ? row.id : undefined;
+    const known = parsed ? this.keysAt(this.readStamp()).get(parsed.id) : undefined;
+    return known && sameDigest(secretDigest(parsed?.secret ?? ''), known.digest)
+      ? known.record.id
+      : undefined;
   }
 
-  /** The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). */
-  verify(presented: string): ApiKeyRecord | undefined {
+  /**
+   * The active key record for a presented key, or undefined (unknown, wrong secret, malformed or revoked). The
+   * keys come from memory, read again whenever the file changed, so a key revoked by another process is refused
+   * on the very next request: the file's stamp is read after the request arrived (once for all requests of an
+   * event-loop turn).
+   */
+  async verify(presented: string): Promise<ApiKeyRecord | undefined> {
+    const keys = this.keysAt(await this.stamps.next());
     const parsed = parseApiKey(presented);
-    const row = parsed ? (this.byId.get(parsed.id) as Row | undefined) : undefined;
-    const matches = sameHash(hashSecret(parsed?.secret ?? ''), row?.hash ?? DUMMY_HASH);
-    if (!row || !matches || row.revoked_at !== null) return undefined;
-    this.touch(row.id);
-    return fromRow(row);
+    const known = parsed ? keys.get(parsed.id) : undefined;
+    const matches = sameDigest(secretDigest(parsed?.secret ?? ''), known?.digest ?? DUMMY_DIGEST);
+    if (!known || !matches || known.record.revokedAt !== undefined) return undefined;
+    this.touch(known.record.id);
+    return known.record;
   }
 
   /**
@@ -166,6 +190,26 @@ export class ApiKeyStore {
 
   close(): void {
     if (this.db.isOpen) this.db.close();
+  }
+
+  private readStamp(): string {
+    const { other, own } = this.changeStamp.get() as { other: number; own: number };
+    return `${other}:${own}`;
+  }
+
+  /** The keys as stored when the file's stamp was `stamp` (read before this): the ones in memory if it is unchanged. */
+  private keysAt(stamp: string): ReadonlyMap<string, KnownKey> {
+    if (stamp !== this.keysStamp) {
+      const rows = this.db.prepare('SELECT * FROM api_keys').all() as Row[];
+      this.keys = new Map(
+        rows.map((row) => [
+          row.id,
+          { digest: Buffer.from(row.hash, 'hex'), record: Object.freeze(fromRow(row)) },
+        ]),
+      );
+      this.keysStamp = stamp;
+    }
+    return this.keys;
   }
 
   private touch(id: string): void {

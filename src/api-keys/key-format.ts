@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** `tkk_<id>_<secret>`: the id finds the stored record, the secret proves possession. */
 const KEY_PATTERN = /^tkk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -43,13 +43,16 @@ export function parseLoginTicket(ticket: string): string | undefined {
  * SHA-256, unsalted: the secret is 256 random bits, so there is nothing for a slow password hash to protect
  * against, and every API request has to verify one.
  */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+export function secretDigest(secret: string): Buffer {
+  return hash('sha256', secret, 'buffer');
 }
 
-/** Constant-time comparison of two hex digests of equal length. */
-export function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
-  return left.length === right.length && timingSafeEqual(left, right);
+/** `secretDigest` as stored: hex. */
+export function hashSecret(secret: string): string {
+  return secretDigest(secret).toString('hex');
+}
+
+/** Constant-time comparison of two digests of equal length. */
+export function sameDigest(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -47,6 +47,7 @@ import {
   type ExpiringSoonEvent,
   type ExpiryNotice,
 } from './expiry-notices.ts';
+import { TokenCache } from './token-cache.ts';
 
 export type { ConnectionSummary, NewConnectionInput, ReconnectOptions, ReplacedConnection };
 
@@ -116,6 +117,8 @@ export class Keeper {
   private readonly listeners = new Set<KeeperEventListener>();
   /** Renewals started by `accessToken` that nobody waits for; `close` lets them finish (they are bounded). */
   private readonly renewals = new Set<Promise<unknown>>();
+  /** Connections `accessToken` decoded, kept while the store says they have not changed. */
+  private readonly tokenCache: TokenCache;
 
   constructor(parts: {
     loaded: Settings;
@@ -132,6 +135,7 @@ export class Keeper {
     this.settings = parts.settings;
     this.clock = parts.clock;
     this.logger = parts.logger;
+    this.tokenCache = new TokenCache(parts.store);
     this.refresher = new Refresher({
       store: parts.store,
       journal: parts.journal,
@@ -182,14 +186,18 @@ export class Keeper {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
     const servable = (connection: Connection) =>
       this.servable(connection.tokens, minValidMs, this.expiryPolicy(connection.provider));
-    const connection = await this.refresher.current(name);
-    // Newer tokens waiting in the rescue journal may have revoked the stored access token.
-    if (servable(connection) && !(await this.refresher.hasRescued(name))) {
+    const read = await this.tokenCache.read(name, () => this.refresher.current(name));
+    const { connection } = read;
+    // Newer tokens waiting in the rescue journal may have revoked the stored access token. A kept connection was
+    // checked when it was read: entries only appear after a write-ahead, which moves the store's stamp.
+    if (servable(connection) && (read.fromCache || !(await this.refresher.hasRescued(name)))) {
       const renewal = this.renewInBackground(connection);
       if (renewal && connection.pending) {
         const recovered = await settledWithin(renewal, PENDING_RECOVERY_WAIT_MS);
         if (recovered && servable(recovered.connection)) return tokenDetails(recovered.connection.tokens);
       }
+      // An unfinished attempt is looked at again on every call, as are its journal entries.
+      if (!connection.pending) read.keep();
       return tokenDetails(connection.tokens);
     }
     // The engine would not refresh a token that is not due yet: one that must outlive minValidMs is forced.
@@ -476,6 +484,7 @@ export class Keeper {
 
   async close(): Promise<void> {
     await this.idle();
+    this.tokenCache.clear();
     await this.store.close();
   }
 

@@ -23,7 +23,7 @@ export function authenticate(apiKeys: ApiKeyStore) {
         challenge,
       );
     }
-    const record = apiKeys.verify(presented);
+    const record = await apiKeys.verify(presented);
     if (!record) {
       throw new ApiError(401, 'invalid_api_key', 'the API key is unknown, revoked or mistyped', {
         'www-authenticate': 'Bearer realm="tokenkeeper", error="invalid_token"',

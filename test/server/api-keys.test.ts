@@ -27,20 +27,20 @@ describe.concurrent('API key store', () => {
     const secretPart = created.key.slice(-43);
     expect(readFileSync(store.path).includes(secretPart)).toBe(false);
 
-    expect(store.verify(created.key)).toMatchObject({
+    expect(await store.verify(created.key)).toMatchObject({
       id: created.id,
       label: 'pipeline',
       scopes: ['me', 'other'],
     });
-    expect(store.verify(`  ${created.key}\n`)?.id).toBe(created.id);
+    expect((await store.verify(`  ${created.key}\n`))?.id).toBe(created.id);
     const flipped = `${created.key.slice(0, -1)}${created.key.endsWith('A') ? 'B' : 'A'}`;
-    expect(store.verify(flipped)).toBeUndefined();
-    expect(store.verify(created.key.replace(created.id, '0'.repeat(12)))).toBeUndefined();
-    expect(store.verify('')).toBeUndefined();
+    expect(await store.verify(flipped)).toBeUndefined();
+    expect(await store.verify(created.key.replace(created.id, '0'.repeat(12)))).toBeUndefined();
+    expect(await store.verify('')).toBeUndefined();
     expect(store.list()[0]?.lastUsedAt).toBeGreaterThan(0);
 
     expect(store.revoke(created.id)).toBe(true);
-    expect(store.verify(created.key)).toBeUndefined();
+    expect(await store.verify(created.key)).toBeUndefined();
     expect(store.revoke('ffffffffffff')).toBe(false);
     expect(store.list()).toEqual([
       expect.objectContaining({ id: created.id, revokedAt: expect.any(Number) }),
