@@ -1,8 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sleep } from '../../src/core/sleep.ts';
 import type { Connection } from '../../src/core/types.ts';
 import type { SqliteStore } from '../../src/stores/sqlite-store.ts';
+import type { RescueJournal } from '../../src/stores/rescue-journal.ts';
 import { commitsDuring } from '../stores/sqlite-wal.ts';
 import { FlakyStore, fitbitHarness, rejection, stored } from './setup.ts';
 
@@ -28,6 +30,35 @@ function outageWithLockedWrites(inner: SqliteStore) {
     },
   });
   return { store, outage };
+}
+
+/** The real store with a shared rescue journal in front of the local one, whose storage can become unreachable. */
+function withSharedJournal(inner: SqliteStore) {
+  const journal = { down: false, readDelayMs: 0 };
+  const down = () => {
+    if (journal.down) throw new Error('shared journal storage unreachable');
+  };
+  const shared: RescueJournal = {
+    location: 'shared test journal',
+    write: async () => {
+      down();
+      return 'shared/1';
+    },
+    read: async () => {
+      down();
+      await sleep(journal.readDelayMs);
+      return { entries: [], unreadable: [] };
+    },
+    remove: async () => down(),
+  };
+  const store = new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'openRescueJournal') return () => shared;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store, journal };
 }
 
 function rescueFiles(dir: string): string[] {
@@ -125,5 +156,63 @@ describe('durable commits per refresh (SQLite)', () => {
     expect((await stored(keeper, name)).tokens.refreshToken).toBe(
       harness.sim.activeRefreshToken(grant.userId),
     );
+  });
+
+  it('a refresh that finds the rescue journal out of reach after taking the lock with its write-ahead record withdraws the record: nothing was spent', async () => {
+    const harness = await fitbitHarness();
+    let journal: { down: boolean; readDelayMs: number } | undefined;
+    const keeper = await harness.openKeeper({
+      wrapStore: (inner) => {
+        const wrapped = withSharedJournal(inner);
+        journal = wrapped.journal;
+        return wrapped.store;
+      },
+    });
+    const { name, grant } = await harness.addConnection(keeper, { withAccessToken: true });
+    const before = await stored(keeper, name);
+    (journal as { down: boolean }).down = true;
+
+    const error = await rejection(keeper.refresh(name, { force: true }));
+
+    expect(error.message).toMatch(/shared journal storage unreachable/);
+    expect(harness.sim.stats.refreshRequests).toBe(0);
+    // No attempt with an unknown outcome is left for crash recovery (or every token request) to chase.
+    const left = await stored(keeper, name);
+    expect(left.status).toBe(before.status);
+    expect(left.pending).toBeUndefined();
+    expect(left.tokens).toEqual(before.tokens);
+    const free = await keeper.store.tryLock(name, 'next-holder', 30_000);
+    expect(free).toBeDefined();
+    await keeper.store.releaseLock(free!);
+
+    (journal as { down: boolean }).down = false;
+    expect((await keeper.refresh(name, { force: true })).status).toBe('active');
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+  });
+
+  it('a refresh whose deadline passes while it checks the rescue journal under the lock withdraws the record written with the lock', async () => {
+    const harness = await fitbitHarness();
+    let journal: { down: boolean; readDelayMs: number } | undefined;
+    const keeper = await harness.openKeeper({
+      wrapStore: (inner) => {
+        const wrapped = withSharedJournal(inner);
+        journal = wrapped.journal;
+        return wrapped.store;
+      },
+    });
+    // No usable access token: the token request refreshes first, within its deadline.
+    const { name } = await harness.addConnection(keeper);
+    const before = await stored(keeper, name);
+    (journal as { readDelayMs: number }).readDelayMs = 300;
+
+    const error = await rejection(keeper.accessToken(name, { timeoutMs: 100 }));
+
+    expect(error.code).toBe('timeout');
+    expect(harness.sim.stats.refreshRequests).toBe(0);
+    const left = await stored(keeper, name);
+    expect(left.status).toBe(before.status);
+    expect(left.pending).toBeUndefined();
   });
 });
