@@ -497,6 +497,50 @@ export function defineStoreContract(
         expect(taken.fence).toBe(stale.handle.fence + 1);
       });
 
+      it(`lockAndUpdate takes over a lapsed lock with the next fence and its write; the lapsed holder can neither renew, save with the unlock, nor release${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !b.lockAndUpdate || !a.updateAndUnlock) {
+          return expect(capabilities.lockedWrites).toBe(false);
+        }
+        const inserted = await a.insert(newConnection('me'));
+        const stale = (await a.tryLock('me', 'owner-a', fixture.shortLockTtlMs))!;
+        await fixture.letLockLapse(stale);
+        let taken: Awaited<ReturnType<typeof b.lockAndUpdate>>;
+        // The lapse is on the store's clock: try until it has passed there.
+        while (!(taken = await b.lockAndUpdate(writeAhead(inserted), 'owner-b', 30_000))) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(taken.handle.fence).toBe(stale.fence + 1);
+        expect(await a.get('me')).toEqual(taken.connection);
+        expect(await a.renewLock(stale, 30_000)).toBe(false);
+        const before = await fixture.snapshot();
+        expect(await a.updateAndUnlock({ ...taken.connection, lastError: 'late' }, stale)).toBeUndefined();
+        await a.releaseLock(stale);
+        expect(await fixture.snapshot()).toEqual(before);
+        expect(await b.renewLock(taken.handle, 30_000)).toBe(true);
+      });
+
+      it(`the change stamp moves with lockAndUpdate and with updateAndUnlock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !a.updateAndUnlock || !a.changeStamp || !b.changeStamp) {
+          return expect(capabilities.lockedWrites).toBe(false);
+        }
+        const inserted = await a.insert(newConnection('me'));
+        const stamps = async () => [await a.changeStamp!('me'), await b.changeStamp!('me')];
+        const first = await stamps();
+        const locked = (await a.lockAndUpdate(writeAhead(inserted), 'owner-a', 30_000))!;
+        const afterLock = await stamps();
+        expect(afterLock[0]).not.toBe(first[0]);
+        expect(afterLock[1]).not.toBe(first[1]);
+        await a.updateAndUnlock(
+          { ...locked.connection, status: 'active', pending: undefined },
+          locked.handle,
+        );
+        const afterSave = await stamps();
+        expect(afterSave[0]).not.toBe(afterLock[0]);
+        expect(afterSave[1]).not.toBe(afterLock[1]);
+      });
+
       it(`updateAndUnlock on a moved version throws a version conflict, writes nothing and keeps the lock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
         const [a, b] = [await fixture.open(), await fixture.open()];
         if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);
