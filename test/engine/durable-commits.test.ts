@@ -1,8 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../src/core/sleep.ts';
 import type { Connection } from '../../src/core/types.ts';
+import type { Keeper } from '../../src/keeper/keeper.ts';
 import type { SqliteStore } from '../../src/stores/sqlite-store.ts';
 import type { RescueJournal } from '../../src/stores/rescue-journal.ts';
 import { commitsDuring } from '../stores/sqlite-wal.ts';
@@ -215,4 +217,58 @@ describe('durable commits per refresh (SQLite)', () => {
     expect(left.status).toBe(before.status);
     expect(left.pending).toBeUndefined();
   });
+
+  it('a save with the unlock that finds the version moved (another writer meanwhile) still lands the new tokens and frees the lock', async () => {
+    const harness = await fitbitHarness();
+    const keeper = await harness.openKeeper();
+    const { name, grant } = await harness.addConnection(keeper);
+    const other = await harness.openKeeper();
+    harness.sim.inject({ kind: 'delay', ms: 300 });
+
+    const refreshing = keeper.refresh(name, { force: true });
+    const midway = await writeAheadOf(other, name);
+    await other.store.update({ ...midway, lastError: 'written by another process meanwhile' });
+    const summary = await refreshing;
+
+    expect(summary.status).toBe('active');
+    const saved = await stored(other, name);
+    expect(saved.tokens.refreshToken).toBe(harness.sim.activeRefreshToken(grant.userId));
+    expect(saved.pending).toBeUndefined();
+    expect(rescueFiles(harness.dir)).toEqual([]);
+    expect(await other.store.tryLock(name, 'next-holder', 30_000)).toBeDefined();
+  });
+
+  it('a holder whose lease was taken over during the request saves its tokens without the unlock and leaves the new holder its lock', async () => {
+    const harness = await fitbitHarness();
+    const keeper = await harness.openKeeper();
+    const { name, grant } = await harness.addConnection(keeper);
+    const other = await harness.openKeeper();
+    harness.sim.inject({ kind: 'delay', ms: 300 });
+
+    const refreshing = keeper.refresh(name, { force: true });
+    await writeAheadOf(other, name);
+    // The lease lapses (as if the holder had stalled), and another process takes the lock over.
+    const db = new DatabaseSync(other.store.location);
+    db.prepare('UPDATE locks SET expires_at = 0 WHERE name = ?').run(name);
+    db.close();
+    const taker = await other.store.tryLock(name, 'taker', 30_000);
+    expect(taker).toBeDefined();
+    const summary = await refreshing;
+
+    expect(summary.status).toBe('active');
+    expect((await stored(other, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+    expect(await other.store.renewLock(taker!, 30_000)).toBe(true);
+    expect(await other.store.tryLock(name, 'third', 30_000)).toBeUndefined();
+  });
 });
+
+/** Waits until a refresh has written its write-ahead record, and returns the connection as stored then. */
+async function writeAheadOf(keeper: Keeper, name: string): Promise<Connection> {
+  for (;;) {
+    const connection = await stored(keeper, name);
+    if (connection.pending) return connection;
+    await sleep(5);
+  }
+}
