@@ -453,6 +453,36 @@ export function defineStoreContract(
         expect((await a.get('me'))?.version).toBe(inserted.version + 5);
       });
 
+      it(`two stores cycling lockAndUpdate and updateAndUnlock as fast as they can: a lock is never granted without its write, and no write is lost${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !b.lockAndUpdate) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        let cycles = 0;
+        const cycle = async (store: ConnectionStore, owner: string) => {
+          for (let round = 0; round < 150; round++) {
+            const read = (await store.get('me'))!;
+            const locked = await store.lockAndUpdate!(
+              { ...writeAhead(read), lastError: owner },
+              owner,
+              30_000,
+            );
+            if (!locked) continue;
+            // Only a holder writes here, so what it holds is what is stored.
+            expect(await store.get('me')).toEqual(locked.connection);
+            const saved = await store.updateAndUnlock!(
+              { ...locked.connection, status: 'active', pending: undefined },
+              locked.handle,
+            );
+            expect(saved?.version).toBe(read.version + 2);
+            cycles++;
+          }
+        };
+        await Promise.all([cycle(a, 'owner-a'), cycle(b, 'owner-b')]);
+        expect(cycles).toBeGreaterThan(0);
+        expect((await a.get('me'))?.version).toBe(inserted.version + 2 * cycles);
+        expect(await b.tryLock('me', 'owner-c', 30_000)).toBeDefined();
+      });
+
       it(`updateAndUnlock saves and frees the lock for the next with the next fence; the old handle is spent${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
         const [a, b] = [await fixture.open(), await fixture.open()];
         if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);
