@@ -242,12 +242,12 @@ export class Refresher {
           });
           // Under the lock, so no other refresher of this connection can journal tokens between check and spend.
           // The common case, nothing rescued, costs one journal read (a blob listing for a shared journal).
-          const waiting = await this.deps.journal.read(name);
           const { written } = lock;
+          const waiting = await this.withdrawnOnFailure(written, current, () => this.deps.journal.read(name));
           if (written && isEmpty(waiting)) {
             return { connection: await this.refreshLocked(current, lock, budget, written), refreshed: true };
           }
-          await this.assertNothingRescued(name, waiting);
+          await this.withdrawnOnFailure(written, current, () => this.assertNothingRescued(name, waiting));
           const connection = await this.load(name);
           if (written && connection.version === written.version) {
             // The journal held only entries already saved or superseded: the write-ahead record stands.
@@ -286,6 +286,39 @@ export class Refresher {
         );
       }
       throw error;
+    }
+  }
+
+  /**
+   * Runs a check that must pass before the write-ahead record `written` (taken with the lock) may be spent; if it
+   * fails, the record is withdrawn first: no request was sent, so no attempt with an unknown outcome may be left
+   * for crash recovery, and every token request, to chase.
+   */
+  private async withdrawnOnFailure<T>(
+    written: Connection | undefined,
+    before: Connection,
+    check: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (written) await this.withdrawWriteAhead(written, before);
+      throw error;
+    }
+  }
+
+  /** Puts back the status and pending record `before` had, over a write-ahead record whose token was not spent. */
+  private async withdrawWriteAhead(written: Connection, before: Connection): Promise<void> {
+    try {
+      await this.deps.store.update({ ...written, status: before.status, pending: before.pending });
+    } catch (error) {
+      // Moved on: a replayed rescue entry replaced the record. Otherwise the store is down and the record stays;
+      // the next refresh checks the journal again before it spends anything.
+      if (error instanceof VersionConflictError) return;
+      this.deps.logger.warn(
+        { connection: written.name, error: describeError(error) },
+        'cannot withdraw the write-ahead record of a refresh that sent nothing',
+      );
     }
   }
 
@@ -361,7 +394,8 @@ export class Refresher {
       if (lock.signal.aborted) throw lock.signal.reason;
       const left = remainingMs(budget);
       if (left <= 0) {
-        // Nothing is sent (or written) once the deadline has passed.
+        // Nothing is sent (or written) once the deadline has passed: not even the record written with the lock.
+        if (attempt === 1 && written) await this.withdrawWriteAhead(written, start);
         throw new TokenkeeperError(
           'timeout',
           `refresh of "${connection.name}" did not finish within ${seconds(budget.timeoutMs ?? 0)} s; it will be retried`,

@@ -65,7 +65,9 @@ export interface ConnectionStore {
   lockAndUpdate?(connection: Connection, owner: string, ttlMs: number): Promise<LockedUpdate | undefined>;
   /**
    * Optional, with `lockAndUpdate`: `update(connection)` and `releaseLock(handle)` in one durable transaction.
-   * Undefined, and nothing written, when `handle` no longer holds the lock (it was taken over); throws
+   * Undefined, and nothing written, when `handle` no longer holds the lock (it was taken over; a takeover that commits
+   * while the save runs may find the connection written, as a plain `update` would have written it, and keeps its
+   * lock); throws
    * VersionConflictError, and nothing is written and the lock stays held, when the version moved.
    */
   updateAndUnlock?(connection: Connection, handle: LockHandle): Promise<Connection | undefined>;

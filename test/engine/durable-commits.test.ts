@@ -1,8 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
+import { sleep } from '../../src/core/sleep.ts';
 import type { Connection } from '../../src/core/types.ts';
+import type { Keeper } from '../../src/keeper/keeper.ts';
 import type { SqliteStore } from '../../src/stores/sqlite-store.ts';
+import type { RescueJournal } from '../../src/stores/rescue-journal.ts';
 import { commitsDuring } from '../stores/sqlite-wal.ts';
 import { FlakyStore, fitbitHarness, rejection, stored } from './setup.ts';
 
@@ -28,6 +32,35 @@ function outageWithLockedWrites(inner: SqliteStore) {
     },
   });
   return { store, outage };
+}
+
+/** The real store with a shared rescue journal in front of the local one, whose storage can become unreachable. */
+function withSharedJournal(inner: SqliteStore) {
+  const journal = { down: false, readDelayMs: 0 };
+  const down = () => {
+    if (journal.down) throw new Error('shared journal storage unreachable');
+  };
+  const shared: RescueJournal = {
+    location: 'shared test journal',
+    write: async () => {
+      down();
+      return 'shared/1';
+    },
+    read: async () => {
+      down();
+      await sleep(journal.readDelayMs);
+      return { entries: [], unreadable: [] };
+    },
+    remove: async () => down(),
+  };
+  const store = new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'openRescueJournal') return () => shared;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store, journal };
 }
 
 function rescueFiles(dir: string): string[] {
@@ -126,4 +159,116 @@ describe('durable commits per refresh (SQLite)', () => {
       harness.sim.activeRefreshToken(grant.userId),
     );
   });
+
+  it('a refresh that finds the rescue journal out of reach after taking the lock with its write-ahead record withdraws the record: nothing was spent', async () => {
+    const harness = await fitbitHarness();
+    let journal: { down: boolean; readDelayMs: number } | undefined;
+    const keeper = await harness.openKeeper({
+      wrapStore: (inner) => {
+        const wrapped = withSharedJournal(inner);
+        journal = wrapped.journal;
+        return wrapped.store;
+      },
+    });
+    const { name, grant } = await harness.addConnection(keeper, { withAccessToken: true });
+    const before = await stored(keeper, name);
+    (journal as { down: boolean }).down = true;
+
+    const error = await rejection(keeper.refresh(name, { force: true }));
+
+    expect(error.message).toMatch(/shared journal storage unreachable/);
+    expect(harness.sim.stats.refreshRequests).toBe(0);
+    // No attempt with an unknown outcome is left for crash recovery (or every token request) to chase.
+    const left = await stored(keeper, name);
+    expect(left.status).toBe(before.status);
+    expect(left.pending).toBeUndefined();
+    expect(left.tokens).toEqual(before.tokens);
+    const free = await keeper.store.tryLock(name, 'next-holder', 30_000);
+    expect(free).toBeDefined();
+    await keeper.store.releaseLock(free!);
+
+    (journal as { down: boolean }).down = false;
+    expect((await keeper.refresh(name, { force: true })).status).toBe('active');
+    expect((await stored(keeper, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+  });
+
+  it('a refresh whose deadline passes while it checks the rescue journal under the lock withdraws the record written with the lock', async () => {
+    const harness = await fitbitHarness();
+    let journal: { down: boolean; readDelayMs: number } | undefined;
+    const keeper = await harness.openKeeper({
+      wrapStore: (inner) => {
+        const wrapped = withSharedJournal(inner);
+        journal = wrapped.journal;
+        return wrapped.store;
+      },
+    });
+    // No usable access token: the token request refreshes first, within its deadline.
+    const { name } = await harness.addConnection(keeper);
+    const before = await stored(keeper, name);
+    (journal as { readDelayMs: number }).readDelayMs = 300;
+
+    const error = await rejection(keeper.accessToken(name, { timeoutMs: 100 }));
+
+    expect(error.code).toBe('timeout');
+    expect(harness.sim.stats.refreshRequests).toBe(0);
+    const left = await stored(keeper, name);
+    expect(left.status).toBe(before.status);
+    expect(left.pending).toBeUndefined();
+  });
+
+  it('a save with the unlock that finds the version moved (another writer meanwhile) still lands the new tokens and frees the lock', async () => {
+    const harness = await fitbitHarness();
+    const keeper = await harness.openKeeper();
+    const { name, grant } = await harness.addConnection(keeper);
+    const other = await harness.openKeeper();
+    harness.sim.inject({ kind: 'delay', ms: 300 });
+
+    const refreshing = keeper.refresh(name, { force: true });
+    const midway = await writeAheadOf(other, name);
+    await other.store.update({ ...midway, lastError: 'written by another process meanwhile' });
+    const summary = await refreshing;
+
+    expect(summary.status).toBe('active');
+    const saved = await stored(other, name);
+    expect(saved.tokens.refreshToken).toBe(harness.sim.activeRefreshToken(grant.userId));
+    expect(saved.pending).toBeUndefined();
+    expect(rescueFiles(harness.dir)).toEqual([]);
+    expect(await other.store.tryLock(name, 'next-holder', 30_000)).toBeDefined();
+  });
+
+  it('a holder whose lease was taken over during the request saves its tokens without the unlock and leaves the new holder its lock', async () => {
+    const harness = await fitbitHarness();
+    const keeper = await harness.openKeeper();
+    const { name, grant } = await harness.addConnection(keeper);
+    const other = await harness.openKeeper();
+    harness.sim.inject({ kind: 'delay', ms: 300 });
+
+    const refreshing = keeper.refresh(name, { force: true });
+    await writeAheadOf(other, name);
+    // The lease lapses (as if the holder had stalled), and another process takes the lock over.
+    const db = new DatabaseSync(other.store.location);
+    db.prepare('UPDATE locks SET expires_at = 0 WHERE name = ?').run(name);
+    db.close();
+    const taker = await other.store.tryLock(name, 'taker', 30_000);
+    expect(taker).toBeDefined();
+    const summary = await refreshing;
+
+    expect(summary.status).toBe('active');
+    expect((await stored(other, name)).tokens.refreshToken).toBe(
+      harness.sim.activeRefreshToken(grant.userId),
+    );
+    expect(await other.store.renewLock(taker!, 30_000)).toBe(true);
+    expect(await other.store.tryLock(name, 'third', 30_000)).toBeUndefined();
+  });
 });
+
+/** Waits until a refresh has written its write-ahead record, and returns the connection as stored then. */
+async function writeAheadOf(keeper: Keeper, name: string): Promise<Connection> {
+  for (;;) {
+    const connection = await stored(keeper, name);
+    if (connection.pending) return connection;
+    await sleep(5);
+  }
+}

@@ -453,6 +453,36 @@ export function defineStoreContract(
         expect((await a.get('me'))?.version).toBe(inserted.version + 5);
       });
 
+      it(`two stores cycling lockAndUpdate and updateAndUnlock as fast as they can: a lock is never granted without its write, and no write is lost${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !b.lockAndUpdate) return expect(capabilities.lockedWrites).toBe(false);
+        const inserted = await a.insert(newConnection('me'));
+        let cycles = 0;
+        const cycle = async (store: ConnectionStore, owner: string) => {
+          for (let round = 0; round < 150; round++) {
+            const read = (await store.get('me'))!;
+            const locked = await store.lockAndUpdate!(
+              { ...writeAhead(read), lastError: owner },
+              owner,
+              30_000,
+            );
+            if (!locked) continue;
+            // Only a holder writes here, so what it holds is what is stored.
+            expect(await store.get('me')).toEqual(locked.connection);
+            const saved = await store.updateAndUnlock!(
+              { ...locked.connection, status: 'active', pending: undefined },
+              locked.handle,
+            );
+            expect(saved?.version).toBe(read.version + 2);
+            cycles++;
+          }
+        };
+        await Promise.all([cycle(a, 'owner-a'), cycle(b, 'owner-b')]);
+        expect(cycles).toBeGreaterThan(0);
+        expect((await a.get('me'))?.version).toBe(inserted.version + 2 * cycles);
+        expect(await b.tryLock('me', 'owner-c', 30_000)).toBeDefined();
+      });
+
       it(`updateAndUnlock saves and frees the lock for the next with the next fence; the old handle is spent${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
         const [a, b] = [await fixture.open(), await fixture.open()];
         if (!a.lockAndUpdate || !a.updateAndUnlock) return expect(capabilities.lockedWrites).toBe(false);
@@ -495,6 +525,50 @@ export function defineStoreContract(
         expect(await b.get('me')).toEqual(stale.connection);
         expect(await b.renewLock(taken, 30_000)).toBe(true);
         expect(taken.fence).toBe(stale.handle.fence + 1);
+      });
+
+      it(`lockAndUpdate takes over a lapsed lock with the next fence and its write; the lapsed holder can neither renew, save with the unlock, nor release${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !b.lockAndUpdate || !a.updateAndUnlock) {
+          return expect(capabilities.lockedWrites).toBe(false);
+        }
+        const inserted = await a.insert(newConnection('me'));
+        const stale = (await a.tryLock('me', 'owner-a', fixture.shortLockTtlMs))!;
+        await fixture.letLockLapse(stale);
+        let taken: Awaited<ReturnType<typeof b.lockAndUpdate>>;
+        // The lapse is on the store's clock: try until it has passed there.
+        while (!(taken = await b.lockAndUpdate(writeAhead(inserted), 'owner-b', 30_000))) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(taken.handle.fence).toBe(stale.fence + 1);
+        expect(await a.get('me')).toEqual(taken.connection);
+        expect(await a.renewLock(stale, 30_000)).toBe(false);
+        const before = await fixture.snapshot();
+        expect(await a.updateAndUnlock({ ...taken.connection, lastError: 'late' }, stale)).toBeUndefined();
+        await a.releaseLock(stale);
+        expect(await fixture.snapshot()).toEqual(before);
+        expect(await b.renewLock(taken.handle, 30_000)).toBe(true);
+      });
+
+      it(`the change stamp moves with lockAndUpdate and with updateAndUnlock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {
+        const [a, b] = [await fixture.open(), await fixture.open()];
+        if (!a.lockAndUpdate || !a.updateAndUnlock || !a.changeStamp || !b.changeStamp) {
+          return expect(capabilities.lockedWrites).toBe(false);
+        }
+        const inserted = await a.insert(newConnection('me'));
+        const stamps = async () => [await a.changeStamp!('me'), await b.changeStamp!('me')];
+        const first = await stamps();
+        const locked = (await a.lockAndUpdate(writeAhead(inserted), 'owner-a', 30_000))!;
+        const afterLock = await stamps();
+        expect(afterLock[0]).not.toBe(first[0]);
+        expect(afterLock[1]).not.toBe(first[1]);
+        await a.updateAndUnlock(
+          { ...locked.connection, status: 'active', pending: undefined },
+          locked.handle,
+        );
+        const afterSave = await stamps();
+        expect(afterSave[0]).not.toBe(afterLock[0]);
+        expect(afterSave[1]).not.toBe(afterLock[1]);
       });
 
       it(`updateAndUnlock on a moved version throws a version conflict, writes nothing and keeps the lock${capabilities.lockedWrites ? '' : ' (no such method)'}`, async () => {

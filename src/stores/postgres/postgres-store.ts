@@ -375,8 +375,11 @@ export class PostgresStore implements ConnectionStore {
   }
 
   /**
-   * One statement, all or nothing: the lock row is locked only if `handle` still holds it, the connection is
-   * written only then (and only at the expected version), and the lock is released only if it was.
+   * One statement, all or nothing: the connection is written only if `handle` still holds the lock (and only at
+   * the expected version), and the lock is released only if it was. Rows are locked in the order `lockAndUpdate`
+   * locks them, the connection's first, then the lock's: the opposite order deadlocks with a refresher whose
+   * `lockAndUpdate` arrives during this save. A takeover committed meanwhile (which `lockAndUpdate` does with a
+   * write, so the version check refuses it) leaves the new holder its lock, as a plain `update` would.
    */
   async updateAndUnlock(connection: Connection, handle: LockHandle): Promise<Connection | undefined> {
     return this.guard('write and unlock', async () => {
@@ -384,7 +387,7 @@ export class PostgresStore implements ConnectionStore {
       const result = await this.pool.query<{ held: boolean; written: boolean }>({
         name: 'tk-update-and-unlock',
         text: `WITH held AS (
-                 SELECT name FROM ${this.table.locks} WHERE name = $1 AND owner = $3 AND fence = $4 FOR UPDATE
+                 SELECT name FROM ${this.table.locks} WHERE name = $1 AND owner = $3 AND fence = $4
                ), written AS (
                  UPDATE ${this.table.connections} SET ${this.updatedAssignments(5)}
                  WHERE name = $1 AND version = $2 AND EXISTS (SELECT 1 FROM held)
