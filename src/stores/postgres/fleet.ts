@@ -34,6 +34,9 @@ export class PostgresFleetMember implements FleetMember {
   private readonly options: FleetMemberOptions;
   private heartbeat: NodeJS.Timeout | undefined;
   private left = false;
+  /** Releases waiting for the one in flight: they go together in the next statement (one commit for all). */
+  private releases: PendingRelease[] = [];
+  private releasing = false;
 
   private constructor(options: FleetMemberOptions) {
     this.options = options;
@@ -121,23 +124,56 @@ export class PostgresFleetMember implements FleetMember {
     });
   }
 
-  async release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
-    const { pool, connections, owner, guard } = this.options;
-    await guard('releasing a claim', async () => {
-      await pool.query({
-        name: 'tk-fleet-release',
-        text: `UPDATE ${connections} SET claim_owner = NULL,
-                 next_refresh_at = CASE WHEN $4::bigint IS NULL OR next_refresh_at IS NULL THEN next_refresh_at
-                                        ELSE GREATEST(next_refresh_at, $4::bigint) END
-               WHERE name = $1 AND claim_owner = $2 AND claim_fence = $3`,
-        values: [
-          claim.name,
-          owner,
-          claim.fence,
-          options.notBefore === undefined ? null : Math.ceil(options.notBefore),
-        ],
+  /**
+   * Hands a claim back. Releases that arrive while one is being written are written together in the next
+   * statement, so a busy worker commits once per batch instead of once per refresh; each call still resolves only
+   * once its own release is committed (or rejects with its batch).
+   */
+  release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.releases.push({
+        name: claim.name,
+        fence: claim.fence,
+        notBefore: options.notBefore === undefined ? null : Math.ceil(options.notBefore),
+        resolve,
+        reject,
       });
+      if (!this.releasing) void this.flushReleases();
     });
+  }
+
+  private async flushReleases(): Promise<void> {
+    const { pool, connections, owner, guard } = this.options;
+    this.releasing = true;
+    try {
+      while (this.releases.length > 0) {
+        const batch = this.releases.splice(0);
+        try {
+          await guard('releasing claims', async () => {
+            await pool.query({
+              name: 'tk-fleet-release',
+              text: `UPDATE ${connections} c SET claim_owner = NULL,
+                       next_refresh_at = CASE WHEN r.not_before IS NULL OR c.next_refresh_at IS NULL
+                                              THEN c.next_refresh_at
+                                              ELSE GREATEST(c.next_refresh_at, r.not_before) END
+                     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(name, fence, not_before)
+                     WHERE c.name = r.name AND c.claim_owner = $4 AND c.claim_fence = r.fence`,
+              values: [
+                batch.map((release) => release.name),
+                batch.map((release) => release.fence),
+                batch.map((release) => release.notBefore),
+                owner,
+              ],
+            });
+          });
+          for (const release of batch) release.resolve();
+        } catch (error) {
+          for (const release of batch) release.reject(error);
+        }
+      }
+    } finally {
+      this.releasing = false;
+    }
   }
 
   async nextDueAt(): Promise<number | undefined> {
@@ -165,6 +201,14 @@ export class PostgresFleetMember implements FleetMember {
       await pool.query(`DELETE FROM ${workers} WHERE owner = $1`, [owner]);
     });
   }
+}
+
+interface PendingRelease {
+  name: string;
+  fence: number;
+  notBefore: number | null;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 interface RateWindow {
