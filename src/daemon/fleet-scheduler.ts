@@ -76,6 +76,10 @@ export async function runFleetScheduler(
     }
   };
 
+  // Together, so the store writes them in one batch.
+  const releaseAll = (pending: Array<{ claim: Claim; notBefore?: number }>) =>
+    Promise.all(pending.map(({ claim, notBefore }) => release(claim, notBefore)));
+
   // The hand-back runs beside the next refreshes: a slot never waits for its previous claim's release.
   const handBack = (claim: Claim, notBefore?: number) => {
     const released: Promise<void> = release(claim, notBefore).finally(() => releasing.delete(released));
@@ -124,7 +128,7 @@ export async function runFleetScheduler(
       let sleepUntil = Math.min(keeper.now() + Math.min(options.maxSleepMs, member.recheckMs), nextSweepAt);
       woken = false;
       try {
-        for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
+        await releaseAll(unreleased.splice(0));
         startQueued();
         let exhausted = false;
         // Refilled while half a round of claims is still queued, so the slots never run dry waiting for the store.
@@ -158,8 +162,7 @@ export async function runFleetScheduler(
     await sweeping;
     await Promise.all(running.values());
     await Promise.all(releasing);
-    for (const claim of queue.splice(0)) await release(claim);
-    for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
+    await releaseAll([...queue.splice(0).map((claim) => ({ claim })), ...unreleased.splice(0)]);
     await member
       .leave()
       .catch((error: unknown) =>

@@ -5,6 +5,12 @@ import { processAlive } from '../process-identity.ts';
 /** The database clock in epoch milliseconds: leases and locks use it, so machines with skewed clocks agree. */
 export const dbNow = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
+/**
+ * Hand-backs are gathered this long before they are written together: the scheduler has already moved on to the
+ * next refresh, so waiting costs nothing but turns one commit per refresh into one per batch.
+ */
+const RELEASE_BATCH_MS = 20;
+
 /** Worker rows dead for this long are deleted (their claims were free long before). */
 const FORGET_DEAD_AFTER_MS = 24 * 3_600_000;
 
@@ -36,7 +42,7 @@ export class PostgresFleetMember implements FleetMember {
   private left = false;
   /** Releases waiting for the one in flight: they go together in the next statement (one commit for all). */
   private releases: PendingRelease[] = [];
-  private releasing = false;
+  private releasing: Promise<void> | undefined;
 
   private constructor(options: FleetMemberOptions) {
     this.options = options;
@@ -125,9 +131,9 @@ export class PostgresFleetMember implements FleetMember {
   }
 
   /**
-   * Hands a claim back. Releases that arrive while one is being written are written together in the next
-   * statement, so a busy worker commits once per batch instead of once per refresh; each call still resolves only
-   * once its own release is committed (or rejects with its batch).
+   * Hands a claim back. Releases that arrive within RELEASE_BATCH_MS of each other, or while a batch is being
+   * written, go together in one statement, so a busy worker commits once per batch instead of once per refresh;
+   * each call still resolves only once its own release is committed (or rejects with its batch).
    */
   release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -138,13 +144,14 @@ export class PostgresFleetMember implements FleetMember {
         resolve,
         reject,
       });
-      if (!this.releasing) void this.flushReleases();
+      this.releasing ??= new Promise<void>((wait) => setTimeout(wait, RELEASE_BATCH_MS)).then(() =>
+        this.flushReleases(),
+      );
     });
   }
 
   private async flushReleases(): Promise<void> {
     const { pool, connections, owner, guard } = this.options;
-    this.releasing = true;
     try {
       while (this.releases.length > 0) {
         const batch = this.releases.splice(0);
@@ -172,7 +179,7 @@ export class PostgresFleetMember implements FleetMember {
         }
       }
     } finally {
-      this.releasing = false;
+      this.releasing = undefined;
     }
   }
 
