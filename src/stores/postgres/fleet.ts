@@ -6,10 +6,11 @@ import { processAlive } from '../process-identity.ts';
 export const dbNow = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 /**
- * Hand-backs are gathered this long before they are written together: the scheduler has already moved on to the
- * next refresh, so waiting costs nothing but turns one commit per refresh into one per batch.
+ * Hand-backs wait for the next claim, which writes them in its own statement, or this long at most: the scheduler
+ * has already moved on to the next refresh, and a released row is not due anyway, so waiting costs nothing but
+ * turns a commit per refresh into one per batch.
  */
-const RELEASE_BATCH_MS = 20;
+const RELEASE_BATCH_MS = 200;
 
 /** Worker rows dead for this long are deleted (their claims were free long before). */
 const FORGET_DEAD_AFTER_MS = 24 * 3_600_000;
@@ -98,15 +99,20 @@ export class PostgresFleetMember implements FleetMember {
   async claimDue(request: ClaimRequest): Promise<{ claimed: Claim[]; postponed: number }> {
     const { pool, connections, workers, owner, guard } = this.options;
     const windows = rateWindows(request.rateLimits, request.now);
-    return guard('claiming due connections', async () => {
+    // Hand-backs waiting for a batch ride along with the claim: one statement, one commit.
+    const releases = this.releases.splice(0);
+    const claiming = guard('claiming due connections', async () => {
       const result = await pool.query<{
         name: string;
         claim_fence: string;
         within_budget: boolean;
         next_refresh_at: string;
       }>({
-        name: 'tk-fleet-claim',
-        text: claimStatement(connections, workers),
+        name: releases.length > 0 ? 'tk-fleet-release-claim' : 'tk-fleet-claim',
+        text:
+          releases.length > 0
+            ? releaseAndClaimStatement(connections, workers)
+            : claimStatement(connections, workers),
         values: [
           Math.floor(request.now),
           request.limit,
@@ -116,6 +122,7 @@ export class PostgresFleetMember implements FleetMember {
           windows.map((w) => w.requests),
           request.requestsPerClaim,
           owner,
+          ...(releases.length > 0 ? releaseValues(releases) : []),
         ],
       });
       const claimed: Claim[] = [];
@@ -128,12 +135,14 @@ export class PostgresFleetMember implements FleetMember {
       }
       return { claimed, postponed };
     });
+    settle(releases, claiming);
+    return claiming;
   }
 
   /**
-   * Hands a claim back. Releases that arrive within RELEASE_BATCH_MS of each other, or while a batch is being
-   * written, go together in one statement, so a busy worker commits once per batch instead of once per refresh;
-   * each call still resolves only once its own release is committed (or rejects with its batch).
+   * Hands a claim back. Releases are written together, by the next claim's statement or after RELEASE_BATCH_MS
+   * at most, so a busy worker commits once per batch instead of once per refresh; each call still resolves only
+   * once its own release is committed (or rejects with its batch).
    */
   release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -151,36 +160,26 @@ export class PostgresFleetMember implements FleetMember {
   }
 
   private async flushReleases(): Promise<void> {
-    const { pool, connections, owner, guard } = this.options;
     try {
-      while (this.releases.length > 0) {
-        const batch = this.releases.splice(0);
-        try {
-          await guard('releasing claims', async () => {
-            await pool.query({
-              name: 'tk-fleet-release',
-              text: `UPDATE ${connections} c SET claim_owner = NULL,
-                       next_refresh_at = CASE WHEN r.not_before IS NULL OR c.next_refresh_at IS NULL
-                                              THEN c.next_refresh_at
-                                              ELSE GREATEST(c.next_refresh_at, r.not_before) END
-                     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(name, fence, not_before)
-                     WHERE c.name = r.name AND c.claim_owner = $4 AND c.claim_fence = r.fence`,
-              values: [
-                batch.map((release) => release.name),
-                batch.map((release) => release.fence),
-                batch.map((release) => release.notBefore),
-                owner,
-              ],
-            });
-          });
-          for (const release of batch) release.resolve();
-        } catch (error) {
-          for (const release of batch) release.reject(error);
-        }
-      }
+      while (this.releases.length > 0)
+        await this.writeReleases(this.releases.splice(0)).catch(() => undefined);
     } finally {
       this.releasing = undefined;
     }
+  }
+
+  /** Writes a batch of hand-backs in one statement; each of their promises settles with it. */
+  private writeReleases(batch: PendingRelease[]): Promise<void> {
+    const { pool, connections, owner, guard } = this.options;
+    const written = guard('releasing claims', async () => {
+      await pool.query({
+        name: 'tk-fleet-release',
+        text: releaseStatement(connections, { owner: '$1', names: '$2', fences: '$3', notBefore: '$4' }),
+        values: [owner, ...releaseValues(batch)],
+      });
+    });
+    settle(batch, written);
+    return written;
   }
 
   async nextDueAt(): Promise<number | undefined> {
@@ -203,11 +202,59 @@ export class PostgresFleetMember implements FleetMember {
     clearInterval(this.heartbeat);
     const { pool, connections, workers, owner, guard, onLeave } = this.options;
     onLeave();
+    // Before freeing the rest: a hand-back may carry a later due time.
+    if (this.releases.length > 0) await this.writeReleases(this.releases.splice(0));
     await guard('leaving the fleet', async () => {
       await pool.query(`UPDATE ${connections} SET claim_owner = NULL WHERE claim_owner = $1`, [owner]);
       await pool.query(`DELETE FROM ${workers} WHERE owner = $1`, [owner]);
     });
   }
+}
+
+/** Resolves or rejects each release with the statement that wrote it. */
+function settle(releases: readonly PendingRelease[], written: Promise<unknown>): void {
+  written.then(
+    () => releases.forEach((release) => release.resolve()),
+    (error: unknown) => releases.forEach((release) => release.reject(error)),
+  );
+}
+
+function releaseValues(releases: readonly PendingRelease[]): unknown[] {
+  return [
+    releases.map((release) => release.name),
+    releases.map((release) => release.fence),
+    releases.map((release) => release.notBefore),
+  ];
+}
+
+/**
+ * Hands claims back (given the placeholders of the owner and of the name, fence and not-before arrays): frees each
+ * row still held under that fence and pushes its due time to at least its not-before, unless it is unscheduled.
+ */
+function releaseStatement(
+  connections: string,
+  at: { owner: string; names: string; fences: string; notBefore: string },
+): string {
+  return `UPDATE ${connections} c SET claim_owner = NULL,
+         next_refresh_at = CASE WHEN r.not_before IS NULL OR c.next_refresh_at IS NULL THEN c.next_refresh_at
+                                ELSE GREATEST(c.next_refresh_at, r.not_before) END
+       FROM unnest(${at.names}::text[], ${at.fences}::bigint[], ${at.notBefore}::bigint[]) AS r(name, fence, not_before)
+       WHERE c.name = r.name AND c.claim_owner = ${at.owner} AND c.claim_fence = r.fence`;
+}
+
+/**
+ * The claim with pending hand-backs written by the same statement ($9–$11: their names, fences and not-befores).
+ * The rows released are held by this live worker, so the claim never picks them: the two parts touch different rows.
+ */
+function releaseAndClaimStatement(connections: string, workers: string): string {
+  const claim = claimStatement(connections, workers);
+  const released = releaseStatement(connections, {
+    owner: '$8',
+    names: '$9',
+    fences: '$10',
+    notBefore: '$11',
+  });
+  return `WITH released AS (${released}),\n       ${claim.replace(/^WITH /, '')}`;
 }
 
 interface PendingRelease {
