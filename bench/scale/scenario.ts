@@ -3,7 +3,10 @@
  * `tokenkeeper run --store postgres://…` processes, optionally one SIGKILLed mid-run. Measures time, provider
  * calls, PostgreSQL counters and worker RSS, then checks every connection against the provider.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../fixtures.ts';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import type { PgCluster } from '../../test/postgres/cluster.ts';
@@ -112,6 +115,7 @@ export interface ScenarioResult {
 
 const MiB = 1024 * 1024;
 const engineWorker = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
+const logDir = join(repoRoot, 'test-artifacts');
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const { log, connections: count } = options;
@@ -284,6 +288,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     }
     const wallSeconds = (Date.now() - started) / 1000;
     const exitCodes = await Promise.all(workers.map((w) => (w === victim ? w.exited : w.terminate())));
+    // The workers' warnings (failed refreshes name their connection), to see why a run lost or doubled one.
+    mkdirSync(logDir, { recursive: true });
+    workers.forEach((worker, i) =>
+      writeFileSync(join(logDir, `bench-scale-${options.label}-worker-${i}.log`), worker.stderr()),
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // PostgreSQL publishes counters within ~1 s
     const after = await dbSnapshot(admin, schema);
 

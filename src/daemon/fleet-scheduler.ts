@@ -20,7 +20,7 @@ const DEFAULT_EXPIRY_SWEEP_MS = 10 * 60_000;
  * The daemon loop of a worker in a fleet sharing one store: instead of listing every connection, it claims due
  * ones (up to twice its concurrency, claiming more while half a round is still queued, so a slot that frees up
  * starts the next refresh without a round trip), refreshes at most `concurrency` at once, and hands each claim
- * back with its next due time (the store batches the hand-backs). Claims of workers
+ * back with its next due time, beside the next refreshes (the store batches the hand-backs). Claims of workers
  * that die go back to the others. A worker sees only what it claims, so every `expirySweepMs` (and at start) it
  * also reads the connections near expiry and raises `expiring_soon` for those in their window: every worker may
  * raise the same one, and its deterministic id has it delivered once. On abort it starts nothing new, finishes

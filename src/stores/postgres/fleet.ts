@@ -41,7 +41,7 @@ export class PostgresFleetMember implements FleetMember {
   private readonly options: FleetMemberOptions;
   private heartbeat: NodeJS.Timeout | undefined;
   private left = false;
-  /** Releases waiting for the one in flight: they go together in the next statement (one commit for all). */
+  /** Hand-backs not written yet: the next claim takes them along, or the batch timer writes them. */
   private releases: PendingRelease[] = [];
   private releasing: Promise<void> | undefined;
 
