@@ -29,6 +29,8 @@ export interface FakeFitbitStats {
   /** A refresh token spent twice outside the grace window, or unknown. */
   invalidGrant: number;
   rateLimited: number;
+  /** Successful refresh answers per `?worker=` query parameter of the token URL (each bench worker has its own). */
+  answeredByWorker: Map<string, number>;
 }
 
 export interface FakeFitbit {
@@ -62,6 +64,7 @@ export async function startFakeFitbit(options: {
     graceReplays: 0,
     invalidGrant: 0,
     rateLimited: 0,
+    answeredByWorker: new Map(),
   };
 
   function issue(userId: string, previous?: UserTokens['previous']): UserTokens {
@@ -127,7 +130,8 @@ export async function startFakeFitbit(options: {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/oauth2/token') {
+    const url = new URL(req.url ?? '/', 'http://fitbit');
+    if (req.method !== 'POST' || url.pathname !== '/oauth2/token') {
       return send(res, fitbitError(404, 'not_found', 'The API you are requesting could not be found.'));
     }
     if (req.headers.authorization !== basic) {
@@ -141,6 +145,10 @@ export async function startFakeFitbit(options: {
     stats.refreshRequests++;
     await wait(options.latencyMs / 2);
     const answer = refresh(token);
+    const worker = url.searchParams.get('worker');
+    if (answer.status === 200 && worker !== null) {
+      stats.answeredByWorker.set(worker, (stats.answeredByWorker.get(worker) ?? 0) + 1);
+    }
     await wait(options.latencyMs / 2);
     send(res, answer);
   }

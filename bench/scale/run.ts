@@ -11,7 +11,8 @@
  *
  * Options: --connections N (large runs, default 100000), --small N (default 10000), --workers N (4),
  * --concurrency N (16), --latency MS (50), --heap-mb N (workers' --max-old-space-size; default V8's),
- * --only small,large,crash,engine, --quick (2,000 / 10,000 connections).
+ * --only small,large,crash,engine, --quick (2,000 / 10,000 connections), --cpu-prof-dir DIR (the workers write
+ * V8 CPU profiles there as they exit, for Chrome DevTools or `node --cpu-prof` tooling).
  * Results: printed, and written to test-artifacts/bench-scale.json. Nothing here asserts on times.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,8 @@ const concurrency = option('concurrency', 16);
 const latencyMs = option('latency', 50);
 const heapIndex = args.indexOf('--heap-mb');
 const heapMb = heapIndex === -1 ? undefined : option('heap-mb', 0);
+const cpuProfIndex = args.indexOf('--cpu-prof-dir');
+const cpuProfDir = cpuProfIndex === -1 ? undefined : args[cpuProfIndex + 1];
 const onlyIndex = args.indexOf('--only');
 const only =
   onlyIndex === -1 ? ['small', 'large', 'crash', 'engine'] : (args[onlyIndex + 1] ?? '').split(',');
@@ -74,6 +77,7 @@ try {
       concurrency,
       latencyMs,
       heapMb,
+      cpuProfDir,
       cluster,
       databaseUrl,
       log,
@@ -92,7 +96,7 @@ const lines = [
   '',
   `tokenkeeper fleet benchmark — ${workers} worker processes × concurrency ${concurrency}, provider latency ${latencyMs} ms, PostgreSQL 15 (fsync on), ${cpus().length} CPUs`,
   '',
-  'run           connections  refreshed/s  ratio of limit  double  lost  grace replays  DB commits/s  DB rows written/s  DB rows read/s',
+  'run           connections  refreshed/s  ratio of limit  double  lost  grace replays  DB commits/s  DB rows written/s  DB rows read/s  commits/refresh  WAL syncs/refresh',
   ...results.map((r) =>
     [
       r.label.padEnd(12),
@@ -105,7 +109,18 @@ const lines = [
       r.db.commitsPerSecond.toFixed(0).padStart(13),
       r.db.rowsWrittenPerSecond.toFixed(0).padStart(18),
       r.db.rowsReadPerSecond.toFixed(0).padStart(15),
+      r.db.commitsPerRefresh.toFixed(2).padStart(16),
+      r.db.walSyncsPerRefresh.toFixed(2).padStart(18),
     ].join(' '),
+  ),
+  '  commits/refresh: pg_stat_database.xact_commit delta ÷ provider rotations (every transaction, read-only ones too);',
+  '  WAL syncs/refresh: pg_stat_wal.wal_sync delta ÷ rotations (fsyncs of the WAL, after group commit).',
+  '',
+  'Worker CPU from the first to the last refresh, ms per refresh (CPU ms / refreshes answered to it), one figure per worker:',
+  ...results.map(
+    (r) =>
+      `  ${r.label.padEnd(12)} ${r.cpu.map((c) => c.msPerRefresh.toFixed(2)).join(' / ')} ms` +
+      `  (${r.cpu.map((c) => `${(c.cpuMs / 1000).toFixed(1)} s / ${c.refreshes.toLocaleString('en')}`).join(', ')})`,
   ),
   '',
   `Worker memory in MiB, one figure per worker${heapMb ? ` (workers run with --max-old-space-size=${heapMb})` : ' (V8 default heap limit)'}:`,

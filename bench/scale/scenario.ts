@@ -3,7 +3,10 @@
  * `tokenkeeper run --store postgres://…` processes, optionally one SIGKILLed mid-run. Measures time, provider
  * calls, PostgreSQL counters and worker RSS, then checks every connection against the provider.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../fixtures.ts';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import type { PgCluster } from '../../test/postgres/cluster.ts';
@@ -15,7 +18,8 @@ import {
   startWorker,
   type WorkerProcess,
 } from '../../test/postgres/worker-processes.ts';
-import { dbSnapshot, perSecond } from './db-stats.ts';
+import { dbSnapshot, perRefresh, perSecond } from './db-stats.ts';
+import { cpuMs } from './process-cpu.ts';
 import { startFakeFitbit } from './fake-fitbit.ts';
 
 export interface ScenarioOptions {
@@ -33,6 +37,8 @@ export interface ScenarioOptions {
   engine?: 'cli' | 'engine';
   /** --max-old-space-size for the workers (MiB); undefined keeps V8's default. */
   heapMb?: number;
+  /** Where the workers write V8 CPU profiles (--cpu-prof) as they exit; undefined: no profiling. */
+  cpuProfDir?: string;
   cluster: PgCluster;
   databaseUrl: string;
   log: (message: string) => void;
@@ -49,6 +55,14 @@ export interface WorkerMemory {
   liveHalfMiB: number;
   liveEndMiB: number;
   liveMaxMiB: number;
+}
+
+export interface WorkerCpu {
+  pid: number;
+  cpuMs: number;
+  refreshes: number;
+  /** cpuMs ÷ refreshes. */
+  msPerRefresh: number;
 }
 
 export interface ScenarioResult {
@@ -78,7 +92,17 @@ export interface ScenarioResult {
   doubleRefreshes: number;
   /** Connections whose stored refresh token is not the provider's current one, or not saved as active. */
   lost: number;
-  db: { commitsPerSecond: number; rowsWrittenPerSecond: number; rowsReadPerSecond: number };
+  db: {
+    commitsPerSecond: number;
+    rowsWrittenPerSecond: number;
+    rowsReadPerSecond: number;
+    /** pg_stat_database.xact_commit delta ÷ refreshes (every transaction, read-only ones too). */
+    commitsPerRefresh: number;
+    /** pg_stat_wal.wal_sync delta ÷ refreshes (WAL flushes: durable commits after group commit). */
+    walSyncsPerRefresh: number;
+  };
+  /** Per worker, from the first to the last refresh of the run: CPU used and refreshes answered to it. */
+  cpu: WorkerCpu[];
   memory: WorkerMemory[];
   exitCodes: Array<number | string>;
   kill?: {
@@ -91,6 +115,7 @@ export interface ScenarioResult {
 
 const MiB = 1024 * 1024;
 const engineWorker = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
+const logDir = join(repoRoot, 'test-artifacts');
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const { log, connections: count } = options;
@@ -103,7 +128,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const sim = await startFakeFitbit({ latencyMs: options.latencyMs, rateLimitPerHour: 150 });
   const admin = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
   const store = await PostgresStore.open({ spec: storeUrl, keyring: keyring() });
-  const home = createFleetHome({ keyHex: KEY_A_HEX, tokenUrl: sim.tokenUrl });
+  // One home per worker, each with its own token URL (?worker=i), so the provider counts every worker's refreshes.
+  const tokenUrlOf = (worker: number) => `${sim.tokenUrl}?worker=${worker}`;
+  const homes = Array.from({ length: options.workers }, (_, i) =>
+    createFleetHome({ keyHex: KEY_A_HEX, tokenUrl: tokenUrlOf(i) }),
+  );
   const workers: WorkerProcess[] = [];
   try {
     const seedStarted = Date.now();
@@ -125,14 +154,18 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     for (let i = 0; i < options.workers; i++) {
       let buffer = '';
       const heap = { last: 0, max: 0 };
-      const worker = startWorker(home, storeUrl, {
+      const worker = startWorker(homes[i] as (typeof homes)[number], storeUrl, {
         concurrency: options.concurrency,
         args: ['--no-server'],
         command:
           options.engine === 'engine'
-            ? [engineWorker, storeUrl, sim.tokenUrl, String(options.concurrency)]
+            ? [engineWorker, storeUrl, tokenUrlOf(i), String(options.concurrency)]
             : undefined,
-        execArgv: ['--trace-gc', ...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : [])],
+        execArgv: [
+          '--trace-gc',
+          ...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : []),
+          ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+        ],
         // "Mark-Compact 184.6 (285.1) -> 48.2 (284.6) MB": 48.2 MB of the heap survived a full collection.
         onStdout: (chunk) => {
           buffer += chunk;
@@ -169,14 +202,31 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     let kill: ScenarioResult['kill'];
     let victim: WorkerProcess | undefined;
     let orphanNames: string[] = [];
+    // CPU and refreshes of each worker at the first and the last refresh of the run.
+    const cpuWindow = workers.map(() => ({ startMs: 0, startRefreshes: 0, endMs: 0, endRefreshes: 0 }));
+    const sampleCpu = (edge: 'start' | 'end') =>
+      workers.forEach((worker, i) => {
+        const used = cpuMs(worker.pid);
+        const window = cpuWindow[i];
+        if (used === undefined || !window || worker === victim) return;
+        const refreshes = sim.stats.answeredByWorker.get(String(i)) ?? 0;
+        if (edge === 'start') Object.assign(window, { startMs: used, startRefreshes: refreshes });
+        else Object.assign(window, { endMs: used, endRefreshes: refreshes });
+      });
     let lastLog = Date.now();
     let lastLogged = 0;
 
     for (;;) {
       const done = sim.stats.refreshSuccesses;
       const now = Date.now();
-      if (done > 0 && firstRefreshAt === undefined) firstRefreshAt = now;
-      if (done >= count && lastRefreshAt === undefined) lastRefreshAt = now;
+      if (done > 0 && firstRefreshAt === undefined) {
+        firstRefreshAt = now;
+        sampleCpu('start');
+      }
+      if (done >= count && lastRefreshAt === undefined) {
+        lastRefreshAt = now;
+        sampleCpu('end');
+      }
       for (const worker of workers) {
         if (worker === victim) continue;
         const rss = rssBytes(worker.pid);
@@ -238,6 +288,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     }
     const wallSeconds = (Date.now() - started) / 1000;
     const exitCodes = await Promise.all(workers.map((w) => (w === victim ? w.exited : w.terminate())));
+    // The workers' warnings (failed refreshes name their connection), to see why a run lost or doubled one.
+    mkdirSync(logDir, { recursive: true });
+    workers.forEach((worker, i) =>
+      writeFileSync(join(logDir, `bench-scale-${options.label}-worker-${i}.log`), worker.stderr()),
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // PostgreSQL publishes counters within ~1 s
     const after = await dbSnapshot(admin, schema);
 
@@ -284,7 +339,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       },
       doubleRefreshes: stats.invalidGrant + Math.max(0, stats.refreshSuccesses - count),
       lost,
-      db: perSecond(before, after, wallSeconds),
+      db: { ...perSecond(before, after, wallSeconds), ...perRefresh(before, after, stats.refreshSuccesses) },
+      cpu: workers
+        .map((worker, i) => ({ worker, window: cpuWindow[i] }))
+        .filter(({ worker, window }) => worker !== victim && window && window.endMs > 0)
+        .map(({ worker, window }) => {
+          const { startMs, startRefreshes, endMs, endRefreshes } = window as (typeof cpuWindow)[number];
+          const refreshes = endRefreshes - startRefreshes;
+          return {
+            pid: worker.pid,
+            cpuMs: endMs - startMs,
+            refreshes,
+            msPerRefresh: (endMs - startMs) / refreshes,
+          };
+        }),
       memory: [...memory.values()],
       exitCodes,
       kill,
@@ -295,6 +363,6 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     await admin.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
     await admin.end();
     await sim.close();
-    home.remove();
+    for (const home of homes) home.remove();
   }
 }

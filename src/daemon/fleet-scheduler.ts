@@ -18,8 +18,9 @@ const DEFAULT_EXPIRY_SWEEP_MS = 10 * 60_000;
 
 /**
  * The daemon loop of a worker in a fleet sharing one store: instead of listing every connection, it claims due
- * ones (up to twice its concurrency, so a slot that frees up starts the next refresh without a round trip),
- * refreshes at most `concurrency` at once, and hands each claim back with its next due time. Claims of workers
+ * ones (up to twice its concurrency, claiming more while half a round is still queued, so a slot that frees up
+ * starts the next refresh without a round trip), refreshes at most `concurrency` at once, and hands each claim
+ * back with its next due time, beside the next refreshes (the store batches the hand-backs). Claims of workers
  * that die go back to the others. A worker sees only what it claims, so every `expirySweepMs` (and at start) it
  * also reads the connections near expiry and raises `expiring_soon` for those in their window: every worker may
  * raise the same one, and its deterministic id has it delivered once. On abort it starts nothing new, finishes
@@ -40,6 +41,7 @@ export async function runFleetScheduler(
   const releasing = new Set<Promise<void>>();
   // Releases that failed (store briefly unreachable) are retried, or the claim would stay ours until we leave.
   const unreleased: Array<{ claim: Claim; notBefore?: number }> = [];
+  const refillBelow = Math.ceil(concurrency / 2);
   let wake: () => void = () => undefined;
   // Set by a finished refresh; a wake-up that comes while the loop is busy (not sleeping) must not be lost.
   let woken: boolean;
@@ -74,6 +76,22 @@ export async function runFleetScheduler(
     }
   };
 
+  // Together, so the store writes them in one batch.
+  const releaseAll = (pending: Array<{ claim: Claim; notBefore?: number }>) =>
+    Promise.all(pending.map(({ claim, notBefore }) => release(claim, notBefore)));
+
+  // The hand-back runs beside the next refreshes: a slot never waits for its previous claim's release.
+  const handBack = (claim: Claim, notBefore?: number) => {
+    const released: Promise<void> = release(claim, notBefore).finally(() => releasing.delete(released));
+    releasing.add(released);
+  };
+
+  // Starts queued claims while slots are free. Every finished refresh calls it too, so a freed slot takes the next
+  // claim at once, even while the loop is waiting for the store to answer a claim.
+  const startQueued = () => {
+    while (running.size < concurrency && queue.length > 0 && !signal.aborted) start(queue.shift() as Claim);
+  };
+
   const start = (claim: Claim) => {
     const { name } = claim;
     const work = keeper
@@ -93,12 +111,11 @@ export async function runFleetScheduler(
       .then((notBefore) => {
         // Off the running list before the release, so a claim that returns it is never mistaken for in-flight.
         running.delete(name);
-        const handBack = release(claim, notBefore);
-        releasing.add(handBack);
-        return handBack.finally(() => releasing.delete(handBack));
+        handBack(claim, notBefore);
       })
       .finally(() => {
         running.delete(name);
+        startQueued();
         woken = true;
         wake();
       });
@@ -111,11 +128,12 @@ export async function runFleetScheduler(
       let sleepUntil = Math.min(keeper.now() + Math.min(options.maxSleepMs, member.recheckMs), nextSweepAt);
       woken = false;
       try {
-        for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
-        const holding = queue.length + running.size;
+        await releaseAll(unreleased.splice(0));
+        startQueued();
         let exhausted = false;
-        if (holding <= concurrency) {
-          const want = 2 * concurrency - holding;
+        // Refilled while half a round of claims is still queued, so the slots never run dry waiting for the store.
+        if (queue.length < refillBelow) {
+          const want = 2 * concurrency - queue.length - running.size;
           const { claimed, postponed } = await member.claimDue({
             now: keeper.now(),
             limit: want,
@@ -123,11 +141,9 @@ export async function runFleetScheduler(
             requestsPerClaim: keeper.settings.maxAttempts,
           });
           queue.push(...claimed);
+          startQueued();
           exhausted = claimed.length + postponed < want;
           if (!exhausted && claimed.length === 0) continue; // a batch of postponements: look again at once
-        }
-        while (running.size < concurrency && queue.length > 0 && !signal.aborted) {
-          start(queue.shift() as Claim);
         }
         if (exhausted && queue.length === 0 && running.size < concurrency) {
           const next = await member.nextDueAt();
@@ -146,8 +162,7 @@ export async function runFleetScheduler(
     await sweeping;
     await Promise.all(running.values());
     await Promise.all(releasing);
-    for (const claim of queue.splice(0)) await release(claim);
-    for (const pending of unreleased.splice(0)) await release(pending.claim, pending.notBefore);
+    await releaseAll([...queue.splice(0).map((claim) => ({ claim })), ...unreleased.splice(0)]);
     await member
       .leave()
       .catch((error: unknown) =>

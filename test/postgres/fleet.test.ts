@@ -5,6 +5,7 @@ import { claimStatement } from '../../src/stores/postgres/fleet.ts';
 import { localIdentity } from '../../src/stores/process-identity.ts';
 import type { ClaimRequest, FleetMember } from '../../src/stores/store.ts';
 import { due, newConnection, usePostgres } from './setup.ts';
+import { waitUntil } from './worker-processes.ts';
 
 const pgFixture = usePostgres();
 const HOUR = 3_600_000;
@@ -252,5 +253,61 @@ describe('fleet claims on PostgreSQL', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('hand back many claims released together, each with its own due time, ignoring a stale one among them', async () => {
+    const url = pgFixture.storeUrl();
+    await seedDue(url, 20);
+    const member = await (await pgFixture.openStore(url)).joinFleet('worker-a');
+    const claims = (await member.claimDue(request(20))).claimed;
+    expect(claims).toHaveLength(20);
+    const [stale, ...current] = claims;
+    const later = Date.now() + 60_000;
+    await Promise.all([
+      member.release({ ...stale!, fence: stale!.fence - 1 }),
+      ...current.map((claim, i) => member.release(claim, { notBefore: later + i })),
+    ]);
+    const rows = await pgFixture.sql<{ name: string; next_refresh_at: string; claim_owner: string | null }>(
+      `SELECT name, next_refresh_at, claim_owner FROM ${schemaOf(url)}.connections`,
+    );
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    expect(byName.get(stale!.name)?.claim_owner).toBe('worker-a');
+    current.forEach((claim, i) => {
+      expect(byName.get(claim.name)).toMatchObject({ claim_owner: null, next_refresh_at: String(later + i) });
+    });
+  });
+
+  it('read the connections near expiry through the refresh-token expiry index', async () => {
+    const url = pgFixture.storeUrl();
+    const store = await pgFixture.openStore(url);
+    const now = Date.now();
+    await store.insertMany(Array.from({ length: 5_000 }, (_, i) => newConnection(`n${i}`)));
+    await store.insertMany(
+      Array.from({ length: 3 }, (_, i) =>
+        newConnection(`x${i}`, {
+          tokens: { ...newConnection(`x${i}`).tokens, refreshTokenExpiresAt: now + HOUR },
+        }),
+      ),
+    );
+    const schema = schemaOf(url);
+    await pgFixture.sql(`ANALYZE ${schema}.connections`);
+    const indexScans = async () => {
+      await pgFixture.sql('SELECT pg_stat_clear_snapshot()');
+      const [row] = await pgFixture.sql<{ scans: string }>(
+        `SELECT idx_scan AS scans FROM pg_stat_user_indexes
+         WHERE schemaname = $1 AND indexrelname = 'connections_refresh_token_expiry'`,
+        [schema],
+      );
+      return Number(row?.scans ?? -1);
+    };
+    const before = await indexScans();
+    expect(before).toBeGreaterThanOrEqual(0);
+    expect((await store.expiringBefore(now + 2 * HOUR)).map((c) => c.name)).toEqual(['x0', 'x1', 'x2']);
+    await store.close(); // a backend publishes its counters as it exits (else when idle, after up to 10 s)
+    await waitUntil(async () => (await indexScans()) > before, {
+      timeoutMs: 20_000,
+      everyMs: 200,
+      describe: () => 'a scan of the refresh-token expiry index',
+    });
   });
 });

@@ -5,6 +5,13 @@ import { processAlive } from '../process-identity.ts';
 /** The database clock in epoch milliseconds: leases and locks use it, so machines with skewed clocks agree. */
 export const dbNow = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
+/**
+ * Hand-backs wait for the next claim, which writes them in its own statement, or this long at most: the scheduler
+ * has already moved on to the next refresh, and a released row is not due anyway, so waiting costs nothing but
+ * turns a commit per refresh into one per batch.
+ */
+const RELEASE_BATCH_MS = 200;
+
 /** Worker rows dead for this long are deleted (their claims were free long before). */
 const FORGET_DEAD_AFTER_MS = 24 * 3_600_000;
 
@@ -34,6 +41,9 @@ export class PostgresFleetMember implements FleetMember {
   private readonly options: FleetMemberOptions;
   private heartbeat: NodeJS.Timeout | undefined;
   private left = false;
+  /** Hand-backs not written yet: the next claim takes them along, or the batch timer writes them. */
+  private releases: PendingRelease[] = [];
+  private releasing: Promise<void> | undefined;
 
   private constructor(options: FleetMemberOptions) {
     this.options = options;
@@ -89,15 +99,20 @@ export class PostgresFleetMember implements FleetMember {
   async claimDue(request: ClaimRequest): Promise<{ claimed: Claim[]; postponed: number }> {
     const { pool, connections, workers, owner, guard } = this.options;
     const windows = rateWindows(request.rateLimits, request.now);
-    return guard('claiming due connections', async () => {
+    // Hand-backs waiting for a batch ride along with the claim: one statement, one commit.
+    const releases = this.releases.splice(0);
+    const claiming = guard('claiming due connections', async () => {
       const result = await pool.query<{
         name: string;
         claim_fence: string;
         within_budget: boolean;
         next_refresh_at: string;
       }>({
-        name: 'tk-fleet-claim',
-        text: claimStatement(connections, workers),
+        name: releases.length > 0 ? 'tk-fleet-release-claim' : 'tk-fleet-claim',
+        text:
+          releases.length > 0
+            ? releaseAndClaimStatement(connections, workers)
+            : claimStatement(connections, workers),
         values: [
           Math.floor(request.now),
           request.limit,
@@ -107,6 +122,7 @@ export class PostgresFleetMember implements FleetMember {
           windows.map((w) => w.requests),
           request.requestsPerClaim,
           owner,
+          ...(releases.length > 0 ? releaseValues(releases) : []),
         ],
       });
       const claimed: Claim[] = [];
@@ -119,25 +135,51 @@ export class PostgresFleetMember implements FleetMember {
       }
       return { claimed, postponed };
     });
+    settle(releases, claiming);
+    return claiming;
   }
 
-  async release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
+  /**
+   * Hands a claim back. Releases are written together, by the next claim's statement or after RELEASE_BATCH_MS
+   * at most, so a busy worker commits once per batch instead of once per refresh; each call still resolves only
+   * once its own release is committed (or rejects with its batch).
+   */
+  release(claim: Claim, options: { notBefore?: number } = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.releases.push({
+        name: claim.name,
+        fence: claim.fence,
+        notBefore: options.notBefore === undefined ? null : Math.ceil(options.notBefore),
+        resolve,
+        reject,
+      });
+      this.releasing ??= new Promise<void>((wait) => setTimeout(wait, RELEASE_BATCH_MS)).then(() =>
+        this.flushReleases(),
+      );
+    });
+  }
+
+  private async flushReleases(): Promise<void> {
+    try {
+      while (this.releases.length > 0)
+        await this.writeReleases(this.releases.splice(0)).catch(() => undefined);
+    } finally {
+      this.releasing = undefined;
+    }
+  }
+
+  /** Writes a batch of hand-backs in one statement; each of their promises settles with it. */
+  private writeReleases(batch: PendingRelease[]): Promise<void> {
     const { pool, connections, owner, guard } = this.options;
-    await guard('releasing a claim', async () => {
+    const written = guard('releasing claims', async () => {
       await pool.query({
         name: 'tk-fleet-release',
-        text: `UPDATE ${connections} SET claim_owner = NULL,
-                 next_refresh_at = CASE WHEN $4::bigint IS NULL OR next_refresh_at IS NULL THEN next_refresh_at
-                                        ELSE GREATEST(next_refresh_at, $4::bigint) END
-               WHERE name = $1 AND claim_owner = $2 AND claim_fence = $3`,
-        values: [
-          claim.name,
-          owner,
-          claim.fence,
-          options.notBefore === undefined ? null : Math.ceil(options.notBefore),
-        ],
+        text: releaseStatement(connections, { owner: '$1', names: '$2', fences: '$3', notBefore: '$4' }),
+        values: [owner, ...releaseValues(batch)],
       });
     });
+    settle(batch, written);
+    return written;
   }
 
   async nextDueAt(): Promise<number | undefined> {
@@ -160,11 +202,67 @@ export class PostgresFleetMember implements FleetMember {
     clearInterval(this.heartbeat);
     const { pool, connections, workers, owner, guard, onLeave } = this.options;
     onLeave();
+    // Before freeing the rest: a hand-back may carry a later due time.
+    if (this.releases.length > 0) await this.writeReleases(this.releases.splice(0));
     await guard('leaving the fleet', async () => {
       await pool.query(`UPDATE ${connections} SET claim_owner = NULL WHERE claim_owner = $1`, [owner]);
       await pool.query(`DELETE FROM ${workers} WHERE owner = $1`, [owner]);
     });
   }
+}
+
+/** Resolves or rejects each release with the statement that wrote it. */
+function settle(releases: readonly PendingRelease[], written: Promise<unknown>): void {
+  written.then(
+    () => releases.forEach((release) => release.resolve()),
+    (error: unknown) => releases.forEach((release) => release.reject(error)),
+  );
+}
+
+function releaseValues(releases: readonly PendingRelease[]): unknown[] {
+  return [
+    releases.map((release) => release.name),
+    releases.map((release) => release.fence),
+    releases.map((release) => release.notBefore),
+  ];
+}
+
+/**
+ * Hands claims back (given the placeholders of the owner and of the name, fence and not-before arrays): frees each
+ * row still held under that fence and pushes its due time to at least its not-before, unless it is unscheduled.
+ */
+function releaseStatement(
+  connections: string,
+  at: { owner: string; names: string; fences: string; notBefore: string },
+): string {
+  return `UPDATE ${connections} c SET claim_owner = NULL,
+         next_refresh_at = CASE WHEN r.not_before IS NULL OR c.next_refresh_at IS NULL THEN c.next_refresh_at
+                                ELSE GREATEST(c.next_refresh_at, r.not_before) END
+       FROM unnest(${at.names}::text[], ${at.fences}::bigint[], ${at.notBefore}::bigint[]) AS r(name, fence, not_before)
+       WHERE c.name = r.name AND c.claim_owner = ${at.owner} AND c.claim_fence = r.fence`;
+}
+
+/**
+ * The claim with pending hand-backs written by the same statement ($9–$11: their names, fences and not-befores).
+ * The rows released are held by this live worker, so the claim never picks them: the two parts touch different rows.
+ */
+function releaseAndClaimStatement(connections: string, workers: string): string {
+  const claim = claimStatement(connections, workers);
+  const released = releaseStatement(connections, {
+    owner: '$8',
+    names: '$9',
+    fences: '$10',
+    notBefore: '$11',
+  });
+  return `WITH released AS (${released}),\n       ${claim.replace(/^WITH /, '')}`;
+}
+
+interface PendingRelease {
+  name: string;
+  fence: number;
+  notBefore: number | null;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 interface RateWindow {
