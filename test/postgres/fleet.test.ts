@@ -94,6 +94,34 @@ describe('fleet claims on PostgreSQL', () => {
     expect(claimed.map((claim) => claim.name)).toEqual(['c0049']);
   });
 
+  it('put a died attempt ahead of a backlog of connections never refreshed (imported, due since ever)', async () => {
+    const url = pgFixture.storeUrl();
+    const store = await pgFixture.openStore(url);
+    // Imported refresh tokens without an access token: all due at once, like the 100k bench's seed.
+    await store.insertMany(
+      Array.from({ length: 500 }, (_, i) => {
+        const { accessToken: _access, expiresAt: _expires, ...tokens } = newConnection('x').tokens;
+        return newConnection(`i${String(i).padStart(4, '0')}`, { tokens });
+      }),
+    );
+    const crashed = (await store.get('i0499'))!;
+    await store.update({
+      ...crashed,
+      status: 'refreshing',
+      pending: {
+        attemptId: 'attempt-1',
+        refreshToken: crashed.tokens.refreshToken!,
+        startedAt: Date.now(),
+        owner: 'dead-worker',
+      },
+    });
+    await pgFixture.sql(`ANALYZE ${schemaOf(url)}.connections`);
+    const member = await store.joinFleet('survivor');
+    // Its spent refresh token works again only inside the provider's grace window: it must not wait its turn.
+    const { claimed } = await member.claimDue(request(1));
+    expect(claimed.map((claim) => claim.name)).toEqual(['i0499']);
+  });
+
   it('give a dead worker’s claims to the others, and ignore the dead worker’s late release', async () => {
     const url = pgFixture.storeUrl();
     await seedDue(url, 10);

@@ -30,6 +30,9 @@ export interface PostgresStoreOptions {
   keyring: Keyring;
 }
 
+/** The indexed due time of an attempt whose refresher crashed: below 0, the due time of a never-refreshed one. */
+const CRASHED_ATTEMPT_DUE_AT = -1;
+
 /** The due time the embedded scheduler would compute with the default expiry policy. */
 const defaultPlanner: RefreshPlanner = (connection) =>
   nextRefreshAt(connection, defaultExpiryPolicy, () =>
@@ -141,13 +144,15 @@ export class PostgresStore implements ConnectionStore {
   }
 
   /**
-   * The indexed due time: NULL for connections no scheduler may pick up; 0 — first in line — for an attempt
-   * whose outcome was never saved (its refresher crashed between write-ahead and save), because the spent refresh
-   * token must be retried within the provider's grace window (Fitbit: 2 minutes), whatever the backlog.
+   * The indexed due time: NULL for connections no scheduler may pick up; before every real due time — first in
+   * line — for an attempt whose outcome was never saved (its refresher crashed between write-ahead and save),
+   * because the spent refresh token must be retried within the provider's grace window (Fitbit: 2 minutes),
+   * whatever the backlog. Not 0: a connection never refreshed (imported, no access token) is due at 0, and a
+   * backlog of those would tie with it and go first (index order among equal keys), past the grace window.
    */
   private plan = (connection: Connection): number | undefined => {
     if (needsHuman(connection.status)) return undefined;
-    if (connection.status === 'refreshing' && connection.pending) return 0;
+    if (connection.status === 'refreshing' && connection.pending) return CRASHED_ATTEMPT_DUE_AT;
     return this.planner(connection);
   };
 
