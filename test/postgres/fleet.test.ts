@@ -305,6 +305,25 @@ describe('fleet claims on PostgreSQL', () => {
     });
   });
 
+  it('never hand a worker again what it still holds, even after its lease lapsed (heartbeats late)', async () => {
+    const url = pgFixture.storeUrl();
+    await seedDue(url, 3);
+    const member = await (await pgFixture.openStore(url)).joinFleet('worker-a');
+    const [running, finished, queued] = (await member.claimDue(request(3))).claimed;
+    // Its heartbeat is late: the lease ran out while all three are still due and held (refreshing, queued).
+    await pgFixture.sql(`UPDATE ${schemaOf(url)}.workers SET expires_at = 0 WHERE owner = 'worker-a'`);
+    const later = Date.now() + 60_000;
+    const handedBack = member.release(finished!, { notBefore: later }); // rides with the next claim
+    // Claiming them again would start a second refresh of a connection already refreshing or queued here.
+    expect((await member.claimDue(request(3))).claimed).toEqual([]);
+    await handedBack;
+    expect(await claimedBy(url)).toEqual({
+      [running!.name]: 'worker-a',
+      [finished!.name]: null,
+      [queued!.name]: 'worker-a',
+    });
+  });
+
   it('read the connections near expiry through the refresh-token expiry index', async () => {
     const url = pgFixture.storeUrl();
     const store = await pgFixture.openStore(url);

@@ -244,7 +244,8 @@ function releaseStatement(
 
 /**
  * The claim with pending hand-backs written by the same statement ($9–$11: their names, fences and not-befores).
- * The rows released are held by this live worker, so the claim never picks them: the two parts touch different rows.
+ * The rows released are held by this worker, which the claim never takes from itself (even when its lease lapsed),
+ * so the two parts touch different rows: one statement updating a row twice would skip one of the two writes.
  */
 function releaseAndClaimStatement(connections: string, workers: string): string {
   const claim = claimStatement(connections, workers);
@@ -282,7 +283,9 @@ function rateWindows(limits: readonly ProviderRateLimit[], now: number): RateWin
 
 /**
  * The claim (exported for the test that checks its plan): parameters are $1 now (keeper clock), $2 limit,
- * $3–$6 the rate windows (provider, start, end, max requests), $7 requests per claim, $8 owner.
+ * $3–$6 the rate windows (provider, start, end, max requests), $7 requests per claim, $8 owner. A row this owner
+ * holds is never claimed again, even when its lease lapsed: it is refreshing or queued here, and a second claim
+ * would start it twice.
  */
 export function claimStatement(connections: string, workers: string): string {
   return `WITH limits AS (
@@ -298,7 +301,8 @@ export function claimStatement(connections: string, workers: string): string {
          FROM ${connections} c LEFT JOIN limits l ON l.provider = c.provider
          WHERE c.next_refresh_at <= $1
            AND (c.claim_owner IS NULL
-             OR c.claim_owner NOT IN (SELECT w.owner FROM ${workers} w WHERE w.expires_at > ${dbNow}))
+             OR (c.claim_owner <> $8
+               AND c.claim_owner NOT IN (SELECT w.owner FROM ${workers} w WHERE w.expires_at > ${dbNow})))
          ORDER BY c.next_refresh_at
          LIMIT $2
          FOR UPDATE OF c SKIP LOCKED
