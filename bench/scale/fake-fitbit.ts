@@ -28,6 +28,8 @@ export interface FakeFitbitStats {
   graceReplays: number;
   /** A refresh token spent twice outside the grace window, or unknown. */
   invalidGrant: number;
+  /** Users whose just-spent refresh token came back after the grace window (among invalidGrant): too late. */
+  lateReplayUsers: Set<string>;
   rateLimited: number;
   /** Successful refresh answers per `?worker=` query parameter of the token URL (each bench worker has its own). */
   answeredByWorker: Map<string, number>;
@@ -63,6 +65,7 @@ export async function startFakeFitbit(options: {
     refreshSuccesses: 0,
     graceReplays: 0,
     invalidGrant: 0,
+    lateReplayUsers: new Set(),
     rateLimited: 0,
     answeredByWorker: new Map(),
   };
@@ -109,9 +112,12 @@ export async function startFakeFitbit(options: {
       stats.refreshSuccesses++;
       return { status: 200, body: issue(userId, { refreshToken: token, spentAt: Date.now() }).response };
     }
-    if (user.previous?.refreshToken === token && Date.now() - user.previous.spentAt < graceMs) {
-      stats.graceReplays++;
-      return { status: 200, body: user.response };
+    if (user.previous?.refreshToken === token) {
+      if (Date.now() - user.previous.spentAt < graceMs) {
+        stats.graceReplays++;
+        return { status: 200, body: user.response };
+      }
+      stats.lateReplayUsers.add(userId);
     }
     return invalidGrant();
   }

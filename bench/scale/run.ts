@@ -154,7 +154,7 @@ for (const r of results.filter((result) => result.kill)) {
     '',
     `${r.label}: worker SIGKILLed at ${k.atRefreshed.toLocaleString('en')} refreshed, holding ${k.orphanedClaims} claims (${k.orphanedWriteAheads} mid-refresh); ` +
       `${k.orphansRefreshed}/${k.orphanedClaims} of them refreshed by the others; ${r.provider.graceReplays} grace replays (recovery of cut-off refreshes), ` +
-      `${r.provider.invalidGrant} invalid_grant, ${r.lost} lost; survivors exited ${r.exitCodes.slice(1).join(', ')}`,
+      `${r.provider.invalidGrant} invalid_grant (${k.lateRecoveries} of them cut-off refreshes retried after the grace window), ${r.lost} lost; survivors exited ${r.exitCodes.slice(1).join(', ')}`,
   );
 }
 lines.push('', `Total ${((Date.now() - started) / 1000).toFixed(0)} s.`);

@@ -88,7 +88,10 @@ export interface ScenarioResult {
     invalidGrant: number;
     rateLimited: number;
   };
-  /** Refresh tokens spent more than once outside crash recovery (invalid_grant + extra rotations). */
+  /**
+   * Refresh tokens spent more than once outside crash recovery (invalid_grant + extra rotations), not counting
+   * `kill.lateRecoveries`.
+   */
   doubleRefreshes: number;
   /** Connections whose stored refresh token is not the provider's current one, or not saved as active. */
   lost: number;
@@ -110,6 +113,11 @@ export interface ScenarioResult {
     orphanedClaims: number;
     orphanedWriteAheads: number;
     orphansRefreshed: number;
+    /**
+     * Connections cut off mid-refresh whose spent refresh token was retried only after the provider's grace
+     * window (invalid_grant, so needs_reauth: lost): recovered too late, not refreshed twice.
+     */
+    lateRecoveries: number;
   };
 }
 
@@ -259,6 +267,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
           orphanedClaims: orphans.rows.length,
           orphanedWriteAheads: orphans.rows.filter((row) => row.pending).length,
           orphansRefreshed: 0,
+          lateRecoveries: 0,
         };
         log(
           `${options.label}: SIGKILLed worker pid ${victim.pid} at ${done.toLocaleString('en')} refreshed; it held ${kill.orphanedClaims} claims, ${kill.orphanedWriteAheads} mid-refresh`,
@@ -312,7 +321,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         lost++;
       } else if (connection.lastRefreshAt !== undefined) refreshedNames.add(connection.name);
     }
-    if (kill) kill.orphansRefreshed = orphanNames.filter((name) => refreshedNames.has(name)).length;
+    if (kill) {
+      kill.orphansRefreshed = orphanNames.filter((name) => refreshedNames.has(name)).length;
+      kill.lateRecoveries = orphanNames.filter((name) => {
+        const index = indexOf.get(name);
+        return index !== undefined && sim.stats.lateReplayUsers.has(userIdOf(index));
+      }).length;
+    }
 
     const refreshSeconds = ((lastRefreshAt ?? Date.now()) - (firstRefreshAt ?? started)) / 1000;
     const limitPerSecond = (options.workers * options.concurrency * 1000) / options.latencyMs;
@@ -337,7 +352,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         invalidGrant: stats.invalidGrant,
         rateLimited: stats.rateLimited,
       },
-      doubleRefreshes: stats.invalidGrant + Math.max(0, stats.refreshSuccesses - count),
+      doubleRefreshes:
+        stats.invalidGrant - (kill?.lateRecoveries ?? 0) + Math.max(0, stats.refreshSuccesses - count),
       lost,
       db: { ...perSecond(before, after, wallSeconds), ...perRefresh(before, after, stats.refreshSuccesses) },
       cpu: workers
