@@ -2,7 +2,7 @@
  * The load generator's ceiling for `npm run bench:serve`: a raw TCP server on 127.0.0.1 that answers every
  * request (each GET ends with a blank line) with a canned response, parsing nothing. Much lighter than any HTTP
  * server, so wrk against it shows how many requests per second the generator itself can drive on this machine.
- * Prints its port on stdout; exits on SIGTERM.
+ * Prints its port on stdout; exits on SIGTERM or when its stdin ends.
  */
 import { createServer } from 'node:net';
 
@@ -40,3 +40,5 @@ process.once('SIGTERM', () => {
   server.close();
   process.exit(0);
 });
+// The bench holds our stdin open: when it ends (the bench is gone, even killed), so are we.
+process.stdin.once('end', () => process.exit(0)).resume();

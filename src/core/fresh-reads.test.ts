@@ -42,11 +42,15 @@ describe('FreshReads', () => {
     expect(await later).toBe('slow:1');
   });
 
-  it('hands a failed read to every caller of its turn', async () => {
+  it('hands a failed read to every caller of its turn, and reads again for the next turn', async () => {
+    let down = true;
     const fresh = new FreshReads(() => {
-      throw new Error('store down');
+      if (down) throw new Error('store down');
+      return 'up';
     });
     const callers = [fresh.next(), fresh.next()];
     for (const caller of callers) await expect(caller).rejects.toThrow('store down');
+    down = false;
+    expect(await fresh.next()).toBe('up');
   });
 });

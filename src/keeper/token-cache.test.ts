@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { NewConnection } from '../core/types.ts';
 import { keyFromBytes, type Keyring } from '../crypto/envelope.ts';
 import { SqliteStore } from '../stores/sqlite-store.ts';
-import { TokenCache } from './token-cache.ts';
+import { MAX_ENTRIES, TokenCache } from './token-cache.ts';
 
 const connection: NewConnection = {
   name: 'me',
@@ -99,5 +99,19 @@ describe('TokenCache', () => {
     await theirs.insert({ ...connection, tokens: { ...connection.tokens, accessToken: 'access-new' } });
     const again = await cache.read('me', () => load(mine));
     expect(again).toMatchObject({ fromCache: false, connection: { tokens: { accessToken: 'access-new' } } });
+  });
+  it('keeps at most MAX_ENTRIES connections, dropping the one kept longest ago', async ({
+    onTestFinished,
+  }) => {
+    const [mine] = twoStores(onTestFinished);
+    const stored = await mine.insert(connection);
+    const cache = new TokenCache(mine);
+    const names = Array.from({ length: MAX_ENTRIES + 1 }, (_, index) => `c${index}`);
+    const read = (name: string) => cache.read(name, async () => ({ ...stored, name }));
+    for (const first of await Promise.all(names.map(read))) first.keep();
+
+    const [oldest, second] = await Promise.all([read('c0'), read('c1')]);
+    expect(oldest.fromCache).toBe(false);
+    expect(second.fromCache).toBe(true);
   });
 });

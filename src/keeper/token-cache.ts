@@ -3,7 +3,7 @@ import type { Connection } from '../core/types.ts';
 import type { ConnectionStore } from '../stores/store.ts';
 
 /** Beyond this many connections the least recently kept are dropped (a library user may serve very many). */
-const MAX_ENTRIES = 10_000;
+export const MAX_ENTRIES = 10_000;
 
 /** One read through the cache: the connection, whether it came from memory, and how to keep it. */
 export interface CachedRead {
