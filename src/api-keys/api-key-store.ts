@@ -3,7 +3,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { TokenkeeperError } from '../core/errors.ts';
 import { FreshReads } from '../core/fresh-reads.ts';
 import { assertConnectionName } from '../core/names.ts';
-import { openSqliteFile } from '../files/sqlite-file.ts';
+import { openSqliteFile, sqliteChangeStamp } from '../files/sqlite-file.ts';
 import {
   generateApiKey,
   generateLoginTicket,
@@ -85,21 +85,16 @@ export class ApiKeyStore {
   private readonly now: () => number;
 
   /** Prepared once: verify runs it for every API request (once per event-loop turn). */
-  private readonly changeStamp: StatementSync;
   private readonly stamps = new FreshReads(() => this.readStamp());
   /** Every key, by id, as read when the file's stamp was `keysStamp`. */
   private keys = new Map<string, KnownKey>();
   private keysStamp: string | undefined;
+  private stampStatement: StatementSync | undefined;
 
   private constructor(path: string, db: DatabaseSync, now: () => number) {
     this.path = path;
     this.db = db;
     this.now = now;
-    // data_version moves when another connection (another process: `api-key revoke`) commits to the file,
-    // total_changes() when this one writes; together they say whether the keys read last are still current.
-    this.changeStamp = db.prepare(
-      'SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own',
-    );
   }
 
   static open(path: string, options: { now?: () => number } = {}): ApiKeyStore {
@@ -192,9 +187,9 @@ export class ApiKeyStore {
     if (this.db.isOpen) this.db.close();
   }
 
+  /** Moves with any write to the file, so a revocation by another process (`api-key revoke`) is seen at once. */
   private readStamp(): string {
-    const { other, own } = this.changeStamp.get() as { other: number; own: number };
-    return `${other}:${own}`;
+    return sqliteChangeStamp((sql) => (this.stampStatement ??= this.db.prepare(sql)));
   }
 
   /** The keys as stored when the file's stamp was `stamp` (read before this): the ones in memory if it is unchanged. */

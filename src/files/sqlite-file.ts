@@ -1,6 +1,6 @@
 import { unlinkSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { fileSystemError, notOursError, type PathRole } from './fs-errors.ts';
 import {
   CreatedPaths,
@@ -121,4 +121,16 @@ function removeQuietly(path: string): void {
   } catch {
     // Not there: nothing to remove.
   }
+}
+
+/**
+ * A stamp of what `db`'s file holds, for readers that keep what they read until it moves: `data_version` moves when
+ * another connection (another process) commits to the file, `total_changes()` when this one writes (data_version
+ * does not see a connection's own commits, and total_changes never goes down).
+ */
+export function sqliteChangeStamp(prepare: (sql: string) => StatementSync): string {
+  const row = prepare(
+    'SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own',
+  ).get() as { other: number; own: number };
+  return `${row.other}:${row.own}`;
 }

@@ -4,7 +4,7 @@ import type { DeliveryOutbox } from '../core/outbox.ts';
 import type { Connection, NewConnection } from '../core/types.ts';
 import type { Keyring } from '../crypto/envelope.ts';
 import type { CreatedPaths } from '../files/owned-path.ts';
-import { openSqliteFile } from '../files/sqlite-file.ts';
+import { openSqliteFile, sqliteChangeStamp } from '../files/sqlite-file.ts';
 import { localIdentity, processAlive } from './process-identity.ts';
 import {
   CONNECTION_COLUMNS,
@@ -193,17 +193,9 @@ export class SqliteStore implements ConnectionStore {
     });
   }
 
-  /**
-   * Store-wide: `data_version` moves when another connection to the file commits, `total_changes()` when this one
-   * writes (data_version does not see a connection's own commits).
-   */
+  /** Store-wide: any write to the file, by this connection or another, moves it. */
   async changeStamp(): Promise<string> {
-    return this.sql.guard('read', () => {
-      const row = this.sql
-        .statement('SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own')
-        .get() as { other: number; own: number };
-      return `${row.other}:${row.own}`;
-    });
+    return this.sql.guard('read', () => sqliteChangeStamp((sql) => this.sql.statement(sql)));
   }
 
   async list(): Promise<Connection[]> {
