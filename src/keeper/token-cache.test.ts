@@ -53,7 +53,12 @@ describe('TokenCache', () => {
     expect(first.fromCache).toBe(false);
     first.keep();
     const hit = await cache.read('me', () => load(mine));
-    expect(hit).toMatchObject({ fromCache: true, connection: first.connection });
+    const { clientSecret: _secret, tokens, ...rest } = first.connection;
+    const { refreshToken: _refresh, ...served } = tokens;
+    expect(hit).toMatchObject({ fromCache: true, connection: { ...rest, tokens: served } });
+    // What is kept in memory for serving holds no refresh token and no client secret.
+    expect(hit.connection.tokens.refreshToken).toBeUndefined();
+    expect(hit.connection.clientSecret).toBeUndefined();
 
     await theirs.update({
       ...first.connection,

@@ -44,7 +44,7 @@ export class TokenCache {
       keep: () => {
         if (stamp === undefined) return;
         this.entries.delete(name);
-        this.entries.set(name, { stamp, connection });
+        this.entries.set(name, { stamp, connection: servingPart(connection) });
         if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
       },
     };
@@ -54,4 +54,14 @@ export class TokenCache {
   clear(): void {
     this.entries.clear();
   }
+}
+
+/**
+ * What serving needs of a connection, without its refresh token and client secret: they would otherwise sit
+ * decrypted in memory for as long as the entry is kept, and a refresh reads them from the store anyway.
+ */
+function servingPart(connection: Connection): Connection {
+  const { clientSecret: _secret, tokens, ...rest } = connection;
+  const { refreshToken: _refresh, ...served } = tokens;
+  return { ...rest, tokens: served };
 }
