@@ -67,8 +67,7 @@ export interface ConnectionStore {
    * Optional, with `lockAndUpdate`: `update(connection)` and `releaseLock(handle)` in one durable transaction.
    * Undefined, and nothing written, when `handle` no longer holds the lock (it was taken over; a takeover that commits
    * while the save runs may find the connection written, as a plain `update` would have written it, and keeps its
-   * lock); throws
-   * VersionConflictError, and nothing is written and the lock stays held, when the version moved.
+   * lock). Throws VersionConflictError, with nothing written and the lock still held, when the version moved.
    */
   updateAndUnlock?(connection: Connection, handle: LockHandle): Promise<Connection | undefined>;
   close(): Promise<void>;

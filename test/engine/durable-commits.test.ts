@@ -6,9 +6,8 @@ import { sleep } from '../../src/core/sleep.ts';
 import type { Connection } from '../../src/core/types.ts';
 import type { Keeper } from '../../src/keeper/keeper.ts';
 import type { SqliteStore } from '../../src/stores/sqlite-store.ts';
-import type { RescueJournal } from '../../src/stores/rescue-journal.ts';
 import { commitsDuring } from '../stores/sqlite-wal.ts';
-import { FlakyStore, fitbitHarness, rejection, stored } from './setup.ts';
+import { FlakyStore, fitbitHarness, rejection, sharedTestJournal, stored } from './setup.ts';
 
 /** The real store, its locked writes included, whose writes of new tokens fail while `down` is set. */
 function outageWithLockedWrites(inner: SqliteStore) {
@@ -34,33 +33,20 @@ function outageWithLockedWrites(inner: SqliteStore) {
   return { store, outage };
 }
 
-/** The real store with a shared rescue journal in front of the local one, whose storage can become unreachable. */
-function withSharedJournal(inner: SqliteStore) {
+/** A keeper on the real store (its locked writes included) with a shared rescue journal in front of the local one. */
+async function keeperWithSharedJournal(harness: Awaited<ReturnType<typeof fitbitHarness>>) {
   const journal = { down: false, readDelayMs: 0 };
-  const down = () => {
-    if (journal.down) throw new Error('shared journal storage unreachable');
-  };
-  const shared: RescueJournal = {
-    location: 'shared test journal',
-    write: async () => {
-      down();
-      return 'shared/1';
-    },
-    read: async () => {
-      down();
-      await sleep(journal.readDelayMs);
-      return { entries: [], unreadable: [] };
-    },
-    remove: async () => down(),
-  };
-  const store = new Proxy(inner, {
-    get(target, property, receiver) {
-      if (property === 'openRescueJournal') return () => shared;
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
+  const keeper = await harness.openKeeper({
+    wrapStore: (inner) =>
+      new Proxy(inner, {
+        get(target, property, receiver) {
+          if (property === 'openRescueJournal') return () => sharedTestJournal(journal);
+          const value: unknown = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
   });
-  return { store, journal };
+  return { keeper, journal };
 }
 
 function rescueFiles(dir: string): string[] {
@@ -162,17 +148,10 @@ describe('durable commits per refresh (SQLite)', () => {
 
   it('a refresh that finds the rescue journal out of reach after taking the lock with its write-ahead record withdraws the record: nothing was spent', async () => {
     const harness = await fitbitHarness();
-    let journal: { down: boolean; readDelayMs: number } | undefined;
-    const keeper = await harness.openKeeper({
-      wrapStore: (inner) => {
-        const wrapped = withSharedJournal(inner);
-        journal = wrapped.journal;
-        return wrapped.store;
-      },
-    });
+    const { keeper, journal } = await keeperWithSharedJournal(harness);
     const { name, grant } = await harness.addConnection(keeper, { withAccessToken: true });
     const before = await stored(keeper, name);
-    (journal as { down: boolean }).down = true;
+    journal.down = true;
 
     const error = await rejection(keeper.refresh(name, { force: true }));
 
@@ -187,7 +166,7 @@ describe('durable commits per refresh (SQLite)', () => {
     expect(free).toBeDefined();
     await keeper.store.releaseLock(free!);
 
-    (journal as { down: boolean }).down = false;
+    journal.down = false;
     expect((await keeper.refresh(name, { force: true })).status).toBe('active');
     expect((await stored(keeper, name)).tokens.refreshToken).toBe(
       harness.sim.activeRefreshToken(grant.userId),
@@ -196,18 +175,11 @@ describe('durable commits per refresh (SQLite)', () => {
 
   it('a refresh whose deadline passes while it checks the rescue journal under the lock withdraws the record written with the lock', async () => {
     const harness = await fitbitHarness();
-    let journal: { down: boolean; readDelayMs: number } | undefined;
-    const keeper = await harness.openKeeper({
-      wrapStore: (inner) => {
-        const wrapped = withSharedJournal(inner);
-        journal = wrapped.journal;
-        return wrapped.store;
-      },
-    });
+    const { keeper, journal } = await keeperWithSharedJournal(harness);
     // No usable access token: the token request refreshes first, within its deadline.
     const { name } = await harness.addConnection(keeper);
     const before = await stored(keeper, name);
-    (journal as { readDelayMs: number }).readDelayMs = 300;
+    journal.readDelayMs = 300;
 
     const error = await rejection(keeper.accessToken(name, { timeoutMs: 100 }));
 

@@ -5,6 +5,7 @@ import { afterEach } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import { sleep } from '../../src/core/sleep.ts';
 import type { RefreshSettings } from '../../src/engine/refresher.ts';
 import { systemClock, type Clock, type Connection, type NewConnection } from '../../src/core/types.ts';
 import { loadKeyring } from '../../src/crypto/key-source.ts';
@@ -331,4 +332,27 @@ export class FlakyStore implements ConnectionStore {
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+/**
+ * A shared rescue journal that holds nothing (as Key Vault keeps one in blob storage), whose storage is unreachable
+ * while `state.down` is set and whose reads take `state.readDelayMs`.
+ */
+export function sharedTestJournal(state: { down: boolean; readDelayMs?: number }): RescueJournal {
+  const down = () => {
+    if (state.down) throw new Error('shared journal storage unreachable');
+  };
+  return {
+    location: 'shared test journal',
+    write: async () => {
+      down();
+      return 'shared/1';
+    },
+    read: async () => {
+      down();
+      if (state.readDelayMs) await sleep(state.readDelayMs);
+      return { entries: [], unreadable: [] };
+    },
+    remove: async () => down(),
+  };
 }

@@ -1,28 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Keyring } from '../../src/crypto/envelope.ts';
 import type { RescueJournal } from '../../src/stores/rescue-journal.ts';
-import { FlakyStore, fitbitHarness, rejection } from './setup.ts';
+import { FlakyStore, fitbitHarness, rejection, sharedTestJournal } from './setup.ts';
 
 /** A store with a shared journal (as Key Vault has in blob storage) whose storage can become unreachable. */
 class StoreWithSharedJournal extends FlakyStore {
-  journalDown = false;
+  readonly journal = { down: false };
 
   openRescueJournal(_keyring: Keyring): RescueJournal {
-    const down = () => {
-      if (this.journalDown) throw new Error('shared journal storage unreachable');
-    };
-    return {
-      location: 'shared test journal',
-      write: async () => {
-        down();
-        return 'shared/1';
-      },
-      read: async () => {
-        down();
-        return { entries: [], unreadable: [] };
-      },
-      remove: async () => down(),
-    };
+    return sharedTestJournal(this.journal);
   }
 }
 
@@ -34,7 +20,7 @@ describe('a store whose shared rescue journal is out of reach', () => {
       wrapStore: (inner) => (store = new StoreWithSharedJournal(inner)),
     });
     const { name, grant } = await harness.addConnection(keeper, { withAccessToken: true });
-    (store as StoreWithSharedJournal).journalDown = true;
+    (store as StoreWithSharedJournal).journal.down = true;
 
     expect(await keeper.accessToken(name)).toBe(grant.accessToken);
     const error = await rejection(keeper.refresh(name, { force: true }));
