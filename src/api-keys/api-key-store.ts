@@ -84,11 +84,12 @@ export class ApiKeyStore {
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly now: () => number;
 
-  /** Prepared once: verify runs it for every API request (once per event-loop turn). */
+  /** The file's stamp, read once per event-loop turn for all the API requests of that turn. */
   private readonly stamps = new FreshReads(() => this.readStamp());
   /** Every key, by id, as read when the file's stamp was `keysStamp`. */
   private keys = new Map<string, KnownKey>();
   private keysStamp: string | undefined;
+  /** Prepared once: the stamp is read for every API request's turn. */
   private stampStatement: StatementSync | undefined;
 
   private constructor(path: string, db: DatabaseSync, now: () => number) {
