@@ -3,7 +3,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { claimStatement } from '../../src/stores/postgres/fleet.ts';
 import { localIdentity } from '../../src/stores/process-identity.ts';
-import type { ClaimRequest, FleetMember } from '../../src/stores/store.ts';
+import type { ClaimRequest, ConnectionStore, FleetMember } from '../../src/stores/store.ts';
 import { due, newConnection, usePostgres } from './setup.ts';
 import { waitUntil } from './worker-processes.ts';
 
@@ -78,17 +78,7 @@ describe('fleet claims on PostgreSQL', () => {
     const url = pgFixture.storeUrl();
     const store = await seedDue(url, 50);
     // c0049 was being refreshed by a worker that died: write-ahead saved, outcome never saved.
-    const crashed = (await store.get('c0049'))!;
-    await store.update({
-      ...crashed,
-      status: 'refreshing',
-      pending: {
-        attemptId: 'attempt-1',
-        refreshToken: crashed.tokens.refreshToken!,
-        startedAt: Date.now(),
-        owner: 'dead-worker',
-      },
-    });
+    await diedMidRefresh(store, 'c0049');
     const member = await store.joinFleet('survivor');
     const { claimed } = await member.claimDue(request(1));
     expect(claimed.map((claim) => claim.name)).toEqual(['c0049']);
@@ -104,17 +94,7 @@ describe('fleet claims on PostgreSQL', () => {
         return newConnection(`i${String(i).padStart(4, '0')}`, { tokens });
       }),
     );
-    const crashed = (await store.get('i0499'))!;
-    await store.update({
-      ...crashed,
-      status: 'refreshing',
-      pending: {
-        attemptId: 'attempt-1',
-        refreshToken: crashed.tokens.refreshToken!,
-        startedAt: Date.now(),
-        owner: 'dead-worker',
-      },
-    });
+    await diedMidRefresh(store, 'i0499');
     await pgFixture.sql(`ANALYZE ${schemaOf(url)}.connections`);
     const member = await store.joinFleet('survivor');
     // Its spent refresh token works again only inside the provider's grace window: it must not wait its turn.
@@ -358,3 +338,18 @@ describe('fleet claims on PostgreSQL', () => {
     });
   });
 });
+
+/** Leaves `name` as a worker that died mid-refresh leaves it: write-ahead saved, outcome never saved. */
+async function diedMidRefresh(store: ConnectionStore, name: string): Promise<void> {
+  const crashed = (await store.get(name))!;
+  await store.update({
+    ...crashed,
+    status: 'refreshing',
+    pending: {
+      attemptId: 'attempt-1',
+      refreshToken: crashed.tokens.refreshToken!,
+      startedAt: Date.now(),
+      owner: 'dead-worker',
+    },
+  });
+}
